@@ -1,0 +1,1 @@
+"""The ``tsukuba-gis`` command line, one module per subcommand group."""

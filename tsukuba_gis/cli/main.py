@@ -1,0 +1,28 @@
+"""Entry point: ``tsukuba-gis [-v|-q] COMMAND``; settings are read once here and passed down."""
+
+import logging
+
+import click
+
+from tsukuba_gis import __version__
+from tsukuba_gis.cli.etl import etl
+from tsukuba_gis.cli.layers import layers
+from tsukuba_gis.cli.serve import serve
+from tsukuba_gis.settings import Settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tsukuba-gis")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors (for cron).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Tsukuba integrated GIS: layer ETL, OGC API server and viewer."""
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = {"settings": Settings(), "quiet": quiet}
+
+
+cli.add_command(etl)
+cli.add_command(layers)
+cli.add_command(serve)

@@ -1,0 +1,26 @@
+"""``tsukuba-gis serve``: the web server (viewer, OGC API, open data)."""
+
+import os
+
+import click
+
+from tsukuba_gis.settings import Settings
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="Worker processes (production: one per core).")
+@click.pass_obj
+def serve(obj: dict, host: str, port: int, workers: int) -> None:
+    """Serve the viewer at /, the OGC API at /api and the open data at /opendata."""
+    import uvicorn
+
+    settings: Settings = obj["settings"]
+    public_url = settings.resolved_public_url(host, port)
+    # Workers build their own app from the environment: pass the resolved URL that way.
+    os.environ["TSUKUBA_GIS_PUBLIC_URL"] = public_url
+    click.echo(f"serving {public_url}/ (OGC API: {public_url}/api)", err=True)
+    uvicorn.run("server.main:app", host=host, port=port, workers=workers, http="httptools",
+                loop="uvloop", log_level="warning" if obj["quiet"] else "info", proxy_headers=True)

@@ -1,0 +1,242 @@
+"""Declarative layer definitions: the pydantic models behind ``layers/<department>/<layer>.yaml``."""
+
+import re
+from pathlib import PurePosixPath
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Access = Literal["public", "internal"]
+FieldType = Literal["string", "integer", "number", "boolean", "date"]
+GeometryKind = Literal["point", "line", "polygon"]
+SourceFormat = Literal["shapefile", "geojson", "gpkg", "csv", "kml", "gml", "citygml"]
+
+LAYER_ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+RESERVED_FIELDS = {"fid", "geom", "id", "geometry"}
+
+EXTENSION_FORMATS: dict[str, SourceFormat] = {
+    ".shp": "shapefile",
+    ".zip": "shapefile",
+    ".geojson": "geojson",
+    ".json": "geojson",
+    ".gpkg": "gpkg",
+    ".csv": "csv",
+    ".txt": "csv",
+    ".kml": "kml",
+    ".gml": "gml",
+    ".xml": "gml",
+}
+
+
+class Strict(BaseModel):
+    """Base for definition models: unknown keys are errors, so typos do not pass silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class I18n(Strict):
+    """A text in Japanese (shown by default) and English."""
+
+    ja: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class LicenseDef(Strict):
+    """The licence a layer is published under, and the attribution it requires."""
+
+    id: str = "CC-BY-4.0"
+    url: str = "https://creativecommons.org/licenses/by/4.0/deed.ja"
+    attribution: I18n
+
+
+class SourceDef(Strict):
+    """One department file, and what the file itself does not say about itself.
+
+    Attributes:
+        path: relative to the sources directory.
+        format: inferred from the extension when omitted.
+        layer: layer (table, GML element) inside a multi-layer file.
+        encoding: text encoding when the file does not declare one (no ``.cpg``).
+        crs: CRS when the file does not declare one; never guessed.
+        lat/lon: CSV columns holding latitude/longitude.
+        x/y: CSV columns holding plane-rectangular X (northing) and Y (easting).
+        filter: keep only rows whose columns equal these values (one file, several layers).
+    """
+
+    path: str
+    format: SourceFormat | None = None
+    layer: str | None = None
+    encoding: str | None = None
+    crs: str | None = None
+    lat: str | None = None
+    lon: str | None = None
+    x: str | None = None
+    y: str | None = None
+    filter: dict[str, str | int | float] | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _relative(cls, value: str) -> str:
+        path = PurePosixPath(value)
+        if path.is_absolute() or ".." in path.parts:
+            raise ValueError("must be a path inside the sources directory (no '..', not absolute)")
+        return value
+
+    @model_validator(mode="after")
+    def _coordinates(self) -> "SourceDef":
+        if self.resolved_format == "csv":
+            has_latlon = self.lat is not None and self.lon is not None
+            has_xy = self.x is not None and self.y is not None
+            if has_latlon == has_xy:
+                raise ValueError("a CSV source needs either lat+lon or x+y coordinate columns")
+            if not self.crs:
+                # A CSV never says its datum; lat/lon may still be Tokyo Datum in old files.
+                raise ValueError("a CSV source needs crs (e.g. EPSG:6668 for lat/lon, EPSG:6677 for x/y)")
+        return self
+
+    @property
+    def resolved_format(self) -> SourceFormat:
+        """The declared format, or the one the file extension implies."""
+        if self.format:
+            return self.format
+        suffix = PurePosixPath(self.path).suffix.lower()
+        if suffix not in EXTENSION_FORMATS:
+            raise ValueError(f"cannot tell the format of {self.path!r}; set format")
+        return EXTENSION_FORMATS[suffix]
+
+
+class FieldDef(Strict):
+    """A published field: where it comes from, its type and its labels.
+
+    Attributes:
+        name: the published name (ASCII, as in MLIT's data standard where it applies).
+        source: the source column; defaults to ``name``.
+        value: a constant instead of a source column (e.g. the city code).
+        codes: code -> label table; the published value is the label.
+        access: ``internal`` fields never leave the staff side.
+    """
+
+    name: str
+    source: str | None = None
+    value: Any = None
+    type: FieldType = "string"
+    label: I18n
+    access: Access = "public"
+    required: bool = False
+    codes: dict[str, str] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not FIELD_NAME.match(value):
+            raise ValueError("field names are ASCII letters, digits and '_', starting with a letter")
+        if value.lower() in RESERVED_FIELDS:
+            raise ValueError(f"{value!r} is reserved")
+        return value
+
+    @field_validator("codes", mode="before")
+    @classmethod
+    def _code_keys(cls, value: Any) -> Any:
+        # YAML reads `1: 第1種...` with an integer key; codes compare as text.
+        if isinstance(value, dict):
+            return {str(k): str(v) for k, v in value.items()}
+        return value
+
+    @property
+    def source_column(self) -> str | None:
+        """The source column this field reads (None for constants)."""
+        if self.value is not None:
+            return None
+        return self.source or self.name
+
+
+class Category(Strict):
+    """One class of a categorised style."""
+
+    value: str | int | float
+    color: str
+    label: I18n | None = None
+
+
+class StyleDef(Strict):
+    """A simple style for the viewer; ``by`` + ``categories`` colour features by a field."""
+
+    color: str = "#3388ff"
+    fill_color: str | None = None
+    fill_opacity: float = Field(default=0.35, ge=0, le=1)
+    weight: float = Field(default=2, ge=0)
+    radius: float = Field(default=6, ge=1)
+    dash: str | None = None
+    by: str | None = None
+    categories: list[Category] = []
+
+
+class LayerDef(Strict):
+    """One published layer, as described in ``layers/<department>/<id>.yaml``."""
+
+    id: str
+    title: I18n
+    description: I18n
+    department: str
+    access: Access = "public"
+    keywords: list[str] = []
+    license: LicenseDef
+    sources: list[SourceDef] = Field(min_length=1)
+    geometry: GeometryKind
+    id_field: str | None = None
+    title_field: str | None = None
+    fields: list[FieldDef] = Field(min_length=1)
+    drop: list[str] = Field(default=[], description="source columns left out on purpose (glob patterns)")
+    style: StyleDef = StyleDef()
+    synthetic: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_source(cls, data: Any) -> Any:
+        # `source:` (one file) is the common case; `sources:` lists several files of one layer.
+        if isinstance(data, dict) and "source" in data:
+            data = dict(data)
+            if "sources" in data:
+                raise ValueError("give either source or sources, not both")
+            data["sources"] = [data.pop("source")]
+        return data
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not LAYER_ID.match(value):
+            raise ValueError("layer ids are lower-case ASCII letters, digits and '_'")
+        return value
+
+    @model_validator(mode="after")
+    def _references(self) -> "LayerDef":
+        names = [f.name for f in self.fields]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate field names: {', '.join(duplicates)}")
+        for ref in ("id_field", "title_field"):
+            value = getattr(self, ref)
+            if value is not None and value not in names:
+                raise ValueError(f"{ref} {value!r} is not one of the fields")
+        if self.style.by is not None and self.style.by not in names:
+            raise ValueError(f"style.by {self.style.by!r} is not one of the fields")
+        if self.synthetic and "サンプル" not in self.title.ja:
+            raise ValueError("a synthetic layer must say サンプル（架空） in its Japanese title")
+        return self
+
+    def public_fields(self) -> list[FieldDef]:
+        """The fields the public side may show."""
+        return [f for f in self.fields if f.access == "public"]
+
+    def fields_for(self, audience: Access) -> list[FieldDef]:
+        """The fields an audience sees: everything for staff, public fields for the world."""
+        return self.fields if audience == "internal" else self.public_fields()
+
+
+class Department(Strict):
+    """A department that owns layers (``layers/<department>/_department.yaml``)."""
+
+    id: str
+    name: I18n
+    order: int = 100

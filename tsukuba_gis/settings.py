@@ -1,0 +1,64 @@
+"""Settings read from the environment (prefix ``TSUKUBA_GIS_``) or a ``.env`` file."""
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+GSI_STD = "https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png"
+GSI_PALE = "https://cyberjapandata.gsi.go.jp/xyz/pale/{z}/{x}/{y}.png"
+GSI_PHOTO = "https://cyberjapandata.gsi.go.jp/xyz/seamlessphoto/{z}/{x}/{y}.jpg"
+OSM = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+
+
+class Settings(BaseSettings):
+    """Everything the ETL and the server need to know about this installation.
+
+    Attributes:
+        data_dir: the store and every generated file (pygeoapi configs, reports, downloads).
+        store: ``None`` for the embedded GeoPackage in ``data_dir``, a ``.gpkg`` path,
+            or a ``postgresql://`` DSN.
+        layers_dir: the declarative layer definitions.
+        sources_dir: the department files the definitions point at.
+        public_url: the URL users reach the server at (links in API documents use it);
+            ``serve`` derives it from ``--host``/``--port`` when unset.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="TSUKUBA_GIS_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("data")
+    store: str | None = None
+    layers_dir: Path = PROJECT_ROOT / "layers"
+    sources_dir: Path = PROJECT_ROOT / "sources"
+    viewer_dir: Path = PROJECT_ROOT / "viewer"
+    public_url: str | None = None
+    city_code: str = "082201"
+    city_name_ja: str = "つくば市"
+    city_name_en: str = "Tsukuba City"
+    basemap_std_url: str = GSI_STD
+    basemap_pale_url: str = GSI_PALE
+    basemap_photo_url: str = GSI_PHOTO
+    basemap_osm_url: str = OSM
+    items_max_limit: int = Field(default=10000, ge=1)
+    items_default_limit: int = Field(default=100, ge=1)
+    keep_versions: int = Field(default=5, ge=1)
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @property
+    def store_url(self) -> str:
+        """The store location: a DSN or a GeoPackage path."""
+        return self.store or str(self.data_dir / "store.gpkg")
+
+    def resolved_public_url(self, host: str = "127.0.0.1", port: int = 8000) -> str:
+        """The public URL, or one made from the address the server listens on."""
+        if self.public_url:
+            return self.public_url
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        return f"http://{host}:{port}"

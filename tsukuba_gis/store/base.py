@@ -1,0 +1,168 @@
+"""The store interface every backend implements (GeoPackage embedded, PostGIS scale-out)."""
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import geopandas as gpd
+
+FieldType = Literal["string", "integer", "number", "boolean", "date"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """A published column of a layer table."""
+
+    name: str
+    type: FieldType
+
+
+@dataclass(frozen=True)
+class LayerRecord:
+    """One loaded version of a layer, as the registry table records it."""
+
+    layer_id: str
+    version: int
+    table: str
+    current: bool
+    geometry_type: str
+    feature_count: int
+    rejected_count: int
+    bbox: tuple[float, float, float, float] | None
+    columns: tuple[Column, ...]
+    source_checksum: str
+    definition_checksum: str
+    loaded_at: str
+    duration_s: float
+    crs: dict[str, Any] = field(default_factory=dict)
+    id_column: str | None = None
+
+    @property
+    def etag(self) -> str:
+        """A validator for HTTP caching that changes whenever the served data does."""
+        return f'"{self.layer_id}-{self.version}-{self.source_checksum[:12]}"'
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A source feature that was not loaded, kept with its reason (the quarantine)."""
+
+    source: str
+    row: int
+    reason: str
+    attributes: dict[str, Any]
+    geometry_wkt: str | None = None
+
+
+@dataclass(frozen=True)
+class Query:
+    """A features query, already validated by the caller.
+
+    Attributes:
+        bbox: lon/lat box; features whose geometry intersects it.
+        equals: property = value filters.
+        sortby: (column, ascending) pairs.
+        select: the columns to return (None: all the caller may see).
+    """
+
+    bbox: tuple[float, float, float, float] | None = None
+    equals: tuple[tuple[str, Any], ...] = ()
+    sortby: tuple[tuple[str, bool], ...] = ()
+    select: tuple[str, ...] | None = None
+    offset: int = 0
+    limit: int = 10
+    skip_geometry: bool = False
+    with_count: bool = True
+
+
+@dataclass
+class FeaturePage:
+    """Rows of one page: ids, WKB geometries (or None) and property rows."""
+
+    ids: list[Any]
+    wkb: list[bytes | None]
+    properties: list[dict[str, Any]]
+    number_matched: int | None
+
+
+class LayerWriter(AbstractContextManager):
+    """Writes one new version of a layer; nothing is visible until ``commit``."""
+
+    @abstractmethod
+    def append(self, frame: gpd.GeoDataFrame) -> None:
+        """Add loaded features (published columns, EPSG:4326 geometry)."""
+
+    @abstractmethod
+    def reject(self, rejects: Sequence[Reject]) -> None:
+        """Add features to the quarantine of this version."""
+
+    @abstractmethod
+    def commit(self, meta: dict[str, Any]) -> LayerRecord:
+        """Make the new version current, atomically, and return its record."""
+
+
+class Store(ABC):
+    """A place layers are loaded into and served from.
+
+    Attributes:
+        scheme: the URL scheme (or name) the backend registers under.
+        url: where the store lives.
+    """
+
+    scheme: ClassVar[str]
+
+    def __init__(self, url: str, keep_versions: int = 5):
+        self.url = url
+        self.keep_versions = keep_versions
+
+    @abstractmethod
+    def migrate(self) -> list[int]:
+        """Create or upgrade the store schema; return the migrations applied."""
+
+    @abstractmethod
+    def generation(self) -> int:
+        """A counter that grows with every change of the registry (the server reloads on it)."""
+
+    @abstractmethod
+    def layers(self) -> list[LayerRecord]:
+        """The current version of every loaded layer."""
+
+    @abstractmethod
+    def history(self, layer_id: str) -> list[LayerRecord]:
+        """Every kept version of a layer, newest first."""
+
+    @abstractmethod
+    def activate(self, layer_id: str, version: int) -> LayerRecord:
+        """Make a kept version current again (rollback)."""
+
+    @abstractmethod
+    def writer(self, layer_id: str, columns: Sequence[Column], geometry_type: str,
+               id_column: str | None = None) -> LayerWriter:
+        """Start writing a new version of a layer."""
+
+    @abstractmethod
+    def rejects(self, layer_id: str, version: int) -> list[Reject]:
+        """The quarantine of one version."""
+
+    @abstractmethod
+    def query(self, record: LayerRecord, query: Query) -> FeaturePage:
+        """One page of features of a layer version."""
+
+    @abstractmethod
+    def get(self, record: LayerRecord, feature_id: str, select: Sequence[str] | None = None
+            ) -> FeaturePage:
+        """One feature by id (an empty page when there is none)."""
+
+    @abstractmethod
+    def iter_frames(self, record: LayerRecord, chunk_size: int = 50_000
+                    ) -> Iterator[gpd.GeoDataFrame]:
+        """Every feature of a version, in chunks (for exports, diffs and store copies)."""
+
+    def current(self, layer_id: str) -> LayerRecord | None:
+        """The current version of a layer, if loaded."""
+        return next((r for r in self.layers() if r.layer_id == layer_id), None)
+
+    def close(self) -> None:
+        """Release connections."""

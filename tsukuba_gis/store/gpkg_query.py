@@ -1,0 +1,105 @@
+"""Feature queries on a GeoPackage layer table with plain SQLite and its R-tree."""
+
+import sqlite3
+from typing import Any
+
+import shapely
+
+from tsukuba_gis.store.base import FeaturePage, LayerRecord, Query
+from tsukuba_gis.store.gpkg_format import wkb_of
+
+_CHUNK = 900  # stays under SQLite's default limit of host parameters per statement
+
+
+def _quoted(record: LayerRecord, names: tuple[str, ...] | list[str]) -> list[str]:
+    known = {c.name for c in record.columns}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown properties: {', '.join(unknown)}")
+    return [f'"{n}"' for n in names]
+
+
+def _where(record: LayerRecord, query: Query) -> tuple[str, list[Any]]:
+    clauses, args = [], []
+    for name, value in query.equals:
+        column = "fid" if name == "fid" else _quoted(record, [name])[0]
+        clauses.append(f"t.{column} = ?")
+        args.append(value)
+    return (" AND ".join(clauses) or "1"), args
+
+
+def _order(record: LayerRecord, query: Query) -> str:
+    parts = [f"t.{_quoted(record, [n])[0]} {'ASC' if asc else 'DESC'}" for n, asc in query.sortby]
+    return ", ".join(parts + ["t.fid"])
+
+
+def _bbox_ids(con: sqlite3.Connection, record: LayerRecord, query: Query) -> list[int]:
+    """Ids of features whose geometry intersects the bbox, in result order.
+
+    The R-tree gives envelope candidates; only those whose envelope crosses the box edge need
+    an exact test, so the geometry of most candidates is never read.
+    """
+    x0, y0, x1, y1 = query.bbox
+    where, args = _where(record, query)
+    table = record.table
+    rows = con.execute(
+        f'SELECT t.fid, (r.minx >= ? AND r.maxx <= ? AND r.miny >= ? AND r.maxy <= ?)'
+        f' FROM "{table}" t JOIN "rtree_{table}_geom" r ON r.id = t.fid'
+        f" WHERE r.maxx >= ? AND r.minx <= ? AND r.maxy >= ? AND r.miny <= ? AND {where}"
+        f" ORDER BY {_order(record, query)}",
+        [x0, x1, y0, y1, x0, x1, y0, y1, *args]).fetchall()
+    border = [fid for fid, inside in rows if not inside]
+    if not border or record.geometry_type == "point":
+        return [fid for fid, _ in rows]
+    box = shapely.box(x0, y0, x1, y1)
+    outside: set[int] = set()
+    for i in range(0, len(border), _CHUNK):
+        part = border[i:i + _CHUNK]
+        found = con.execute(f'SELECT fid, geom FROM "{table}" WHERE fid IN ({",".join("?" * len(part))})',
+                            part).fetchall()
+        geoms = shapely.from_wkb([wkb_of(g) for _, g in found])
+        hits = shapely.intersects(geoms, box)
+        outside.update(fid for (fid, _), hit in zip(found, hits, strict=True) if not hit)
+    return [fid for fid, _ in rows if fid not in outside]
+
+
+def _fetch(con: sqlite3.Connection, record: LayerRecord, query: Query, where: str,
+           args: list[Any], tail: str) -> FeaturePage:
+    names = list(query.select) if query.select is not None else [c.name for c in record.columns]
+    id_col = record.id_column
+    cols = ["t.fid", "NULL" if query.skip_geometry else "t.geom", f't."{id_col}"' if id_col else "t.fid"]
+    cols += [f"t.{c}" for c in _quoted(record, names)]
+    rows = con.execute(f'SELECT {", ".join(cols)} FROM "{record.table}" t WHERE {where} {tail}',
+                       args).fetchall()
+    return FeaturePage(
+        ids=[r[2] for r in rows],
+        wkb=[wkb_of(r[1]) for r in rows],
+        properties=[dict(zip(names, tuple(r)[3:], strict=True)) for r in rows],
+        number_matched=None,
+    )
+
+
+def run_query(con: sqlite3.Connection, record: LayerRecord, query: Query) -> FeaturePage:
+    """One page of features, and (when asked) how many match in all."""
+    if query.bbox is not None:
+        ids = _bbox_ids(con, record, query)
+        page_ids = ids[query.offset:query.offset + query.limit]
+        if not page_ids:
+            return FeaturePage([], [], [], len(ids))
+        marks = ",".join("?" * len(page_ids))
+        # The same ORDER BY as the id list gives the page in the requested order.
+        page = _fetch(con, record, query, f"t.fid IN ({marks})", page_ids,
+                      f"ORDER BY {_order(record, query)}")
+        page.number_matched = len(ids)
+        return page
+    where, args = _where(record, query)
+    page_args = [query.limit, query.offset]
+    page = _fetch(con, record, query, where, args + page_args,
+                  f"ORDER BY {_order(record, query)} LIMIT ? OFFSET ?")
+    if query.with_count:
+        if not query.equals:
+            page.number_matched = record.feature_count
+        else:
+            sql = f'SELECT COUNT(*) FROM "{record.table}" t WHERE {where}'
+            page.number_matched = con.execute(sql, args).fetchone()[0]
+    return page
