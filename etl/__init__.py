@@ -1,0 +1,1 @@
+"""Layer ETL: read, reproject, repair/validate, map schema, write to the store, report."""

@@ -1,0 +1,86 @@
+"""Read step: open a source file as the definition describes it, whatever its format."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import geopandas as gpd
+
+from etl.formats import FormatError
+from etl.formats.csv_points import open_csv
+from etl.formats.ogr import open_ogr
+from etl.source import ROW, Chunk, OpenedSource
+from tsukuba_gis.layerdef import SourceDef
+
+CHUNK_SIZE = 50_000
+
+
+def _xml_source(path: Path, label: str, frame: gpd.GeoDataFrame, kind: str) -> OpenedSource:
+    # XML readers parse the whole file; the frame is one chunk (PLATEAU/FGD files are tiles).
+    def chunks() -> Iterator[Chunk]:
+        yield Chunk(frame)
+
+    columns = [c for c in frame.columns if c not in (ROW, frame.geometry.name)]
+    return OpenedSource(path=path, label=label, columns=columns, crs=str(frame.crs),
+                        decisions={"crs": f"{frame.crs}, from the {kind} srsName"},
+                        feature_count=len(frame), chunks=chunks())
+
+
+def open_source(source: SourceDef, sources_dir: Path, chunk_size: int = CHUNK_SIZE) -> OpenedSource:
+    """Open one source file of a layer; raise FormatError naming the file on any problem.
+
+    Examples
+    --------
+    >>> opened = open_source(layer.sources[0], Path("sources"))
+    >>> for chunk in opened.chunks:
+    ...     print(len(chunk.frame), len(chunk.rejects))
+    """
+    path = sources_dir / source.path
+    label = source.path
+    if not path.exists():
+        raise FormatError(f"{label}: file not found at {path}; put the department's file there or"
+                          " fix `path:` in the layer definition")
+    opened = _open(path, source, label, chunk_size)
+    if source.filter:
+        missing = [c for c in source.filter if c not in opened.columns]
+        if missing:
+            raise FormatError(f"{label}: filter column(s) {', '.join(missing)} not in the file"
+                              f" (its columns: {', '.join(opened.columns)})")
+        opened.chunks = _filtered(opened, opened.chunks, source.filter)
+    return opened
+
+
+def _open(path: Path, source: SourceDef, label: str, chunk_size: int) -> OpenedSource:
+    fmt = source.resolved_format
+    if fmt == "csv":
+        return open_csv(path, source, label, chunk_size)
+    if fmt == "citygml":
+        from etl.formats.citygml import read_citygml
+
+        return _xml_source(path, label, read_citygml(path), "CityGML")
+    if fmt == "gml" and _is_fgd(path):
+        from etl.formats.fgd import read_fgd_gml
+
+        return _xml_source(path, label, read_fgd_gml(path), "FGD GML")
+    return open_ogr(path, source, label, chunk_size)
+
+
+def _filtered(opened: OpenedSource, chunks: Iterator[Chunk], wanted: dict) -> Iterator[Chunk]:
+    """Only the rows of this layer; the others belong to other layers of the same file."""
+    kept = total = 0
+    for chunk in chunks:
+        mask = True
+        for column, value in wanted.items():
+            mask = mask & (chunk.frame[column].astype(str) == str(value))
+        total += len(chunk.frame)
+        kept += int(mask.sum()) if not isinstance(mask, bool) else len(chunk.frame)
+        yield Chunk(chunk.frame[mask], chunk.rejects)
+    condition = " and ".join(f"{k} = {v}" for k, v in wanted.items())
+    opened.decisions["filter"] = f"kept {kept} of {total} rows where {condition}"
+
+
+def _is_fgd(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return b"fgd.gsi.go.jp/spec" in handle.read(4096)
+
+
+__all__ = ["open_source", "FormatError", "OpenedSource", "Chunk", "ROW"]

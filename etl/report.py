@@ -1,0 +1,26 @@
+"""The run report staff read: ``report.json`` for machines, ``report.html`` for people."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+_ENV = Environment(loader=PackageLoader("etl", "templates"), autoescape=select_autoescape())
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    # A report half-written by a killed run would mislead; write aside, then rename.
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def write_reports(report: dict[str, Any], data_dir: Path) -> tuple[Path, Path]:
+    """Write report.json and report.html into the data directory; return their paths."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    json_path, html_path = data_dir / "report.json", data_dir / "report.html"
+    _atomic_write(json_path, json.dumps(report, ensure_ascii=False, indent=2, default=str))
+    html = _ENV.get_template("report.html").render(report=report)
+    _atomic_write(html_path, html)
+    return json_path, html_path

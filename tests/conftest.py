@@ -1,0 +1,120 @@
+"""Shared fixtures: a store loaded from the real sample sources, a real server, a real browser.
+
+Everything runs on 127.0.0.1; every wait loop is bounded.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tsukuba_gis.settings import PROJECT_ROOT, Settings
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-quic"]
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    """Poll ``url`` until it answers 200, at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError as err:
+            last = err
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout} s ({last})")
+
+
+@pytest.fixture(scope="session")
+def sample_data_dir(tmp_path_factory) -> Path:
+    """A data directory with every sample layer loaded once for the whole session."""
+    from etl.runner import run_etl
+
+    data_dir = tmp_path_factory.mktemp("data")
+    report = run_etl(Settings(data_dir=data_dir), quiet=True)
+    assert report.ok, [(r.layer_id, r.error) for r in report.layers if r.status == "failed"]
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def sample_settings(sample_data_dir) -> Settings:
+    """Settings pointing at the loaded sample store."""
+    return Settings(data_dir=sample_data_dir)
+
+
+class LiveServer:
+    """A ``tsukuba-gis serve`` process on a free loopback port."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cli = shutil.which("tsukuba-gis") or str(Path(sys.executable).parent / "tsukuba-gis")
+        environ = {**os.environ, "TSUKUBA_GIS_DATA_DIR": str(data_dir), **(env or {})}
+        environ.pop("TSUKUBA_GIS_PUBLIC_URL", None)
+        self.log = open(data_dir / f"server-{self.port}.log", "w")
+        self.process = subprocess.Popen([cli, "serve", "--port", str(self.port)], env=environ,
+                                        stdout=self.log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+        try:
+            wait_http(f"{self.url}/health")
+        except TimeoutError:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Terminate the server (kill if it does not stop within 10 s)."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(sample_data_dir):
+    """The real server over the sample store, for the whole session."""
+    server = LiveServer(sample_data_dir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (its own browser download cannot work here)."""
+    from playwright import sync_api as playwright_api
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make test-deps` (apt-get install chromium)")
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser page; external hosts (base map tiles) are blocked: tests stay offline."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="ja-JP")
+    context.route("**/*", lambda route: route.abort() if not route.request.url.startswith(
+        ("http://127.0.0.1", "data:", "blob:")) else route.continue_())
+    page = context.new_page()
+    yield page
+    context.close()
