@@ -1,0 +1,49 @@
+"""The application factory: one FastAPI app with the OGC API, health, viewer and its assets."""
+
+import logging
+
+from fastapi import FastAPI
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from server import health, viewer
+from server.ogcapi.adapter import ogcapi_app
+from server.ogcapi.openapi_local import SCHEMAS_DIR
+from server.publications import PREFIXES, make_publication
+from tsukuba_gis import __version__
+from tsukuba_gis.settings import Settings
+from tsukuba_gis.store import open_store
+
+LOG = logging.getLogger(__name__)
+
+
+class MountRoots:
+    """Serve ``/api`` like ``/api/`` (an OGC landing page URL is given without the slash)."""
+
+    def __init__(self, app: ASGIApp, roots: tuple[str, ...]):
+        self.app, self.roots = app, roots
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in self.roots:
+            scope = {**scope, "path": scope["path"] + "/", "raw_path": (scope["path"] + "/").encode()}
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the whole server for one installation (settings are read once, here or by the caller)."""
+    settings = settings or Settings()
+    if not settings.public_url:
+        settings = settings.model_copy(update={"public_url": settings.resolved_public_url()})
+    store = open_store(settings.store_url, settings.keep_versions)
+    # FastAPI's own /docs and /openapi.json are off: the OGC API documents itself at /api/openapi,
+    # and a framework-level document would list staff routes to the world.
+    app = FastAPI(title="tsukuba-gis", version=__version__, docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    app.state.settings, app.state.store = settings, store
+    app.include_router(health.router)
+    public = make_publication(settings, store, "public")
+    app.mount(PREFIXES["public"], ogcapi_app(public, SCHEMAS_DIR))
+    viewer.mount(app, settings)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(MountRoots, roots=tuple(PREFIXES.values()))
+    return app

@@ -1,0 +1,1 @@
+"""OGC API publications: generated pygeoapi configs, the store provider and the Starlette adapter."""

@@ -1,0 +1,115 @@
+"""A Starlette app over one ``pygeoapi.api.API`` object, made by a factory from a config.
+
+pygeoapi's own ``starlette_app`` is a module-level singleton that reads one config from the
+environment at import time, so it cannot serve two publications (public and staff) in one
+process. This adapter calls the same framework-neutral functions of ``pygeoapi.api.*``.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pygeoapi.api import API, APIRequest
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from server.ogcapi import jsonout
+from server.ogcapi.routes import ROUTES, STATIC_DIRS
+
+LOG = logging.getLogger(__name__)
+RELOAD_CHECK_S = 1.0
+
+
+def ogc_error(status: int, code: str, description: str) -> JSONResponse:
+    """An OGC API exception body (``code``/``description``), as pygeoapi writes them."""
+    return JSONResponse({"code": code, "type": code, "description": description}, status_code=status)
+
+
+class Publication:
+    """The pygeoapi API of one audience, rebuilt when the store registry changes.
+
+    Attributes:
+        name: "public" or "internal".
+        build: makes (config, openapi document) from the current layers and registry.
+        generation: reads the registry change counter.
+    """
+
+    def __init__(self, name: str, build: Callable[[], tuple[dict, dict]],
+                 generation: Callable[[], int]):
+        self.name, self.build, self.generation = name, build, generation
+        self._lock = threading.Lock()
+        self._api: API | None = None
+        self._built_for = -1
+        self._checked_at = 0.0
+
+    def api(self) -> API:
+        """The current API object; checks the registry at most once a second."""
+        now = time.monotonic()
+        if self._api is not None and now - self._checked_at < RELOAD_CHECK_S:
+            return self._api
+        with self._lock:
+            self._checked_at = now
+            generation = self.generation()
+            if self._api is None or generation != self._built_for:
+                config, openapi = self.build()
+                self._api = API(config, openapi)
+                self._built_for = generation
+                LOG.info("%s OGC API built for registry generation %s (%d collections)",
+                         self.name, generation, len(config["resources"]))
+        return self._api
+
+
+def _to_response(headers: dict[str, str], status: int, content: Any) -> Response:
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    response = Response(content, status_code=status)
+    response.headers.update({k: str(v) for k, v in headers.items()})
+    return response
+
+
+def _handler(publication: Publication, func: Callable, params: tuple[str, ...], check_format: bool):
+    async def handle(request: Request) -> Response:
+        api = await run_in_threadpool(publication.api)
+        api_request = await APIRequest.from_starlette(request, api.locales)
+        if check_format and not api_request.is_valid():
+            headers, status, content = api.get_format_exception(api_request)
+        else:
+            args = [request.path_params[p] for p in params]
+            headers, status, content = await run_in_threadpool(func, api, api_request, *args)
+        return _to_response(headers, status, content)
+
+    return handle
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    codes = {404: "NotFound", 405: "InvalidOperation"}
+    return ogc_error(exc.status_code, codes.get(exc.status_code, "InvalidParameterValue"),
+                     "no such resource" if exc.status_code == 404 else str(exc.detail))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    LOG.exception("unexpected error on %s", request.url.path)
+    return ogc_error(500, "NoApplicableCode", "internal server error")
+
+
+def ogcapi_app(publication: Publication, schemas_dir=None) -> Starlette:
+    """The OGC API of one publication, to mount at its URL prefix."""
+    jsonout.install()
+    routes = [
+        Route(path, _handler(publication, func, params, check_format), methods=["GET", "HEAD"])
+        for path, func, params, check_format in ROUTES
+    ]
+    routes.append(Mount("/static", app=StaticFiles(directory=STATIC_DIRS[0])))
+    if schemas_dir is not None:
+        routes.append(Mount("/schemas", app=StaticFiles(directory=schemas_dir)))
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error,
+                                                      Exception: _server_error})
+    app.router.redirect_slashes = False
+    return app

@@ -1,0 +1,128 @@
+"""Generate pygeoapi's configuration from the layer definitions and the store registry.
+
+One configuration per audience: the public one never even names an internal layer or field,
+so no route of pygeoapi can serve one (there is nothing to filter, nothing to forget).
+"""
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pygeoapi.config import validate_config
+
+from tsukuba_gis.catalog import Catalog
+from tsukuba_gis.layerdef import LayerDef
+from tsukuba_gis.settings import Settings
+from tsukuba_gis.store import LayerRecord
+
+Audience = Literal["public", "internal"]
+PROVIDER = "server.ogcapi.provider.StoreProvider"
+HERE = Path(__file__).resolve().parent
+GSI_ATTRIBUTION = '<a href="https://maps.gsi.go.jp/development/ichiran.html">地理院タイル</a>'
+
+
+def _i18n(text) -> dict[str, str]:
+    return {"ja": text.ja, "en": text.en}
+
+
+def _collection(layer: LayerDef, record: LayerRecord, settings: Settings, audience: Audience
+                ) -> dict[str, Any]:
+    fields = layer.fields_for(audience)
+    links = [{"type": "text/html", "rel": "license", "title": layer.license.id,
+              "href": layer.license.url}]
+    if layer.access == "public":
+        links.append({"type": "text/html", "rel": "describedby", "title": "オープンデータ / Open data",
+                      "href": f"{settings.public_url}/opendata#{layer.id}"})
+    provider = {
+        "type": "feature",
+        "name": PROVIDER,
+        "data": settings.store_url,
+        "id_field": "id",
+        "title_field": layer.title_field if any(f.name == layer.title_field for f in fields) else None,
+        "options": {
+            "layer": layer.id,
+            "fields": [[f.name, f.type] for f in fields],
+            "titles": {f.name: f.label.ja for f in fields},
+        },
+    }
+    if provider["title_field"] is None:
+        del provider["title_field"]
+    return {
+        "type": "collection",
+        "title": _i18n(layer.title),
+        "description": _i18n(layer.description),
+        "keywords": layer.keywords or [layer.department],
+        "links": links,
+        "extents": {"spatial": {"bbox": list(record.bbox or (122.0, 20.0, 154.0, 46.0)),
+                                "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
+        "limits": {"default_items": settings.items_default_limit,
+                   "max_items": settings.items_max_limit, "on_exceed": "error"},
+        "providers": [provider],
+    }
+
+
+def _server(settings: Settings, base_url: str) -> dict[str, Any]:
+    return {
+        "bind": {"host": "127.0.0.1", "port": 8000},
+        "url": base_url,
+        "mimetype": "application/json; charset=UTF-8",
+        "encoding": "utf-8",
+        "languages": ["ja", "en"],
+        "pretty_print": False,
+        "limits": {"default_items": settings.items_default_limit,
+                   "max_items": settings.items_max_limit, "on_exceed": "error"},
+        "map": {"url": settings.basemap_std_url, "attribution": GSI_ATTRIBUTION},
+        "templates": {"path": str(HERE / "templates"), "static": str(HERE / "static")},
+    }
+
+
+def _metadata(settings: Settings, audience: Audience) -> dict[str, Any]:
+    staff = audience == "internal"
+    return {
+        "identification": {
+            "title": {"ja": f"{settings.city_name_ja} 統合型GIS" + ("（庁内）" if staff else ""),
+                      "en": f"{settings.city_name_en} integrated GIS" + (" (staff)" if staff else "")},
+            "description": {
+                "ja": "つくば市の各課の地理空間データを OGC API で提供します。",
+                "en": "Geospatial data of Tsukuba City's departments as OGC API."},
+            "keywords": ["つくば市", "Tsukuba", "GIS", "OGC API"],
+            "keywords_type": "theme",
+            "terms_of_service": "https://creativecommons.org/licenses/by/4.0/deed.ja",
+            "url": settings.public_url or "http://127.0.0.1:8000",
+        },
+        "license": {"name": "CC-BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/"},
+        "provider": {"name": settings.city_name_ja, "url": "https://www.city.tsukuba.lg.jp/"},
+        "contact": {"name": settings.city_name_ja, "position": "GIS", "address": "研究学園一丁目1番地1",
+                    "city": "つくば市", "stateorprovince": "茨城県", "postalcode": "305-8555",
+                    "country": "Japan", "url": "https://www.city.tsukuba.lg.jp/",
+                    "role": "pointOfContact"},
+    }
+
+
+def build_config(settings: Settings, catalog: Catalog, records: list[LayerRecord],
+                 audience: Audience, base_url: str) -> dict[str, Any]:
+    """The pygeoapi config for one audience: loaded layers that audience may see, in order."""
+    loaded = {r.layer_id: r for r in records}
+    visible = [layer for layer in catalog.layers.values()
+               if layer.id in loaded and (audience == "internal" or layer.access == "public")]
+    order = {d: dept.order for d, dept in catalog.departments.items()}
+    visible.sort(key=lambda layer: (order.get(layer.department, 999), layer.department, layer.id))
+    config = {
+        "server": _server(settings, base_url),
+        "logging": {"level": "WARNING"},
+        "metadata": _metadata(settings, audience),
+        "resources": {layer.id: _collection(layer, loaded[layer.id], settings, audience)
+                      for layer in visible},
+    }
+    validate_config(config)
+    return config
+
+
+def write_config(config: dict[str, Any], path: Path) -> Path:
+    """Keep the generated config on disk for inspection (it is never read back by hand-edits)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = "# GENERATED from layers/ and the store registry by tsukuba-gis; do not edit.\n"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(header + yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    tmp.replace(path)
+    return path

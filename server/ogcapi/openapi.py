@@ -1,0 +1,27 @@
+"""The OpenAPI document of a publication: pygeoapi's, cut to the routes served, refs local."""
+
+from typing import Any
+
+from pygeoapi.openapi import get_oas
+
+from server.ogcapi.openapi_local import localize
+from server.ogcapi.routes import OPENAPI_PATH_SUFFIXES, OPENAPI_PATHS
+
+
+def _served(path: str, collections: set[str]) -> bool:
+    if path in OPENAPI_PATHS:
+        return True
+    prefix = "/collections/"
+    if not path.startswith(prefix):
+        return False
+    rest = path[len(prefix):]
+    name, _, tail = rest.partition("/")
+    return name in collections and (not tail or f"/{tail}" in OPENAPI_PATH_SUFFIXES)
+
+
+def build_openapi(config: dict[str, Any], schemas_url: str) -> dict[str, Any]:
+    """The OpenAPI document for a generated config, with every schema reference served locally."""
+    document = get_oas(config, fail_on_invalid_collection=False)
+    collections = set(config["resources"])
+    document["paths"] = {p: v for p, v in document["paths"].items() if _served(p, collections)}
+    return localize(document, schemas_url)

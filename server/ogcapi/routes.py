@@ -1,0 +1,63 @@
+"""The OGC API routes this product serves, mapped to pygeoapi's API functions.
+
+Only what really works is routed and declared: no processes, EDR, coverages or STAC, and the
+conformance list is cut down to the classes the store provider implements.
+"""
+
+from pathlib import Path
+
+import pygeoapi
+import pygeoapi.api as core_api
+import pygeoapi.api.itemtypes as itemtypes_api
+from pygeoapi.api import API, APIRequest
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIRS = [p for p in (HERE / "static", Path(pygeoapi.__file__).parent / "static") if p.is_dir()]
+
+SUPPORTED_CONFORMANCE = {
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/landing-page",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/json",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/collections",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-common-3/1.0/conf/schemas",
+}
+
+
+def conformance(api: API, request: APIRequest):
+    """pygeoapi's conformance document, limited to the classes that really work here."""
+    headers, status, content = core_api.conformance(api, request)
+    if request.format == "html" or status != 200:
+        return headers, status, content
+    import orjson
+
+    document = orjson.loads(content)
+    document["conformsTo"] = sorted(c for c in document["conformsTo"] if c in SUPPORTED_CONFORMANCE)
+    return headers, status, orjson.dumps(document)
+
+
+# (path, function(api, request, *params), path params, check the f= format up front)
+ROUTES = [
+    ("/", core_api.landing_page, (), True),
+    ("/openapi", core_api.openapi_, (), True),
+    ("/conformance", conformance, (), True),
+    ("/collections", core_api.describe_collections, (), True),
+    ("/collections/{collection_id}", core_api.describe_collections, ("collection_id",), True),
+    ("/collections/{collection_id}/schema", core_api.get_collection_schema, ("collection_id",), True),
+    ("/collections/{collection_id}/queryables", itemtypes_api.get_collection_queryables,
+     ("collection_id",), True),
+    ("/collections/{collection_id}/items", itemtypes_api.get_collection_items, ("collection_id",), False),
+    ("/collections/{collection_id}/items/{item_id}", itemtypes_api.get_collection_item,
+     ("collection_id", "item_id"), True),
+]
+
+# OpenAPI paths kept from pygeoapi's generated document (anything else is not routed).
+OPENAPI_PATHS = ("/", "/openapi", "/conformance", "/collections")
+OPENAPI_PATH_SUFFIXES = ("/items", "/items/{featureId}", "/queryables", "/schema")

@@ -1,0 +1,75 @@
+"""The viewer: its static files, its npm packages under /vendor, and its configuration."""
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.staticfiles import StaticFiles
+
+from tsukuba_gis.catalog import load_catalog
+from tsukuba_gis.layerdef import LayerDef
+from tsukuba_gis.settings import Settings
+
+GSI_CREDIT = '<a href="https://maps.gsi.go.jp/development/ichiran.html" target="_blank">地理院タイル</a>'
+PHOTO_CREDIT = ("Landsat8画像（GSI,TSIC,GEO Grid/AIST）, Landsat8画像（courtesy of the U.S. Geological"
+                " Survey）, 海底地形（GEBCO）")
+OSM_CREDIT = '&copy; <a href="https://www.openstreetmap.org/copyright" target="_blank">OpenStreetMap</a> contributors'
+
+
+def basemaps(settings: Settings) -> list[dict[str, Any]]:
+    """Base maps, each URL a setting so a closed network can point at its own tile server."""
+    return [
+        {"id": "std", "title": {"ja": "地理院地図 標準", "en": "GSI standard"}, "url": settings.basemap_std_url,
+         "attribution": GSI_CREDIT, "minZoom": 2, "maxNativeZoom": 18},
+        {"id": "pale", "title": {"ja": "地理院地図 淡色", "en": "GSI pale"}, "url": settings.basemap_pale_url,
+         "attribution": GSI_CREDIT, "minZoom": 2, "maxNativeZoom": 18},
+        {"id": "photo", "title": {"ja": "地理院地図 写真", "en": "GSI aerial photo"},
+         "url": settings.basemap_photo_url, "attribution": GSI_CREDIT, "minZoom": 2, "maxNativeZoom": 18,
+         # GSI asks for the satellite credits where the seamless photo shows Landsat (small scales).
+         "smallScaleAttribution": PHOTO_CREDIT, "smallScaleMaxZoom": 8},
+        {"id": "osm", "title": {"ja": "OpenStreetMap", "en": "OpenStreetMap"}, "url": settings.basemap_osm_url,
+         "attribution": OSM_CREDIT, "minZoom": 0, "maxNativeZoom": 19},
+        {"id": "none", "title": {"ja": "背景なし", "en": "No base map"}, "url": None, "attribution": ""},
+    ]
+
+
+def _layer(layer: LayerDef) -> dict[str, Any]:
+    return {
+        "department": layer.department,
+        "title": layer.title.model_dump(),
+        "geometry": layer.geometry,
+        "synthetic": layer.synthetic,
+        "title_field": layer.title_field,
+        "style": layer.style.model_dump(),
+        "fields": [{"name": f.name, "label": f.label.model_dump()} for f in layer.public_fields()],
+        "attribution": layer.license.attribution.model_dump(),
+        "license": {"id": layer.license.id, "url": layer.license.url},
+    }
+
+
+def viewer_config(settings: Settings) -> dict[str, Any]:
+    """What the viewer needs besides the OGC API: styles, labels, departments, base maps."""
+    catalog = load_catalog(settings.layers_dir)
+    departments = sorted(catalog.departments.values(), key=lambda d: (d.order, d.id))
+    return {
+        "title": {"ja": f"{settings.city_name_ja} 統合型GIS", "en": f"{settings.city_name_en} integrated GIS"},
+        "api": "/api",
+        "center": [36.083, 140.111],
+        "zoom": 12,
+        "basemaps": basemaps(settings),
+        "departments": [{"id": d.id, "name": d.name.model_dump()} for d in departments],
+        "layers": {layer.id: _layer(layer) for layer in catalog.public_layers()},
+    }
+
+
+def mount(app: FastAPI, settings: Settings) -> None:
+    """Add the viewer's routes; the static mount comes last because it catches every path."""
+
+    @app.get("/viewer-config.json", include_in_schema=False)
+    def config(request: Request) -> JSONResponse:
+        return JSONResponse(viewer_config(request.app.state.settings))
+
+    modules = settings.viewer_dir / "node_modules"
+    if modules.is_dir():
+        app.mount("/vendor", StaticFiles(directory=modules), name="vendor")
+    app.mount("/", StaticFiles(directory=settings.viewer_dir / "public", html=True), name="viewer")
