@@ -41,6 +41,7 @@ class LayerReport:
     reject_examples: list[dict[str, Any]] = field(default_factory=list)
     repaired_rows: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    published: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
 
     def add_time(self, step: str, started: float) -> None:

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from etl.pipeline import LayerReport, load_layer
+from etl.publish import publish
 from etl.report import write_reports
 from tsukuba_gis.catalog import load_catalog
 from tsukuba_gis.settings import Settings
@@ -32,7 +33,9 @@ class RunReport:
     @property
     def ok(self) -> bool:
         """True when every layer loaded or was unchanged and every definition was valid."""
-        return not self.problems and all(r.status in ("loaded", "skipped") for r in self.layers)
+        return not self.problems and all(
+            r.status in ("loaded", "skipped") and not any("error" in p for p in r.published)
+            for r in self.layers)
 
     def to_dict(self) -> dict:
         """JSON-able form for report.json."""
@@ -83,6 +86,8 @@ def run_etl(settings: Settings, layer_ids: Sequence[str] = (), force: bool = Fal
     with Progress(*columns, console=console, transient=True) as progress:
         for layer in layers:
             result = _load(layer, store, settings, force, progress)
+            if result.status in ("loaded", "skipped"):
+                result.published = publish(settings, store, layer, store.current(layer.id))
             report.layers.append(result)
             console.print(_line(result))
     report.duration_s = round(time.monotonic() - started, 3)
