@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from server.ogcapi import jsonout
+from server.ogcapi import patches
 from server.ogcapi.routes import ROUTES, STATIC_DIRS
 
 LOG = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 def ogcapi_app(publication: Publication, schemas_dir=None) -> Starlette:
     """The OGC API of one publication, to mount at its URL prefix."""
-    jsonout.install()
+    patches.install()
     routes = [
         Route(path, _handler(publication, func, params, check_format), methods=["GET", "HEAD"])
         for path, func, params, check_format in ROUTES
