@@ -1,0 +1,1 @@
+export { HttpError, getJson, loadViewerConfig, loadCollections, itemsUrl } from './client.js';

@@ -1,0 +1,141 @@
+// A Leaflet layer showing one collection's features in and around the view, refetched (debounced)
+// when the map moves. Stale requests are aborted; features that stay in view are kept (an open
+// popup survives a pan), the others are dropped.
+import { GeoJSON, Util, circleMarker } from '../leaflet.js';
+import { popupContent } from './popup.js';
+import { featureStyle } from './style.js';
+
+export const FeatureLayer = GeoJSON.extend({
+  options: {
+    // Map pane (created on add) and its z-index: the draw order between layers.
+    pane: 'overlayPane',
+    zIndex: null,
+    // Milliseconds to wait after the last moveend before loading.
+    debounce: 250,
+    // Load this fraction of the view more on every side, so small pans need no request.
+    padding: 0.25,
+    popup: { maxWidth: 320, minWidth: 200, autoPanPadding: [16, 16] },
+  },
+
+  /**
+   * @param {{load(bounds, {signal}): Promise<{features, matched, complete}>}} source e.g. BboxSource
+   * @param {{id, def, title, attribution}} entry the catalog entry (layer/catalog.js)
+   */
+  initialize(source, entry, options) {
+    const paint = featureStyle(entry.def);
+    const className = `tg-feature tg-layer-${entry.id}`;
+    GeoJSON.prototype.initialize.call(this, null, Util.extend({
+      className,
+      style: paint,
+      pointToLayer: (feature, latlng) => circleMarker(latlng, {
+        ...paint(feature), pane: this.options.pane, className,
+      }),
+    }, options));
+    this._source = source;
+    this._entry = entry;
+    this._byKey = new Map();
+    this._anonymous = [];
+    this._loaded = null;
+    this._controller = null;
+    this._timer = null;
+  },
+
+  // The credit is the group's alone: its features must not add it one by one.
+  getAttribution() {
+    return this._entry.attribution;
+  },
+
+  onAdd(map) {
+    const { pane, zIndex } = this.options;
+    if (!map.getPane(pane)) map.createPane(pane).style.zIndex = zIndex ?? '';
+    GeoJSON.prototype.onAdd.call(this, map);
+    map.on('moveend', this._scheduleLoad, this);
+    this._load();
+  },
+
+  onRemove(map) {
+    map.off('moveend', this._scheduleLoad, this);
+    clearTimeout(this._timer);
+    this._abort();
+    GeoJSON.prototype.onRemove.call(this, map);
+  },
+
+  /** Whether the last load covered the current view completely. */
+  isComplete() {
+    return Boolean(this._loaded?.complete && this._map && this._loaded.bounds.contains(this._map.getBounds()));
+  },
+
+  _scheduleLoad() {
+    clearTimeout(this._timer);
+    this._timer = setTimeout(() => this._load(), this.options.debounce);
+  },
+
+  _abort() {
+    this._controller?.abort();
+    this._controller = null;
+  },
+
+  async _load() {
+    if (!this._map || this.isComplete()) return;
+    this._abort();
+    const controller = new AbortController();
+    this._controller = controller;
+    const bounds = this._map.getBounds().pad(this.options.padding);
+    this.fire('loading');
+    try {
+      const result = await this._source.load(bounds, { signal: controller.signal });
+      if (controller !== this._controller) return;
+      this._setFeatures(result.features);
+      this._loaded = { bounds, complete: result.complete };
+      this.fire('load', { count: result.features.length, matched: result.matched, complete: result.complete });
+    } catch (error) {
+      if (error.name === 'AbortError' || controller !== this._controller) return;
+      this.fire('error', { error });
+    } finally {
+      if (controller === this._controller) this._controller = null;
+    }
+  },
+
+  // Replace the drawn features by `features`, keeping those already drawn (same id).
+  _setFeatures(features) {
+    const keep = new Set();
+    const anonymous = [];
+    for (const feature of features) {
+      const key = feature.id != null ? String(feature.id) : null;
+      if (key !== null) {
+        keep.add(key);
+        if (this._byKey.has(key)) continue;
+      }
+      const layer = this._featureLayer(feature);
+      if (!layer) continue;
+      this.addLayer(layer);
+      if (key === null) anonymous.push(layer);
+      else this._byKey.set(key, layer);
+    }
+    for (const [key, layer] of this._byKey) {
+      if (!keep.has(key)) {
+        this.removeLayer(layer);
+        this._byKey.delete(key);
+      }
+    }
+    // Features without an id cannot be matched between loads: the previous ones always go.
+    for (const layer of this._anonymous) this.removeLayer(layer);
+    this._anonymous = anonymous;
+  },
+
+  _featureLayer(feature) {
+    if (!feature?.geometry) return null;
+    const layer = GeoJSON.geometryToLayer(feature, this.options);
+    if (!layer) return null;
+    layer.feature = GeoJSON.asFeature(feature);
+    layer.defaultOptions = layer.options;
+    this.resetStyle(layer);
+    layer.bindPopup(() => popupContent(layer.feature, this._entry), this.options.popup);
+    return layer;
+  },
+});
+
+/** Factory, Leaflet style. */
+export function featureLayer(source, entry, options) {
+  return new FeatureLayer(source, entry, options);
+}

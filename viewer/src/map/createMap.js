@@ -1,0 +1,44 @@
+// The Leaflet map with Japanese controls, and its first view.
+import { Map as LeafletMap, control, latLngBounds } from '../leaflet.js';
+import { t } from '../i18n.js';
+
+/** A map in `element`; Leaflet map options may be overridden. */
+export function createMap(element, options = {}) {
+  const map = new LeafletMap(element, { zoomControl: false, attributionControl: false, minZoom: 5, maxZoom: 19, ...options });
+  control.zoom({ zoomInTitle: t('zoomIn'), zoomOutTitle: t('zoomOut') }).addTo(map);
+  // Credits bottom left, under the scale: the panel takes the right-hand side. The control becomes
+  // map.attributionControl and follows the layers' getAttribution() as they come and go.
+  control.attribution({ position: 'bottomleft' }).addTo(map);
+  control.scale({ imperial: false, position: 'bottomleft' }).addTo(map);
+  map.on('popupopen', ({ popup }) => {
+    popup.getElement()?.querySelector('.leaflet-popup-close-button')?.setAttribute('aria-label', t('closePopup'));
+  });
+  return map;
+}
+
+/**
+ * The bounds of the collections' spatial extents (CRS84 bboxes) together, or null.
+ * Only the first bbox of each collection is its overall extent (OGC API - Features, 7.14.4).
+ */
+export function extentBounds(collections) {
+  let bounds = null;
+  for (const collection of collections) {
+    const bbox = collection.extent?.spatial?.bbox?.[0];
+    if (!Array.isArray(bbox) || bbox.length < 4 || !bbox.every(Number.isFinite)) continue;
+    const [west, south, east, north] = bbox.length >= 6 ? [bbox[0], bbox[1], bbox[3], bbox[4]] : bbox;
+    const box = latLngBounds([south, west], [north, east]);
+    bounds = bounds ? bounds.extend(box) : box;
+  }
+  return bounds?.isValid() ? bounds : null;
+}
+
+/**
+ * Show the city: fit the shown layers' extents (every screen size sees all of Tsukuba); the
+ * config's center/zoom when the extents are missing or implausibly large (over ~1 degree).
+ */
+export function showInitialView(map, config, collections) {
+  const bounds = extentBounds(collections);
+  const plausible = bounds && bounds.getNorth() - bounds.getSouth() < 1 && bounds.getEast() - bounds.getWest() < 1;
+  if (plausible) map.fitBounds(bounds, { padding: [8, 8] });
+  else map.setView(config.center, config.zoom);
+}

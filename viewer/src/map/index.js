@@ -1,0 +1,2 @@
+export { createMap, extentBounds, showInitialView } from './createMap.js';
+export { BaseMapLayer, baseMapLayer } from './basemap.js';

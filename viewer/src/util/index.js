@@ -1,0 +1,2 @@
+export { h, escapeHtml, linkifiedHtml } from './dom.js';
+export { syntheticBadge } from './badge.js';
