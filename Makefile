@@ -23,7 +23,11 @@ viewer/node_modules/.package-lock.json: viewer/package.json viewer/package-lock.
 	cd viewer && npm ci --no-audit --no-fund
 	@touch $@
 
-install: $(BIN)/tsukuba-gis viewer/node_modules/.package-lock.json  ## Install Python (.venv) and viewer (npm) dependencies
+VIEWER_SRC := $(shell find viewer/src -type f 2>/dev/null)
+viewer/public/build/index.js: viewer/node_modules/.package-lock.json $(VIEWER_SRC)
+	cd viewer && npm run build --silent
+
+install: $(BIN)/tsukuba-gis viewer/public/build/index.js  ## Install Python (.venv) and viewer (npm) dependencies
 
 etl: install  ## Load every layer of layers/ into the store (data/)
 	$(BIN)/tsukuba-gis etl
@@ -35,10 +39,13 @@ run: install  ## Install, load the sample data, serve on http://127.0.0.1:8000
 	$(BIN)/tsukuba-gis etl
 	$(BIN)/tsukuba-gis serve --host $(HOST) --port $(PORT)
 
-test-deps:  ## System packages the tests need (Chromium), from Debian
-	@command -v chromium >/dev/null || { \
-	  echo "installing Debian's chromium for the browser tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+TEST_PACKAGES := chromium fonts-ipafont-gothic
+test-deps:  ## System packages the tests need (Chromium, a Japanese font), from Debian
+	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing from Debian: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 test: install test-deps  ## Run the whole test suite
 	$(BIN)/python -m pytest -q
