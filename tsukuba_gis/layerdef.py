@@ -172,6 +172,20 @@ class StyleDef(Strict):
     categories: list[Category] = []
 
 
+StandardDataset = Literal["evacuation_space"]
+
+
+class OpenDataDef(Strict):
+    """Open-data options of a public layer.
+
+    Attributes:
+        standard: the Digital Agency standard dataset (自治体標準オープンデータセット) the layer
+            is also offered as, column for column (``evacuation_space`` = 03 指定緊急避難場所一覧).
+    """
+
+    standard: StandardDataset | None = None
+
+
 class LayerDef(Strict):
     """One published layer, as described in ``layers/<department>/<id>.yaml``."""
 
@@ -190,6 +204,7 @@ class LayerDef(Strict):
     drop: list[str] = Field(default=[], description="source columns left out on purpose (glob patterns)")
     style: StyleDef = StyleDef()
     synthetic: bool = False
+    opendata: OpenDataDef = OpenDataDef()
 
     @model_validator(mode="before")
     @classmethod
