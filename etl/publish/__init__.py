@@ -19,7 +19,9 @@ LOG = logging.getLogger(__name__)
 Publisher = Callable[[Settings, Store, LayerDef, LayerRecord], dict[str, Any]]
 
 # "module:function", in the order they run.
-PUBLISHERS: list[str] = []
+PUBLISHERS: list[str] = [
+    "etl.publish.opendata:publish",
+]
 
 
 def _load(target: str) -> Publisher:
