@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from server import health, viewer
+from server import health, opendata, viewer
 from server.ogcapi.adapter import ogcapi_app
 from server.ogcapi.openapi_local import SCHEMAS_DIR
 from server.publications import PREFIXES, make_publication
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     public = make_publication(settings, store, "public")
     app.mount(PREFIXES["public"], ogcapi_app(public, SCHEMAS_DIR))
+    app.include_router(opendata.router)
     viewer.mount(app, settings)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(MountRoots, roots=tuple(PREFIXES.values()))

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import yaml
 from pygeoapi.config import validate_config
 
+from server.opendata.records import RECORDS_COLLECTION, records_resource
 from tsukuba_gis.catalog import Catalog
 from tsukuba_gis.layerdef import LayerDef
 from tsukuba_gis.settings import Settings
@@ -114,6 +115,9 @@ def build_config(settings: Settings, catalog: Catalog, records: list[LayerRecord
         "resources": {layer.id: _collection(layer, loaded[layer.id], settings, audience)
                       for layer in visible},
     }
+    # The open-data catalog as OGC API - Records, on the public side only (it lists public data).
+    if audience == "public" and (catalog_records := records_resource(settings)) is not None:
+        config["resources"][RECORDS_COLLECTION] = catalog_records
     validate_config(config)
     return config
 

@@ -1,0 +1,107 @@
+"""Open data on the public side: the /opendata page, the DCAT catalog and the download files.
+
+Everything here is built from the public layer definitions and the manifests the ETL wrote
+(``etl.publish``); a layer that is internal now is not listed and its files are not served,
+whatever is still on disk. Errors are OGC-style JSON (``code``, ``description``).
+"""
+
+from email.utils import formatdate, parsedate_to_datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+
+from etl.publish.manifest import current_catalog, download_path, read_manifest
+from server.opendata.datasets import datasets
+from server.opendata.dcat import catalog_document
+from server.opendata.page import choose_language, render
+
+router = APIRouter()
+GET = ["GET", "HEAD"]
+OTHER = ["POST", "PUT", "PATCH", "DELETE"]
+CORS = {"Access-Control-Allow-Origin": "*"}  # open data: other sites' maps may fetch it
+
+
+def error(status: int, code: str, description: str) -> JSONResponse:
+    """An OGC API style error body."""
+    return JSONResponse({"code": code, "description": description}, status_code=status)
+
+
+def not_found() -> JSONResponse:
+    """The same 404 for an unknown, internal or never-published file (nothing to tell apart)."""
+    return error(404, "NotFound", "no such open-data resource")
+
+
+@router.api_route("/opendata", methods=GET, include_in_schema=False)
+@router.api_route("/opendata/", methods=GET, include_in_schema=False)
+def page(request: Request, lang: str | None = None) -> Response:
+    """The list of datasets, in Japanese (default) or English (``?lang=en`` or Accept-Language)."""
+    chosen = choose_language(lang, request.headers.get("accept-language"))
+    if chosen is None:
+        return error(400, "InvalidParameterValue", "lang must be ja or en")
+    settings = request.app.state.settings
+    found = datasets(settings, current_catalog(settings.layers_dir))
+    return HTMLResponse(render(settings, found, chosen),
+                        headers={"Content-Language": chosen, "Vary": "Accept-Language",
+                                 "Cache-Control": "no-cache"})
+
+
+@router.api_route("/opendata/catalog.jsonld", methods=GET, include_in_schema=False)
+def dcat(request: Request) -> Response:
+    """The DCAT catalog (JSON-LD) of every published dataset."""
+    settings = request.app.state.settings
+    found = datasets(settings, current_catalog(settings.layers_dir))
+    return JSONResponse(catalog_document(settings, found), media_type="application/ld+json",
+                        headers={**CORS, "Cache-Control": "no-cache"})
+
+
+@router.api_route("/opendata/files/{layer_id}/{name}", methods=GET, include_in_schema=False)
+def download(request: Request, layer_id: str, name: str) -> Response:
+    """One download, with a content ETag (its SHA-256), Last-Modified, 304 and Range (206)."""
+    settings = request.app.state.settings
+    layer = current_catalog(settings.layers_dir).layers.get(layer_id)
+    manifest = read_manifest(settings.data_dir, layer_id) if layer is not None else None
+    if layer is None or layer.access != "public" or manifest is None:
+        return not_found()
+    path = download_path(settings.data_dir, manifest, name)
+    if path is None:
+        return not_found()
+    entry = next(f for f in manifest["files"] if f["name"] == name)
+    stat = path.stat()
+    headers = {**CORS, "ETag": f'"{entry["sha256"]}"', "Cache-Control": "public, max-age=300",
+               "Last-Modified": formatdate(stat.st_mtime, usegmt=True)}
+    if _not_modified(request, headers["ETag"], stat.st_mtime):
+        return Response(status_code=304, headers=headers)
+    # FileResponse answers Range (206, 416) and If-Range itself; it does not answer 304.
+    return FileResponse(path, media_type=entry["media_type"], filename=name, headers=headers,
+                        stat_result=stat)
+
+
+def _not_modified(request: Request, etag: str, mtime: float) -> bool:
+    """RFC 9110 13.1.2/13.1.3: If-None-Match (weak comparison) wins over If-Modified-Since."""
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:
+        tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+        return "*" in tags or etag in tags
+    since = request.headers.get("if-modified-since")
+    if since is None:
+        return False
+    try:
+        return int(mtime) <= parsedate_to_datetime(since).timestamp()
+    except (TypeError, ValueError):
+        return False  # an unparsable date is ignored, as the RFC says
+
+
+@router.api_route("/opendata", methods=OTHER, include_in_schema=False)
+@router.api_route("/opendata/{rest:path}", methods=OTHER, include_in_schema=False)
+def read_only(rest: str = "") -> JSONResponse:
+    """Open data is read-only."""
+    response = error(405, "InvalidOperation", "open data is read-only: use GET")
+    response.headers["Allow"] = "GET, HEAD"
+    return response
+
+
+@router.api_route("/opendata/{rest:path}", methods=GET, include_in_schema=False)
+def unknown(rest: str) -> JSONResponse:
+    """Anything else under /opendata (including path tricks) is a plain 404."""
+    return not_found()
+

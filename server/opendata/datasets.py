@@ -1,0 +1,80 @@
+"""The published datasets as the page and the DCAT catalog show them: definition + manifest.
+
+Descriptive metadata (titles, licence, department) comes from today's definitions, like the
+OGC API; data facts (version, date, counts, files) from the manifest the ETL wrote.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from etl.publish.manifest import published
+from tsukuba_gis.catalog import Catalog, load_catalog
+from tsukuba_gis.layerdef import I18n, LayerDef
+from tsukuba_gis.settings import Settings
+
+RECORDS_COLLECTION = "opendata-catalog"  # a hyphen: no layer id can take this name
+CITY_URL = "https://www.city.tsukuba.lg.jp/"
+LICENSE_NAMES = {
+    "CC-BY-4.0": I18n(ja="クリエイティブ・コモンズ 表示 4.0 国際（CC BY 4.0）",
+                      en="Creative Commons Attribution 4.0 International (CC BY 4.0)"),
+    "PDL-1.0": I18n(ja="公共データ利用規約（第1.0版）（PDL1.0）",
+                    en="Public Data License 1.0 (PDL1.0)"),
+}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One public layer with its published files.
+
+    Attributes:
+        layer: the definition (public).
+        manifest: what the ETL published (``etl.publish.manifest``).
+        department: the department's name.
+        page_url: the dataset's anchor on /opendata (also its DCAT identifier).
+    """
+
+    layer: LayerDef
+    manifest: dict[str, Any]
+    department: I18n
+    page_url: str
+    files_url: str
+
+    @property
+    def files(self) -> list[dict[str, Any]]:
+        """The manifest's download entries, each with its absolute URL."""
+        return [{**f, "url": f"{self.files_url}/{f['name']}"} for f in self.manifest["files"]]
+
+    @property
+    def shapefile_renames(self) -> dict[str, str]:
+        """Field names the Shapefile had to shorten (DBF allows 10 characters)."""
+        files = self.manifest["files"]
+        names = next((f["field_names"] for f in files if "field_names" in f), {})
+        return {long: short for long, short in names.items() if long != short}
+
+    @property
+    def license_name(self) -> I18n:
+        """A readable licence name (the id when it is not a well-known one)."""
+        known = LICENSE_NAMES.get(self.layer.license.id)
+        return known or I18n(ja=self.layer.license.id, en=self.layer.license.id)
+
+    def credit(self, lang: str, edited: bool = False) -> str:
+        """The attribution a reuser writes (出典 / 加工して作成, 政府標準利用規約 conventions)."""
+        if lang == "en":
+            what = f'Tsukuba City, "{self.layer.title.en}" ({self.page_url})'
+            return f"Created by processing {what}" if edited else f"Source: {what}"
+        what = f"つくば市「{self.layer.title.ja}」（{self.page_url}）"
+        return f"{what}を加工して作成" if edited else f"出典：{what}"
+
+
+def datasets(settings: Settings, catalog: Catalog | None = None) -> list[Dataset]:
+    """Every public layer that has published files, in department order."""
+    catalog = catalog or load_catalog(settings.layers_dir)
+    base = settings.public_url or ""
+    found = []
+    for layer, manifest in published(settings.data_dir, catalog):
+        department = catalog.departments.get(layer.department)
+        found.append(Dataset(
+            layer, manifest,
+            department.name if department else I18n(ja=layer.department, en=layer.department),
+            f"{base}/opendata#{layer.id}", f"{base}/opendata/files/{layer.id}"))
+    return found
