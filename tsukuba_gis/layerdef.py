@@ -29,6 +29,13 @@ EXTENSION_FORMATS: dict[str, SourceFormat] = {
 }
 
 
+def _inside_sources(value: str) -> str:
+    path = PurePosixPath(value)
+    if path.is_absolute() or ".." in path.parts:
+        raise ValueError("must be a path inside the sources directory (no '..', not absolute)")
+    return value
+
+
 class Strict(BaseModel):
     """Base for definition models: unknown keys are errors, so typos do not pass silently."""
 
@@ -78,10 +85,7 @@ class SourceDef(Strict):
     @field_validator("path")
     @classmethod
     def _relative(cls, value: str) -> str:
-        path = PurePosixPath(value)
-        if path.is_absolute() or ".." in path.parts:
-            raise ValueError("must be a path inside the sources directory (no '..', not absolute)")
-        return value
+        return _inside_sources(value)
 
     @model_validator(mode="after")
     def _coordinates(self) -> "SourceDef":
@@ -114,6 +118,9 @@ class FieldDef(Strict):
         source: the source column; defaults to ``name``.
         value: a constant instead of a source column (e.g. the city code).
         codes: code -> label table; the published value is the label.
+        codelist: a code list file (``gml:Dictionary``, e.g. i-UR
+            ``Common_districtsAndZonesType.xml``) relative to the sources directory, read
+            like ``codes``; entries in ``codes`` override it.
         access: ``internal`` fields never leave the staff side.
     """
 
@@ -125,6 +132,12 @@ class FieldDef(Strict):
     access: Access = "public"
     required: bool = False
     codes: dict[str, str] | None = None
+    codelist: str | None = None
+
+    @field_validator("codelist")
+    @classmethod
+    def _codelist_path(cls, value: str | None) -> str | None:
+        return None if value is None else _inside_sources(value)
 
     @field_validator("name")
     @classmethod

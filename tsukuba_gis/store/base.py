@@ -99,8 +99,9 @@ class LayerWriter(AbstractContextManager):
         """Add features to the quarantine of this version."""
 
     @abstractmethod
-    def commit(self, meta: dict[str, Any]) -> LayerRecord:
-        """Make the new version current, atomically, and return its record."""
+    def commit(self, meta: dict[str, Any], make_current: bool = True) -> LayerRecord:
+        """Keep the new version and, unless ``make_current`` is False (a staged version, e.g.
+        ``etl --dry-run``), make it current, atomically; return its record."""
 
 
 class Store(ABC):
@@ -163,6 +164,10 @@ class Store(ABC):
     def current(self, layer_id: str) -> LayerRecord | None:
         """The current version of a layer, if loaded."""
         return next((r for r in self.layers() if r.layer_id == layer_id), None)
+
+    def version(self, layer_id: str, version: int) -> LayerRecord | None:
+        """One kept version of a layer, current or not."""
+        return next((r for r in self.history(layer_id) if r.version == version), None)
 
     def close(self) -> None:
         """Release connections."""

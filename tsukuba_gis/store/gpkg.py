@@ -169,6 +169,11 @@ class GeoPackageStore(Store):
         """Kept versions, newest first."""
         return self._records("layer_id = ? ORDER BY version DESC", (layer_id,))
 
+    def version(self, layer_id: str, version: int) -> LayerRecord | None:
+        """One kept version."""
+        found = self._records("layer_id = ? AND version = ?", (layer_id, version))
+        return found[0] if found else None
+
     def activate(self, layer_id: str, version: int) -> LayerRecord:
         """Point the registry at a kept version (rollback) in one transaction."""
         con = self.connect(readonly=False)
@@ -296,18 +301,21 @@ class GeoPackageWriter(LayerWriter):
              for r in rejects])
         self.rejected += len(rejects)
 
-    def commit(self, meta: dict[str, Any]) -> LayerRecord:
-        """Index, register and make current, then commit: the swap readers see is atomic."""
+    def commit(self, meta: dict[str, Any], make_current: bool = True) -> LayerRecord:
+        """Index, register and (unless staged) make current, then commit: the swap is atomic."""
         con = self.con
         if self.id_column:
             con.execute(f'CREATE INDEX "{self.table}_id" ON "{self.table}" ("{self.id_column}")')
         fmt.register_table(con, self.table, f"{self.layer_id} v{self.version}",
                            meta.get("title", ""), self.geometry_type, self.bbox)
-        con.execute("UPDATE tg_layer_versions SET current = 0 WHERE layer_id = ?", (self.layer_id,))
+        if make_current:
+            con.execute("UPDATE tg_layer_versions SET current = 0 WHERE layer_id = ?",
+                        (self.layer_id,))
         con.execute(
             f"INSERT INTO tg_layer_versions ({_RECORD_COLUMNS}) VALUES"
-            " (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (self.layer_id, self.version, self.table, self.geometry_type, self.count, self.rejected,
+            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (self.layer_id, self.version, self.table, int(make_current), self.geometry_type,
+             self.count, self.rejected,
              json.dumps(self.bbox) if self.bbox else None,
              json.dumps([c.__dict__ for c in self.columns]), self.id_column,
              meta["source_checksum"], meta["definition_checksum"],
@@ -319,7 +327,7 @@ class GeoPackageWriter(LayerWriter):
         con.execute("COMMIT")
         con.close()
         self.done = True
-        return self.store.current(self.layer_id)
+        return self.store.version(self.layer_id, self.version)
 
     def _prune(self) -> None:
         rows = self.con.execute(
