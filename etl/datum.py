@@ -207,6 +207,31 @@ def tky2jgd(lon: np.ndarray, lat: np.ndarray) -> Coords:
     return lon + dlon / 3600.0, lat + dlat / 3600.0
 
 
+OUTSIDE_MESH_REASON = (
+    "Tokyo Datum coordinates outside GSI's TKY2JGD parameter mesh (at sea or outside Japan),"
+    " so they cannot be converted to JGD; check the coordinates and the declared CRS"
+)
+
+
+def outside_mesh(gdf: geopandas.GeoDataFrame) -> np.ndarray:
+    """Rows that TKY2JGD cannot convert: a Tokyo Datum geometry with a vertex off the mesh.
+
+    All False for any other datum. The pipeline quarantines these rows before ``to_lonlat``,
+    which would otherwise refuse the whole chunk.
+    """
+    bad = np.zeros(len(gdf), dtype=bool)
+    src = _parse_crs(gdf.crs)
+    if not is_tokyo_datum(src) or not len(gdf):
+        return bad
+    base = _horizontal(src)
+    to_geog = pyproj.Transformer.from_crs(base, base.geodetic_crs, always_xy=True)
+    coords, index = shapely.get_coordinates(np.asarray(gdf.geometry.values), return_index=True)
+    lon, lat = to_geog.transform(coords[:, 0], coords[:, 1])
+    _, _, ok = _mesh_shift(_tky2jgd_grid(), np.asarray(lon), np.asarray(lat))
+    bad[index[~ok]] = True
+    return bad
+
+
 # --- transform chains -------------------------------------------------------------------
 
 

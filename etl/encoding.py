@@ -1,13 +1,17 @@
 """Text encodings of hand-overs: honour what the file says, else the definition, else detect.
 
 Japanese departments hand over Shift_JIS (cp932) as often as UTF-8, and a shapefile without
-its ``.cpg`` says nothing; GDAL would then read Latin-1 and produce mojibake silently.
+its ``.cpg`` says nothing; GDAL would then read Latin-1 and produce mojibake silently. A wrong
+declaration is just as silent the other way round: UTF-8 kanji usually *decode* as cp932
+(into nonsense), so a declared cp932 is also checked against "this is really UTF-8".
+
+Files are scanned in blocks, never read whole, so a 100 MB ``.dbf`` costs no memory.
 """
 
 import codecs
-import struct
-import zipfile
-from pathlib import Path
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
 
 from etl.formats import FormatError
 
@@ -16,6 +20,7 @@ CPG_NAMES = {
     "ms932": "cp932", "windows-31j": "cp932", "65001": "utf-8", "utf-8": "utf-8", "utf8": "utf-8",
 }
 CANDIDATES = ("utf-8", "cp932", "euc_jp")
+BLOCK = 1 << 20
 
 
 def normalise(name: str) -> str:
@@ -29,74 +34,109 @@ def normalise(name: str) -> str:
         raise FormatError(f"unknown encoding {name!r}; use e.g. cp932 or utf-8") from None
 
 
-def _sidecar(path: Path, suffix: str) -> bytes | None:
-    """A shapefile part (.dbf, .cpg) next to the .shp, or inside the zip that holds it."""
-    if path.suffix.lower() == ".zip":
-        with zipfile.ZipFile(path) as archive:
-            names = [n for n in archive.namelist() if n.lower().endswith(suffix)]
-            return archive.read(names[0]) if names else None
-    for candidate in (path.with_suffix(suffix), path.with_suffix(suffix.upper())):
-        if candidate.exists():
-            return candidate.read_bytes()
-    return None
+@dataclass(frozen=True)
+class Block:
+    """Bytes of a file that decode on their own, and where they start (for messages)."""
+
+    data: bytes
+    first_row: int  # 1-based record or line number of the block's first byte; 0: a header
+    record_len: int = 0  # fixed-length records (DBF); 0 for lines
 
 
-def _dbf_records(dbf: bytes) -> tuple[bytes, int, int]:
-    """The record area of a DBF file, with the header length and record length."""
-    header_len, record_len = struct.unpack("<HH", dbf[8:12])
-    return dbf[header_len:], header_len, record_len
+@dataclass
+class Scan:
+    """Which candidate encodings every block decoded with, and where the others first failed."""
+
+    failures: dict[str, tuple[int, int] | None]  # encoding -> (row, byte offset in block)
+    ascii_only: bool
+    bom: bool
+
+    def decodes(self, encoding: str) -> bool:
+        """True when every block decoded with ``encoding``."""
+        return self.failures[encoding] is None
 
 
-def _first_failure(data: bytes, encoding: str) -> int | None:
+def _row_of(block: Block, offset: int) -> int:
+    if block.record_len:
+        return block.first_row + offset // block.record_len
+    return block.first_row + block.data.count(b"\n", 0, offset)
+
+
+def scan(blocks: Iterable[Block], encodings: Iterable[str]) -> Scan:
+    """Try every encoding on every block; remember the first failure of each."""
+    failures: dict[str, tuple[int, int] | None] = dict.fromkeys(encodings)
+    ascii_only, bom, first = True, False, True
+    for block in blocks:
+        if first:
+            bom, first = block.data.startswith(codecs.BOM_UTF8), False
+        ascii_only = ascii_only and block.data.isascii()
+        if ascii_only:
+            continue
+        for name, failed in failures.items():
+            if failed is None:
+                try:
+                    block.data.decode(name)
+                except UnicodeDecodeError as err:
+                    failures[name] = (_row_of(block, err.start), err.start)
+    return Scan(failures, ascii_only, bom)
+
+
+def line_blocks(handle: BinaryIO, skip: int = 0) -> Iterator[Block]:
+    """Blocks of whole lines (no encoding we accept uses byte 0x0A inside a character)."""
+    data = handle.read(skip) if skip else b""
+    row = 1 + data.count(b"\n")
+    carry = b""
+    while chunk := handle.read(BLOCK):
+        chunk = carry + chunk
+        cut = chunk.rfind(b"\n") + 1
+        if cut == 0:
+            carry = chunk
+            continue
+        carry = chunk[cut:]
+        yield Block(chunk[:cut], row)
+        row += chunk.count(b"\n", 0, cut)
+    if carry:
+        yield Block(carry, row)
+
+
+def choose(blocks: Iterable[Block], declared: str | None, origin: str, where: str,
+           unit: str = "line") -> tuple[str, str]:
+    """The encoding to read text with, and why; FormatError when the bytes contradict it.
+
+    ``declared`` comes from ``origin`` (".cpg file", "layer definition") or is None (detect).
+    """
     try:
-        data.decode(encoding)
-        return None
-    except UnicodeDecodeError as err:
-        return err.start
-
-
-def detect(data: bytes) -> tuple[str, str]:
-    """Guess an encoding for Japanese text bytes, and say why."""
-    if data.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig", "detected: UTF-8 byte-order mark"
-    if data.isascii():
-        return "utf-8", "detected: the text is plain ASCII, every encoding reads it the same"
-    for name in CANDIDATES:
-        if _first_failure(data, name) is None:
-            return name, f"detected: every byte decodes as {name} (tried {', '.join(CANDIDATES)})"
-    raise FormatError(f"cannot tell the text encoding (none of {', '.join(CANDIDATES)} decodes it);"
-                      " declare `encoding:` in the layer definition")
-
-
-def check_decodes(data: bytes, encoding: str, where: str) -> None:
-    """Fail with the byte offset when text does not decode with the chosen encoding."""
-    bad = _first_failure(data, encoding)
-    if bad is not None:
-        guess = next((c for c in CANDIDATES if _first_failure(data, c) is None), None)
+        chosen = normalise(declared) if declared else None
+    except FormatError as err:
+        raise FormatError(f"{where}: the {origin} names {declared!r}: {err}") from None
+    result = scan(blocks, dict.fromkeys([*([chosen] if chosen else []), *CANDIDATES]))
+    if result.ascii_only:
+        name = chosen or "utf-8"
+        return name, f"{name}: the text is plain ASCII, every encoding reads it the same"
+    if chosen is None:
+        return _detected(result, where)
+    failed = result.failures[chosen]
+    if failed is not None:
+        guess = next((c for c in CANDIDATES if result.decodes(c)), None)
         hint = f"; the bytes look like {guess}" if guess else ""
-        raise FormatError(f"{where} does not decode as {encoding} at byte {bad}{hint};"
-                          " fix `encoding:` in the layer definition")
+        place = f"{unit} {failed[0]}" if failed[0] else "the header (field names)"
+        raise FormatError(f"{where}: {place} does not decode as {chosen} (declared in the"
+                          f" {origin}){hint}; fix the encoding there")
+    if chosen != "utf-8" and result.decodes("utf-8"):
+        raise FormatError(f"{where}: the {origin} declares {chosen}, but the text is valid UTF-8"
+                          f" (reading it as {chosen} would garble every Japanese character);"
+                          " declare utf-8 there")
+    if chosen == "utf-8" and result.bom:
+        chosen = "utf-8-sig"  # Excel's BOM must not end up in the first header name
+    return chosen, f"{chosen}, from the {origin}"
 
 
-def shapefile_encoding(path: Path, declared: str | None) -> tuple[str | None, str]:
-    """The encoding to read a shapefile's DBF with, and why it was chosen."""
-    dbf = _sidecar(path, ".dbf")
-    if dbf is None:
-        raise FormatError(f"{path.name}: the .dbf part of the shapefile is missing")
-    records, header_len, record_len = _dbf_records(dbf)
-    cpg = _sidecar(path, ".cpg")
-    if cpg is not None:
-        encoding = normalise(cpg.decode("ascii", "replace"))
-        why = f"{encoding}, from the .cpg file"
-        if declared and normalise(declared) != encoding:
-            why += f" (the definition's {declared} is ignored: the file wins)"
-    elif declared:
-        encoding, why = normalise(declared), f"{normalise(declared)}, declared in the layer definition (no .cpg)"
-    else:
-        encoding, why = detect(records)
-        why = f"{encoding}, {why} (no .cpg and none declared)"
-    bad = _first_failure(records, encoding)
-    if bad is not None:
-        row = bad // max(record_len, 1) + 1
-        check_decodes(records, encoding, f"{path.name}: row {row} of the .dbf")
-    return encoding, why
+def _detected(result: Scan, where: str) -> tuple[str, str]:
+    if result.bom and result.decodes("utf-8"):
+        return "utf-8-sig", "utf-8-sig, detected: UTF-8 byte-order mark (none declared)"
+    for name in CANDIDATES:
+        if result.decodes(name):
+            return name, (f"{name}, detected: every byte decodes as {name} (tried"
+                          f" {', '.join(CANDIDATES)} in that order; none declared)")
+    raise FormatError(f"{where}: cannot tell the text encoding (none of {', '.join(CANDIDATES)}"
+                      " decodes it); declare `encoding:` in the layer definition")

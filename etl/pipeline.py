@@ -1,66 +1,54 @@
-"""One layer through every step: read -> reproject -> repair/validate -> map schema -> write."""
+"""One layer through every step: read -> reproject -> repair/validate -> map schema -> write.
+
+Nothing is visible unless every step of every source succeeds: the store writer holds the
+new version in one transaction, and any error leaves the current version as it was.
+"""
 
 import hashlib
 import time
+import warnings as pywarnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 
-from etl import geometry
-from etl.datum import to_lonlat
+from etl import datum, geometry
 from etl.formats import FormatError
+from etl.layerreport import LayerReport
+from etl.qamap import MapSample
 from etl.read import open_source
-from etl.schema import Warnings, check_columns, map_fields
-from etl.source import ROW, Chunk
+from etl.schema import Warnings, check_columns, code_tables, map_fields
+from etl.source import ROW, Chunk, OpenedSource
+from etl.unique import IdRegistry
 from tsukuba_gis.errors import GisError
-from tsukuba_gis.layerdef import LayerDef
+from tsukuba_gis.layerdef import LayerDef, SourceDef
 from tsukuba_gis.store import Column, LayerWriter, Reject, Store
 
 SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn")
-MAX_REJECT_EXAMPLES = 20
+
+__all__ = ["LayerLoad", "LayerReport", "checksum", "definition_checksum", "load_layer"]
 
 
-@dataclass
-class LayerReport:
-    """What happened to one layer in one run (the report shows it as is)."""
-
-    layer_id: str
-    title: str
-    status: str = "pending"
-    version: int | None = None
-    read: int = 0
-    loaded: int = 0
-    repaired: int = 0
-    rejected: int = 0
-    sources: list[dict[str, Any]] = field(default_factory=list)
-    transforms: list[dict[str, Any]] = field(default_factory=list)
-    warnings: list[dict[str, Any]] = field(default_factory=list)
-    reject_examples: list[dict[str, Any]] = field(default_factory=list)
-    repaired_rows: list[dict[str, Any]] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    published: list[dict[str, Any]] = field(default_factory=list)
-    error: str | None = None
-
-    def add_time(self, step: str, started: float) -> None:
-        """Add the time since ``started`` to a step's total."""
-        self.timings[step] = round(self.timings.get(step, 0.0) + time.monotonic() - started, 4)
+def _files(layer: LayerDef, sources_dir: Path) -> list[Path]:
+    files = []
+    for source in layer.sources:
+        path = sources_dir / source.path
+        shapefile = path.suffix.lower() == ".shp"
+        files += [path.with_suffix(s) for s in SIDECARS] if shapefile else [path]
+    return files + [sources_dir / f.codelist for f in layer.fields if f.codelist]
 
 
 def checksum(layer: LayerDef, sources_dir: Path) -> str:
-    """SHA-256 over every source file (with shapefile sidecars) of a layer."""
+    """SHA-256 over every file a layer reads (sources, shapefile sidecars, code lists)."""
     digest = hashlib.sha256()
-    for source in layer.sources:
-        path = sources_dir / source.path
-        parts = [path.with_suffix(s) for s in SIDECARS] if path.suffix.lower() == ".shp" else [path]
-        for part in parts:
-            if part.exists():
-                digest.update(part.name.encode())
-                with open(part, "rb") as handle:
-                    while block := handle.read(1 << 20):
-                        digest.update(block)
+    for part in _files(layer, sources_dir):
+        if part.is_file():
+            digest.update(part.name.encode())
+            with open(part, "rb") as handle:
+                while block := handle.read(1 << 20):
+                    digest.update(block)
     return digest.hexdigest()
 
 
@@ -73,51 +61,83 @@ class LayerLoad:
     """Loads one layer into a new store version; nothing is visible unless every step succeeds."""
 
     def __init__(self, layer: LayerDef, store: Store, sources_dir: Path,
-                 progress: Callable[[int], None] | None = None):
+                 progress: Callable[[int], None] | None = None, sample: MapSample | None = None):
         self.layer, self.store, self.sources_dir = layer, store, sources_dir
         self.report = LayerReport(layer.id, layer.title.ja)
         self.warnings = Warnings()
-        self.seen_ids: dict[Any, str] = {}
+        self.ids = IdRegistry()
+        self.codes: dict[str, dict[str, str]] = {}
         self.progress = progress or (lambda n: None)
+        self.sample = sample or MapSample()
 
-    def run(self, meta: dict[str, Any]) -> LayerReport:
+    def run(self, meta: dict[str, Any], make_current: bool = True) -> LayerReport:
         """Load every source and commit; on any error the store keeps the current version."""
         columns = [Column(f.name, f.type) for f in self.layer.fields]
         started = time.monotonic()
+        self.codes = code_tables(self.layer, self.sources_dir)
         with self.store.writer(self.layer.id, columns, self.layer.geometry,
                                id_column=self.layer.id_field) as writer:
             for source in self.layer.sources:
                 self._load_source(source, writer)
-            if self.report.read != self.report.loaded + self.report.rejected:
-                raise GisError(f"count mismatch: read {self.report.read} != loaded"
-                               f" {self.report.loaded} + rejected {self.report.rejected}")
-            meta["crs"] = {"transforms": self.report.transforms}
-            record = writer.commit(meta)
+            self._check_totals()
+            meta["crs"] = {"transforms": self.report.transforms,
+                           "decisions": [s["decisions"] for s in self.report.sources]}
+            record = writer.commit(meta, make_current=make_current)
         self.report.add_time("total", started)
         self.report.version = record.version
-        self.report.status = "loaded"
+        self.report.status = "loaded" if make_current else "staged"
         self.report.warnings = self.warnings.as_list()
         return self.report
 
-    def _load_source(self, source, writer: LayerWriter) -> None:
+    def _check_totals(self) -> None:
+        r = self.report
+        if r.read != r.loaded + r.rejected:
+            raise GisError(f"count mismatch: read {r.read} != loaded {r.loaded}"
+                           f" + rejected {r.rejected}")
+        files = ", ".join(s["file"] for s in r.sources)
+        if r.read == 0:
+            raise FormatError(f"{files}: no features at all; check that this is the right file"
+                              " (the current version stays published)")
+        if r.loaded == 0:
+            first = r.reject_examples[0]
+            raise FormatError(f"{files}: every one of the {r.read} features was rejected, e.g."
+                              f" {first['file']} row {first['row']}: {first['reason']}; nothing"
+                              " was published (check the CRS and the coordinate columns)")
+
+    def _load_source(self, source: SourceDef, writer: LayerWriter) -> None:
         started = time.monotonic()
-        opened = open_source(source, self.sources_dir)
-        check_columns(self.layer, opened.columns, opened.label, self.warnings)
-        self.report.add_time("read", started)
+        with pywarnings.catch_warnings(record=True) as caught:
+            pywarnings.simplefilter("always")
+            opened = open_source(source, self.sources_dir)
+            if opened.feature_count == 0:
+                raise FormatError(f"{opened.label}: no features at all; check that this is the"
+                                  " right file (the current version stays published)")
+            check_columns(self.layer, opened.columns, opened.label, self.warnings,
+                          opened.quiet_columns)
+            self.report.add_time("read", started)
+            read = self._load_chunks(opened, writer)
+        for caught_warning in caught:  # GDAL and reader warnings belong in the report
+            self.warnings.add(f"{opened.label}: {caught_warning.message}")
+        if opened.feature_count is not None and not source.filter and opened.feature_count != read:
+            self.warnings.add(f"{opened.label}: the file header says {opened.feature_count}"
+                              f" features, {read} were read")
+        self.report.read += read
+        self.report.sources.append({"file": opened.label, "read": read,
+                                    "decisions": opened.decisions})
+
+    def _load_chunks(self, opened: OpenedSource, writer: LayerWriter) -> int:
         read = 0
         for chunk in self._timed_chunks(opened.chunks):
             read += len(chunk.frame) + len(chunk.rejects)
             self._reject(writer, chunk.rejects)
-            frame = self._transform(chunk.frame, opened, writer)
+            frame = self._transform(chunk.frame, opened.label, writer)
             if frame is not None and not frame.empty:
+                started = time.monotonic()
                 writer.append(frame)
                 self.report.loaded += len(frame)
+                self.report.add_time("write", started)
             self.progress(len(chunk.frame) + len(chunk.rejects))
-        if opened.feature_count is not None and not source.filter and opened.feature_count != read:
-            self.warnings.add(f"{opened.label}: the file header says {opened.feature_count} features,"
-                              f" {read} were read")
-        self.report.read += read
-        self.report.sources.append({"file": opened.label, "read": read, "decisions": opened.decisions})
+        return read
 
     def _timed_chunks(self, chunks):
         iterator = iter(chunks)
@@ -129,72 +149,127 @@ class LayerLoad:
                 return
             yield chunk
 
-    def _transform(self, frame: gpd.GeoDataFrame, opened, writer: LayerWriter):
+    def _transform(self, frame: gpd.GeoDataFrame, label: str, writer: LayerWriter):
         started = time.monotonic()
-        frame, rejects = geometry.drop_missing(frame, opened.label)
-        self._reject(writer, rejects)
-        if frame.empty:
-            return None
-        try:
-            frame, transform = to_lonlat(frame)
-        except ValueError as err:
-            raise FormatError(f"{opened.label}: cannot reproject from {opened.crs}: {err}") from None
-        if transform.to_dict() not in self.report.transforms:
-            self.report.transforms.append(transform.to_dict())
+        frame = self._to_lonlat(frame, label, writer)
         self.report.add_time("reproject", started)
+        if frame is None:
+            return None
         started = time.monotonic()
-        checked = geometry.clean(frame, self.layer.geometry, opened.label)
+        checked = geometry.clean(frame, self.layer.geometry, label)
         self._reject(writer, checked.rejects)
-        self.report.repaired += len(checked.repaired_rows)
-        self.report.repaired_rows += [{"file": opened.label, "row": r} for r in checked.repaired_rows]
+        self.report.repaired += checked.repaired_count
+        self.report.add_examples("repaired_examples", [
+            {k: v for k, v in r.items() if k != "geometry_wkt"} for r in checked.repaired])
+        for item in checked.repaired:
+            self.sample.add_marked("repaired", item["geometry_wkt"],
+                                   f"row {item['row']}: {item['reason']}")
         self.report.add_time("validate", started)
         started = time.monotonic()
-        mapped, rejects = map_fields(checked.frame, self.layer, opened.label, self.warnings)
+        mapped, rejects = map_fields(checked.frame, self.layer, label, self.warnings, self.codes)
         self._reject(writer, rejects)
-        mapped = self._unique_ids(mapped, opened.label, writer)
+        mapped = self._unique_ids(mapped, checked.frame, label, writer)
+        self._sample(mapped)
         self.report.add_time("schema", started)
         return mapped.drop(columns=[ROW])
 
-    def _unique_ids(self, frame: gpd.GeoDataFrame, label: str, writer: LayerWriter):
+    def _to_lonlat(self, frame: gpd.GeoDataFrame, label: str, writer: LayerWriter):
+        """Quarantine what cannot be reprojected (no geometry, not in Japan, off the Tokyo grid)."""
+        frame, rejects = geometry.drop_missing(frame, label)
+        self._reject(writer, rejects)
+        try:
+            frame, rejects = geometry.check_source_extent(frame, label)
+            self._reject(writer, rejects)
+            off_grid = datum.outside_mesh(frame)
+            if off_grid.any():
+                # Their geometry, for the quarantine, through PROJ's approximate Helmert shift.
+                shown = frame[off_grid].to_crs("EPSG:4326")
+                self._reject(writer, geometry.reject_rows(shown, np.ones(len(shown), bool), label,
+                                                          datum.OUTSIDE_MESH_REASON))
+                frame = frame[~off_grid]
+            if frame.empty:
+                return None
+            frame, transform = datum.to_lonlat(frame)
+        except ValueError as err:
+            raise FormatError(f"{label}: cannot reproject from {frame.crs}: {err}") from None
+        if transform.to_dict() not in self.report.transforms:
+            self.report.transforms.append(transform.to_dict())
+        return frame
+
+    def _unique_ids(self, frame: gpd.GeoDataFrame, source: gpd.GeoDataFrame, label: str,
+                    writer: LayerWriter):
+        """Quarantine features whose id was seen before (with their source attributes)."""
         key = self.layer.id_field
         if key is None:
             return frame
-        duplicate = []
-        for idx, value, row in zip(frame.index, frame[key], frame[ROW], strict=True):
-            if value in self.seen_ids:
-                duplicate.append(idx)
-                reason = f"duplicate {key} {value!r} (first at {self.seen_ids[value]})"
-                attributes = frame.loc[idx].drop([ROW, frame.geometry.name]).to_dict()
-                self._reject(writer, [Reject(label, int(row), reason, attributes)])
-            elif value is not None:
-                self.seen_ids[value] = f"{label} row {row}"
-        return frame.drop(index=duplicate)
+        found = self.ids.duplicates(frame[key], frame[ROW], label)
+        if not found:
+            return frame
+        mask = np.zeros(len(frame), dtype=bool)
+        mask[[i for i, _ in found]] = True
+        values = frame[key].to_numpy()
+        reasons = [f"duplicate {key} {values[i]!r} (first at {where}); give each feature its own"
+                   f" {key}" for i, where in found]
+        self._reject(writer, geometry.reject_rows(source.loc[frame.index], mask, label, reasons))
+        return frame[~mask]
+
+    def _sample(self, frame: gpd.GeoDataFrame) -> None:
+        name = self.layer.title_field or self.layer.id_field
+        rows = frame[ROW].astype(str)
+        labels = (frame[name].astype(str) + " (row " + rows + ")") if name else "row " + rows
+        self.sample.add_loaded(frame.geometry.to_numpy(), labels.to_numpy())
 
     def _reject(self, writer: LayerWriter, rejects: list[Reject]) -> None:
         if not rejects:
             return
         writer.reject(rejects)
         self.report.rejected += len(rejects)
-        room = MAX_REJECT_EXAMPLES - len(self.report.reject_examples)
-        self.report.reject_examples += [
-            {"file": r.source, "row": r.row, "reason": r.reason} for r in rejects[:max(room, 0)]]
+        self.report.add_examples("reject_examples", [
+            {"file": r.source, "row": r.row, "reason": r.reason} for r in rejects])
+        for r in rejects:
+            self.sample.add_marked("rejected", r.geometry_wkt, f"row {r.row}: {r.reason}")
+
+
+def _already_loaded(store: Store, layer_id: str, meta: dict[str, Any]):
+    """The kept version holding exactly these sources and definition, and a note if not current.
+
+    A non-current version newer than the current one was staged (``--dry-run``) or rolled
+    back from: loading the same files again would silently re-publish what staff withdrew.
+    """
+    def same(record) -> bool:
+        return (record.source_checksum == meta["source_checksum"]
+                and record.definition_checksum == meta["definition_checksum"])
+
+    current = store.current(layer_id)
+    if current is not None and same(current):
+        return current, None
+    for record in store.history(layer_id):
+        if not record.current and (current is None or record.version > current.version) \
+                and same(record):
+            return record, (f"these sources are already in v{record.version}, which is not"
+                            " current (staged by --dry-run, or rolled back); `tsukuba-gis etl"
+                            f" activate {layer_id} {record.version}` publishes it")
+    return None, None
 
 
 def load_layer(layer: LayerDef, store: Store, sources_dir: Path, force: bool = False,
-               progress: Callable[[int], None] | None = None) -> LayerReport:
-    """Load one layer unless its sources and definition are unchanged (then ``skipped``)."""
+               progress: Callable[[int], None] | None = None, sample: MapSample | None = None,
+               dry_run: bool = False) -> LayerReport:
+    """Load one layer unless its sources and definition are already loaded (then ``skipped``).
+
+    ``dry_run`` stages the new version (kept, not current) so it can be diffed first.
+    """
     report = LayerReport(layer.id, layer.title.ja)
     try:
         meta = {"source_checksum": checksum(layer, sources_dir),
                 "definition_checksum": definition_checksum(layer), "title": layer.title.ja}
-        current = store.current(layer.id)
-        if (not force and current is not None
-                and current.source_checksum == meta["source_checksum"]
-                and current.definition_checksum == meta["definition_checksum"]):
-            report.status, report.version = "skipped", current.version
-            report.loaded = current.feature_count
+        found, note = (None, None) if force else _already_loaded(store, layer.id, meta)
+        if found is not None:
+            report.status, report.version, report.note = "skipped", found.version, note
+            report.loaded = found.feature_count
             return report
-        report = LayerLoad(layer, store, sources_dir, progress).run(meta)
+        report = LayerLoad(layer, store, sources_dir, progress, sample).run(
+            meta, make_current=not dry_run)
     except (GisError, ValueError, OSError) as err:
         report.status, report.error = "failed", str(err)
     return report

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
+import pyproj
 
 from etl.formats import FormatError
 from etl.formats.csv_points import open_csv
@@ -39,7 +40,11 @@ def open_source(source: SourceDef, sources_dir: Path, chunk_size: int = CHUNK_SI
     if not path.exists():
         raise FormatError(f"{label}: file not found at {path}; put the department's file there or"
                           " fix `path:` in the layer definition")
+    if not path.is_file() or path.stat().st_size == 0:
+        what = "is a folder, not a file" if path.is_dir() else "is empty (0 bytes)"
+        raise FormatError(f"{label}: {what}; ask the department for the file again")
     opened = _open(path, source, label, chunk_size)
+    _check_crs(opened)
     if source.filter:
         missing = [c for c in source.filter if c not in opened.columns]
         if missing:
@@ -62,6 +67,20 @@ def _open(path: Path, source: SourceDef, label: str, chunk_size: int) -> OpenedS
 
         return _xml_source(path, label, read_fgd_gml(path), "FGD GML")
     return open_ogr(path, source, label, chunk_size)
+
+
+def _check_crs(opened: OpenedSource) -> None:
+    """A CRS PROJ does not know, or one without a datum, is an error: never a guess."""
+    try:
+        crs = pyproj.CRS.from_user_input(opened.crs)
+    except pyproj.exceptions.CRSError as err:
+        raise FormatError(f"{opened.label}: unknown coordinate system {str(opened.crs)[:80]!r}"
+                          f" ({opened.decisions.get('crs', 'declared')}): {err}; use an EPSG code"
+                          " such as EPSG:6677 (plane zone IX) or EPSG:6668 (lat/lon)") from None
+    if crs.geodetic_crs is None:
+        raise FormatError(f"{opened.label}: the coordinate system {crs.name!r} has no geodetic"
+                          " datum (a local grid?); it cannot be placed on a map. Declare the real"
+                          " `crs:` in the layer definition")
 
 
 def _filtered(opened: OpenedSource, chunks: Iterator[Chunk], wanted: dict) -> Iterator[Chunk]:

@@ -5,17 +5,22 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from etl import qamap
+from etl.diff import diff_versions
 from etl.pipeline import LayerReport, load_layer
-from etl.publish import publish
+from etl.quarantine import write_rejects
 from etl.report import write_reports
+from etl.versions import publish_current
 from tsukuba_gis.catalog import load_catalog
+from tsukuba_gis.layerdef import LayerDef
 from tsukuba_gis.settings import Settings
-from tsukuba_gis.store import open_store
+from tsukuba_gis.store import Store, open_store
 
 LOG = logging.getLogger(__name__)
 
@@ -26,16 +31,17 @@ class RunReport:
 
     started_at: str
     store: str
+    dry_run: bool = False
     layers: list[LayerReport] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     duration_s: float = 0.0
 
     @property
     def ok(self) -> bool:
-        """True when every layer loaded or was unchanged and every definition was valid."""
+        """True when every layer loaded, was staged or unchanged, and every definition was valid."""
         return not self.problems and all(
-            r.status in ("loaded", "skipped") and not any("error" in p for p in r.published)
-            for r in self.layers)
+            r.status in ("loaded", "staged", "skipped")
+            and not any("error" in p for p in r.published) for r in self.layers)
 
     def to_dict(self) -> dict:
         """JSON-able form for report.json."""
@@ -54,15 +60,18 @@ def _selected(catalog, layer_ids: Sequence[str], report: RunReport):
             known = ", ".join(sorted(catalog.layers))
             report.problems.append(f"no valid layer definition {layer_id!r} (known: {known})")
     mine = {str(catalog.files[layer.id]) for layer in chosen}
-    report.problems += [str(p) for p in catalog.problems if str(p.path) in mine]
+    # Problems of the named layers, valid or not (an invalid one is not in catalog.layers).
+    report.problems += [str(p) for p in catalog.problems
+                        if str(p.path) in mine or Path(p.path).stem in layer_ids]
     return chosen
 
 
-def _load(layer, store, settings, force, progress) -> LayerReport:
+def _load(layer, store, settings, force, progress, sample, dry_run) -> LayerReport:
     task = progress.add_task(layer.id, total=None)
     try:
         return load_layer(layer, store, settings.sources_dir, force,
-                          progress=lambda n: progress.advance(task, n))
+                          progress=lambda n: progress.advance(task, n), sample=sample,
+                          dry_run=dry_run)
     except Exception as err:  # one broken layer must not stop the others
         LOG.exception("layer %s failed", layer.id)
         report = LayerReport(layer.id, layer.title.ja, status="failed")
@@ -72,26 +81,56 @@ def _load(layer, store, settings, force, progress) -> LayerReport:
         progress.update(task, visible=False)
 
 
+def _after_load(result: LayerReport, layer: LayerDef, store: Store, settings: Settings,
+                previous) -> None:
+    """Diff against the version that was current, and the files derived from the new one."""
+    if result.status in ("loaded", "staged") and previous is not None:
+        try:
+            result.diff = diff_versions(store, layer.id, previous.version, result.version,
+                                        layer.title_field)
+        except Exception as err:  # the diff informs; it must not fail a committed load
+            LOG.exception("diff of %s failed", layer.id)
+            result.diff = {"error": f"{type(err).__name__}: {err}"}
+    if result.status == "loaded" or (result.status == "skipped" and result.note is None):
+        result.published = publish_current(settings, store, layer)
+    elif result.status == "staged":  # the staged version's quarantine, for review
+        name = f"{layer.id}.v{result.version}"
+        geojson, table = write_rejects(settings.data_dir, name, layer.id, result.version,
+                                       store.rejects(layer.id, result.version))
+        result.published = [{"publisher": "etl.quarantine:write_rejects",
+                             "rejects": f"{geojson.parent.name}/{geojson.name}",
+                             "csv": f"{table.parent.name}/{table.name}"}]
+
+
 def run_etl(settings: Settings, layer_ids: Sequence[str] = (), force: bool = False,
-            quiet: bool = False) -> RunReport:
-    """Load the chosen layers (all when none are named) and write report.json/report.html."""
+            quiet: bool = False, dry_run: bool = False) -> RunReport:
+    """Load the chosen layers (all when none are named) and write report.json/report.html.
+
+    ``dry_run`` stages each changed layer as a new version that is not current, and reports
+    what it would change; ``tsukuba-gis etl activate LAYER VERSION`` publishes it.
+    """
     started = time.monotonic()
-    report = RunReport(datetime.now(UTC).isoformat(timespec="seconds"), settings.store_url)
+    report = RunReport(datetime.now(UTC).isoformat(timespec="seconds"), settings.store_url, dry_run)
     catalog = load_catalog(settings.layers_dir, settings.sources_dir)
     layers = _selected(catalog, layer_ids, report)
     store = open_store(settings.store_url, settings.keep_versions)
     store.migrate()
     console = Console(stderr=True, quiet=quiet)
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    maps: dict[str, str] = {}
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=True) as progress:
         for layer in layers:
-            result = _load(layer, store, settings, force, progress)
-            if result.status in ("loaded", "skipped"):
-                result.published = publish(settings, store, layer, store.current(layer.id))
+            sample = qamap.MapSample()
+            previous = store.current(layer.id)
+            result = _load(layer, store, settings, force, progress, sample, dry_run)
+            _after_load(result, layer, store, settings, previous)
+            if result.status in ("loaded", "staged"):
+                maps[layer.id] = qamap.render(sample, settings.basemap_pale_url)
             report.layers.append(result)
             console.print(_line(result))
     report.duration_s = round(time.monotonic() - started, 3)
-    write_reports(report.to_dict(), settings.data_dir)
+    write_reports(report.to_dict(), settings.data_dir, maps)
     return report
 
 
@@ -99,7 +138,14 @@ def _line(r: LayerReport) -> str:
     if r.status == "failed":
         return f"[red]✗ {r.layer_id}[/red]: {escape(r.error or '')}"
     if r.status == "skipped":
-        return f"[dim]= {r.layer_id}: unchanged (v{r.version}, {r.loaded} features); --force reloads[/dim]"
+        why = escape(r.note) if r.note else "unchanged"
+        return (f"[dim]= {r.layer_id}: {why} (v{r.version}, {r.loaded} features);"
+                " --force reloads[/dim]")
     extra = f", [yellow]{len(r.warnings)} warning(s)[/yellow]" if r.warnings else ""
-    return (f"[green]✓ {r.layer_id}[/green] v{r.version}: read {r.read}, loaded {r.loaded},"
+    if r.diff and "added" in r.diff:
+        extra += (f"; vs v{r.diff['from']}: +{r.diff['added']} -{r.diff['removed']}"
+                  f" ~{r.diff['changed']}")
+    staged = (f" [yellow]staged, not published[/yellow] (publish: tsukuba-gis etl activate"
+              f" {r.layer_id} {r.version})" if r.status == "staged" else "")
+    return (f"[green]✓ {r.layer_id}[/green] v{r.version}{staged}: read {r.read}, loaded {r.loaded},"
             f" repaired {r.repaired}, rejected {r.rejected}{extra}")

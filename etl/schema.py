@@ -1,14 +1,22 @@
-"""Map-schema step: source columns -> published fields, with types, code lists and checks."""
+"""Map-schema step: source columns -> published fields, with types, code lists and checks.
+
+Everything is vectorised over a chunk: a 500,000-row layer must not pay a Python call per
+value. Values that do not fit their type are left empty and reported with examples; rows
+missing a required field are quarantined.
+"""
 
 import re
-from fnmatch import fnmatchcase
 from collections import defaultdict
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
+from pandas.api import types as ptypes
 
 from etl.formats import FormatError
 from etl.source import ROW
@@ -16,9 +24,14 @@ from tsukuba_gis.layerdef import FieldDef, LayerDef
 from tsukuba_gis.store import Reject
 
 TRUE = {"1", "true", "t", "yes", "y", "○", "◯", "有", "はい", "あり"}
-FALSE = {"0", "false", "f", "no", "n", "×", "無", "いいえ", "なし", ""}
+FALSE = {"0", "false", "f", "no", "n", "×", "無", "いいえ", "なし"}
+_BOOLEANS = {**dict.fromkeys(TRUE, True), **dict.fromkeys(FALSE, False)}
 MAX_EXAMPLES = 5
-_INTEGRAL_FLOAT = re.compile(r"^(-?\d+)\.0*$")
+# 和暦 (Japanese era) years: era start year - 1, so that 令和1年 = 2019.
+ERAS = {"令和": 2018, "平成": 1988, "昭和": 1925, "R": 2018, "H": 1988, "S": 1925}
+_ERA_DATE = re.compile(
+    r"^(令和|平成|昭和|R|H|S)\s*(\d+|元)\s*[年.\-/]\s*(\d+)\s*[月.\-/]\s*(\d+)\s*日?$")
+_KANJI_DATE = re.compile(r"^(\d{4})\s*年\s*(\d+)\s*月\s*(\d+)\s*日$")
 
 
 @dataclass
@@ -28,11 +41,19 @@ class Warnings:
     items: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
-    def add(self, message: str, example: str | None = None) -> None:
-        """Count one occurrence; keep the first few examples."""
-        self.counts[message] += 1
+    def add(self, message: str, example: str | None = None, count: int = 1) -> None:
+        """Count occurrences of a message; keep the first few examples."""
+        self.counts[message] += count
         if example is not None and len(self.items[message]) < MAX_EXAMPLES:
             self.items[message].append(example)
+
+    def add_rows(self, message: str, rows: pd.Series, values: pd.Series) -> None:
+        """Count one occurrence per row; keep ``row N: value`` examples of the first few."""
+        if len(rows):
+            room = MAX_EXAMPLES - len(self.items[message])
+            for row, value in zip(rows[:room], values[:room], strict=True):
+                self.items[message].append(f"row {row}: {value!r}")
+            self.counts[message] += len(rows)
 
     def as_list(self) -> list[dict[str, Any]]:
         """JSON-able, for the report."""
@@ -40,80 +61,144 @@ class Warnings:
                 for m, n in self.counts.items()]
 
 
-def check_columns(layer: LayerDef, columns: list[str], label: str, warnings: Warnings) -> None:
+def check_columns(layer: LayerDef, columns: list[str], label: str, warnings: Warnings,
+                  quiet: tuple[str, ...] = ()) -> None:
     """Fail when a mapped column is missing; warn about columns nobody mapped or dropped."""
     wanted = {f.source_column for f in layer.fields if f.source_column}
     missing = sorted(c for c in wanted if c not in columns)
     if missing:
-        raise FormatError(f"{label}: column(s) {', '.join(missing)} named in the layer definition are"
-                          f" not in the file (its columns: {', '.join(columns)})")
-    unmapped = [c for c in columns
-                if c not in wanted and not any(fnmatchcase(c, pattern) for pattern in layer.drop)]
+        raise FormatError(f"{label}: column(s) {', '.join(missing)} named in the layer"
+                          f" definition are not in the file (its columns: {', '.join(columns)});"
+                          " fix `source:` of those fields")
+    unmapped = [c for c in columns if c not in wanted and c not in quiet
+                and not any(fnmatchcase(c, pattern) for pattern in layer.drop)]
     if unmapped:
-        warnings.add(f"{label}: columns neither mapped nor listed under drop (dropped by accident?):"
-                     f" {', '.join(unmapped)}")
+        warnings.add(f"{label}: columns neither mapped nor listed under drop (dropped by"
+                     f" accident?): {', '.join(unmapped)}")
 
 
-def _code_key(value: Any) -> str:
-    text = str(value).strip()
-    match = _INTEGRAL_FLOAT.match(text)
-    return match.group(1) if match else text
+def code_tables(layer: LayerDef, sources_dir: Path) -> dict[str, dict[str, str]]:
+    """Per field, its code -> label table: the ``codelist`` file, then ``codes`` on top."""
+    from etl.formats.citygml import read_codelist
+
+    tables = {}
+    for spec in layer.fields:
+        if spec.codelist is None and spec.codes is None:
+            continue
+        table: dict[str, str] = {}
+        if spec.codelist is not None:
+            path = sources_dir / spec.codelist
+            if not path.is_file():
+                raise FormatError(f"{spec.codelist}: code list of field {spec.name} not found at"
+                                  f" {path}; put it there or fix `codelist:`")
+            table.update(read_codelist(path))
+        table.update(spec.codes or {})
+        tables[spec.name] = table
+    return tables
 
 
 def _to_text(raw: pd.Series) -> pd.Series:
-    text = raw.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
-                   else _code_key(v) if isinstance(v, float) else str(v).strip())
-    return text.where(text != "", None)
+    """Values as stripped text (None when missing or blank); integral floats lose their ``.0``."""
+    if ptypes.is_float_dtype(raw.dtype):
+        values = raw.to_numpy(dtype=float, na_value=np.nan)
+        text = pd.Series(values.astype(str), index=raw.index, dtype=object)
+        text = text.str.replace(r"\.0$", "", regex=True)
+        return text.where(np.isfinite(values), None)
+    if ptypes.is_datetime64_any_dtype(raw.dtype):
+        return raw.dt.strftime("%Y-%m-%d").astype(object).where(raw.notna(), None)
+    text = raw.astype("string").str.strip()
+    return text.astype(object).where(text.notna() & (text != ""), None)
 
 
-def _coerce(raw: pd.Series, kind: str) -> pd.Series:
-    text = _to_text(raw)
+def _numbers(raw: pd.Series, text: pd.Series) -> pd.Series:
+    if ptypes.is_numeric_dtype(raw.dtype) and not ptypes.is_bool_dtype(raw.dtype):
+        return raw.astype("Float64")
+    cleaned = text.astype("string").str.normalize("NFKC").str.replace(",", "", regex=False)
+    return pd.to_numeric(cleaned, errors="coerce").astype("Float64")
+
+
+def _dates(text: pd.Series) -> pd.Series:
+    """ISO dates from ISO, slash, 2023年6月1日 and 和暦 (令和5年6月1日, R5.6.1) text."""
+    norm = text.astype("string").str.normalize("NFKC").str.strip()
+    parsed = pd.to_datetime(norm.str.replace("/", "-", regex=False), format="ISO8601",
+                            errors="coerce")
+    rest = parsed.isna() & norm.notna()
+    if rest.any():
+        parsed[rest] = pd.to_datetime(norm[rest].map(_japanese_date), errors="coerce")
+    return parsed.dt.strftime("%Y-%m-%d").astype(object).where(parsed.notna(), None)
+
+
+def _japanese_date(text: str | None) -> str | None:
+    if text is None or text is pd.NA:
+        return None
+    if match := _KANJI_DATE.match(text):
+        return "-".join(match.groups())
+    if match := _ERA_DATE.match(text):
+        era, year, month, day = match.groups()
+        return f"{ERAS[era] + (1 if year == '元' else int(year))}-{month}-{day}"
+    return None
+
+
+def _coerce(raw: pd.Series, text: pd.Series, kind: str) -> pd.Series:
     if kind == "string":
-        return text.astype(object)
+        return text
     if kind in ("integer", "number"):
-        numbers = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
+        numbers = _numbers(raw, text)
         if kind == "integer":
             numbers = numbers.where(numbers.isna() | (numbers == np.floor(numbers)))
             return numbers.astype("Int64")
-        return numbers.astype("Float64")
+        return numbers
     if kind == "boolean":
-        lowered = text.fillna("").str.lower()
-        mapped = lowered.map(lambda v: True if v in TRUE else False if v in FALSE else None)
-        return mapped.where(raw.notna(), None).astype(object)
-    parsed = pd.to_datetime(text, errors="coerce", format="mixed")
-    return parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), None).astype(object)
+        mapped = text.fillna("").str.lower().map(_BOOLEANS)
+        # A blank cell means "no" in Japanese check-mark columns; a missing value stays missing.
+        mapped = mapped.where(text.notna(), False).where(raw.notna(), None)
+        return mapped.astype(object)
+    return _dates(text)
 
 
-def _map_field(frame: gpd.GeoDataFrame, spec: FieldDef, label: str, warnings: Warnings) -> pd.Series:
+def _map_field(frame: gpd.GeoDataFrame, spec: FieldDef, codes: dict[str, str] | None,
+               label: str, warnings: Warnings) -> pd.Series:
     if spec.source_column is None:
         return pd.Series([spec.value] * len(frame), index=frame.index, dtype=object)
     raw = frame[spec.source_column]
-    if spec.codes is not None:
-        keys = _to_text(raw)
-        values = keys.map(lambda k: None if k is None else spec.codes.get(k))
-        for row, key in zip(frame[ROW][keys.notna() & values.isna()], keys[keys.notna() & values.isna()], strict=True):
-            warnings.add(f"{label}: {spec.name}: code not in the code list (left empty)", f"row {row}: {key!r}")
-        return values.astype(object)
-    value = _coerce(raw, spec.type)
-    failed = _to_text(raw).notna() & value.isna()
-    for row, bad in zip(frame[ROW][failed], raw[failed], strict=True):
-        warnings.add(f"{label}: {spec.name}: not a valid {spec.type} (left empty)", f"row {row}: {bad!r}")
+    text = _to_text(raw)
+    if codes is not None:
+        values = text.map(codes).astype(object)
+        unknown = text.notna() & values.isna()
+        warnings.add_rows(f"{label}: {spec.name}: code not in the code list (left empty)",
+                          frame[ROW][unknown], text[unknown])
+        return values.where(values.notna(), None)
+    value = _coerce(raw, text, spec.type)
+    failed = text.notna() & value.isna()
+    warnings.add_rows(f"{label}: {spec.name} ({spec.source_column}): not a valid {spec.type}"
+                      " (left empty)", frame[ROW][failed], raw[failed])
     return value
 
 
-def map_fields(frame: gpd.GeoDataFrame, layer: LayerDef, label: str, warnings: Warnings
+def map_fields(frame: gpd.GeoDataFrame, layer: LayerDef, label: str, warnings: Warnings,
+               codes: dict[str, dict[str, str]] | None = None
                ) -> tuple[gpd.GeoDataFrame, list[Reject]]:
     """The published table of a chunk; rows missing a required field become rejects."""
-    data = {spec.name: _map_field(frame, spec, label, warnings) for spec in layer.fields}
+    codes = codes or {}
+    data = {spec.name: _map_field(frame, spec, codes.get(spec.name), label, warnings)
+            for spec in layer.fields}
     out = gpd.GeoDataFrame(data, geometry=frame.geometry, crs=frame.crs, index=frame.index)
     out[ROW] = frame[ROW]
     required = [f.name for f in layer.fields if f.required]
-    empty = out[required].isna().any(axis=1) if required else pd.Series(False, index=out.index)
+    empty = out[required].isna().any(axis=1).to_numpy() if required \
+        else np.zeros(len(out), dtype=bool)
+    return out[~empty], _required_rejects(frame, out, empty, required, label)
+
+
+def _required_rejects(frame, out, empty: np.ndarray, required: list[str],
+                      label: str) -> list[Reject]:
     rejects = []
     for idx in out.index[empty]:
         names = [n for n in required if pd.isna(out.at[idx, n])]
-        source_row = frame.loc[idx].drop([ROW, frame.geometry.name]).to_dict()
-        rejects.append(Reject(source=label, row=int(out.at[idx, ROW]),
-                              reason=f"required field(s) empty: {', '.join(names)}",
-                              attributes=source_row))
-    return out[~empty], rejects
+        geom = frame.geometry.at[idx]
+        rejects.append(Reject(
+            source=label, row=int(out.at[idx, ROW]),
+            reason=f"required field(s) empty: {', '.join(names)}; fill them in the source",
+            attributes=frame.loc[idx].drop([ROW, frame.geometry.name]).to_dict(),
+            geometry_wkt=shapely.to_wkt(geom, rounding_precision=7) if geom is not None else None))
+    return rejects

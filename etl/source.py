@@ -13,7 +13,7 @@ ROW = "_row"  # 1-based row number in the source file, carried through every ste
 
 @dataclass
 class Chunk:
-    """Features read from a source (source columns, ``_row``, CRS set) and rows that could not be."""
+    """Features read from a source (source columns, ``_row``, CRS set), and unreadable rows."""
 
     frame: gpd.GeoDataFrame
     rejects: list[Reject] = field(default_factory=list)
@@ -29,6 +29,8 @@ class OpenedSource:
         crs: the CRS the features are in, from the file or the definition.
         decisions: encoding/CRS choices and why, for the report.
         feature_count: the count the file header claims, if known.
+        quiet_columns: columns of the format's own structure (KML's ``tessellate``...): no
+            "unmapped" warning when a definition leaves them out.
     """
 
     path: Path
@@ -38,3 +40,4 @@ class OpenedSource:
     decisions: dict[str, str]
     feature_count: int | None
     chunks: Iterator[Chunk]
+    quiet_columns: tuple[str, ...] = ()

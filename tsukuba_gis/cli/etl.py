@@ -1,23 +1,156 @@
-"""``tsukuba-gis etl [LAYER ...]``: load department files into the store."""
+"""``tsukuba-gis etl``: load department files into the store, and manage the kept versions.
+
+``tsukuba-gis etl [LAYER ...] [--force] [--dry-run]`` runs the ETL (the ``run`` subcommand is
+implied); ``history``, ``diff``, ``rollback`` and ``activate`` work on the kept versions. A
+layer that happens to share a subcommand's name is loaded with ``tsukuba-gis etl run NAME``.
+"""
+
+import json
 
 import click
 
+from tsukuba_gis.errors import GisError
 from tsukuba_gis.settings import Settings
 
 
-@click.command()
+class _RunByDefault(click.Group):
+    """A group whose first argument, unless it names a subcommand, goes to ``run``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_RunByDefault)
+def etl() -> None:
+    """Load LAYERs (all when none are given) or manage their versions.
+
+    \b
+    tsukuba-gis etl [LAYER ...] [--force] [--dry-run]
+    tsukuba-gis etl history LAYER
+    tsukuba-gis etl diff LAYER [--from V] [--to V]
+    tsukuba-gis etl rollback LAYER [--to V]
+    tsukuba-gis etl activate LAYER VERSION
+    """
+
+
+@etl.command()
 @click.argument("layer_ids", nargs=-1)
-@click.option("--force", is_flag=True, help="Reload even when sources and definition are unchanged.")
+@click.option("--force", is_flag=True,
+              help="Reload even when sources and definition are unchanged.")
+@click.option("--dry-run", is_flag=True,
+              help="Keep each new version without publishing it; the report shows what it would"
+                   " change. Publish it later with `etl activate LAYER VERSION`.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing unless something fails (cron).")
 @click.pass_obj
-def etl(obj: dict, layer_ids: tuple[str, ...], force: bool) -> None:
+def run(obj: dict, layer_ids: tuple[str, ...], force: bool, dry_run: bool, quiet: bool) -> None:
     """Load LAYER_IDS (all layers when none are given); exit 1 if any layer failed."""
     from etl.runner import run_etl
 
     settings: Settings = obj["settings"]
-    report = run_etl(settings, layer_ids, force=force, quiet=obj["quiet"])
+    quiet = quiet or obj["quiet"]
+    report = run_etl(settings, layer_ids, force=force, quiet=quiet, dry_run=dry_run)
     for problem in report.problems:
         click.echo(problem, err=True)
-    if not obj["quiet"]:
+    if not quiet or not report.ok:
         click.echo(f"report: {settings.data_dir / 'report.html'}", err=True)
     if not report.ok:
         raise SystemExit(1)
+
+
+def _transform_text(crs: dict) -> str:
+    transforms = crs.get("transforms", [])
+    return "; ".join(f"{t['source_crs']} via {t['method']} ({t['accuracy_m']} m)"
+                     for t in transforms)
+
+
+@etl.command()
+@click.argument("layer_id")
+@click.pass_obj
+def history(obj: dict, layer_id: str) -> None:
+    """List the kept versions of LAYER_ID, newest first (* = current)."""
+    from etl.versions import history as kept
+
+    try:
+        records = kept(obj["settings"], layer_id)
+    except GisError as err:
+        raise click.ClickException(str(err)) from None
+    for r in records:
+        mark = "*" if r.current else " "
+        click.echo(f"{mark} v{r.version}\t{r.loaded_at}\t{r.feature_count} features\t"
+                   f"{r.rejected_count} rejected\tsource {r.source_checksum[:12]}\t"
+                   f"{r.duration_s} s\t{_transform_text(r.crs)}")
+
+
+def _activate(obj: dict, layer_id: str, version: int | None) -> None:
+    from etl.versions import activate
+
+    try:
+        record, published = activate(obj["settings"], layer_id, version)
+    except GisError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"{layer_id}: v{record.version} is current ({record.feature_count} features)")
+    failed = [p for p in published if "error" in p]
+    for p in failed:
+        click.echo(f"publisher {p.get('publisher', '?')} failed: {p['error']}", err=True)
+    if failed:
+        raise SystemExit(1)
+
+
+@etl.command()
+@click.argument("layer_id")
+@click.option("--to", "version", type=int, help="The version to go back to (default: the one"
+              " before the current).")
+@click.pass_obj
+def rollback(obj: dict, layer_id: str, version: int | None) -> None:
+    """Make an earlier kept version of LAYER_ID current again, and re-publish its files."""
+    _activate(obj, layer_id, version)
+
+
+@etl.command()
+@click.argument("layer_id")
+@click.argument("version", type=int)
+@click.pass_obj
+def activate(obj: dict, layer_id: str, version: int) -> None:
+    """Make VERSION of LAYER_ID current (e.g. one staged by --dry-run), and publish its files."""
+    _activate(obj, layer_id, version)
+
+
+def _echo_diff(d: dict) -> None:
+    click.echo(f"{d['layer_id']} v{d['from']} -> v{d['to']} (matched by {d['matched_by']})")
+    click.echo(f"  added {d['added']}, removed {d['removed']}, changed {d['changed']},"
+               f" unchanged {d['unchanged']}")
+    for kind, sign in (("added", "+"), ("removed", "-")):
+        for item in d["examples"][kind]:
+            click.echo(f"  {sign} {item}")
+    for c in d["examples"]["changed"]:
+        fields = "; ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in c.get("fields", {}).items())
+        geometry = " geometry" if c.get("geometry") else ""
+        click.echo(f"  ~ {c['id']}: {fields}{';' if fields and geometry else ''}{geometry}")
+    if d["columns"]["added"] or d["columns"]["removed"]:
+        click.echo(f"  columns: +{d['columns']['added']} -{d['columns']['removed']}")
+
+
+@etl.command()
+@click.argument("layer_id")
+@click.option("--from", "old", type=int, help="Older version (default: see below).")
+@click.option("--to", "new", type=int, help="Newer version (default: the newest kept).")
+@click.option("--json", "as_json", is_flag=True, help="Print the diff as JSON.")
+@click.pass_obj
+def diff(obj: dict, layer_id: str, old: int | None, new: int | None, as_json: bool) -> None:
+    """What changes between two versions of LAYER_ID: added, removed, changed features.
+
+    By default the newest kept version is compared with the current one (after `--dry-run`:
+    what publishing it would change), or, when the newest is current, with the one before.
+    """
+    from etl.versions import diff as compare
+
+    try:
+        result = compare(obj["settings"], layer_id, old, new)
+    except GisError as err:
+        raise click.ClickException(str(err)) from None
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+    else:
+        _echo_diff(result)

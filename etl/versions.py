@@ -1,0 +1,95 @@
+"""Kept versions of a layer: list them, make one current again, compare two.
+
+The store keeps ``keep_versions`` versions per layer. Activating one is a single registry
+transaction (readers switch at once); the files derived from the current version (the
+quarantine and every publisher) are then written for the version that is now current.
+"""
+
+from typing import Any
+
+from etl.diff import diff_versions
+from etl.publish import publish
+from etl.quarantine import publish_rejects
+from tsukuba_gis.catalog import load_catalog
+from tsukuba_gis.errors import LayerNotFound
+from tsukuba_gis.layerdef import LayerDef
+from tsukuba_gis.settings import Settings
+from tsukuba_gis.store import LayerRecord, Store, open_store
+
+
+def _store(settings: Settings) -> Store:
+    return open_store(settings.store_url, settings.keep_versions)
+
+
+def publish_current(settings: Settings, store: Store, layer: LayerDef) -> list[dict[str, Any]]:
+    """Derived files of the layer's current version: its quarantine files, then publishers."""
+    record = store.current(layer.id)
+    results = [{"publisher": "etl.quarantine:publish_rejects",
+                **publish_rejects(settings, store, layer, record)}]
+    return results + publish(settings, store, layer, record)
+
+
+def history(settings: Settings, layer_id: str) -> list[LayerRecord]:
+    """Every kept version, newest first; LayerNotFound when the layer was never loaded."""
+    records = _store(settings).history(layer_id)
+    if not records:
+        raise LayerNotFound(f"layer {layer_id!r} has no version in {settings.store_url};"
+                            f" load it with `tsukuba-gis etl {layer_id}`")
+    return records
+
+
+def _previous(records: list[LayerRecord], layer_id: str) -> int:
+    current = next((r for r in records if r.current), None)
+    older = [r.version for r in records if current is None or r.version < current.version]
+    if not older:
+        raise LayerNotFound(f"layer {layer_id!r} keeps no version older than the current"
+                            f" v{current.version if current else '?'}; see `tsukuba-gis etl"
+                            f" history {layer_id}`")
+    return older[0]
+
+
+def activate(settings: Settings, layer_id: str, version: int | None = None
+             ) -> tuple[LayerRecord, list[dict[str, Any]]]:
+    """Make a kept version current (default: the one before the current); then publish it.
+
+    Returns the new current record and the publishers' results.
+    """
+    store = _store(settings)
+    records = history(settings, layer_id)
+    target = _previous(records, layer_id) if version is None else version
+    record = store.activate(layer_id, target)
+    layer = load_catalog(settings.layers_dir).layers.get(layer_id)
+    if layer is None:  # the definition is gone: the version is served, nothing to derive
+        return record, [{"error": f"no layer definition {layer_id!r}: derived files not updated"}]
+    return record, publish_current(settings, store, layer)
+
+
+def default_pair(records: list[LayerRecord], old: int | None, new: int | None) -> tuple[int, int]:
+    """Versions to compare when not given: newest vs current, else current vs the one before.
+
+    After ``etl --dry-run`` the newest version is staged, so the default diff shows what
+    publishing it would change; after a normal load it shows what the load changed.
+    """
+    current = next((r.version for r in records if r.current), records[0].version)
+    if new is None:
+        new = records[0].version
+    if old is None:
+        if new != current:
+            old = current
+        else:
+            older = [r.version for r in records if r.version < new]
+            if not older:
+                raise LayerNotFound(f"only one version of {records[0].layer_id!r} is kept:"
+                                    " nothing to compare with")
+            old = older[0]
+    return old, new
+
+
+def diff(settings: Settings, layer_id: str, old: int | None = None, new: int | None = None
+         ) -> dict[str, Any]:
+    """Added / removed / changed features between two kept versions (see ``default_pair``)."""
+    records = history(settings, layer_id)
+    old, new = default_pair(records, old, new)
+    layer = load_catalog(settings.layers_dir).layers.get(layer_id)
+    title = layer.title_field if layer else None
+    return diff_versions(_store(settings), layer_id, old, new, title)
