@@ -202,7 +202,7 @@ class GeoPackageWriter(FormatWriter):
             "IDENTIFIER": layer.title.ja, "DESCRIPTION": layer.description.ja}
         pyogrio.write_dataframe(frame, self.path, layer=layer.id, driver="GPKG",
                                 append=self.path.exists(), geometry_type=self.target.geometry_type,
-                                layer_options=options)
+                                layer_options=options, use_arrow=True)
 
     def _close(self) -> dict[str, Any]:
         return {"table": self.target.layer.id}
@@ -241,7 +241,8 @@ class ShapefileWriter(FormatWriter):
                 self._truncated += int(sum(len(str(v).encode()) > DBF_TEXT_LIMIT for v in values))
         pyogrio.write_dataframe(frame.rename(columns=self._names), self._shp,
                                 driver="ESRI Shapefile", encoding="UTF-8",
-                                append=self._shp.exists(), geometry_type=self.target.geometry_type)
+                                append=self._shp.exists(), geometry_type=self.target.geometry_type,
+                                use_arrow=True)
 
     def _close(self) -> dict[str, Any]:
         with zipfile.ZipFile(self.path, "w", compression=zipfile.ZIP_DEFLATED) as archive:

@@ -129,10 +129,10 @@ def test_every_download_works_and_counts_equal_the_store(client, live_server, sa
         layer_id, name = url.split("/")[-2:]
         entry = next(f for f in read_manifest(sample_settings.data_dir, layer_id)["files"]
                      if f["name"] == name)
-        response = client.get(url)
+        response = client.get(url, headers={"Accept-Encoding": "identity"})  # the bytes as stored
         assert response.status_code == 200, url
         assert response.headers["content-type"].startswith(entry["media_type"].split(";")[0])
-        assert len(response.content) == entry["size"]
+        assert int(response.headers["content-length"]) == len(response.content) == entry["size"]
         assert hashlib.sha256(response.content).hexdigest() == entry["sha256"]
         frame = _read_back(name, response.content)
         assert len(frame) == store.current(layer_id).feature_count, url
