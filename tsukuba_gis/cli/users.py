@@ -1,0 +1,121 @@
+"""``tsukuba-gis users add|remove|list|passwd``: local accounts for the staff API and viewer."""
+
+import sys
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from server.auth.accounts import AccountStore
+    from server.auth.passwords import Passwords
+
+
+def open_accounts(obj: dict) -> tuple["AccountStore", "Passwords"]:
+    """The account store and password hasher from the settings (server extras imported late)."""
+    from server.auth.accounts import AccountError, open_account_store
+    from server.auth.passwords import Passwords
+    from server.auth.settings import AuthSettings
+
+    auth = AuthSettings()
+    try:
+        store = open_account_store(auth.accounts_url(obj["settings"].data_dir))
+    except AccountError as err:
+        raise click.ClickException(str(err)) from None
+    return store, Passwords(auth)
+
+
+def when(timestamp: float | None) -> str:
+    """A timestamp for listings (local time, to the minute), or '-'."""
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M") if timestamp else "-"
+
+
+def _username(name: str) -> str:
+    from server.auth.accounts import AccountError, normalize_username
+
+    try:
+        return normalize_username(name)
+    except AccountError as err:
+        raise click.BadParameter(str(err), param_hint="USERNAME") from None
+
+
+def _new_password(passwords: "Passwords", username: str, from_stdin: bool) -> str:
+    """A new password, prompted twice or read as one line from stdin; checked, then hashed."""
+    from server.auth.passwords import WeakPassword
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt(f"New password for {username}", hide_input=True,
+                                confirmation_prompt=True, err=True)
+    try:
+        passwords.check_new(password, username)
+    except WeakPassword as err:
+        raise click.ClickException(str(err)) from None
+    return passwords.hash(password)
+
+
+password_stdin = click.option("--password-stdin", is_flag=True,
+                              help="Read the password from the first line of stdin (for scripts).")
+
+
+@click.group()
+def users() -> None:
+    """Manage local staff accounts (roles: staff, admin)."""
+
+
+@users.command()
+@click.argument("username")
+@click.option("--role", type=click.Choice(["staff", "admin"]), default="staff", show_default=True)
+@password_stdin
+@click.pass_obj
+def add(obj: dict, username: str, role: str, password_stdin: bool) -> None:
+    """Create an account; the password is prompted (twice) unless --password-stdin."""
+    from server.auth.accounts import AccountError
+
+    name = _username(username)
+    store, passwords = open_accounts(obj)
+    if store.get_user(name) is not None:
+        raise click.ClickException(f"user {name!r} already exists")
+    try:
+        store.add_user(name, role, _new_password(passwords, name, password_stdin))
+    except AccountError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"added {name} ({role})", err=True)
+
+
+@users.command()
+@click.argument("username")
+@click.confirmation_option(prompt="Remove the account with its tokens and sessions?")
+@click.pass_obj
+def remove(obj: dict, username: str) -> None:
+    """Delete an account; its tokens and sessions stop working at once."""
+    store, _ = open_accounts(obj)
+    if not store.remove_user(_username(username)):
+        raise click.ClickException(f"no user {username!r}")
+    click.echo(f"removed {username}", err=True)
+
+
+@users.command("list")
+@click.pass_obj
+def list_users(obj: dict) -> None:
+    """One line per account: name, role, created, password changed, active tokens."""
+    store, _ = open_accounts(obj)
+    for user in store.list_users():
+        active = sum(t.status() == "active" for t in store.list_tokens(user.username))
+        click.echo(f"{user.username}\t{user.role}\t{when(user.created)}\t"
+                   f"{when(user.password_changed)}\t{active} token(s)")
+
+
+@users.command()
+@click.argument("username")
+@password_stdin
+@click.pass_obj
+def passwd(obj: dict, username: str, password_stdin: bool) -> None:
+    """Set a new password; the user's browser sessions end (tokens stay valid)."""
+    name = _username(username)
+    store, passwords = open_accounts(obj)
+    if store.get_user(name) is None:
+        raise click.ClickException(f"no user {name!r}")
+    store.set_password(name, _new_password(passwords, name, password_stdin))
+    click.echo(f"password of {name} changed; signed out everywhere", err=True)
