@@ -7,6 +7,8 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server import health, opendata, viewer
+from server.auth.settings import AuthSettings
+from server.auth.staff import mount as mount_staff
 from server.ogcapi.adapter import ogcapi_app
 from server.ogcapi.openapi_local import SCHEMAS_DIR
 from server.publications import PREFIXES, make_publication
@@ -29,7 +31,8 @@ class MountRoots:
         await self.app(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, auth_settings: AuthSettings | None = None
+               ) -> FastAPI:
     """Build the whole server for one installation (settings are read once, here or by the caller)."""
     settings = settings or Settings()
     if not settings.public_url:
@@ -43,6 +46,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     public = make_publication(settings, store, "public")
     app.mount(PREFIXES["public"], ogcapi_app(public, SCHEMAS_DIR))
+    staff = make_publication(settings, store, "internal")
+    mount_staff(app, settings, auth_settings or AuthSettings(), ogcapi_app(staff, SCHEMAS_DIR))
     app.include_router(opendata.router)
     viewer.mount(app, settings)
     app.add_middleware(GZipMiddleware, minimum_size=1024)

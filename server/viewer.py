@@ -6,8 +6,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.staticfiles import StaticFiles
 
+from server.publications import PREFIXES
 from tsukuba_gis.catalog import load_catalog
-from tsukuba_gis.layerdef import LayerDef
+from tsukuba_gis.layerdef import Access, LayerDef
 from tsukuba_gis.settings import Settings
 
 GSI_CREDIT = '<a href="https://maps.gsi.go.jp/development/ichiran.html" target="_blank">地理院タイル</a>'
@@ -33,7 +34,7 @@ def basemaps(settings: Settings) -> list[dict[str, Any]]:
     ]
 
 
-def _layer(layer: LayerDef) -> dict[str, Any]:
+def _layer(layer: LayerDef, audience: Access) -> dict[str, Any]:
     return {
         "department": layer.department,
         "title": layer.title.model_dump(),
@@ -41,24 +42,29 @@ def _layer(layer: LayerDef) -> dict[str, Any]:
         "synthetic": layer.synthetic,
         "title_field": layer.title_field,
         "style": layer.style.model_dump(),
-        "fields": [{"name": f.name, "label": f.label.model_dump()} for f in layer.public_fields()],
+        "fields": [{"name": f.name, "label": f.label.model_dump()}
+                   for f in layer.fields_for(audience)],
         "attribution": layer.license.attribution.model_dump(),
         "license": {"id": layer.license.id, "url": layer.license.url},
     }
 
 
-def viewer_config(settings: Settings) -> dict[str, Any]:
-    """What the viewer needs besides the OGC API: styles, labels, departments, base maps."""
+def viewer_config(settings: Settings, audience: Access = "public") -> dict[str, Any]:
+    """What the viewer needs besides the OGC API: styles, labels, departments, base maps.
+
+    The staff config (``audience="internal"``) has every layer and field, and the staff API.
+    """
     catalog = load_catalog(settings.layers_dir)
+    layers = catalog.public_layers() if audience == "public" else list(catalog.layers.values())
     departments = sorted(catalog.departments.values(), key=lambda d: (d.order, d.id))
     return {
         "title": {"ja": f"{settings.city_name_ja} 統合型GIS", "en": f"{settings.city_name_en} integrated GIS"},
-        "api": "/api",
+        "api": PREFIXES[audience],
         "center": [36.083, 140.111],
         "zoom": 12,
         "basemaps": basemaps(settings),
         "departments": [{"id": d.id, "name": d.name.model_dump()} for d in departments],
-        "layers": {layer.id: _layer(layer) for layer in catalog.public_layers()},
+        "layers": {layer.id: _layer(layer, audience) for layer in layers},
     }
 
 

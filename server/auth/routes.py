@@ -1,0 +1,126 @@
+"""``/auth``: sign in and out of a staff session, and ask who is signed in (for the viewer)."""
+
+import json
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from server.auth.accounts import SessionRecord
+from server.auth.audit import audit
+from server.auth.authenticate import Authenticator, AuthFailure, Principal, client_address
+from server.auth.web import NO_STORE, check_state_change, origin_ok, refusal
+from server.ogcapi.adapter import ogc_error
+
+MAX_BODY = 16 * 1024
+
+
+class BadRequest(Exception):
+    """The login body cannot be read."""
+
+
+async def _read_body(request: Request) -> bytes:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise BadRequest("request body too large")
+    return body
+
+
+async def _credentials(request: Request) -> tuple[str, str]:
+    """User name and password from a JSON or an URL-encoded form body."""
+    body = await _read_body(request)
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        if kind == "application/json":
+            data = json.loads(body)
+            data = data if isinstance(data, dict) else {}
+        elif kind == "application/x-www-form-urlencoded":
+            data = {k: v[0] for k, v in parse_qs(body.decode("utf-8")).items()}
+        else:
+            raise BadRequest("send application/json or an x-www-form-urlencoded form")
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("the body is not valid JSON or form data") from None
+    username, password = data.get("username"), data.get("password")
+    if not isinstance(username, str) or not isinstance(password, str) or not username:
+        raise BadRequest("username and password are required")
+    return username, password
+
+
+def _me(principal: Principal, session: SessionRecord | None) -> dict:
+    return {
+        "user": principal.username,
+        "role": principal.role,
+        "auth": principal.method,
+        "csrf_token": session.csrf_token if session else None,
+        "expires": session.expires if session else None,
+    }
+
+
+def auth_app(authenticator: Authenticator, trusted: frozenset[str]) -> Starlette:
+    """The /auth endpoints over one authenticator."""
+    sessions = authenticator.sessions
+
+    async def login(request: Request) -> Response:
+        if not origin_ok(request, trusted):  # login CSRF: no signing a victim into our account
+            return refusal(request, AuthFailure(403, "Forbidden", "cross-origin request refused"))
+        try:
+            username, password = await _credentials(request)
+        except BadRequest as err:
+            return ogc_error(400, "InvalidParameterValue", str(err))
+        try:
+            user = await run_in_threadpool(authenticator.check_password, username, password,
+                                           client_address(request))
+        except AuthFailure as failure:
+            audit("login_failed", request, failure.status)
+            return refusal(request, failure)
+        previous = await run_in_threadpool(sessions.resolve, request)
+        if previous is not None:
+            await run_in_threadpool(sessions.end, previous)
+        # Always a fresh id: a cookie the browser brought (perhaps planted) is never promoted.
+        session_id, record = await run_in_threadpool(sessions.start, user.username)
+        principal = Principal(user.username, user.role, "session", session=record)
+        audit("login", request, 200, user.username, user.role, "password")
+        response = JSONResponse(_me(principal, record), headers=NO_STORE)
+        sessions.set_cookie(response, request, session_id)
+        return response
+
+    async def logout(request: Request) -> Response:
+        session = await run_in_threadpool(sessions.resolve, request)
+        if session is None:
+            return refusal(request, AuthFailure(401, "AuthenticationRequired", "not signed in"))
+        user = await run_in_threadpool(authenticator.store.get_user, session.username)
+        principal = Principal(session.username, user.role if user else "staff", "session", session)
+        try:
+            check_state_change(request, principal, trusted)
+        except AuthFailure as failure:
+            audit("logout_refused", request, failure.status, session.username)
+            return refusal(request, failure)
+        await run_in_threadpool(sessions.end, session)
+        audit("logout", request, 204, principal.username, principal.role, "session")
+        response = Response(status_code=204, headers=NO_STORE)
+        sessions.clear_cookie(response, request)
+        return response
+
+    async def me(request: Request) -> Response:
+        try:
+            principal = await run_in_threadpool(authenticator.authenticate, request)
+        except AuthFailure as failure:
+            return refusal(request, failure)
+        return JSONResponse(_me(principal, principal.session), headers=NO_STORE)
+
+    routes = [Route("/login", login, methods=["POST"]), Route("/logout", logout, methods=["POST"]),
+              Route("/me", me, methods=["GET"])]
+    return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+
+
+async def http_error(request: Request, exc: HTTPException) -> Response:
+    """404/405 and the like as OGC JSON, like the OGC API's own errors."""
+    code = {404: "NotFound", 405: "InvalidOperation"}.get(exc.status_code, "InvalidParameterValue")
+    return ogc_error(exc.status_code, code, "no such resource" if exc.status_code == 404
+                     else str(exc.detail))
