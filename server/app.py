@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from server import health, opendata, viewer
+from server import health, opendata, point, search, viewer
 from server.auth.settings import AuthSettings
 from server.auth.staff import mount as mount_staff
 from server.ogcapi.adapter import ogcapi_app
@@ -44,6 +44,8 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
                   openapi_url=None)
     app.state.settings, app.state.store = settings, store
     app.include_router(health.router)
+    app.include_router(search.router)
+    app.include_router(point.router)
     public = make_publication(settings, store, "public")
     app.mount(PREFIXES["public"], ogcapi_app(public, SCHEMAS_DIR))
     staff = make_publication(settings, store, "internal")
