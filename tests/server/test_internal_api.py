@@ -209,6 +209,25 @@ def test_with_credentials_every_staff_route_answers(client, staff):
     assert all(statuses[r] == 404 for r in missing)
 
 
+@pytest.mark.parametrize("raw_path", [
+    "/internal/api/%2e%2e/api/collections",  # dot segments, encoded
+    "/internal/api/collections/%2e%2e/collections",
+    "/internal%2Fapi/collections",  # an encoded slash
+    "/internal/API/collections",  # case variants are behind the wall or nowhere
+    "/Internal/api/collections",
+    "//internal/api/collections",
+    "/internal/./api/collections",
+    "/api/../internal/api/collections",
+])
+def test_path_tricks_never_get_past_the_wall(staff, raw_path):
+    with httpx.Client(timeout=30) as client:
+        request = client.build_request("GET", staff["url"])
+        request.url = request.url.copy_with(raw_path=raw_path.encode())
+        response = client.send(request)
+    assert response.status_code in (401, 404), (raw_path, response.status_code)
+    assert INTERNAL_LAYER not in response.text and "内線" not in response.text
+
+
 def _staff_items(client: httpx.Client, headers: dict[str, str]) -> dict:
     response = client.get(f"/internal/api/collections/{INTERNAL_LAYER}/items",
                           params={"limit": 500}, headers=headers)
