@@ -47,6 +47,9 @@ class OIDCVerifier:
         """(user name, role) from a valid token; TokenRejected or NoStaffRole otherwise."""
         s = self.settings
         try:
+            # Refuse other algorithms before the JWKS is fetched: a forged token costs no request.
+            if jwt.get_unverified_header(token).get("alg") not in ALGORITHMS:
+                raise TokenRejected("algorithm not allowed")
             key = self.jwks.get_signing_key_from_jwt(token)
             claims = jwt.decode(token, key.key, algorithms=ALGORITHMS, audience=s.oidc_audience,
                                 issuer=s.oidc_issuer, leeway=s.oidc_leeway_s,
@@ -58,8 +61,9 @@ class OIDCVerifier:
             # The message names the failed check (e.g. "Signature has expired"), never the token.
             raise TokenRejected(str(err)) from None
         username = _claim(claims, s.oidc_username_claim) or claims.get("sub")
-        roles = _claim(claims, s.oidc_role_claim)
-        roles = {roles} if isinstance(roles, str) else set(roles or [])
+        claimed = _claim(claims, s.oidc_role_claim)
+        claimed = [claimed] if isinstance(claimed, str) else claimed
+        roles = {r for r in claimed if isinstance(r, str)} if isinstance(claimed, list) else set()
         if not isinstance(username, str) or not username:
             raise TokenRejected("the token names no user")
         if roles & set(s.oidc_admin_roles):

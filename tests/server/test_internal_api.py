@@ -256,9 +256,12 @@ def test_staff_credentials_serve_the_internal_layer_and_fields(client, staff, jw
 def test_sso_roles_are_mapped_and_required(client, jwks):
     admin = client.get("/auth/me", headers=bearer(jwks.token(roles=["admin", "staff"]))).json()
     assert (admin["user"], admin["role"], admin["auth"]) == ("suzuki", "admin", "oidc")
-    outsider = client.get("/internal/api/collections", headers=bearer(jwks.token(roles=["guest"])))
-    assert outsider.status_code == 403
-    assert outsider.json()["code"] == "Forbidden" and INTERNAL_LAYER not in outsider.text
+    for roles in (["guest"], None, 5, [{"a": 1}], {"staff": True}):
+        outsider = client.get("/internal/api/collections", headers=bearer(jwks.token(roles=roles)))
+        assert outsider.status_code == 403, roles
+        assert outsider.json()["code"] == "Forbidden" and INTERNAL_LAYER not in outsider.text
+    keycloak = jwks.token(roles=None, realm_access={"roles": ["staff"]})
+    assert client.get("/auth/me", headers=bearer(keycloak)).status_code == 403  # not configured
 
 
 def test_challenges_name_basic_for_tools_but_not_for_the_viewers_fetch(client):
