@@ -268,3 +268,28 @@ def test_nothing_internal_leaks_anywhere_on_the_open_data_side(client, live_serv
     for where, body in bodies.items():
         leaked = sorted(m for m in markers if m in body)
         assert not leaked, f"{where} leaks {leaked}"
+
+
+def test_crafted_record_requests_find_nothing_internal(client):
+    unknown = client.get(f"/api/collections/{RECORDS}/items/no-such-record", params={"f": "json"})
+    for layer in INTERNAL:
+        item = client.get(f"/api/collections/{RECORDS}/items/{layer.id}", params={"f": "json"})
+        assert item.status_code == 404 and item.json() == unknown.json()
+        for q in (layer.id, layer.title.ja, layer.title.en, "内線", "extension_number"):
+            found = client.get(f"/api/collections/{RECORDS}/items", params={"q": q, "f": "json"})
+            assert found.status_code == 200 and found.json()["numberMatched"] == 0, q
+
+
+@pytest.mark.browser
+def test_page_fits_a_phone_and_starts_with_a_skip_link(browser, live_server):
+    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="en-US")
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/opendata")
+        assert page.evaluate("document.documentElement.lang") == "en"  # from Accept-Language
+        page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways scroll
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.getAttribute('href')") == "#page-main"
+    finally:
+        context.close()
