@@ -3,6 +3,7 @@
 Everything runs on 127.0.0.1; every wait loop is bounded.
 """
 
+import itertools
 import os
 import shutil
 import socket
@@ -94,6 +95,69 @@ def live_server(sample_data_dir):
     server = LiveServer(sample_data_dir)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgis_cluster():
+    """A throwaway PostgreSQL + PostGIS cluster for the whole session (tests/pgcluster.py)."""
+    from pgcluster import Cluster
+
+    cluster = Cluster(free_port())
+    cluster.init()
+    cluster.start()
+    cluster.make_template()
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def postgis_test_db(postgis_cluster) -> str:
+    """The database of the store-level tests; each test takes its own schema in it."""
+    return postgis_cluster.create_database("stores")
+
+
+_SCHEMAS = itertools.count()
+
+
+@pytest.fixture
+def postgis_url(postgis_test_db) -> str:
+    """A store URL with a fresh schema (an environment) of the test database."""
+    return f"{postgis_test_db}?schema=test_{next(_SCHEMAS)}"
+
+
+@pytest.fixture(scope="session")
+def postgis_sample_settings(postgis_cluster, tmp_path_factory) -> Settings:
+    """Settings of the sample layers loaded into a PostGIS database, once per session."""
+    from etl.runner import run_etl
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data-postgis"),
+                        store=postgis_cluster.create_database("samples"))
+    report = run_etl(settings, quiet=True)
+    assert report.ok, [(r.layer_id, r.error) for r in report.layers if r.status == "failed"]
+    return settings
+
+
+@pytest.fixture(scope="session")
+def postgis_live_server(postgis_sample_settings):
+    """The real server over the PostGIS sample store, for the whole session."""
+    server = LiveServer(postgis_sample_settings.data_dir,
+                        env={"TSUKUBA_GIS_STORE": postgis_sample_settings.store})
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session", params=["gpkg", "postgis"])
+def each_sample_settings(request) -> Settings:
+    """The sample store on each backend: a test using it runs once per store."""
+    name = "sample_settings" if request.param == "gpkg" else "postgis_sample_settings"
+    return request.getfixturevalue(name)
+
+
+@pytest.fixture(scope="session", params=["gpkg", "postgis"])
+def each_live_server(request):
+    """The real server on each backend's sample store: a test using it runs once per store."""
+    return request.getfixturevalue("live_server" if request.param == "gpkg"
+                                   else "postgis_live_server")
 
 
 @pytest.fixture(scope="session")

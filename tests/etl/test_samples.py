@@ -15,13 +15,13 @@ SOURCES = PROJECT_ROOT / "sources"
 
 
 @pytest.fixture(scope="module")
-def report(sample_data_dir) -> dict:
-    return json.loads((sample_data_dir / "report.json").read_text(encoding="utf-8"))
+def report(each_sample_settings) -> dict:
+    return json.loads((each_sample_settings.data_dir / "report.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
-def store(sample_settings):
-    return open_store(sample_settings.store_url)
+def store(each_sample_settings):
+    return open_store(each_sample_settings.store_url)
 
 
 def _source_rows(path: Path, layer: str | None) -> int:
@@ -79,8 +79,8 @@ def test_reprojected_shelter_lands_within_half_a_metre(store):
     assert distance < 0.5
 
 
-def test_rerun_skips_unchanged_layers(sample_settings):
+def test_rerun_skips_unchanged_layers(each_sample_settings):
     from etl.runner import run_etl
 
-    again = run_etl(sample_settings, ["shelters"], quiet=True)
+    again = run_etl(each_sample_settings, ["shelters"], quiet=True)
     assert [r.status for r in again.layers] == ["skipped"]

@@ -10,8 +10,8 @@ INTERNAL_LAYER = "shelters_staff"
 
 
 @pytest.fixture(scope="module")
-def client(live_server):
-    with httpx.Client(base_url=live_server.url, timeout=30) as client:
+def client(each_live_server):
+    with httpx.Client(base_url=each_live_server.url, timeout=30) as client:
         yield client
 
 
@@ -19,7 +19,8 @@ def _link(document: dict, rel: str) -> str | None:
     return next((link["href"] for link in document["links"] if link["rel"] == rel), None)
 
 
-def test_landing_page_links_are_right_behind_the_mount(client, live_server):
+def test_landing_page_links_are_right_behind_the_mount(client, each_live_server):
+    live_server = each_live_server
     for path in ("/api", "/api/"):
         response = client.get(path, params={"f": "json"})
         assert response.status_code == 200

@@ -8,6 +8,7 @@ from tsukuba_gis import __version__
 from tsukuba_gis.cli.etl import etl
 from tsukuba_gis.cli.layers import layers
 from tsukuba_gis.cli.serve import serve
+from tsukuba_gis.cli.store import store
 from tsukuba_gis.cli.tokens import tokens
 from tsukuba_gis.cli.users import users
 from tsukuba_gis.settings import Settings
@@ -28,5 +29,6 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 cli.add_command(etl)
 cli.add_command(layers)
 cli.add_command(serve)
+cli.add_command(store)
 cli.add_command(tokens)
 cli.add_command(users)

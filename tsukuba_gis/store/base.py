@@ -104,6 +104,23 @@ class LayerWriter(AbstractContextManager):
         ``etl --dry-run``), make it current, atomically; return its record."""
 
 
+class TileCache(ABC):
+    """Encoded tiles shared by every server process, keyed by layer version (issue 6).
+
+    ``variant`` separates tiles that differ for one layer version (the audience, a style).
+    """
+
+    @abstractmethod
+    def get(self, layer_id: str, version: int, variant: str, z: int, x: int, y: int
+            ) -> bytes | None:
+        """The cached tile, or None."""
+
+    @abstractmethod
+    def put(self, layer_id: str, version: int, variant: str, z: int, x: int, y: int,
+            tile: bytes) -> None:
+        """Keep a tile (concurrent puts of the same key: the first one wins)."""
+
+
 class Store(ABC):
     """A place layers are loaded into and served from.
 
@@ -140,8 +157,10 @@ class Store(ABC):
 
     @abstractmethod
     def writer(self, layer_id: str, columns: Sequence[Column], geometry_type: str,
-               id_column: str | None = None) -> LayerWriter:
-        """Start writing a new version of a layer."""
+               id_column: str | None = None, version: int | None = None) -> LayerWriter:
+        """Start writing a new version of a layer (``version``: an explicit number, higher than
+        any kept, for ``store copy``; ``commit`` then takes ``loaded_at``/``duration_s`` from
+        its meta too)."""
 
     @abstractmethod
     def rejects(self, layer_id: str, version: int) -> list[Reject]:
@@ -168,6 +187,10 @@ class Store(ABC):
     def version(self, layer_id: str, version: int) -> LayerRecord | None:
         """One kept version of a layer, current or not."""
         return next((r for r in self.history(layer_id) if r.version == version), None)
+
+    def tile_cache(self) -> TileCache | None:
+        """The tile cache shared between server processes, if this backend has one."""
+        return None
 
     def close(self) -> None:
         """Release connections."""

@@ -28,7 +28,7 @@ from tsukuba_gis.store.base import (
     Reject,
     Store,
 )
-from tsukuba_gis.store.gpkg_query import run_query
+from tsukuba_gis.store.gpkg_query import booleans, run_query
 
 MIGRATIONS: list[list[str]] = [
     [
@@ -203,10 +203,10 @@ class GeoPackageStore(Store):
     # -- write -------------------------------------------------------------------------------
 
     def writer(self, layer_id: str, columns: Sequence[Column], geometry_type: str,
-               id_column: str | None = None) -> LayerWriter:
+               id_column: str | None = None, version: int | None = None) -> LayerWriter:
         """Start a new version; see GeoPackageWriter."""
         self.migrate()
-        return GeoPackageWriter(self, layer_id, list(columns), geometry_type, id_column)
+        return GeoPackageWriter(self, layer_id, list(columns), geometry_type, id_column, version)
 
     # -- read --------------------------------------------------------------------------------
 
@@ -235,7 +235,8 @@ class GeoPackageStore(Store):
         cursor = self._reader().execute(f'SELECT fid, geom, {cols} FROM "{record.table}" ORDER BY fid')
         while rows := cursor.fetchmany(chunk_size):
             geoms = shapely.from_wkb([fmt.wkb_of(r[1]) for r in rows])
-            data = {n: [r[i + 2] for r in rows] for i, n in enumerate(names)}
+            data = {c.name: booleans([r[i + 2] for r in rows], c.type)
+                    for i, c in enumerate(record.columns)}
             frame = gpd.GeoDataFrame(data, geometry=geoms, crs="EPSG:4326",
                                      index=pd.Index([r[0] for r in rows], name="fid"))
             yield frame
@@ -249,7 +250,7 @@ class GeoPackageWriter(LayerWriter):
     """Writes one layer version inside a single SQLite transaction."""
 
     def __init__(self, store: GeoPackageStore, layer_id: str, columns: list[Column],
-                 geometry_type: str, id_column: str | None):
+                 geometry_type: str, id_column: str | None, version: int | None = None):
         self.store, self.layer_id, self.columns = store, layer_id, columns
         self.geometry_type, self.id_column = geometry_type, id_column
         self.count = 0
@@ -260,8 +261,12 @@ class GeoPackageWriter(LayerWriter):
         self.con = store.connect(readonly=False)
         self.con.execute("BEGIN IMMEDIATE")
         last = self.con.execute("SELECT MAX(version) FROM tg_layer_versions WHERE layer_id = ?",
-                                (layer_id,)).fetchone()[0]
-        self.version = (last or 0) + 1
+                                (layer_id,)).fetchone()[0] or 0
+        if version is not None and version <= last:  # an explicit number (store copy)
+            self.con.execute("ROLLBACK")
+            self.con.close()
+            raise StoreError(f"cannot write {layer_id} v{version}: {store.path} already has v{last}")
+        self.version = version or last + 1
         self.table = f"l_{layer_id}_v{self.version}"
         fmt.drop_table(self.con, self.table)  # a leftover of a killed run that never committed
         defs = ", ".join(f'"{c.name}" {fmt.SQL_TYPES[c.type]}' for c in columns)
@@ -319,8 +324,8 @@ class GeoPackageWriter(LayerWriter):
              json.dumps(self.bbox) if self.bbox else None,
              json.dumps([c.__dict__ for c in self.columns]), self.id_column,
              meta["source_checksum"], meta["definition_checksum"],
-             datetime.now(UTC).isoformat(timespec="seconds"),
-             round(time.monotonic() - self.started, 3),
+             meta.get("loaded_at") or datetime.now(UTC).isoformat(timespec="seconds"),
+             meta.get("duration_s", round(time.monotonic() - self.started, 3)),
              json.dumps(meta.get("crs", {}), ensure_ascii=False)))
         self._prune()
         _bump_generation(con)

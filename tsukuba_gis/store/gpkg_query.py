@@ -49,7 +49,7 @@ def _bbox_ids(con: sqlite3.Connection, record: LayerRecord, query: Query) -> lis
         f" ORDER BY {_order(record, query)}",
         [x0, x1, y0, y1, x0, x1, y0, y1, *args]).fetchall()
     border = [fid for fid, inside in rows if not inside]
-    if not border or record.geometry_type == "point":
+    if not border:
         return [fid for fid, _ in rows]
     box = shapely.box(x0, y0, x1, y1)
     outside: set[int] = set()
@@ -63,6 +63,13 @@ def _bbox_ids(con: sqlite3.Connection, record: LayerRecord, query: Query) -> lis
     return [fid for fid, _ in rows if fid not in outside]
 
 
+def booleans(values: list[Any], kind: str) -> list[Any]:
+    """Python booleans for a boolean column (SQLite keeps 0/1); other columns unchanged."""
+    if kind != "boolean":
+        return values
+    return [None if v is None else bool(v) for v in values]
+
+
 def _fetch(con: sqlite3.Connection, record: LayerRecord, query: Query, where: str,
            args: list[Any], tail: str) -> FeaturePage:
     names = list(query.select) if query.select is not None else [c.name for c in record.columns]
@@ -71,10 +78,13 @@ def _fetch(con: sqlite3.Connection, record: LayerRecord, query: Query, where: st
     cols += [f"t.{c}" for c in _quoted(record, names)]
     rows = con.execute(f'SELECT {", ".join(cols)} FROM "{record.table}" t WHERE {where} {tail}',
                        args).fetchall()
+    kinds = {c.name: c.type for c in record.columns}
+    values = [booleans([r[i + 3] for r in rows], kinds[n]) for i, n in enumerate(names)]
     return FeaturePage(
         ids=[r[2] for r in rows],
         wkb=[wkb_of(r[1]) for r in rows],
-        properties=[dict(zip(names, tuple(r)[3:], strict=True)) for r in rows],
+        properties=[dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+        if names else [{} for _ in rows],
         number_matched=None,
     )
 

@@ -1,0 +1,63 @@
+"""``tsukuba-gis store migrate|copy``: schema upgrades and moving a city between stores."""
+
+import geopandas as gpd
+import shapely
+from click.testing import CliRunner
+
+from tsukuba_gis.cli.main import cli
+from tsukuba_gis.store import open_store
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_migrate_both_backends_once(postgis_url, tmp_path, postgis_cluster):
+    for url in (postgis_url, str(tmp_path / "new.gpkg")):
+        first = run("store", "migrate", "--url", url)
+        assert first.exit_code == 0 and "applied migrations 1" in first.output, first.output
+        assert run("store", "migrate", "--url", url).output.endswith("up to date\n")
+    assert postgis_cluster.password not in first.output + run("store", "migrate", "--url",
+                                                              postgis_url).output
+
+
+def _frames(store, record) -> gpd.GeoDataFrame:
+    return gpd.pd.concat(list(store.iter_frames(record)))
+
+
+def _assert_same_city(a, b) -> None:
+    assert [r.layer_id for r in a.layers()] == [r.layer_id for r in b.layers()]
+    for record in a.layers():
+        for kept in a.history(record.layer_id):
+            copied = b.version(kept.layer_id, kept.version)
+            assert copied is not None, (kept.layer_id, kept.version)
+            assert {**copied.__dict__, "table": None} == {**kept.__dict__, "table": None}
+            assert b.rejects(kept.layer_id, kept.version) == a.rejects(kept.layer_id, kept.version)
+            left, right = _frames(a, kept), _frames(b, copied)
+            wkb = [shapely.to_wkb(f.geometry.values) for f in (left, right)]
+            assert (wkb[0] == wkb[1]).all()
+            gpd.pd.testing.assert_frame_equal(left.drop(columns="geometry"),
+                                              right.drop(columns="geometry"), check_dtype=False)
+
+
+def test_copy_gpkg_to_postgis_and_back_keeps_versions_records_and_rejects(
+        sample_settings, postgis_url, tmp_path, postgis_cluster):
+    source = sample_settings.store_url
+    there = run("store", "copy", "--from", source, "--to", postgis_url)
+    assert there.exit_code == 0, there.output
+    assert "* towns v1: copied, 311 features, 3 rejected" in there.output
+    assert postgis_cluster.password not in there.output
+    _assert_same_city(open_store(source), open_store(postgis_url))
+    again = run("store", "copy", "--from", source, "--to", postgis_url)
+    assert again.exit_code == 0 and "copied," not in again.output  # all "present"
+    back = tmp_path / "back.gpkg"
+    home = run("store", "copy", "--from", postgis_url, "--to", str(back))
+    assert home.exit_code == 0, home.output
+    _assert_same_city(open_store(postgis_url), open_store(str(back)))
+
+
+def test_copy_refuses_nonsense(tmp_path, postgis_url):
+    same = run("store", "copy", "--from", postgis_url, "--to", postgis_url)
+    assert same.exit_code != 0 and "same store" in same.output
+    empty = run("store", "copy", "--from", str(tmp_path / "none.gpkg"), "--to", postgis_url)
+    assert empty.exit_code != 0 and "no loaded layer" in empty.output

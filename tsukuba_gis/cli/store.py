@@ -1,0 +1,82 @@
+"""``tsukuba-gis store migrate|copy``: the store's schema, and moving a city between stores.
+
+``etl`` and ``serve`` run pending migrations themselves; ``store migrate`` is for doing it
+ahead of a deployment (or with a role that may change the schema when the server's may not).
+"""
+
+import click
+
+from tsukuba_gis.errors import GisError
+from tsukuba_gis.settings import Settings
+from tsukuba_gis.store import open_store, scheme_of
+from tsukuba_gis.store.postgis_settings import redact
+from tsukuba_gis.store.transfer import Copied, copy_store
+
+
+@click.group()
+def store() -> None:
+    """Create/upgrade the store schema, or copy layers between stores.
+
+    \b
+    tsukuba-gis store migrate [--url URL]
+    tsukuba-gis store copy --from data/store.gpkg --to postgresql://gis@db/tsukuba
+    """
+
+
+@store.command()
+@click.option("--url", help="A .gpkg path or postgresql:// URL (default: TSUKUBA_GIS_STORE).")
+@click.pass_obj
+def migrate(obj: dict, url: str | None) -> None:
+    """Apply the pending migrations of the store (either backend)."""
+    settings: Settings = obj["settings"]
+    url = url or settings.store_url
+    try:
+        applied = open_store(url, settings.keep_versions).migrate()
+    except GisError as err:
+        raise click.ClickException(str(err)) from None
+    where = f"{scheme_of(url)} store {redact(url)}"
+    if applied:
+        click.echo(f"{where}: applied migrations {', '.join(map(str, applied))}")
+    elif not obj["quiet"]:
+        click.echo(f"{where}: up to date")
+
+
+def _line(result: Copied) -> str:
+    mark = "*" if result.current else " "
+    if result.status == "failed":
+        return f"✗ {result.layer_id} v{result.version}: {result.error}"
+    return (f"{mark} {result.layer_id} v{result.version}: {result.status}, {result.features}"
+            f" features, {result.rejects} rejected")
+
+
+@store.command()
+@click.option("--from", "source", required=True, help="The store to read (.gpkg path or URL).")
+@click.option("--to", "target", required=True, help="The store to write (.gpkg path or URL).")
+@click.option("--current-only", is_flag=True, help="Only the current version of each layer.")
+@click.pass_obj
+def copy(obj: dict, source: str, target: str, current_only: bool) -> None:
+    """Copy every layer with its kept versions, registry records and quarantine.
+
+    Run it again after a failure: versions already copied are left as they are. Servers on
+    the target pick the layers up within a second.
+    """
+    settings: Settings = obj["settings"]
+    if source == target:
+        raise click.ClickException("--from and --to are the same store")
+    try:
+        src = open_store(source, settings.keep_versions)
+        if not src.layers():
+            raise click.ClickException(f"{redact(source)} has no loaded layer to copy")
+        dst = open_store(target, settings.keep_versions)
+        echo = (lambda r: None) if obj["quiet"] else (lambda r: click.echo(_line(r)))
+        results = copy_store(src, dst, current_only, report=echo)
+    except GisError as err:
+        raise click.ClickException(str(err)) from None
+    failed = [r for r in results if r.status == "failed"]
+    for result in failed if obj["quiet"] else []:
+        click.echo(_line(result), err=True)
+    if failed:
+        raise SystemExit(1)
+    copied = sum(r.features for r in results if r.status == "copied")
+    if not obj["quiet"]:
+        click.echo(f"{len(results)} versions in {redact(target)} ({copied} features copied)")

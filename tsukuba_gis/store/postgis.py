@@ -1,0 +1,279 @@
+"""The scale-out store: PostgreSQL + PostGIS, same layout and answers as the GeoPackage store.
+
+A table per layer version (``l_<layer>_v<version>``, GiST index), a registry table pointing at
+the current one, a quarantine table; an ETL writes a new table and moves the pointer in one
+transaction (see postgis_write.py). The versioned tables are never changed after their commit,
+so a reader needs no snapshot across statements: the page and its count always agree.
+
+Reads go through a pool (postgis_pool.py), to the read replica when ``TSUKUBA_GIS_STORE_READ``
+is set. An instance that has written a version or rolled one back reads from the primary from
+then on, so an ETL's diff and publishers never miss its own commit on a lagging replica.
+"""
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC
+from typing import Any, TypeVar
+
+import geopandas as gpd
+import pandas as pd
+import psycopg
+import shapely
+from psycopg import sql
+
+from tsukuba_gis.errors import LayerNotFound
+from tsukuba_gis.store.base import (
+    Column,
+    FeaturePage,
+    LayerRecord,
+    LayerWriter,
+    Query,
+    Reject,
+    Store,
+)
+from tsukuba_gis.store.postgis_pool import ReadPool, connect, conninfo, read_pool
+from tsukuba_gis.store.postgis_query import run_query
+from tsukuba_gis.store.postgis_schema import migrate, pending
+from tsukuba_gis.store.postgis_settings import DatabaseSettings, describe, split_schema
+from tsukuba_gis.store.postgis_tiles import PostGISTileCache
+from tsukuba_gis.store.postgis_write import RECORD_COLUMNS, PostGISWriter, layer_lock
+
+LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _record(row: tuple) -> LayerRecord:
+    (layer_id, version, table, current, geometry_type, count, rejected, bbox, columns,
+     id_column, source_checksum, definition_checksum, loaded_at, duration_s, crs) = row
+    return LayerRecord(
+        layer_id=layer_id, version=version, table=table, current=current,
+        geometry_type=geometry_type, feature_count=count, rejected_count=rejected,
+        bbox=tuple(bbox) if bbox else None, columns=tuple(Column(**c) for c in columns),
+        id_column=id_column, source_checksum=source_checksum,
+        definition_checksum=definition_checksum,
+        loaded_at=loaded_at.astimezone(UTC).isoformat(timespec="seconds"),
+        duration_s=duration_s, crs=crs)
+
+
+class PostGISStore(Store):
+    """Layers in one schema of a PostgreSQL database with PostGIS.
+
+    Attributes:
+        schema: the schema of this environment (URL ``?schema=`` or TSUKUBA_GIS_DB_SCHEMA).
+        where: ``host:port/db schema`` for messages (no user, no password).
+        settings: pool sizes, timeouts, the read DSN.
+    """
+
+    scheme = "postgresql"
+
+    def __init__(self, url: str, keep_versions: int = 5,
+                 settings: DatabaseSettings | None = None):
+        super().__init__(url, keep_versions)
+        # The server's provider gets only the URL (from pygeoapi's config): tuning comes from
+        # the environment, read here, where a settings object cannot be passed down.
+        self.settings = settings or DatabaseSettings()
+        self._dsn, self.schema = split_schema(url, self.settings.schema_name)
+        self.where = f"{describe(self._dsn)} schema {self.schema}"
+        self._primary = conninfo(self._dsn, self.settings, "tsukuba-gis writer", serving=False)
+        read_dsn = self.settings.read_url or self._dsn
+        self._read_info = conninfo(read_dsn, self.settings, "tsukuba-gis", serving=True)
+        self._read_where = f"{describe(read_dsn)} schema {self.schema}"
+        self._sticky_primary = False
+
+    # -- connections -------------------------------------------------------------------------
+
+    def connect_primary(self) -> psycopg.Connection:
+        """A dedicated connection to the primary (writes); reads stay on it from now on."""
+        self._sticky_primary = True
+        return connect(self._primary, self.where)
+
+    def primary_pool(self) -> ReadPool:
+        """The pool of serving connections to the primary (tile cache, reads after a write)."""
+        info = conninfo(self._dsn, self.settings, "tsukuba-gis", serving=True)
+        return read_pool(info, self.where, self.settings)
+
+    def _pool(self) -> ReadPool:
+        if self._sticky_primary:
+            return self.primary_pool()
+        return read_pool(self._read_info, self._read_where, self.settings)
+
+    def _read(self, fn: Callable[[psycopg.Connection], T]) -> T:
+        return self._pool().run(fn)
+
+    def _s(self, template: str) -> sql.Composed:
+        return sql.SQL(template).format(s=sql.Identifier(self.schema))
+
+    # -- schema ------------------------------------------------------------------------------
+
+    def migrate(self) -> list[int]:
+        """Create or upgrade the schema (and PostGIS, when the role may); the numbers applied."""
+        # Not a reason to read from the primary from now on: serve migrates too (usually nothing).
+        with connect(self._primary, self.where, autocommit=True) as conn:
+            return migrate(conn, self.schema, self.where)
+
+    def pending_migrations(self) -> list[int]:
+        """Migrations not applied yet (reads only)."""
+        return self._read(lambda conn: pending(conn, self.schema))
+
+    def generation(self) -> int:
+        """The registry change counter (0 before the first migration)."""
+        def read(conn: psycopg.Connection) -> int:
+            try:
+                row = conn.execute(self._s("SELECT value FROM {s}.tg_meta WHERE key ="
+                                           " 'generation'")).fetchone()
+            except psycopg.errors.UndefinedTable:
+                return 0
+            return int(row[0]) if row else 0
+        return self._read(read)
+
+    def bump_generation(self, conn: psycopg.Connection) -> None:
+        """Count one more registry change (inside the writer's transaction: seen at its commit)."""
+        conn.execute(self._s("UPDATE {s}.tg_meta SET value = (value::bigint + 1)::text"
+                             " WHERE key = 'generation'"))
+
+    # -- registry ----------------------------------------------------------------------------
+
+    def _records(self, where: str, args: tuple = ()) -> list[LayerRecord]:
+        statement = self._s(f"SELECT {RECORD_COLUMNS} FROM {{s}}.tg_layer_versions WHERE {where}")
+
+        def read(conn: psycopg.Connection) -> list[LayerRecord]:
+            try:
+                return [_record(r) for r in conn.execute(statement, args).fetchall()]
+            except psycopg.errors.UndefinedTable:
+                return []  # not migrated yet: nothing loaded, as a missing GeoPackage
+        return self._read(read)
+
+    def layers(self) -> list[LayerRecord]:
+        """The current version of every loaded layer, by id."""
+        return self._records('current ORDER BY layer_id COLLATE "C"')
+
+    def current(self, layer_id: str) -> LayerRecord | None:
+        """The current version of one layer."""
+        found = self._records("current AND layer_id = %s", (layer_id,))
+        return found[0] if found else None
+
+    def history(self, layer_id: str) -> list[LayerRecord]:
+        """Kept versions, newest first."""
+        return self._records("layer_id = %s ORDER BY version DESC", (layer_id,))
+
+    def version(self, layer_id: str, version: int) -> LayerRecord | None:
+        """One kept version."""
+        found = self._records("layer_id = %s AND version = %s", (layer_id, version))
+        return found[0] if found else None
+
+    def read_version(self, conn: psycopg.Connection, layer_id: str, version: int) -> LayerRecord:
+        """One version's record as the writer's own transaction sees it."""
+        row = conn.execute(self._s(f"SELECT {RECORD_COLUMNS} FROM {{s}}.tg_layer_versions"
+                                   " WHERE layer_id = %s AND version = %s"),
+                           (layer_id, version)).fetchone()
+        return _record(row)
+
+    def activate(self, layer_id: str, version: int) -> LayerRecord:
+        """Point the registry at a kept version (rollback) in one transaction."""
+        with self.connect_primary() as conn:
+            layer_lock(conn, self.schema, layer_id)
+            hit = conn.execute(self._s("SELECT 1 FROM {s}.tg_layer_versions WHERE layer_id = %s"
+                                       " AND version = %s"), (layer_id, version)).fetchone()
+            if hit is None:
+                conn.rollback()
+                kept = [r.version for r in self.history(layer_id)]
+                raise LayerNotFound(f"layer {layer_id!r} has no version {version} (kept: {kept})")
+            # Two steps: the unique index allows one current row per layer at any moment.
+            conn.execute(self._s("UPDATE {s}.tg_layer_versions SET current = false"
+                                 " WHERE layer_id = %s AND current"), (layer_id,))
+            conn.execute(self._s("UPDATE {s}.tg_layer_versions SET current = true"
+                                 " WHERE layer_id = %s AND version = %s"), (layer_id, version))
+            self.bump_generation(conn)
+            record = self.read_version(conn, layer_id, version)
+            conn.commit()
+        return record
+
+    def prune(self, conn: psycopg.Connection, layer_id: str) -> None:
+        """Drop versions beyond ``keep_versions`` (the current one always stays)."""
+        rows = conn.execute(self._s("SELECT version, table_name FROM {s}.tg_layer_versions"
+                                    " WHERE layer_id = %s AND NOT current ORDER BY version DESC"),
+                            (layer_id,)).fetchall()
+        for version, table in rows[self.keep_versions - 1:]:
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(
+                sql.Identifier(self.schema, table)))
+            for registry in ("tg_layer_versions", "tg_rejects", "tg_tile_cache"):
+                conn.execute(self._s(f"DELETE FROM {{s}}.{registry} WHERE layer_id = %s"
+                                     " AND version = %s"), (layer_id, version))
+
+    def rejects(self, layer_id: str, version: int) -> list[Reject]:
+        """The quarantine of one version, in the order it was written."""
+        statement = self._s('SELECT source, "row", reason, attributes, geometry_wkt FROM'
+                            " {s}.tg_rejects WHERE layer_id = %s AND version = %s ORDER BY seq")
+
+        def read(conn: psycopg.Connection) -> list[Reject]:
+            rows = conn.execute(statement, (layer_id, version)).fetchall()
+            return [Reject(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+        return self._read(read)
+
+    # -- write -------------------------------------------------------------------------------
+
+    def writer(self, layer_id: str, columns: Sequence[Column], geometry_type: str,
+               id_column: str | None = None, version: int | None = None) -> LayerWriter:
+        """Start a new version (``version``: a store copy keeps the source's numbers)."""
+        self.migrate()
+        return PostGISWriter(self, layer_id, list(columns), geometry_type, id_column, version)
+
+    # -- read --------------------------------------------------------------------------------
+
+    def query(self, record: LayerRecord, query: Query) -> FeaturePage:
+        """One page of a layer version (GiST index for the bbox)."""
+        return self._read(lambda conn: self._on_table(record, run_query, conn, query))
+
+    def _on_table(self, record: LayerRecord, fn: Callable, conn: psycopg.Connection,
+                  *args: Any) -> Any:
+        try:
+            return fn(conn, self.schema, record, *args)
+        except psycopg.errors.UndefinedTable:
+            # Pruned between reading the record and reading its table (keep_versions = 1).
+            raise LayerNotFound(f"{record.layer_id} v{record.version} is no longer kept in"
+                                f" {self.where}; read the current version again") from None
+
+    def get(self, record: LayerRecord, feature_id: str, select: Sequence[str] | None = None
+            ) -> FeaturePage:
+        """One feature by its id column (or fid)."""
+        key = record.id_column or "fid"
+        query = Query(equals=((key, feature_id),), limit=1,
+                      select=tuple(select) if select else None, with_count=False)
+        return self.query(record, query)
+
+    def iter_frames(self, record: LayerRecord, chunk_size: int = 50_000
+                    ) -> Iterator[gpd.GeoDataFrame]:
+        """All features in fid order, chunk by chunk (a server-side cursor on one connection)."""
+        names = [c.name for c in record.columns]
+        statement = sql.SQL("SELECT fid, ST_AsBinary(geom){} FROM {} ORDER BY fid").format(
+            sql.SQL("").join(sql.SQL(", ") + sql.Identifier(n) for n in names),
+            sql.Identifier(self.schema, record.table))
+        conn = connect(self._primary if self._sticky_primary else self._read_info, self.where)
+        try:
+            with conn.transaction(), conn.cursor(name="tg_iter_frames") as cursor:
+                cursor.itersize = chunk_size
+                cursor.execute(statement)
+                while rows := cursor.fetchmany(chunk_size):
+                    yield _frame(rows, names)
+        except psycopg.errors.UndefinedTable:
+            raise LayerNotFound(f"{record.layer_id} v{record.version} is no longer kept in"
+                                f" {self.where}") from None
+        finally:
+            conn.close()
+
+    # -- tiles (issue 6) and shutdown ------------------------------------------------------------
+
+    def tile_cache(self) -> PostGISTileCache:
+        """Tiles shared by every server process on this database (UNLOGGED table, primary)."""
+        return PostGISTileCache(self)
+
+    def close(self) -> None:
+        """Release this instance's pooled connections."""
+        self._pool().close()
+
+
+def _frame(rows: list[tuple], names: list[str]) -> gpd.GeoDataFrame:
+    geoms = shapely.from_wkb([bytes(r[1]) for r in rows])
+    data = {n: [r[i + 2] for r in rows] for i, n in enumerate(names)}
+    return gpd.GeoDataFrame(data, geometry=geoms, crs="EPSG:4326",
+                            index=pd.Index([r[0] for r in rows], name="fid"))
