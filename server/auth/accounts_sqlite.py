@@ -50,13 +50,20 @@ class SQLiteAccountStore(AccountStore):
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
         # A connection per operation: cheap for SQLite, and safe across threads and workers.
-        con = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+        try:
+            con = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+        except sqlite3.OperationalError as err:
+            raise AccountError(f"the account store {self.path} cannot be opened: {err}") from None
         try:
             con.execute("PRAGMA foreign_keys = ON")
             # WAL + NORMAL: durable against crashes of the process; a power cut may lose the
             # last sessions or counters, which is harmless (sign in again).
             con.execute("PRAGMA synchronous = NORMAL")
             yield con
+        except sqlite3.IntegrityError:
+            raise  # a constraint: the caller says what it means
+        except sqlite3.DatabaseError as err:  # locked too long, disk full, damaged file
+            raise AccountError(f"the account store {self.path} cannot be used: {err}") from None
         finally:
             con.close()
 

@@ -10,9 +10,10 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.auth.accounts import AccountError
 from server.auth.audit import audit
 from server.auth.authenticate import Authenticator, AuthFailure
-from server.auth.web import check_state_change, refusal
+from server.auth.web import check_state_change, refusal, store_unavailable
 
 
 class RequireStaff:
@@ -42,6 +43,9 @@ class RequireStaff:
         except AuthFailure as failure:
             audit("refused", conn, failure.status)
             await refusal(conn, failure)(scope, receive, send)
+            return
+        except AccountError as err:
+            await store_unavailable(conn, err)(scope, receive, send)
             return
         scope = {**scope, "user": principal}
         status = [500]

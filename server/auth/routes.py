@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server.auth.accounts import SessionRecord
+from server.auth.accounts import AccountError, SessionRecord
 from server.auth.audit import audit
 from server.auth.authenticate import Authenticator, AuthFailure, Principal, client_address
-from server.auth.web import NO_STORE, check_state_change, origin_ok, refusal
+from server.auth.web import NO_STORE, check_state_change, origin_ok, refusal, store_unavailable
 from server.ogcapi.adapter import ogc_error
 
 MAX_BODY = 16 * 1024
@@ -116,7 +116,8 @@ def auth_app(authenticator: Authenticator, trusted: frozenset[str]) -> Starlette
 
     routes = [Route("/login", login, methods=["POST"]), Route("/logout", logout, methods=["POST"]),
               Route("/me", me, methods=["GET"])]
-    return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+    handlers = {HTTPException: http_error, AccountError: store_unavailable}
+    return Starlette(routes=routes, exception_handlers=handlers)
 
 
 async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -1,15 +1,18 @@
 """HTTP pieces shared by the staff wrapper and the /auth routes: refusals, Origin and CSRF."""
 
 import hmac
+import logging
 import math
 from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 
+from server.auth.accounts import AccountError
 from server.auth.authenticate import AuthFailure, Principal
 from server.ogcapi.adapter import ogc_error
 
+LOG = logging.getLogger(__name__)
 REALM = "tsukuba-gis staff"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "x-csrf-token"
@@ -28,6 +31,14 @@ def refusal(conn: HTTPConnection, failure: AuthFailure) -> JSONResponse:
         response.headers.append("www-authenticate", f'Bearer realm="{REALM}"')
     if failure.status == 429:
         response.headers["retry-after"] = str(max(1, math.ceil(failure.retry_after)))
+    return response
+
+
+def store_unavailable(conn: HTTPConnection, err: AccountError) -> JSONResponse:
+    """503 when the account store cannot answer (nobody can be let in, nobody is locked out)."""
+    LOG.error("%s", err)
+    response = ogc_error(503, "ServiceUnavailable", "staff sign-in is unavailable; try later")
+    response.headers.update({**NO_STORE, "retry-after": "30"})
     return response
 
 

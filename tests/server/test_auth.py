@@ -252,3 +252,23 @@ def test_audit_names_who_read_what_and_no_log_holds_a_secret(server, accounts):
                "leaked-in-a-url"]
     for secret in secrets:
         assert secret not in audit and secret not in server_log
+
+
+def test_a_broken_account_store_answers_503_not_500(sample_data_dir, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from server.app import create_app
+    from server.auth.settings import AuthSettings
+    from server.auth.tokens import new_token
+    from tsukuba_gis.settings import Settings
+
+    accounts = tmp_path / "accounts.sqlite"
+    app = create_app(Settings(data_dir=sample_data_dir, public_url="http://testserver"),
+                     AuthSettings(accounts=str(accounts), audit_log=tmp_path / "audit.log"))
+    accounts.write_bytes(b"this is not a database" * 100)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for response in (client.get("/internal/api/collections", auth=("yamada", PASSWORD)),
+                         client.post("/auth/login", json={"username": "yamada", "password": "x"}),
+                         client.get("/auth/me", headers={"X-API-Key": new_token()[1]})):
+            assert response.status_code == 503, response.text
+            assert response.json()["code"] == "ServiceUnavailable"
