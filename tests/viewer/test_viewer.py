@@ -1,67 +1,20 @@
-"""The residents' viewer in a real browser, on the real server over the sample store.
+"""The residents' viewer in a real browser, on the real server over the sample store: layers,
+drawing, popups, credits, base maps, opacity, open data links and remembered state.
 
 Every host but 127.0.0.1 is blocked (the ``page`` fixture), so base-map tiles fail: the map must
 work without them. Every wait is a bounded Playwright wait.
 """
 
 import json
-import os
-import shutil
-import subprocess
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 
-from tsukuba_gis.settings import PROJECT_ROOT
+from viewerpage import WAIT_MS, checkbox, open_viewer
 
 pytestmark = pytest.mark.browser
 
-VIEWER = PROJECT_ROOT / "viewer"
-BUILD = VIEWER / "public" / "build"
-SCREENSHOT = PROJECT_ROOT / "docs" / "viewer.png"
 INTERNAL_LAYER = "shelters_staff"
-WAIT_MS = 10_000
-
-
-def _newest_source_mtime() -> float:
-    sources = [*VIEWER.joinpath("src").rglob("*"), *VIEWER.glob("package*.json")]
-    return max(path.stat().st_mtime for path in sources if path.is_file())
-
-
-@pytest.fixture(scope="session", autouse=True)
-def viewer_build():
-    """The bundle the server serves, rebuilt (esbuild, ~0.1 s) when older than the sources."""
-    bundle = BUILD / "index.js"
-    if bundle.exists() and bundle.stat().st_mtime >= _newest_source_mtime():
-        return bundle
-    npm = shutil.which("npm")
-    if not npm or not (VIEWER / "node_modules" / ".bin" / "esbuild").exists():
-        pytest.fail("the viewer is not built: run `make install` (npm ci && npm run build)")
-    subprocess.run([npm, "run", "build"], cwd=VIEWER, check=True, timeout=120,
-                   env={**os.environ, "npm_config_update_notifier": "false"})
-    return bundle
-
-
-@pytest.fixture(scope="module")
-def api(live_server):
-    """What the server publishes: the viewer config and the OGC collections."""
-    with httpx.Client(base_url=live_server.url, timeout=30) as client:
-        config = client.get("/viewer-config.json").json()
-        collections = client.get("/api/collections", params={"f": "json"}).json()["collections"]
-        shelters = client.get("/api/collections/shelters/items",
-                              params={"f": "json", "limit": 1000}).json()
-    return {"config": config, "collections": collections, "shelters": shelters}
-
-
-def open_viewer(page, live_server):
-    """Open / and wait until every layer shown at start has finished loading."""
-    page.goto(f"{live_server.url}/")
-    page.wait_for_selector('.tg-layer[data-layer="shelters"][data-status="loaded"]',
-                           state="attached", timeout=WAIT_MS)
-    page.wait_for_function("() => !document.querySelector('.tg-layer[data-status=\"loading\"]')",
-                           timeout=WAIT_MS)
 
 
 def listed_layers(page) -> list[str]:
@@ -91,7 +44,7 @@ def test_panel_lists_every_public_layer_from_the_api(page, live_server, api):
     assert sorted(listed_layers(page)) == sorted(expected)
     # The internal layer is neither in the public API nor in the panel, by id or by title.
     assert INTERNAL_LAYER not in listed_layers(page)
-    assert "管理連絡先" not in page.inner_text(".tg-panel")
+    assert "管理連絡先" not in page.inner_text("body")
     # Grouped by department, Japanese names, in the config's order.
     used = {config["layers"][layer_id]["department"] for layer_id in expected}
     names = [d["name"]["ja"] for d in config["departments"] if d["id"] in used]
@@ -123,8 +76,8 @@ def test_default_layers_draw_from_bbox_requests(page, live_server, api):
     assert page.locator("path.tg-layer-flood_sample").count() > 0
     assert page.locator("path.tg-layer-city_boundary").count() > 0
     # Layers shown at start are ticked; the others are not drawn.
-    assert page.is_checked('.tg-layer[data-layer="shelters"] input')
-    assert not page.is_checked('.tg-layer[data-layer="towns"] input')
+    assert page.is_checked(checkbox("shelters"))
+    assert not page.is_checked(checkbox("towns"))
     assert page.locator("path.tg-layer-towns").count() == 0
     # Never a whole layer: every request is limited to the view's bounding box.
     assert requests
@@ -251,9 +204,9 @@ def test_toggles_layers_base_maps_and_credits(page, live_server, api):
     assert layers["shelters"]["attribution"]["ja"] in credits.inner_text()
     assert layers["towns"]["attribution"]["ja"] not in credits.inner_text()
 
-    page.uncheck('.tg-layer[data-layer="shelters"] input')
+    page.uncheck(checkbox("shelters"))
     assert page.locator("path.tg-layer-shelters").count() == 0
-    page.check('.tg-layer[data-layer="towns"] input')
+    page.check(checkbox("towns"))
     page.wait_for_selector("path.tg-layer-towns", state="attached", timeout=WAIT_MS)
     assert layers["towns"]["attribution"]["ja"] in credits.inner_text()
 
@@ -264,21 +217,38 @@ def test_toggles_layers_base_maps_and_credits(page, live_server, api):
     assert "OpenStreetMap" not in credits.inner_text()
 
 
-def test_phone_layout_starts_with_the_panel_closed(page, live_server):
-    page.set_viewport_size({"width": 390, "height": 844})
+def test_opacity_and_open_data_links(page, live_server, api):
     open_viewer(page, live_server)
-    toggle = page.locator(".tg-panel-toggle")
-    assert toggle.get_attribute("aria-expanded") == "false"
-    assert not page.is_visible(".tg-panel-body")
-    assert page.locator("path.tg-layer-shelters").count() > 0
-    toggle.click()
-    assert toggle.get_attribute("aria-expanded") == "true"
-    assert page.is_visible('.tg-layer[data-layer="shelters"]')
+    row = '.tg-layer[data-layer="flood_sample"]'
+    link = page.locator(f"{row} a.tg-opendata-link")
+    assert link.get_attribute("href") == f"{live_server.url}/opendata#flood_sample"
+    assert "洪水浸水想定区域" in link.get_attribute("aria-label")
+    slider = page.locator(f"{row} input.tg-opacity")
+    assert slider.is_visible()
+    slider.fill("30")
+    pane = ".leaflet-tg-pane-flood_sample-pane"
+    assert page.eval_on_selector(pane, "el => getComputedStyle(el).opacity") == "0.3"
+    # A layer that is off shows no opacity control (nothing to adjust).
+    assert not page.locator('.tg-layer[data-layer="towns"] input.tg-opacity').is_visible()
 
 
-def test_desktop_screenshot(page, live_server):
+def test_state_survives_a_reload_and_the_hash_wins(page, live_server):
     open_viewer(page, live_server)
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
-    assert SCREENSHOT.stat().st_size > 10_000
-    assert Path(SCREENSHOT).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page.uncheck(checkbox("shelters"))
+    page.check(checkbox("towns"))
+    page.locator('.tg-layer[data-layer="towns"] input.tg-opacity').fill("50")
+    page.check('.tg-basemaps input[value="pale"]')
+    page.click(".tg-lang")
+    page.wait_for_function("() => location.hash.includes('lang=en') && location.hash.includes('base=pale')",
+                           timeout=WAIT_MS)
+    # Without a hash: what was remembered (localStorage).
+    open_viewer(page, live_server, "#")
+    assert page.get_attribute("html", "lang") == "en"
+    assert not page.is_checked(checkbox("shelters")) and page.is_checked(checkbox("towns"))
+    assert page.input_value('.tg-layer[data-layer="towns"] input.tg-opacity') == "50"
+    assert page.is_checked('.tg-basemaps input[value="pale"]')
+    # A hash wins over what was remembered.
+    page.goto("about:blank")
+    open_viewer(page, live_server, "#map=13/36.08/140.11&layers=shelters&lang=ja")
+    assert page.get_attribute("html", "lang") == "ja"
+    assert page.is_checked(checkbox("shelters")) and not page.is_checked(checkbox("towns"))

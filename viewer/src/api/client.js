@@ -41,3 +41,28 @@ function withSlash(url) {
   if (!copy.pathname.endsWith('/')) copy.pathname += '/';
   return copy;
 }
+
+/** Place suggestions from the server's /search for a typed query. */
+export async function searchPlaces(query, { signal, limit = 8, baseUrl = document.baseURI } = {}) {
+  const url = new URL('search', baseUrl);
+  url.searchParams.set('q', query);
+  url.searchParams.set('limit', String(limit));
+  const body = await getJson(url, { signal });
+  return body.results ?? [];
+}
+
+/** The URL of the point report ("この地点の情報") at `latlng` in format `f` (json, csv, html). */
+export function pointUrl(latlng, { f = 'json', lang = 'ja', radius, baseUrl = document.baseURI } = {}) {
+  const url = new URL('point', baseUrl);
+  url.searchParams.set('lat', latlng.lat.toFixed(6));
+  url.searchParams.set('lon', latlng.lng.toFixed(6));
+  if (radius != null) url.searchParams.set('radius', String(radius));
+  if (f !== 'json') url.searchParams.set('f', f);
+  if (f !== 'json' || lang !== 'ja') url.searchParams.set('lang', lang);
+  return url;
+}
+
+/** The point report of `latlng` (see server/point.py). */
+export function loadPointReport(latlng, { signal, radius } = {}) {
+  return getJson(pointUrl(latlng, { radius }), { signal });
+}

@@ -1,1 +1,4 @@
-export { HttpError, getJson, loadViewerConfig, loadCollections, itemsUrl } from './client.js';
+export {
+  HttpError, getJson, loadViewerConfig, loadCollections, itemsUrl, searchPlaces, pointUrl, loadPointReport,
+} from './client.js';
+export { staffSession, login, logout } from './auth.js';

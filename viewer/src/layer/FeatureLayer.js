@@ -1,6 +1,8 @@
 // A Leaflet layer showing one collection's features in and around the view, refetched (debounced)
 // when the map moves. Stale requests are aborted; features that stay in view are kept (an open
-// popup survives a pan), the others are dropped.
+// popup survives a pan), the others are dropped. Points and lines open a popup; areas are not
+// interactive: a tap on an area reaches the map and asks "what applies here" for every layer.
+// Opacity is the layer's pane's (one CSS property, whatever the number of features).
 import { GeoJSON, Util, circleMarker } from '../leaflet.js';
 import { popupContent } from './popup.js';
 import { featureStyle } from './style.js';
@@ -15,6 +17,7 @@ export const FeatureLayer = GeoJSON.extend({
     // Load this fraction of the view more on every side, so small pans need no request.
     padding: 0.25,
     popup: { maxWidth: 320, minWidth: 200, autoPanPadding: [16, 16] },
+    opacity: 1,
   },
 
   /**
@@ -24,11 +27,15 @@ export const FeatureLayer = GeoJSON.extend({
   initialize(source, entry, options) {
     const paint = featureStyle(entry.def);
     const className = `tg-feature tg-layer-${entry.id}`;
+    const interactive = entry.def.geometry !== 'polygon';
     GeoJSON.prototype.initialize.call(this, null, Util.extend({
       className,
+      interactive,
+      // A click on a marker or line opens its popup and is not also a click on the map.
+      bubblingMouseEvents: false,
       style: paint,
       pointToLayer: (feature, latlng) => circleMarker(latlng, {
-        ...paint(feature), pane: this.options.pane, className,
+        ...paint(feature), pane: this.options.pane, className, interactive, bubblingMouseEvents: false,
       }),
     }, options));
     this._source = source;
@@ -48,6 +55,7 @@ export const FeatureLayer = GeoJSON.extend({
   onAdd(map) {
     const { pane, zIndex } = this.options;
     if (!map.getPane(pane)) map.createPane(pane).style.zIndex = zIndex ?? '';
+    map.getPane(pane).style.opacity = String(this.options.opacity);
     GeoJSON.prototype.onAdd.call(this, map);
     map.on('moveend', this._scheduleLoad, this);
     this._load();
@@ -58,6 +66,18 @@ export const FeatureLayer = GeoJSON.extend({
     clearTimeout(this._timer);
     this._abort();
     GeoJSON.prototype.onRemove.call(this, map);
+  },
+
+  /** Set the layer's opacity (0..1). */
+  setOpacity(opacity) {
+    this.options.opacity = opacity;
+    const pane = this._map?.getPane(this.options.pane);
+    if (pane) pane.style.opacity = String(opacity);
+    return this;
+  },
+
+  getOpacity() {
+    return this.options.opacity;
   },
 
   /** Whether the last load covered the current view completely. */
@@ -130,7 +150,7 @@ export const FeatureLayer = GeoJSON.extend({
     layer.feature = GeoJSON.asFeature(feature);
     layer.defaultOptions = layer.options;
     this.resetStyle(layer);
-    layer.bindPopup(() => popupContent(layer.feature, this._entry), this.options.popup);
+    if (this.options.interactive) layer.bindPopup(() => popupContent(layer.feature, this._entry), this.options.popup);
     return layer;
   },
 });

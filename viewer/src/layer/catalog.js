@@ -18,14 +18,7 @@ export function discoverLayers(config, collections) {
     if (!groups.has(def.department)) {
       groups.set(def.department, { department: { id: def.department, name: { ja: def.department } }, entries: [] });
     }
-    const entry = {
-      id: collection.id,
-      def,
-      collection,
-      title: layerTitle(def),
-      attribution: linkifiedHtml(pick(def.attribution)),
-      visible: isVisibleByDefault(def),
-    };
+    const entry = labelEntry({ id: collection.id, def, collection, visible: isVisibleByDefault(def) });
     groups.get(def.department).entries.push(entry);
   }
   const result = [...groups.values()].filter((group) => group.entries.length > 0);
@@ -62,5 +55,15 @@ export function drawZIndex(def, index) {
 export function layerTitle(def) {
   const title = pick(def.title);
   if (!def.synthetic) return title;
-  return title.replace(t('synthetic'), '').trim() || title;
+  const mark = t('synthetic').toLowerCase();
+  const at = title.toLowerCase().indexOf(mark);
+  if (at < 0) return title;
+  return (title.slice(0, at) + title.slice(at + mark.length)).replace(/[\s—–-]+$/, '').trim() || title;
+}
+
+/** Set the entry's title and credit (HTML) in the current language; returns the entry. */
+export function labelEntry(entry) {
+  entry.title = layerTitle(entry.def);
+  entry.attribution = linkifiedHtml(pick(entry.def.attribution));
+  return entry;
 }

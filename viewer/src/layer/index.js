@@ -8,7 +8,7 @@ import { featureLayer } from './FeatureLayer.js';
 
 export { BboxSource, bboxParam, nextPageUrl } from './BboxSource.js';
 export { FeatureLayer, featureLayer } from './FeatureLayer.js';
-export { discoverLayers, isVisibleByDefault, drawZIndex, layerTitle } from './catalog.js';
+export { discoverLayers, isVisibleByDefault, drawZIndex, layerTitle, labelEntry } from './catalog.js';
 export { featureStyle, legendEntries, categoryOf, isFilled } from './style.js';
 export { popupContent, formatValue } from './popup.js';
 

@@ -10,10 +10,24 @@ export function createMap(element, options = {}) {
   // map.attributionControl and follows the layers' getAttribution() as they come and go.
   control.attribution({ position: 'bottomleft' }).addTo(map);
   control.scale({ imperial: false, position: 'bottomleft' }).addTo(map);
+  relabelMap(map);
   map.on('popupopen', ({ popup }) => {
     popup.getElement()?.querySelector('.leaflet-popup-close-button')?.setAttribute('aria-label', t('closePopup'));
   });
   return map;
+}
+
+/** Write the map controls' labels in the current language (after a language switch). */
+export function relabelMap(map) {
+  const container = map.getContainer();
+  container.setAttribute('aria-label', `${t('mapLabel')}（${t('mapHelp')}）`);
+  for (const [selector, key] of [['.leaflet-control-zoom-in', 'zoomIn'], ['.leaflet-control-zoom-out', 'zoomOut']]) {
+    const button = container.querySelector(selector);
+    if (button) {
+      button.title = t(key);
+      button.setAttribute('aria-label', t(key));
+    }
+  }
 }
 
 /**

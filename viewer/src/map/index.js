@@ -1,2 +1,3 @@
-export { createMap, extentBounds, showInitialView } from './createMap.js';
+export { createMap, extentBounds, showInitialView, relabelMap } from './createMap.js';
 export { BaseMapLayer, baseMapLayer } from './basemap.js';
+export { PointQuery, pointQuery } from './PointQuery.js';

@@ -1,0 +1,43 @@
+"""Helpers of the viewer's browser tests: opening the page, waiting, axe-core."""
+
+from tsukuba_gis.settings import PROJECT_ROOT
+
+AXE = PROJECT_ROOT / "viewer" / "node_modules" / "axe-core" / "axe.min.js"
+WAIT_MS = 10_000
+# Inside the PLATEAU UseDistrict 第1種低層住居専用地域 (BCR 40 / FAR 80), ~80 m from its edge.
+ZONED = (35.9909, 140.13296)
+
+
+def wait_loaded(page) -> None:
+    """Wait until no layer shown is loading any more."""
+    page.wait_for_function("() => document.querySelector('.tg-layer') &&"
+                           " !document.querySelector('.tg-layer[data-status=\"loading\"]')",
+                           timeout=WAIT_MS)
+
+
+def open_viewer(page, live_server, hash: str = "") -> None:
+    """Open / (with a hash) and wait until every layer shown at start has finished loading."""
+    page.goto(f"{live_server.url}/{hash}")
+    page.wait_for_selector(".tg-layer[data-layer]", state="attached", timeout=WAIT_MS)
+    wait_loaded(page)
+
+
+def checkbox(layer_id: str) -> str:
+    return f'.tg-layer[data-layer="{layer_id}"] input[type="checkbox"]'
+
+
+def point_report(page) -> None:
+    """Wait for the point panel to show a report."""
+    page.wait_for_selector(".tg-point h3", timeout=WAIT_MS)
+
+
+def axe_violations(page, impacts=("serious", "critical")) -> list[dict]:
+    """axe-core's violations of the given impacts on the page as it is now."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    result = page.evaluate("""async () => {
+        const r = await axe.run(document, {resultTypes: ['violations']});
+        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))}));
+    }""")
+    return [v for v in result if v["impact"] in impacts]

@@ -1,0 +1,115 @@
+// 「この地点の情報」: the point report of the server (server/point.py) as a panel, in the current
+// language: what applies at the point per layer (values with their labels), what does not (or
+// where the data does not reach), what lies within the radius, and the nearest shelters with
+// straight-line distance and an estimated walk. Data is only ever inserted as text.
+import { formatDistance, getLanguage, pick, t } from '../i18n.js';
+import { pointUrl } from '../api/index.js';
+import { h, syntheticBadge } from '../util/index.js';
+import { formatValue } from '../layer/index.js';
+
+export class PointPanel {
+  /**
+   * @param {{onShow(latlng): void, onClear(): void, onCentre(): void, rank?}} options onShow: show a
+   *   listed feature on the map; onClear: forget the point; onCentre: query the map centre;
+   *   rank(layerId): order of the layers that apply (smaller first)
+   */
+  constructor(options) {
+    this.options = options;
+    this.element = h('div', { className: 'tg-point', 'aria-live': 'polite', 'aria-busy': 'false' });
+    this.state = { status: 'empty' };
+    this.render();
+  }
+
+  /** Show a state: {status: 'empty'|'loading'|'report'|'error', latlng?, report?}. */
+  setState(state) {
+    this.state = state;
+    this.render();
+  }
+
+  render() {
+    const { status, latlng, report } = this.state;
+    this.element.setAttribute('aria-busy', String(status === 'loading'));
+    const heading = h('h2', { className: 'tg-point-title' }, t('pointTitle'));
+    if (status === 'empty' || !latlng) {
+      this.element.replaceChildren(heading, h('p', {}, t('pointHint')),
+        h('button', { type: 'button', className: 'tg-button', onClick: () => this.options.onCentre() }, t('pointCentre')));
+      return;
+    }
+    const coords = h('p', { className: 'tg-point-coords' }, `${latlng.lat.toFixed(6)}, ${latlng.lng.toFixed(6)}`);
+    const body = {
+      loading: () => [h('p', { className: 'tg-point-status' }, t('pointLoading'))],
+      error: () => [h('p', { className: 'tg-point-status tg-error', role: 'alert' }, t('pointError'))],
+      report: () => this._report(report),
+    }[status]();
+    this.element.replaceChildren(heading, coords, this._actions(latlng, status === 'report'), ...body);
+  }
+
+  _actions(latlng, ready) {
+    const lang = getLanguage();
+    return h('div', { className: 'tg-point-actions' }, [
+      ready && h('a', { className: 'tg-button', href: pointUrl(latlng, { f: 'csv', lang }).href, download: '' }, t('downloadCsv')),
+      ready && h('a', { className: 'tg-button', href: pointUrl(latlng, { f: 'html', lang }).href, target: '_blank', rel: 'noopener' }, t('openReport')),
+      h('button', { type: 'button', className: 'tg-button', onClick: () => this.options.onClear() }, t('clearPoint')),
+    ]);
+  }
+
+  _report(report) {
+    const areas = report.layers.filter((layer) => layer.geometry !== 'point');
+    const rank = this.options.rank ?? (() => 0);
+    const hits = areas.filter((layer) => layer.here.length > 0).sort((a, b) => rank(a.id) - rank(b.id));
+    const misses = areas.filter((layer) => layer.here.length === 0);
+    const nearby = report.layers.filter((layer) => layer.nearby.length > 0);
+    const radius = Math.round(report.radius_m);
+    return [
+      h('h3', {}, t('pointHere')),
+      hits.length ? h('div', { className: 'tg-point-layers' }, hits.map((layer) => this._layer(layer)))
+        : h('p', {}, t('pointNone')),
+      misses.length > 0 && h('h3', {}, t('pointNoneList')),
+      misses.length > 0 && h('ul', { className: 'tg-point-misses' }, misses.map((layer) => h('li', { 'data-layer': layer.id }, [
+        pick(layer.title), layer.synthetic && ' ', layer.synthetic && syntheticBadge(), '：',
+        t(layer.coverage === 'outside' ? 'pointOutside' : 'pointNone'),
+      ]))),
+      h('h3', {}, t('pointNearby', { r: radius })),
+      nearby.length ? h('ul', { className: 'tg-point-nearby' }, nearby.flatMap((layer) => layer.nearby.map((feature) =>
+        h('li', { 'data-layer': layer.id }, [
+          h('span', { className: 'tg-point-layer-name' }, `${pick(layer.title)}：`),
+          formatValue(feature.name) || pick(layer.title), ` ${t('distance', { d: formatDistance(feature.distance_m) })}`,
+        ]))))
+        : h('p', {}, t('pointNearbyNone', { r: radius })),
+      ...report.nearest.flatMap((group) => [
+        h('h3', {}, t('pointNearest', { name: pick(group.title) })),
+        h('ol', { className: 'tg-point-nearest', 'data-layer': group.layer }, group.features.map((feature) => this._nearest(feature))),
+      ]),
+      h('p', { className: 'tg-note' }, t('distanceNote')),
+      h('p', { className: 'tg-note' }, t('singlePointNote')),
+    ];
+  }
+
+  _layer(layer) {
+    return h('article', { className: 'tg-point-layer', 'data-layer': layer.id }, [
+      h('h4', {}, [pick(layer.title), layer.synthetic && ' ', layer.synthetic && syntheticBadge()]),
+      layer.synthetic && h('p', { className: 'tg-popup-note' }, t('syntheticNote')),
+      ...layer.here.map((feature) => h('div', { className: 'tg-point-feature' }, [
+        feature.name != null && h('p', { className: 'tg-point-name' }, formatValue(feature.name)),
+        h('table', { className: 'tg-popup-fields' }, h('tbody', {}, feature.properties.map((property) =>
+          h('tr', { 'data-field': property.name }, [
+            h('th', { scope: 'row' }, pick(property.label) || property.name),
+            h('td', {}, formatValue(property.value)),
+          ])))),
+      ])),
+    ]);
+  }
+
+  _nearest(feature) {
+    const where = feature.lat != null ? { lat: feature.lat, lng: feature.lon } : null;
+    return h('li', {}, [
+      where ? h('button', { type: 'button', className: 'tg-link-button', onClick: () => this.options.onShow(where) }, formatValue(feature.name))
+        : formatValue(feature.name),
+      h('span', { className: 'tg-point-distance' }, ` ${t('distance', { d: formatDistance(feature.distance_m) })}・${t('walk', { m: feature.walk_min })}`),
+    ]);
+  }
+}
+
+export function pointPanel(options) {
+  return new PointPanel(options);
+}

@@ -1,0 +1,3 @@
+export { parseHash, formatHash, precision } from './permalink.js';
+export { loadState, saveState } from './storage.js';
+export { ViewState } from './ViewState.js';
