@@ -61,6 +61,8 @@ def public_frame(frame: gpd.GeoDataFrame, target: Target) -> gpd.GeoDataFrame:
         column = frame[spec.name] if spec.name in frame else pd.Series(None, index=frame.index)
         if spec.type == "boolean":
             column = column.map(lambda v: None if pd.isna(v) else bool(v))
+        elif spec.type == "date":  # GeoPackage stores text, PostGIS returns datetime.date
+            column = column.map(lambda v: None if pd.isna(v) else str(v)[:10])
         data[spec.name] = column.astype(PANDAS_TYPES[spec.type])
     return gpd.GeoDataFrame(data, geometry=frame.geometry.values, crs="EPSG:4326")
 
