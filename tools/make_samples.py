@@ -5,7 +5,7 @@
 Writes, next to the real department files in ``sources/``:
 - ``disaster/flood_sample_6677.gpkg``: a plausible but INVENTED flood inundation layer along the
   Sakura and Kokai rivers (サンプル（架空）), so the hazard path works end to end until the city
-  loads its own 洪水浸水想定区域.
+  loads its own 洪水浸水想定区域; its 庁内確認 column is a staff-only review note.
 - ``disaster/shelters_staff_6677_cp932.csv``: the 114 real shelters with invented staff-only
   columns (担当課, 内線), as a department would keep them: cp932, CRLF, survey X/Y in zone IX.
 """
@@ -33,6 +33,8 @@ RIVERS = {
 # Depth ranks of the MLIT hazard map guide, widest (shallowest) band first: rank, label, metres.
 RANKS = [(1, "0.5m未満", 900.0), (2, "0.5m以上3.0m未満", 550.0), (3, "3.0m以上5.0m未満", 220.0)]
 NOTE = "サンプル（架空）データ。実際の洪水浸水想定区域ではありません。"
+# A staff-only working column (the layer publishes it as an internal field).
+REVIEW = ["河川課 確認済（サンプル）", "河川課 要再確認（サンプル）", "危機管理課 照会中（サンプル）"]
 
 
 def _wobbly_buffer(line: shapely.LineString, width: float, rng: np.random.Generator) -> shapely.Polygon:
@@ -62,7 +64,9 @@ def flood_sample(city: shapely.Geometry) -> gpd.GeoDataFrame:
             ring = ring.intersection(city)
             if not ring.is_empty:
                 rows.append({"河川名": river, "浸水深ランク": rank, "浸水深": label,
-                             "想定": "想定最大規模（サンプル）", "備考": NOTE, "geometry": ring})
+                             "想定": "想定最大規模（サンプル）", "備考": NOTE,
+                             "庁内確認": REVIEW[(rank + len(river)) % len(REVIEW)],
+                             "geometry": ring})
     return gpd.GeoDataFrame(rows, crs=ZONE_IX)
 
 
