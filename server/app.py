@@ -3,13 +3,14 @@
 import logging
 
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server import health, opendata, point, search, viewer
 from server.auth.settings import AuthSettings
 from server.auth.staff import mount as mount_staff
-from server.ogcapi.adapter import ogcapi_app
+from server.ogcapi.adapter import http_error, ogcapi_app
 from server.ogcapi.openapi_local import SCHEMAS_DIR
 from server.publications import PREFIXES, make_publication
 from tsukuba_gis import __version__
@@ -41,7 +42,7 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
     # FastAPI's own /docs and /openapi.json are off: the OGC API documents itself at /api/openapi,
     # and a framework-level document would list staff routes to the world.
     app = FastAPI(title="tsukuba-gis", version=__version__, docs_url=None, redoc_url=None,
-                  openapi_url=None)
+                  openapi_url=None, exception_handlers={StarletteHTTPException: http_error})
     app.state.settings, app.state.store = settings, store
     app.include_router(health.router)
     app.include_router(search.router)

@@ -82,13 +82,18 @@ def _handler(publication: Publication, func: Callable, params: tuple[str, ...], 
             headers, status, content = api.get_format_exception(api_request)
         else:
             args = [request.path_params[p] for p in params]
-            headers, status, content = await run_in_threadpool(func, api, api_request, *args)
+            try:
+                headers, status, content = await run_in_threadpool(func, api, api_request, *args)
+            except Exception:  # a bug in pygeoapi or here: answer, log, never drop the connection
+                LOG.exception("OGC API %s failed on %s", publication.name, request.url.path)
+                return ogc_error(500, "NoApplicableCode", "internal server error")
         return _to_response(headers, status, content)
 
     return handle
 
 
-async def _http_error(request: Request, exc: HTTPException) -> Response:
+async def http_error(request: Request, exc: HTTPException) -> Response:
+    """404/405 and other HTTP errors as OGC API exception bodies."""
     codes = {404: "NotFound", 405: "InvalidOperation"}
     return ogc_error(exc.status_code, codes.get(exc.status_code, "InvalidParameterValue"),
                      "no such resource" if exc.status_code == 404 else str(exc.detail))
@@ -109,7 +114,7 @@ def ogcapi_app(publication: Publication, schemas_dir=None) -> Starlette:
     routes.append(Mount("/static", app=StaticFiles(directory=STATIC_DIRS[0])))
     if schemas_dir is not None:
         routes.append(Mount("/schemas", app=StaticFiles(directory=schemas_dir)))
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error,
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error,
                                                       Exception: _server_error})
     app.router.redirect_slashes = False
     return app

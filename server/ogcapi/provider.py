@@ -120,5 +120,6 @@ class StoreProvider(BaseProvider):
         """One feature by id."""
         page = self.store.get(self._record(), str(identifier), select=tuple(self.allowed))
         if not page.ids:
-            raise ProviderItemNotFoundError(user_msg=f"no feature {identifier!r} in this collection")
+            # The id is not echoed back: error messages never reflect what a client sent.
+            raise ProviderItemNotFoundError(user_msg="no such feature in this collection")
         return features(page)[0]

@@ -49,6 +49,19 @@ def conformance(api: API, request: APIRequest):
     return headers, status, orjson.dumps(document)
 
 
+def collection_items(api: API, request: APIRequest, collection_id: str):
+    """Items; record collections take only JSON/HTML/JSON-LD.
+
+    pygeoapi offers its dataset formatters (CSV) on record collections too, and then fails with
+    an UnboundLocalError (it reads a CRS variable that only feature collections set).
+    """
+    resource = api.config["resources"].get(collection_id, {})
+    kinds = {p["type"] for p in resource.get("providers", [])}
+    if "record" in kinds and request.format not in (None, "json", "html", "jsonld"):
+        return api.get_format_exception(request)
+    return itemtypes_api.get_collection_items(api, request, collection_id)
+
+
 # (path, function(api, request, *params), path params, check the f= format up front)
 ROUTES = [
     ("/", core_api.landing_page, (), True),
@@ -59,7 +72,7 @@ ROUTES = [
     ("/collections/{collection_id}/schema", core_api.get_collection_schema, ("collection_id",), True),
     ("/collections/{collection_id}/queryables", itemtypes_api.get_collection_queryables,
      ("collection_id",), True),
-    ("/collections/{collection_id}/items", itemtypes_api.get_collection_items, ("collection_id",), False),
+    ("/collections/{collection_id}/items", collection_items, ("collection_id",), False),
     ("/collections/{collection_id}/items/{item_id}", itemtypes_api.get_collection_item,
      ("collection_id", "item_id"), True),
 ]

@@ -1,0 +1,199 @@
+"""Proof, not hope: nothing internal appears anywhere on the public side.
+
+The test collects every public route it can find (the OpenAPI document, the landing pages, the
+viewer config, the open data page and catalog, search, point query, health, auth status) and
+crawls the links of what they return, then adds crafted requests (internal ids, internal field
+names in every parameter, path tricks, case and encoding variants). Every body, header and error
+message is searched for the internal layer's id, titles, internal field names, labels and values
+(read from the staff layer itself, so a new internal value is covered without editing the test).
+
+Add every new public endpoint to SEEDS (or make it reachable by a link) as the product grows.
+"""
+
+import re
+from collections import deque
+from urllib.parse import unquote, urljoin, urlsplit
+
+import httpx
+import pytest
+
+from tsukuba_gis.catalog import load_catalog
+from tsukuba_gis.settings import PROJECT_ROOT
+from tsukuba_gis.store import Query, open_store
+
+CATALOG = load_catalog(PROJECT_ROOT / "layers")
+PUBLIC_LAYERS = [layer.id for layer in CATALOG.public_layers()]
+INTERNAL_LAYERS = [layer for layer in CATALOG.layers.values() if layer.access == "internal"]
+MAX_URLS = 900
+NEVER_FOLLOW = ("/internal", "/auth/logout", "/vendor/", "/build/", "/api/static/", "/api/schemas/")
+
+SEEDS = [
+    "/", "/viewer-config.json", "/health", "/auth/me",
+    "/api", "/api?f=html", "/api?f=jsonld", "/api/conformance", "/api/conformance?f=html",
+    "/api/openapi?f=json", "/api/openapi?f=html", "/api/collections?f=json", "/api/collections?f=html",
+    "/api/collections?f=jsonld",
+    "/opendata", "/opendata?lang=en", "/opendata/catalog.jsonld",
+    "/api/collections/opendata-catalog/items?f=json", "/api/collections/opendata-catalog/items?f=html",
+    "/search?q=避難", "/search?q=つくば", "/search?q=36.08,140.11",
+    "/point?lat=36.0828&lon=140.1115", "/point?lat=36.0828&lon=140.1115&f=csv",
+    "/point?lat=36.0828&lon=140.1115&f=html", "/point?lat=35.9912&lon=140.1327&radius=500",
+]
+
+
+PUBLIC_FIELDS = {f.name for layer in CATALOG.public_layers() for f in layer.public_fields()}
+PUBLIC_LABELS = {t for layer in CATALOG.public_layers() for f in layer.public_fields()
+                 for t in (f.label.ja, f.label.en)}
+
+
+def _hidden_fields(layer) -> list:
+    """Fields only staff may see (a staff layer's fields that no public layer also publishes)."""
+    if layer.access == "internal":
+        return [f for f in layer.fields if f.name not in PUBLIC_FIELDS]
+    return [f for f in layer.fields if f.access == "internal"]
+
+
+def _distinctive(text: str) -> bool:
+    # Japanese words are distinctive at two characters; short English words are not.
+    return not text.isascii() or len(text) >= 4
+
+
+@pytest.fixture(scope="module")
+def secrets(sample_settings) -> set[str]:
+    store = open_store(sample_settings.store_url)
+    found: set[str] = set()
+    for layer in INTERNAL_LAYERS:
+        found |= {layer.id, layer.title.ja, layer.title.en, layer.description.ja, layer.description.en}
+    for layer in CATALOG.layers.values():
+        hidden = _hidden_fields(layer)
+        if not hidden:
+            continue
+        found |= {f.name for f in hidden} | {f'"{f.name}"' for f in hidden}
+        found |= {t for f in hidden for t in (f.label.ja, f.label.en)} - PUBLIC_LABELS
+        query = Query(limit=100_000, select=tuple(f.name for f in hidden), skip_geometry=True)
+        page = store.query(store.current(layer.id), query)
+        found |= {v for row in page.properties for v in row.values() if isinstance(v, str)}
+    return {s for s in found if _distinctive(s)}
+
+
+def _crafted(collection: str, internal: str, fields: list[str]) -> list[str]:
+    base = f"/api/collections/{collection}"
+    urls = [f"{base}/items?properties={','.join(fields)}", f"{base}/items?sortby={fields[0]}",
+            f"{base}/items?filter={fields[0]}='x'", f"{base}/items?{fields[0]}=1",
+            f"{base}/items?q={internal}", f"{base}/items/{internal}", f"{base}/queryables?f=json",
+            f"{base}/schema?f=json", f"{base}/items?f=jsonld&limit=5"]
+    variants = [internal, internal.upper(), internal.replace("_", "%5F"), f"{internal}%2F",
+                f"..%2f{internal}", f"%2e%2e%2finternal%2fapi%2fcollections%2f{internal}",
+                f"{collection}%2f..%2f{internal}", internal.title()]
+    for v in variants:
+        urls += [f"/api/collections/{v}", f"/api/collections/{v}/items", f"/api/collections/{v}/items?f=html",
+                 f"/opendata/files/{v}/{v}.geojson", f"/search?q={v}"]
+    return urls
+
+
+def _path_tricks(internal: str) -> list[str]:
+    return ["/internal%2fapi/collections", "//internal/api/collections", "/Internal/api/collections",
+            "/api/../internal/api/collections", f"/api/%2e%2e/internal/api/collections/{internal}/items",
+            "/vendor/../data/store.gpkg", "/vendor/..%2f..%2fdata%2fstore.gpkg", "/build/..%2f..%2f..%2fdata/store.gpkg",
+            "/opendata/files/..%2f..%2fstore.gpkg", "/api/static/..%2f..%2f..%2fdata%2fstore.gpkg",
+            "/api/schemas/..%2f..%2fprovider.py", "/data/store.gpkg", "/data/accounts.sqlite",
+            "/data/generated/pygeoapi-internal.yml", "/.env"]
+
+
+def _links(response: httpx.Response, base: str) -> list[str]:
+    text = response.text
+    found = re.findall(r"""(?:href|src)=["']([^"'#]+)""", text)
+    found += re.findall(r'"(?:href|downloadURL|accessURL|@id|url)"\s*:\s*"([^"]+)"', text)
+    urls = []
+    for link in found:
+        absolute = urljoin(base + response.request.url.path, link.replace("&amp;", "&"))
+        parts = urlsplit(absolute)
+        if absolute.startswith(base) and not parts.path.startswith(NEVER_FOLLOW):
+            urls.append(parts.path + (f"?{parts.query}" if parts.query else ""))
+    return urls
+
+
+def _crawl(client: httpx.Client, base: str, start: list[str]) -> dict[str, httpx.Response]:
+    seen: dict[str, httpx.Response] = {}
+    queue = deque(start)
+    while queue and len(seen) < MAX_URLS:
+        url = queue.popleft()
+        if url in seen:
+            continue
+        # Absolute URLs, so a path like //internal/... stays a path and never becomes a host.
+        seen[url] = response = client.get(base + url)
+        if "text" in response.headers.get("content-type", "") or "json" in response.headers.get(
+                "content-type", ""):
+            queue.extend(u for u in _links(response, base) if u not in seen)
+    return seen
+
+
+def _openapi_urls(client: httpx.Client) -> list[str]:
+    paths = client.get("/api/openapi", params={"f": "json"}).json()["paths"]
+    urls = []
+    for template in paths:
+        for collection in PUBLIC_LAYERS + ["opendata-catalog"]:
+            url = template.replace("{collectionId}", collection).replace("{featureId}", "1")
+            url = re.sub(r"\{[^}]+\}", "x", url)
+            urls += [f"/api{url}", f"/api{url}?f=html"]
+    return sorted(set(urls))
+
+
+@pytest.fixture(scope="module")
+def responses(live_server) -> dict[str, httpx.Response]:
+    internal = INTERNAL_LAYERS[0].id
+    fields = [f.name for f in INTERNAL_LAYERS[0].fields] + ["review_status"]
+    with httpx.Client(base_url=live_server.url, timeout=30, follow_redirects=False) as client:
+        start = SEEDS + _openapi_urls(client) + _path_tricks(internal)
+        for collection in PUBLIC_LAYERS:
+            start += _crafted(collection, internal, fields)
+        return _crawl(client, live_server.url, start)
+
+
+def test_the_crawl_reached_every_public_surface(responses):
+    paths = {urlsplit(u).path for u in responses}
+    for layer_id in PUBLIC_LAYERS:
+        assert f"/api/collections/{layer_id}/items" in paths
+        assert any(p.startswith(f"/opendata/files/{layer_id}/") for p in paths), layer_id
+    assert {"/search", "/point", "/opendata", "/opendata/catalog.jsonld", "/viewer-config.json"} <= paths
+    assert len(responses) > 300
+
+
+def test_nothing_internal_in_any_body_or_header(responses, secrets):
+    assert "河川課 確認済（サンプル）" in secrets and "shelters_staff" in secrets
+    for url, response in responses.items():
+        body = response.content
+        headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
+        # What the client itself sent may come back (a search box shows its query); the rest
+        # must not, and the other tests show that a guessed name answers like any unknown one.
+        sent = unquote(url)
+        for secret in (s for s in secrets if s not in sent):
+            encoded = {secret.encode("utf-8"), secret.encode("cp932", "ignore")} - {b""}
+            assert not any(e in body for e in encoded), f"{secret!r} in the body of {url}"
+            assert secret not in headers, f"{secret!r} in the headers of {url}"
+
+
+def test_no_server_errors_and_errors_are_ogc_json(responses):
+    for url, response in responses.items():
+        assert response.status_code < 500, (url, response.status_code)
+        if response.status_code >= 400 and "json" in response.headers.get("content-type", ""):
+            body = response.json()
+            assert "code" in body and "description" in body, url
+            assert "Traceback" not in response.text, url
+
+
+def test_internal_collection_is_indistinguishable_from_an_unknown_one(live_server):
+    internal = INTERNAL_LAYERS[0].id
+    with httpx.Client(base_url=live_server.url, timeout=30) as client:
+        for suffix in ("", "/items", "/items/1", "/queryables", "/schema"):
+            hidden = client.get(f"/api/collections/{internal}{suffix}")
+            unknown = client.get(f"/api/collections/no_such_layer{suffix}")
+            assert hidden.status_code == unknown.status_code == 404
+            assert hidden.json()["description"].replace(internal, "X") == \
+                unknown.json()["description"].replace("no_such_layer", "X")
+
+
+def test_files_outside_the_served_directories_are_unreachable(responses):
+    for url in _path_tricks(INTERNAL_LAYERS[0].id):
+        response = responses[url]
+        assert response.status_code in (301, 302, 307, 308, 400, 401, 404), (url, response.status_code)
+        assert b"SQLite format 3" not in response.content, url
