@@ -17,6 +17,8 @@ def wait_loaded(page) -> None:
 
 def open_viewer(page, live_server, hash: str = "") -> None:
     """Open / (with a hash) and wait until every layer shown at start has finished loading."""
+    if page.url != "about:blank":
+        page.goto("about:blank")  # another hash alone would not load the page again
     page.goto(f"{live_server.url}/{hash}")
     page.wait_for_selector(".tg-layer[data-layer]", state="attached", timeout=WAIT_MS)
     wait_loaded(page)

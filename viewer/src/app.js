@@ -82,17 +82,22 @@ function buildInterface({ element, map, config, groups, entries, baseMaps, sessi
     },
   });
   const language = h('button', { type: 'button', className: 'tg-button tg-lang', onClick: () => setLanguage(getLanguage() === 'ja' ? 'en' : 'ja') });
-  const heading = h('h1', { className: 'tg-title' });
-  const header = h('header', { className: 'tg-header' }, [heading, search.element, language, message]);
-  element.before(header);
+  // The page may already show the header (painted before the script ran): it is reused.
+  const header = document.querySelector('header.tg-header') ?? h('header', { className: 'tg-header' });
+  const heading = header.querySelector('.tg-title') ?? h('h1', { className: 'tg-title' });
+  header.replaceChildren(heading, search.element, language, message);
+  if (!header.isConnected) element.before(header);
 
   const panel = layerPanel(map, groups, baseMaps);
   const info = pointPanel({
     onShow: (latlng) => map.setView(latlng, Math.max(map.getZoom(), 16)),
     onClear: () => query.clear(),
     onCentre: () => query.query(map.getCenter()),
-    // Thematic layers (zoning, hazards: categorised styles) before city-wide outlines.
-    rank: (id) => (config.layers[id]?.style?.by ? 0 : 1),
+    // Thematic layers (zoning, hazards: categorised, strongly filled) before city-wide outlines.
+    rank: (id) => {
+      const style = config.layers[id]?.style ?? {};
+      return (style.by ? -1 : 0) - (style.fill_opacity ?? 0);
+    },
   });
   const staff = staffLogin({ session });
   const print = h('button', { type: 'button', className: 'tg-button tg-print-button', onClick: () => window.print() });

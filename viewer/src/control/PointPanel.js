@@ -91,7 +91,9 @@ export class PointPanel {
       layer.synthetic && h('p', { className: 'tg-popup-note' }, t('syntheticNote')),
       ...layer.here.map((feature) => h('div', { className: 'tg-point-feature' }, [
         feature.name != null && h('p', { className: 'tg-point-name' }, formatValue(feature.name)),
-        h('table', { className: 'tg-popup-fields' }, h('tbody', {}, feature.properties.map((property) =>
+        // The name is the heading: its row is not repeated.
+        h('table', { className: 'tg-popup-fields' }, h('tbody', {}, feature.properties
+          .filter((property) => property.value !== feature.name).map((property) =>
           h('tr', { 'data-field': property.name }, [
             h('th', { scope: 'row' }, pick(property.label) || property.name),
             h('td', {}, formatValue(property.value)),

@@ -133,19 +133,23 @@ export class Sheet {
     const startY = event.clientY;
     const startHeight = this.element.getBoundingClientRect().height;
     this._dragged = false;
+    let height = startHeight;
     const move = (e) => {
       const dy = startY - e.clientY;
       if (Math.abs(dy) > 6) this._dragged = true;
       if (!this._dragged) return;
       this._body.hidden = false;
-      this.element.style.height = `${Math.max(48, Math.min(window.innerHeight * 0.92, startHeight + dy))}px`;
+      this.element.classList.add('tg-dragging');
+      height = Math.max(48, Math.min(window.innerHeight * 0.92, startHeight + dy));
+      this.element.style.height = `${height}px`;
     };
     const up = () => {
       window.removeEventListener('pointermove', move);
       window.removeEventListener('pointerup', up);
       window.removeEventListener('pointercancel', up);
+      this.element.classList.remove('tg-dragging');
       if (this._dragged) {
-        const ratio = this.element.getBoundingClientRect().height / window.innerHeight;
+        const ratio = height / window.innerHeight;
         this.setState(ratio < 0.25 ? 'peek' : ratio < 0.7 ? 'half' : 'full');
         setTimeout(() => { this._dragged = false; }, 0);
       }
