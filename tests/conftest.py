@@ -97,6 +97,20 @@ def live_server(sample_data_dir):
     server.stop()
 
 
+@pytest.fixture
+def start_server():
+    """Start ``tsukuba-gis serve`` processes (data dir, more environment); stopped at the end."""
+    servers: list[LiveServer] = []
+
+    def start(data_dir: Path, env: dict[str, str] | None = None) -> LiveServer:
+        servers.append(LiveServer(data_dir, env))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def postgis_cluster():
     """A throwaway PostgreSQL + PostGIS cluster for the whole session (tests/pgcluster.py)."""

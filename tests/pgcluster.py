@@ -9,6 +9,7 @@ trades durability for speed (fsync off): it lives for one test session.
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -33,8 +34,8 @@ class Cluster:
         password: of the superuser ``postgres`` (password authentication, even on loopback).
     """
 
-    def __init__(self, port: int):
-        self.port = port
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
         self.password = secrets.token_urlsafe(12)
         self.root = Path(tempfile.mkdtemp(prefix="tsukuba-gis-pg-"))
         self.data = self.root / "data"
@@ -100,6 +101,13 @@ class Cluster:
         """Stop and remove the cluster directory."""
         self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def wait_down(cluster: Cluster, timeout: float = 30) -> None:

@@ -1,11 +1,11 @@
 """What only the PostGIS store has: environments, a read DSN, rights, a down database, tiles."""
 
-import socket
 import threading
 import time
 
 import psycopg
 import pytest
+from pgcluster import free_port
 from test_store_contract import COLUMNS, META, POINTS, ROWS, frame, load
 
 from tsukuba_gis.errors import StoreError
@@ -47,10 +47,7 @@ def test_long_layer_ids_keep_distinct_tables(postgis_url):
 
 
 def test_a_down_database_fails_fast_without_the_password():
-    with socket.socket() as sock:  # a port nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    dsn = f"postgresql://gis:s3cret-pw@127.0.0.1:{port}/tsukuba"
+    dsn = f"postgresql://gis:s3cret-pw@127.0.0.1:{free_port()}/tsukuba"  # nothing listens
     store = PostGISStore(dsn)
     for _ in range(3):
         started = time.monotonic()
