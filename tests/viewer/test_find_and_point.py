@@ -65,6 +65,12 @@ def test_search_half_width_and_kana_variants_find_a_shelter(page, live_server):
     open_viewer(page, live_server)
     assert "サンシャインコンフォートつくば" in suggestions(page, "ｻﾝｼﾔｲﾝ")  # half width, large ヤ
     assert any("吾妻小学校" == n for n in suggestions(page, "吾妻 小学校"))
+    # A tap on a suggestion picks it too.
+    page.click('.tg-search-option:has-text("吾妻小学校")')
+    point_report(page)
+    assert page.input_value(SEARCH) == "吾妻小学校"
+    first = page.inner_text('.tg-point-nearest[data-layer="shelters"] li')
+    assert "吾妻小学校" in first
 
 
 def test_search_coordinates_go_there(page, live_server):
@@ -86,6 +92,8 @@ def test_a_tap_inside_the_zoning_polygon_reports_its_zoning(page, live_server):
     assert page.inner_text(f'{zoning} tr[data-field="BCR"] td') == "40"
     assert page.inner_text(f'{zoning} tr[data-field="FAR"] td') == "80"
     assert page.inner_text(f'{zoning} tr[data-field="BCR"] th') == "建蔽率（%）"
+    # Screen readers hear a one-line summary.
+    assert "第1種低層住居専用地域" in page.text_content(".tg-announcer")
     text = page.inner_text(".tg-point")
     assert "容積率（%）" in text and "直線距離" in text and "徒歩" in text and "推定" in text
     # Hazards: the synthetic flood sample is named and marked even where it does not apply.

@@ -71,13 +71,22 @@ export async function startViewer(element, { configUrl } = {}) {
 function buildInterface({ element, map, config, groups, entries, baseMaps, session }) {
   const title = () => pick(config.title);
   const message = h('p', { className: 'tg-message', role: 'status' });
-  const query = pointQuery(map);
+  const announcer = h('p', { className: 'tg-announcer tg-visually-hidden', role: 'status' });
+  let messageTimer = null;
+  const say = (text) => {
+    message.textContent = text;
+    clearTimeout(messageTimer);
+    if (text) messageTimer = setTimeout(() => { message.textContent = ''; }, 6000);
+  };
+  // A config may name other endpoints (a staff config: ones that see internal layers too).
+  const endpoints = { search: 'search', point: 'point', ...config.endpoints };
+  const query = pointQuery(map, { endpoint: endpoints.point });
   const search = searchBox({
-    search: (text, options) => searchPlaces(text, options),
+    search: (text, options) => searchPlaces(text, { ...options, endpoint: endpoints.search }),
     onPick: (result) => {
       const zoom = result.kind === 'place' ? 16 : 17;
       map.setView([result.lat, result.lon], Math.max(map.getZoom(), zoom));
-      message.textContent = result.kind === 'coordinate' && !result.inside ? t('outsideCity') : '';
+      say(result.kind === 'coordinate' && !result.inside ? t('outsideCity') : '');
       if (result.kind !== 'coordinate' || result.inside) query.query([result.lat, result.lon]);
     },
   });
@@ -85,7 +94,7 @@ function buildInterface({ element, map, config, groups, entries, baseMaps, sessi
   // The page may already show the header (painted before the script ran): it is reused.
   const header = document.querySelector('header.tg-header') ?? h('header', { className: 'tg-header' });
   const heading = header.querySelector('.tg-title') ?? h('h1', { className: 'tg-title' });
-  header.replaceChildren(heading, search.element, language, message);
+  header.replaceChildren(heading, search.element, language, message, announcer);
   if (!header.isConnected) element.before(header);
 
   const panel = layerPanel(map, groups, baseMaps);
@@ -93,6 +102,7 @@ function buildInterface({ element, map, config, groups, entries, baseMaps, sessi
     onShow: (latlng) => map.setView(latlng, Math.max(map.getZoom(), 16)),
     onClear: () => query.clear(),
     onCentre: () => query.query(map.getCenter()),
+    endpoint: endpoints.point,
     // Thematic layers (zoning, hazards: categorised, strongly filled) before city-wide outlines.
     rank: (id) => {
       const style = config.layers[id]?.style ?? {};
@@ -114,14 +124,20 @@ function buildInterface({ element, map, config, groups, entries, baseMaps, sessi
   fitMapToSheet(element, map, sheet, query);
   const printing = printHeader({ map, entries, title });
   document.body.prepend(printing.element);
-  const locate = locateControl({ onLocate: (latlng) => query.query(latlng), onMessage: (text) => { message.textContent = text; } }).addTo(map);
+  const locate = locateControl({ onLocate: (latlng) => query.query(latlng), onMessage: say }).addTo(map);
 
   query.on('loading', ({ latlng }) => {
     info.setState({ status: 'loading', latlng });
     sheet.select('info', { expand: true });
   });
-  query.on('report', ({ latlng, report }) => info.setState({ status: 'report', latlng, report }));
-  query.on('error', ({ latlng }) => info.setState({ status: 'error', latlng }));
+  query.on('report', ({ latlng, report }) => {
+    info.setState({ status: 'report', latlng, report });
+    announcer.textContent = info.summary();
+  });
+  query.on('error', ({ latlng }) => {
+    info.setState({ status: 'error', latlng });
+    announcer.textContent = info.summary();
+  });
   query.on('clear', () => info.setState({ status: 'empty' }));
   map.on('click', (event) => query.query(event.latlng));
   map.getContainer().addEventListener('keydown', (event) => {

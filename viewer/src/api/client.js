@@ -43,8 +43,8 @@ function withSlash(url) {
 }
 
 /** Place suggestions from the server's /search for a typed query. */
-export async function searchPlaces(query, { signal, limit = 8, baseUrl = document.baseURI } = {}) {
-  const url = new URL('search', baseUrl);
+export async function searchPlaces(query, { signal, limit = 8, endpoint = 'search', baseUrl = document.baseURI } = {}) {
+  const url = new URL(endpoint, baseUrl);
   url.searchParams.set('q', query);
   url.searchParams.set('limit', String(limit));
   const body = await getJson(url, { signal });
@@ -52,8 +52,8 @@ export async function searchPlaces(query, { signal, limit = 8, baseUrl = documen
 }
 
 /** The URL of the point report ("この地点の情報") at `latlng` in format `f` (json, csv, html). */
-export function pointUrl(latlng, { f = 'json', lang = 'ja', radius, baseUrl = document.baseURI } = {}) {
-  const url = new URL('point', baseUrl);
+export function pointUrl(latlng, { f = 'json', lang = 'ja', radius, endpoint = 'point', baseUrl = document.baseURI } = {}) {
+  const url = new URL(endpoint, baseUrl);
   url.searchParams.set('lat', latlng.lat.toFixed(6));
   url.searchParams.set('lon', latlng.lng.toFixed(6));
   if (radius != null) url.searchParams.set('radius', String(radius));
@@ -63,6 +63,6 @@ export function pointUrl(latlng, { f = 'json', lang = 'ja', radius, baseUrl = do
 }
 
 /** The point report of `latlng` (see server/point.py). */
-export function loadPointReport(latlng, { signal, radius } = {}) {
-  return getJson(pointUrl(latlng, { radius }), { signal });
+export function loadPointReport(latlng, { signal, radius, endpoint } = {}) {
+  return getJson(pointUrl(latlng, { radius, endpoint }), { signal });
 }

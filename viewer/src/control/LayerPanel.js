@@ -96,7 +96,7 @@ export const LayerPanel = Evented.extend({
   },
 
   _baseMapElement() {
-    const name = `tg-basemap-${this._leaflet_id ?? 'x'}`;
+    const name = `tg-basemap-${Util.stamp(this)}`;
     return h('fieldset', { className: 'tg-group tg-basemaps' }, [
       h('legend', {}, t('basemaps')),
       h('ul', { className: 'tg-layers' }, this._baseMaps.map(({ def, layer }) => {

@@ -15,7 +15,7 @@ export class PointPanel {
    */
   constructor(options) {
     this.options = options;
-    this.element = h('div', { className: 'tg-point', 'aria-live': 'polite', 'aria-busy': 'false' });
+    this.element = h('div', { className: 'tg-point', 'aria-busy': 'false' });
     this.state = { status: 'empty' };
     this.render();
   }
@@ -24,6 +24,14 @@ export class PointPanel {
   setState(state) {
     this.state = state;
     this.render();
+  }
+
+  /** A one-line summary for screen readers: what applies at the point. */
+  summary() {
+    const { status, report } = this.state;
+    if (status !== 'report') return status === 'error' ? t('pointError') : '';
+    const names = report.layers.flatMap((layer) => layer.here.map((feature) => formatValue(feature.name) || pick(layer.title)));
+    return `${t('pointTitle')}: ${names.join('、') || t('pointNone')}`;
   }
 
   render() {
@@ -46,9 +54,10 @@ export class PointPanel {
 
   _actions(latlng, ready) {
     const lang = getLanguage();
+    const endpoint = this.options.endpoint ?? 'point';
     return h('div', { className: 'tg-point-actions' }, [
-      ready && h('a', { className: 'tg-button', href: pointUrl(latlng, { f: 'csv', lang }).href, download: '' }, t('downloadCsv')),
-      ready && h('a', { className: 'tg-button', href: pointUrl(latlng, { f: 'html', lang }).href, target: '_blank', rel: 'noopener' }, t('openReport')),
+      ready && h('a', { className: 'tg-button', href: pointUrl(latlng, { f: 'csv', lang, endpoint }).href, download: '' }, t('downloadCsv')),
+      ready && h('a', { className: 'tg-button', href: pointUrl(latlng, { f: 'html', lang, endpoint }).href, target: '_blank', rel: 'noopener' }, t('openReport')),
       h('button', { type: 'button', className: 'tg-button', onClick: () => this.options.onClear() }, t('clearPoint')),
     ]);
   }

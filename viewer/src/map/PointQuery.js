@@ -7,6 +7,8 @@ import { loadPointReport } from '../api/index.js';
 export const PointQuery = Evented.extend({
   options: {
     radius: 100,
+    // The report's URL, relative to the page (a staff config may name another).
+    endpoint: 'point',
     marker: { radius: 9, color: '#ffffff', weight: 3, fillColor: '#cf222e', fillOpacity: 1, className: 'tg-point-marker' },
     ring: { color: '#cf222e', weight: 2, dashArray: '6 6', fill: false, className: 'tg-point-ring' },
   },
@@ -36,7 +38,8 @@ export const PointQuery = Evented.extend({
     this._controller = controller;
     this.fire('loading', { latlng: point });
     try {
-      const report = await loadPointReport(point, { signal: controller.signal, radius: this.options.radius });
+      const { radius, endpoint } = this.options;
+      const report = await loadPointReport(point, { signal: controller.signal, radius, endpoint });
       if (controller !== this._controller) return;
       this.report = report;
       this.fire('report', { latlng: point, report });
