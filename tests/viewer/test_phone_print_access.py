@@ -174,6 +174,8 @@ def test_speed_and_bytes(page, live_server):
         paint: performance.getEntriesByName('first-contentful-paint')[0]?.startTime,
         map: performance.getEntriesByName('tg-map-created')[0]?.startTime,
         layer: performance.getEntriesByName('tg-first-layer')[0]?.startTime,
+        config: performance.getEntriesByType('resource').find(r => r.name.includes('viewer-config'))?.duration,
+        script: performance.getEntriesByType('resource').find(r => r.name.includes('index.js'))?.responseEnd,
     })""")
     build = PROJECT_ROOT / "viewer" / "public" / "build"
     raw = {name: (build / name).stat().st_size for name in ("index.js", "index.css")}
