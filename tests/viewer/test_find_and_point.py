@@ -4,7 +4,6 @@ my location. The real server and store; every external host blocked."""
 import re
 
 import pytest
-
 from viewerpage import WAIT_MS, ZONED, checkbox, open_viewer, point_report
 
 pytestmark = pytest.mark.browser
@@ -115,7 +114,8 @@ def test_a_tap_inside_the_zoning_polygon_reports_its_zoning(page, live_server):
 
 def test_a_permalink_restores_view_layers_language_and_point(page, live_server):
     lat, lon = ZONED
-    open_viewer(page, live_server, f"#map=15/36.0850/140.1050&layers=towns,zoning&lang=en&pt={lat},{lon}")
+    hash = f"#map=15/36.0850/140.1050&layers=towns,zoning&lang=en&pt={lat},{lon}"
+    open_viewer(page, live_server, hash)
     point_report(page)
     assert hash_view(page) == (15, 36.085, 140.105)
     assert page.is_checked(checkbox("towns")) and page.is_checked(checkbox("zoning"))
@@ -143,7 +143,8 @@ def test_the_language_switch_changes_the_labels(page, live_server, api):
                                             "ls => ls.map(l => l.textContent)")
     assert "Disaster prevention" in departments
     shelters = api["config"]["layers"]["shelters"]
-    assert page.inner_text('.tg-layer[data-layer="shelters"] .tg-layer-title') == shelters["title"]["en"]
+    title = page.inner_text('.tg-layer[data-layer="shelters"] .tg-layer-title')
+    assert title == shelters["title"]["en"]
     assert shelters["attribution"]["en"][:30] in page.inner_text(".leaflet-control-attribution")
     assert page.get_attribute(".leaflet-control-zoom-in", "title") == "Zoom in"
     assert page.title() == api["config"]["title"]["en"]

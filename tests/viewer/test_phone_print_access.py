@@ -5,10 +5,17 @@ import gzip
 import json
 
 import pytest
+from viewerpage import (
+    WAIT_MS,
+    ZONED,
+    axe_violations,
+    checkbox,
+    open_viewer,
+    point_report,
+    wait_loaded,
+)
 
 from tsukuba_gis.settings import PROJECT_ROOT
-from viewerpage import (WAIT_MS, ZONED, axe_violations, checkbox, open_viewer, point_report,
-                        wait_loaded)
 
 pytestmark = pytest.mark.browser
 
@@ -54,8 +61,9 @@ def test_phone_bottom_sheet(page, live_server):
     assert sheet_state(page) == "full"
     handle.click()  # back to peek
     assert sheet_state(page) == "peek"
-    page.wait_for_function("() => Math.abs(document.querySelector('#map').getBoundingClientRect().bottom"
-                           " - document.querySelector('.tg-sheet').getBoundingClientRect().top) < 2",
+    page.wait_for_function("() => Math.abs(document.querySelector('#map')"
+                           ".getBoundingClientRect().bottom - document.querySelector('.tg-sheet')"
+                           ".getBoundingClientRect().top) < 2",
                            timeout=WAIT_MS)
     # A tap on the map opens the point report in the sheet, nothing needs hover.
     map_box = page.locator("#map").bounding_box()
@@ -133,8 +141,10 @@ def test_print_shows_map_title_legend_scale_and_credits(page, live_server, api):
     assert page.is_visible(".tg-print")
     assert page.inner_text(".tg-print-title") == api["config"]["title"]["ja"]
     legend = page.inner_text(".tg-print-legend")
-    assert "指定避難所" in legend and "第1種低層住居専用地域" in legend and "サンプル（架空）" in legend
-    assert page.is_visible(".leaflet-control-scale") and page.is_visible(".leaflet-control-attribution")
+    assert "指定避難所" in legend and "第1種低層住居専用地域" in legend
+    assert "サンプル（架空）" in legend
+    assert page.is_visible(".leaflet-control-scale")
+    assert page.is_visible(".leaflet-control-attribution")
     assert "地理院タイル" in page.inner_text(".leaflet-control-attribution")
     pdf = page.pdf(format="A4", landscape=True)
     assert pdf[:4] == b"%PDF" and len(pdf) > 20_000
@@ -174,8 +184,10 @@ def test_speed_and_bytes(page, live_server):
         paint: performance.getEntriesByName('first-contentful-paint')[0]?.startTime,
         map: performance.getEntriesByName('tg-map-created')[0]?.startTime,
         layer: performance.getEntriesByName('tg-first-layer')[0]?.startTime,
-        config: performance.getEntriesByType('resource').find(r => r.name.includes('viewer-config'))?.duration,
-        script: performance.getEntriesByType('resource').find(r => r.name.includes('index.js'))?.responseEnd,
+        config: performance.getEntriesByType('resource')
+            .find(r => r.name.includes('viewer-config'))?.duration,
+        script: performance.getEntriesByType('resource')
+            .find(r => r.name.includes('index.js'))?.responseEnd,
     })""")
     build = PROJECT_ROOT / "viewer" / "public" / "build"
     raw = {name: (build / name).stat().st_size for name in ("index.js", "index.css")}

@@ -2,9 +2,9 @@
 
 import pytest
 from click.testing import CliRunner
+from viewerpage import WAIT_MS, checkbox, open_viewer
 
 from tsukuba_gis.cli.main import cli
-from viewerpage import WAIT_MS, checkbox, open_viewer
 
 pytestmark = pytest.mark.browser
 
@@ -45,7 +45,8 @@ def test_staff_log_in_see_internal_layers_and_log_out(page, staff_server):
     page.fill('.tg-dialog input[name="password"]', PASSWORD)
     with page.expect_navigation(timeout=WAIT_MS):
         page.click('.tg-dialog button[type="submit"]')
-    page.wait_for_selector('.tg-layer[data-layer="shelters_staff"]', state="attached", timeout=WAIT_MS)
+    page.wait_for_selector('.tg-layer[data-layer="shelters_staff"]', state="attached",
+                           timeout=WAIT_MS)
     assert "suzuki" in page.inner_text(".tg-staff-mode")
     page.click("#tg-tab-layers")
     page.check(checkbox("shelters_staff"))

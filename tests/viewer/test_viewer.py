@@ -9,7 +9,6 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
 from viewerpage import WAIT_MS, checkbox, open_viewer
 
 pytestmark = pytest.mark.browser
@@ -239,7 +238,8 @@ def test_state_survives_a_reload_and_the_hash_wins(page, live_server):
     page.locator('.tg-layer[data-layer="towns"] input.tg-opacity').fill("50")
     page.check('.tg-basemaps input[value="pale"]')
     page.click(".tg-lang")
-    page.wait_for_function("() => location.hash.includes('lang=en') && location.hash.includes('base=pale')",
+    page.wait_for_function("() => location.hash.includes('lang=en')"
+                           " && location.hash.includes('base=pale')",
                            timeout=WAIT_MS)
     # Without a hash: what was remembered (localStorage).
     open_viewer(page, live_server, "#")
