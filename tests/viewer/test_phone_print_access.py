@@ -30,7 +30,7 @@ def sheet_state(page) -> str:
 
 def test_phone_bottom_sheet(page, live_server):
     page.set_viewport_size(PHONE)
-    open_viewer(page, live_server)
+    open_viewer(page, live_server, "#map=13/36.0800/140.1100")
     handle = page.locator(".tg-sheet-handle")
     assert page.get_attribute(".tg-sheet", "data-layout") == "sheet"
     assert sheet_state(page) == "peek" and handle.get_attribute("aria-expanded") == "false"
@@ -50,6 +50,9 @@ def test_phone_bottom_sheet(page, live_server):
     assert sheet_state(page) == "full"
     handle.click()
     assert sheet_state(page) == "peek"
+    # The map keeps its centre as the sheet changes height: a shared view is not shifted.
+    page.wait_for_timeout(500)
+    assert "map=13/36.0800/140.1100" in page.evaluate("location.hash")
     # Drag the handle up with a finger-like pointer: the sheet follows and settles.
     box = handle.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2

@@ -175,7 +175,7 @@ function buildInterface({ element, map, config, groups, entries, baseMaps, sessi
 function fitMapToSheet(element, map, sheet, query) {
   const seen = query.latlng && map.getBounds().contains(query.latlng);
   element.style.bottom = sheet.narrow ? `${Math.round(sheet.element.getBoundingClientRect().height)}px` : '';
-  map.invalidateSize({ pan: false });
+  map.invalidateSize({ animate: false }); // the centre stays (a shared view is not shifted)
   // A point the sheet has just covered is brought back into view (one out of view stays there).
   if (seen && !map.getBounds().contains(query.latlng)) map.panTo(query.latlng);
 }
