@@ -84,8 +84,10 @@ function buildInterface({ element, map, config, groups, entries, baseMaps, sessi
   const search = searchBox({
     search: (text, options) => searchPlaces(text, { ...options, endpoint: endpoints.search }),
     onPick: (result) => {
-      const zoom = result.kind === 'place' ? 16 : 17;
-      map.setView([result.lat, result.lon], Math.max(map.getZoom(), zoom));
+      const zoom = Math.max(map.getZoom(), result.kind === 'place' ? 16 : 17);
+      // Fly there, unless the user asked for less motion.
+      if (window.matchMedia?.('(prefers-reduced-motion: reduce)').matches) map.setView([result.lat, result.lon], zoom);
+      else map.flyTo([result.lat, result.lon], zoom, { duration: 0.8 });
       say(result.kind === 'coordinate' && !result.inside ? t('outsideCity') : '');
       if (result.kind !== 'coordinate' || result.inside) query.query([result.lat, result.lon]);
     },
