@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -29,6 +30,7 @@ from tsukuba_gis.store.base import (
     Store,
 )
 from tsukuba_gis.store.gpkg_query import booleans, run_query
+from tsukuba_gis.store.gpkg_rtree import bulk_load, outward_float32
 
 MIGRATIONS: list[list[str]] = [
     [
@@ -256,9 +258,14 @@ class GeoPackageWriter(LayerWriter):
         self.count = 0
         self.rejected = 0
         self.bbox: list[float] | None = None
+        # Per feature only its fid and float32 box (24 bytes) wait for the R-tree at commit.
+        self.fids: list[np.ndarray] = []
+        self.boxes: list[np.ndarray] = []
         self.started = time.monotonic()
         self.done = False
         self.con = store.connect(readonly=False)
+        # A bounded page cache for the big inserts (16 MB, not per feature).
+        self.con.execute("PRAGMA cache_size = -16384")
         self.con.execute("BEGIN IMMEDIATE")
         last = self.con.execute("SELECT MAX(version) FROM tg_layer_versions WHERE layer_id = ?",
                                 (layer_id,)).fetchone()[0] or 0
@@ -276,21 +283,19 @@ class GeoPackageWriter(LayerWriter):
                          " USING rtree(id, minx, maxx, miny, maxy)")
 
     def append(self, frame: gpd.GeoDataFrame) -> None:
-        """Insert a chunk of loaded features and their R-tree entries."""
+        """Insert a chunk of loaded features; their R-tree entries are built at commit."""
         if frame.empty:
             return
         blobs, bounds = fmt.encode(frame.geometry.to_numpy())
         names = [c.name for c in self.columns]
-        values = frame[names].astype(object).where(frame[names].notna(), None).to_numpy().tolist()
         placeholders = ", ".join("?" for _ in range(len(names) + 1))
         cols = ", ".join(["geom"] + [f'"{n}"' for n in names])
         cur = self.con.execute(f'SELECT COALESCE(MAX(fid), 0) FROM "{self.table}"')
         first = cur.fetchone()[0] + 1
         self.con.executemany(f'INSERT INTO "{self.table}" ({cols}) VALUES ({placeholders})',
-                             ([b, *v] for b, v in zip(blobs, values, strict=True)))
-        fids = range(first, first + len(blobs))
-        self.con.executemany(f'INSERT INTO "rtree_{self.table}_geom" VALUES (?, ?, ?, ?, ?)',
-                             ((f, b[0], b[2], b[1], b[3]) for f, b in zip(fids, bounds.tolist(), strict=True)))
+                             zip(blobs, *fmt.python_columns(frame, names), strict=True))
+        self.fids.append(np.arange(first, first + len(blobs), dtype=np.int64))
+        self.boxes.append(outward_float32(bounds))
         self.count += len(blobs)
         box = [bounds[:, 0].min(), bounds[:, 1].min(), bounds[:, 2].max(), bounds[:, 3].max()]
         self.bbox = box if self.bbox is None else [
@@ -309,6 +314,10 @@ class GeoPackageWriter(LayerWriter):
     def commit(self, meta: dict[str, Any], make_current: bool = True) -> LayerRecord:
         """Index, register and (unless staged) make current, then commit: the swap is atomic."""
         con = self.con
+        if self.fids:
+            bulk_load(con, f"rtree_{self.table}_geom", np.concatenate(self.fids),
+                      np.concatenate(self.boxes))
+            self.fids, self.boxes = [], []
         if self.id_column:
             con.execute(f'CREATE INDEX "{self.table}_id" ON "{self.table}" ("{self.id_column}")')
         fmt.register_table(con, self.table, f"{self.layer_id} v{self.version}",

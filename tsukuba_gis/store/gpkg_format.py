@@ -5,17 +5,18 @@ GDAL's SQL functions; see https://www.geopackage.org/spec140/ (sections 1.1, 2.1
 """
 
 import sqlite3
-import struct
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 import shapely
 
 APPLICATION_ID = 0x47504B47  # "GPKG"
 USER_VERSION = 10400  # GeoPackage 1.4
 SRS_ID = 4326
 # Header: magic, version 0, flags = little-endian + envelope [minx, maxx, miny, maxy].
-_HEADER = struct.Struct("<2sBBi4d")
+_HEADER_DTYPE = np.dtype([("magic", "S2"), ("version", "u1"), ("flags", "u1"), ("srs_id", "<i4"),
+                          ("envelope", "<f8", (4,))])
 _FLAGS_XY_LE = 0b0000_0011
 _ENVELOPE_SIZES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 
@@ -69,12 +70,18 @@ def encode(geometries: np.ndarray) -> tuple[list[bytes], np.ndarray]:
     """GeoPackage blobs for 2D geometries, and their bounds (minx, miny, maxx, maxy) per row."""
     wkb = shapely.to_wkb(geometries, byte_order=1, output_dimension=2)
     bounds = shapely.bounds(geometries)
-    pack = _HEADER.pack
-    blobs = [
-        pack(b"GP", 0, _FLAGS_XY_LE, SRS_ID, b[0], b[2], b[1], b[3]) + w
-        for w, b in zip(wkb, bounds.tolist(), strict=True)
-    ]
+    # Headers for the whole chunk at once (numpy), then one concatenation per row.
+    head = np.zeros(len(bounds), dtype=_HEADER_DTYPE)
+    head["magic"], head["flags"], head["srs_id"] = b"GP", _FLAGS_XY_LE, SRS_ID
+    head["envelope"] = bounds[:, [0, 2, 1, 3]]
+    raw, size = head.tobytes(), _HEADER_DTYPE.itemsize
+    blobs = [raw[i * size:(i + 1) * size] + w for i, w in enumerate(wkb.tolist())]
     return blobs, bounds
+
+
+def python_columns(frame: pd.DataFrame, names: Sequence[str]) -> list[list]:
+    """Each column as a list of plain Python values (None where missing), for sqlite3."""
+    return [frame[name].to_numpy(dtype=object, na_value=None).tolist() for name in names]
 
 
 def wkb_of(blob: bytes | None) -> bytes | None:
@@ -83,7 +90,7 @@ def wkb_of(blob: bytes | None) -> bytes | None:
         return None
     flags = blob[3]
     if flags == _FLAGS_XY_LE:
-        return blob[_HEADER.size:]
+        return blob[_HEADER_DTYPE.itemsize:]
     return blob[8 + _ENVELOPE_SIZES[(flags >> 1) & 0b111]:]
 
 
