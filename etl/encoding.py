@@ -9,7 +9,7 @@ Files are scanned in blocks, never read whole, so a 100 MB ``.dbf`` costs no mem
 """
 
 import codecs
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -99,17 +99,20 @@ def line_blocks(handle: BinaryIO, skip: int = 0) -> Iterator[Block]:
         yield Block(carry, row)
 
 
-def choose(blocks: Iterable[Block], declared: str | None, origin: str, where: str,
+def choose(blocks: Callable[[], Iterable[Block]], declared: str | None, origin: str, where: str,
            unit: str = "line") -> tuple[str, str]:
     """The encoding to read text with, and why; FormatError when the bytes contradict it.
 
-    ``declared`` comes from ``origin`` (".cpg file", "layer definition") or is None (detect).
+    ``blocks`` gives a fresh pass over the file; ``declared`` comes from ``origin`` (".cpg
+    file", "layer definition") or is None (detect).
     """
     try:
         chosen = normalise(declared) if declared else None
     except FormatError as err:
         raise FormatError(f"{where}: the {origin} names {declared!r}: {err}") from None
-    result = scan(blocks, dict.fromkeys([*([chosen] if chosen else []), *CANDIDATES]))
+    # A declared encoding is checked, and checked against UTF-8 (the silent trap); the
+    # other candidates only matter for a hint when it fails, so they cost a pass only then.
+    result = scan(blocks(), dict.fromkeys([chosen, "utf-8"] if chosen else CANDIDATES))
     if result.ascii_only:
         name = chosen or "utf-8"
         return name, f"{name}: the text is plain ASCII, every encoding reads it the same"
@@ -117,7 +120,8 @@ def choose(blocks: Iterable[Block], declared: str | None, origin: str, where: st
         return _detected(result, where)
     failed = result.failures[chosen]
     if failed is not None:
-        guess = next((c for c in CANDIDATES if result.decodes(c)), None)
+        others = scan(blocks(), [c for c in CANDIDATES if c != chosen])
+        guess = next((c for c in CANDIDATES if c != chosen and others.decodes(c)), None)
         hint = f"; the bytes look like {guess}" if guess else ""
         place = f"{unit} {failed[0]}" if failed[0] else "the header (field names)"
         raise FormatError(f"{where}: {place} does not decode as {chosen} (declared in the"

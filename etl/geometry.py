@@ -151,17 +151,22 @@ def _normalise(geoms: np.ndarray, kind: str) -> np.ndarray:
     return out
 
 
+def _kept(frame: gpd.GeoDataFrame, dropped: np.ndarray) -> gpd.GeoDataFrame:
+    """The rows not dropped, as a new frame (no copy when none is: the common case)."""
+    return frame[~dropped].copy() if dropped.any() else frame.copy(deep=False)
+
+
 def clean(frame: gpd.GeoDataFrame, kind: str, label: str) -> GeometryResult:
     """Check lon/lat geometries: in Japan, of the layer's type, valid (repaired when possible)."""
     result = GeometryResult(frame)
     outside = _outside_japan(frame.geometry.to_numpy())
     result.rejects += reject_rows(frame, outside, label, _outside_reason("lon/lat"))
-    frame = frame[~outside].copy()
-    frame.geometry = _flatten_collections(frame.geometry.to_numpy(), kind)
-    wrong = _wrong_type(frame.geometry.to_numpy(), kind)
-    result.rejects += reject_rows(frame, wrong, label, _wrong_type_reason(kind))
-    frame = frame[~wrong].copy()
-    geoms = frame.geometry.to_numpy()
+    frame = _kept(frame, outside)
+    geoms = _flatten_collections(frame.geometry.to_numpy(), kind)
+    wrong = _wrong_type(geoms, kind)
+    result.rejects += reject_rows(frame.set_geometry(geoms), wrong, label,
+                                  _wrong_type_reason(kind))
+    frame, geoms = _kept(frame, wrong), geoms[~wrong]
     invalid = ~shapely.is_valid(geoms)
     if invalid.any():
         frame, geoms = _repair_invalid(frame, geoms, invalid, kind, label, result)

@@ -215,9 +215,15 @@ class LayerLoad:
 
     def _sample(self, frame: gpd.GeoDataFrame) -> None:
         name = self.layer.title_field or self.layer.id_field
-        rows = frame[ROW].astype(str)
-        labels = (frame[name].astype(str) + " (row " + rows + ")") if name else "row " + rows
-        self.sample.add_loaded(frame.geometry.to_numpy(), labels.to_numpy())
+        rows = frame[ROW].to_numpy()
+        values = frame[name].to_numpy() if name else None
+
+        def labels(positions: np.ndarray) -> list[str]:
+            if values is None:
+                return [f"row {rows[i]}" for i in positions]
+            return [f"{values[i]} (row {rows[i]})" for i in positions]
+
+        self.sample.add_loaded(frame.geometry.to_numpy(), labels)
 
     def _reject(self, writer: LayerWriter, rejects: list[Reject]) -> None:
         if not rejects:

@@ -11,6 +11,7 @@ optional: when they cannot load, the features still show on a blank background.
 import importlib.resources
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import folium
@@ -39,14 +40,25 @@ class MapSample:
         self.loaded_total = 0
         self.marked: dict[str, list[tuple[Any, str]]] = {"repaired": [], "rejected": []}
 
-    def add_loaded(self, geoms: np.ndarray, labels: np.ndarray) -> None:
-        """Offer a chunk of loaded features; keep the ``loaded_cap`` with the smallest keys."""
+    def add_loaded(self, geoms: np.ndarray, labels: Callable[[np.ndarray], np.ndarray]) -> None:
+        """Offer a chunk of loaded features; keep the ``loaded_cap`` with the smallest keys.
+
+        ``labels(positions)`` makes the tooltips of the chosen rows only (a big chunk
+        contributes a few dozen).
+        """
         self.loaded_total += len(geoms)
-        keys = np.concatenate([self.keys, self.rng.random(len(geoms))])
+        fresh = self.rng.random(len(geoms))
+        if len(self.keys) >= self.loaded_cap:  # only keys below the current worst can enter
+            candidates = np.flatnonzero(fresh < self.keys.max())
+        else:
+            candidates = np.arange(len(geoms))
+        keys = np.concatenate([self.keys, fresh[candidates]])
         keep = np.argsort(keys)[: self.loaded_cap]
         self.keys = keys[keep]
-        self.geoms = np.concatenate([self.geoms, np.asarray(geoms, dtype=object)])[keep]
-        self.labels = np.concatenate([self.labels, np.asarray(labels, dtype=object)])[keep]
+        chosen_geoms = np.asarray(geoms, dtype=object)[candidates]
+        chosen_labels = np.asarray(labels(candidates), dtype=object)
+        self.geoms = np.concatenate([self.geoms, chosen_geoms])[keep]
+        self.labels = np.concatenate([self.labels, chosen_labels])[keep]
 
     def add_marked(self, kind: str, wkt: str | None, label: str) -> None:
         """Keep a repaired or rejected feature (with a geometry) up to the cap."""

@@ -119,7 +119,8 @@ def run_etl(settings: Settings, layer_ids: Sequence[str] = (), force: bool = Fal
     maps: dict[str, str] = {}
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn()]
-    with Progress(*columns, console=console, transient=True) as progress:
+    # disable: no refresh thread competing for the GIL when nobody watches (cron, -q).
+    with Progress(*columns, console=console, transient=True, disable=quiet) as progress:
         for layer in layers:
             sample = qamap.MapSample()
             previous = store.current(layer.id)

@@ -97,35 +97,54 @@ def code_tables(layer: LayerDef, sources_dir: Path) -> dict[str, dict[str, str]]
     return tables
 
 
+def _is_number(raw: pd.Series) -> bool:
+    return ptypes.is_numeric_dtype(raw.dtype) and not ptypes.is_bool_dtype(raw.dtype)
+
+
 def _to_text(raw: pd.Series) -> pd.Series:
-    """Values as stripped text (None when missing or blank); integral floats lose their ``.0``."""
+    """Values as stripped text (NA when missing or blank); integral floats lose their ``.0``."""
     if ptypes.is_float_dtype(raw.dtype):
         values = raw.to_numpy(dtype=float, na_value=np.nan)
-        text = pd.Series(values.astype(str), index=raw.index, dtype=object)
-        text = text.str.replace(r"\.0$", "", regex=True)
-        return text.where(np.isfinite(values), None)
+        finite = np.isfinite(values)
+        integral = finite & (values == np.floor(values)) & (np.abs(values) < 2.0**53)
+        whole = np.where(integral, values, 0).astype(np.int64).astype(str)
+        text = pd.Series(np.where(integral, whole, values.astype(str)), index=raw.index,
+                         dtype="string")
+        return text.where(finite)
     if ptypes.is_datetime64_any_dtype(raw.dtype):
-        return raw.dt.strftime("%Y-%m-%d").astype(object).where(raw.notna(), None)
+        return raw.dt.strftime("%Y-%m-%d").astype("string")
     text = raw.astype("string").str.strip()
-    return text.astype(object).where(text.notna() & (text != ""), None)
+    return text.where(text != "")
 
 
-def _numbers(raw: pd.Series, text: pd.Series) -> pd.Series:
-    if ptypes.is_numeric_dtype(raw.dtype) and not ptypes.is_bool_dtype(raw.dtype):
-        return raw.astype("Float64")
-    cleaned = text.astype("string").str.normalize("NFKC").str.replace(",", "", regex=False)
+def _nfkc(text: pd.Series) -> pd.Series:
+    """NFKC (full-width digits ３６．１ -> 36.1), applied only to the non-ASCII values (fast)."""
+    wide = ~text.str.isascii().fillna(True)
+    if wide.any():
+        text = text.copy()
+        text[wide] = text[wide].str.normalize("NFKC")
+    return text
+
+
+def _numbers(text: pd.Series) -> pd.Series:
+    cleaned = _nfkc(text).str.replace(",", "", regex=False)
     return pd.to_numeric(cleaned, errors="coerce").astype("Float64")
 
 
 def _dates(text: pd.Series) -> pd.Series:
-    """ISO dates from ISO, slash, 2023年6月1日 and 和暦 (令和5年6月1日, R5.6.1) text."""
-    norm = text.astype("string").str.normalize("NFKC").str.strip()
+    """ISO dates from ISO, slash, 2023年6月1日 and 和暦 (令和5年6月1日, R5.6.1) text.
+
+    Parsed once per distinct value: a date column repeats a few values many times.
+    """
+    uniques = pd.Series(text.dropna().unique(), dtype="string")
+    norm = _nfkc(uniques).str.strip()
     parsed = pd.to_datetime(norm.str.replace("/", "-", regex=False), format="ISO8601",
                             errors="coerce")
-    rest = parsed.isna() & norm.notna()
+    rest = parsed.isna()
     if rest.any():
         parsed[rest] = pd.to_datetime(norm[rest].map(_japanese_date), errors="coerce")
-    return parsed.dt.strftime("%Y-%m-%d").astype(object).where(parsed.notna(), None)
+    iso = parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), None)
+    return text.map(dict(zip(uniques, iso, strict=True))).astype(object)
 
 
 def _japanese_date(text: str | None) -> str | None:
@@ -139,21 +158,27 @@ def _japanese_date(text: str | None) -> str | None:
     return None
 
 
-def _coerce(raw: pd.Series, text: pd.Series, kind: str) -> pd.Series:
+def _integers(numbers: pd.Series) -> pd.Series:
+    return numbers.where(numbers.isna() | (numbers == np.floor(numbers))).astype("Int64")
+
+
+def _coerce(raw: pd.Series, kind: str) -> tuple[pd.Series, pd.Series]:
+    """(published values, whether the source had a value): a value that became NA failed."""
+    if kind in ("integer", "number") and _is_number(raw):
+        numbers = raw.astype("Float64")  # already numbers: no text round trip
+        return (_integers(numbers) if kind == "integer" else numbers), numbers.notna()
+    text = _to_text(raw)
     if kind == "string":
-        return text
+        return text, text.notna()
     if kind in ("integer", "number"):
-        numbers = _numbers(raw, text)
-        if kind == "integer":
-            numbers = numbers.where(numbers.isna() | (numbers == np.floor(numbers)))
-            return numbers.astype("Int64")
-        return numbers
+        numbers = _numbers(text)
+        return (_integers(numbers) if kind == "integer" else numbers), text.notna()
     if kind == "boolean":
-        mapped = text.fillna("").str.lower().map(_BOOLEANS)
+        mapped = text.str.lower().astype(object).map(_BOOLEANS).astype(object)
         # A blank cell means "no" in Japanese check-mark columns; a missing value stays missing.
         mapped = mapped.where(text.notna(), False).where(raw.notna(), None)
-        return mapped.astype(object)
-    return _dates(text)
+        return mapped, text.notna()
+    return _dates(text), text.notna()
 
 
 def _map_field(frame: gpd.GeoDataFrame, spec: FieldDef, codes: dict[str, str] | None,
@@ -161,15 +186,15 @@ def _map_field(frame: gpd.GeoDataFrame, spec: FieldDef, codes: dict[str, str] | 
     if spec.source_column is None:
         return pd.Series([spec.value] * len(frame), index=frame.index, dtype=object)
     raw = frame[spec.source_column]
-    text = _to_text(raw)
     if codes is not None:
+        text = _to_text(raw)
         values = text.map(codes).astype(object)
         unknown = text.notna() & values.isna()
         warnings.add_rows(f"{label}: {spec.name}: code not in the code list (left empty)",
                           frame[ROW][unknown], text[unknown])
         return values.where(values.notna(), None)
-    value = _coerce(raw, text, spec.type)
-    failed = text.notna() & value.isna()
+    value, present = _coerce(raw, spec.type)
+    failed = present & value.isna()
     warnings.add_rows(f"{label}: {spec.name} ({spec.source_column}): not a valid {spec.type}"
                       " (left empty)", frame[ROW][failed], raw[failed])
     return value

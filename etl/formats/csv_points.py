@@ -21,10 +21,13 @@ from tsukuba_gis.store import Reject
 
 
 def _encoding(path: Path, source: SourceDef, label: str) -> tuple[str, str]:
-    with open(path, "rb") as handle:
-        if source.encoding:
-            return choose(line_blocks(handle), source.encoding, "layer definition", label)
-        return choose(line_blocks(handle), None, "", label)
+    def blocks():
+        with open(path, "rb") as handle:
+            yield from line_blocks(handle)
+
+    if source.encoding:
+        return choose(blocks, source.encoding, "layer definition", label)
+    return choose(blocks, None, "", label)
 
 
 def _columns(source: SourceDef) -> tuple[str, str]:

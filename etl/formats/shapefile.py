@@ -12,6 +12,7 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -190,16 +191,16 @@ def _dbf_blocks(parts: ShapefileParts) -> Iterator[Block]:
 
 def encoding(parts: ShapefileParts, declared: str | None) -> tuple[str, str]:
     """The encoding to read the ``.dbf`` with, and why: ``.cpg``, else declared, else detected."""
-    where = f"{parts.label} (.dbf)"
+    where, blocks = f"{parts.label} (.dbf)", partial(_dbf_blocks, parts)
     if parts.has(".cpg"):
         with parts.reader(".cpg") as handle:
             cpg = handle.read(64).decode("ascii", "replace").strip()
-        chosen, why = choose(_dbf_blocks(parts), cpg, ".cpg file", where, "record")
+        chosen, why = choose(blocks, cpg, ".cpg file", where, "record")
         if declared and normalise(declared) != normalise(cpg):
             why += f" (the definition's {declared} is ignored: the file wins)"
         return chosen, why
     if declared:
-        chosen, why = choose(_dbf_blocks(parts), declared, "layer definition", where, "record")
+        chosen, why = choose(blocks, declared, "layer definition", where, "record")
         return chosen, why + " (no .cpg)"
-    chosen, why = choose(_dbf_blocks(parts), None, "", where, "record")
+    chosen, why = choose(blocks, None, "", where, "record")
     return chosen, why + " (no .cpg)"

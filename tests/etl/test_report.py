@@ -58,7 +58,7 @@ def test_map_sample_is_bounded_and_uniform():
     sample = MapSample(seed=3, loaded_cap=200, marked_cap=50)
     for start in range(0, 10_000, 1000):  # ten chunks
         geoms = shapely.points(np.full(1000, 140.1), np.full(1000, 36.1))
-        sample.add_loaded(geoms, np.arange(start, start + 1000))
+        sample.add_loaded(geoms, lambda positions, s=start: positions + s)
     for i in range(80):
         sample.add_marked("rejected", "POINT (140 36)", f"row {i}")
     assert sample.loaded_total == 10_000 and len(sample.geoms) == 200
