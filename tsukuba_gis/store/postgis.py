@@ -20,8 +20,9 @@ import pandas as pd
 import psycopg
 import shapely
 from psycopg import sql
+from pydantic import ValidationError
 
-from tsukuba_gis.errors import LayerNotFound
+from tsukuba_gis.errors import LayerNotFound, StoreError
 from tsukuba_gis.store.base import (
     Column,
     FeaturePage,
@@ -40,6 +41,14 @@ from tsukuba_gis.store.postgis_write import RECORD_COLUMNS, PostGISWriter, layer
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+def _settings() -> DatabaseSettings:
+    try:
+        return DatabaseSettings()
+    except ValidationError as err:  # the values are left out: a DSN may hold a password
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise StoreError(f"invalid TSUKUBA_GIS_DB_* setting: {problems}") from None
 
 
 def _record(row: tuple) -> LayerRecord:
@@ -71,7 +80,7 @@ class PostGISStore(Store):
         super().__init__(url, keep_versions)
         # The server's provider gets only the URL (from pygeoapi's config): tuning comes from
         # the environment, read here, where a settings object cannot be passed down.
-        self.settings = settings or DatabaseSettings()
+        self.settings = settings or _settings()
         self._dsn, self.schema = split_schema(url, self.settings.schema_name)
         self.where = f"{describe(self._dsn)} schema {self.schema}"
         self._primary = conninfo(self._dsn, self.settings, "tsukuba-gis writer", serving=False)

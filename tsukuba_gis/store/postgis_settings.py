@@ -32,8 +32,10 @@ class DatabaseSettings(BaseSettings):
             (None: never, for PgBouncer < 1.21 in transaction mode).
     """
 
+    # An empty variable means "not set" (TSUKUBA_GIS_DB_PREPARE_THRESHOLD= : never prepare).
     model_config = SettingsConfigDict(env_prefix="TSUKUBA_GIS_DB_", env_file=".env",
-                                      extra="ignore", populate_by_name=True)
+                                      extra="ignore", populate_by_name=True,
+                                      env_parse_none_str="")
 
     schema_name: str = Field(default="tsukuba_gis", alias="TSUKUBA_GIS_DB_SCHEMA")
     read_url: str | None = Field(default=None, validation_alias=AliasChoices(
