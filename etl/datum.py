@@ -325,6 +325,6 @@ def to_lonlat(gdf: geopandas.GeoDataFrame) -> tuple[geopandas.GeoDataFrame, Tran
 
     # include_z=None: shapely passes (N, 2) for 2D and (N, 3) for 3D geometries.
     new = shapely.transform(np.asarray(gdf.geometry.values), xy_only, include_z=None)
-    out = gdf.copy()
+    out = gdf.copy(deep=False)  # only the geometry column is new: the attributes are shared
     out[gdf.geometry.name] = geopandas.GeoSeries(new, index=gdf.index, crs="EPSG:4326")
     return out.set_crs("EPSG:4326", allow_override=True), info

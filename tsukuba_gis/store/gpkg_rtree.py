@@ -115,7 +115,9 @@ def bulk_load(con: sqlite3.Connection, rtree: str, fids: np.ndarray, bounds: np.
     con.execute(f'DELETE FROM "{rtree}_node"')
     con.executemany(f'INSERT INTO "{rtree}_node" VALUES (?, ?)', nodes)
     # Every node is full except the last, so a row's leaf follows from its position; json_each
-    # binds the whole column in one statement (half the time of executemany over tuples).
+    # binds the whole column in one statement, and ORDER BY appends to the rowid B-tree in
+    # order (together a third of the time of executemany over tuples in leaf order).
     con.execute(f'INSERT INTO "{rtree}_rowid" (rowid, nodeno) SELECT value, ? + key / ?'
-                " FROM json_each(?)", (int(firsts[0]), fanout, json.dumps(rowids.tolist())))
+                " FROM json_each(?) ORDER BY value",
+                (int(firsts[0]), fanout, json.dumps(rowids.tolist())))
     con.executemany(f'INSERT INTO "{rtree}_parent" VALUES (?, ?)', parents)
