@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
     public = make_publication(settings, store, "public")
     app.mount(PREFIXES["public"], ogcapi_app(public, SCHEMAS_DIR))
     staff = make_publication(settings, store, "internal")
-    mount_staff(app, settings, auth_settings or AuthSettings(), ogcapi_app(staff, SCHEMAS_DIR))
+    mount_staff(app, settings, auth_settings or AuthSettings(), store, ogcapi_app(staff, SCHEMAS_DIR))
     app.include_router(opendata.router)
     viewer.mount(app, settings)
     app.add_middleware(GZipMiddleware, minimum_size=1024)

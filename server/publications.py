@@ -3,7 +3,7 @@
 from server.ogcapi.adapter import Publication
 from server.ogcapi.config import Audience, build_config, write_config
 from server.ogcapi.openapi import build_openapi
-from tsukuba_gis.catalog import load_catalog
+from tsukuba_gis.catalog import cached_catalog
 from tsukuba_gis.settings import Settings
 from tsukuba_gis.store import Store
 
@@ -15,7 +15,7 @@ def make_publication(settings: Settings, store: Store, audience: Audience) -> Pu
     base_url = f"{settings.public_url}{PREFIXES[audience]}"
 
     def build() -> tuple[dict, dict]:
-        catalog = load_catalog(settings.layers_dir)
+        catalog = cached_catalog(settings.layers_dir)
         config = build_config(settings, catalog, store.layers(), audience, base_url)
         write_config(config, settings.data_dir / "generated" / f"pygeoapi-{audience}.yml")
         return config, build_openapi(config, f"{base_url}/schemas")

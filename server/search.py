@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from server.ogcapi.adapter import ogc_error
-from tsukuba_gis.catalog import load_catalog
+from tsukuba_gis.catalog import cached_catalog
 from tsukuba_gis.layerdef import Access, LayerDef
 from tsukuba_gis.settings import Settings
 from tsukuba_gis.store import LayerRecord, Query, Store
@@ -64,7 +64,7 @@ class Published:
 
 def published(settings: Settings, store: Store, audience: Access, generation: int) -> Published:
     """Definitions and current records of the layers ``audience`` may see."""
-    catalog = load_catalog(settings.layers_dir)
+    catalog = cached_catalog(settings.layers_dir)
     defs = catalog.public_layers() if audience == "public" else list(catalog.layers.values())
     records = {r.layer_id: r for r in store.layers()}
     order = {d.id: d.order for d in catalog.departments.values()}

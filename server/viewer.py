@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from starlette.staticfiles import StaticFiles
 
 from server.publications import PREFIXES
-from tsukuba_gis.catalog import load_catalog
+from tsukuba_gis.catalog import cached_catalog
 from tsukuba_gis.layerdef import Access, LayerDef
 from tsukuba_gis.settings import Settings
 
@@ -54,7 +54,7 @@ def viewer_config(settings: Settings, audience: Access = "public") -> dict[str, 
 
     The staff config (``audience="internal"``) has every layer and field, and the staff API.
     """
-    catalog = load_catalog(settings.layers_dir)
+    catalog = cached_catalog(settings.layers_dir)
     layers = catalog.public_layers() if audience == "public" else list(catalog.layers.values())
     departments = sorted(catalog.departments.values(), key=lambda d: (d.order, d.id))
     return {
@@ -65,6 +65,9 @@ def viewer_config(settings: Settings, audience: Access = "public") -> dict[str, 
         "basemaps": basemaps(settings),
         "departments": [{"id": d.id, "name": d.name.model_dump()} for d in departments],
         "layers": {layer.id: _layer(layer, audience) for layer in layers},
+        # Staff search and point reports also see internal layers, behind the same wall.
+        "endpoints": ({"search": "/internal/search", "point": "/internal/point"}
+                      if audience == "internal" else {"search": "/search", "point": "/point"}),
     }
 
 

@@ -132,6 +132,27 @@ def load_catalog(layers_dir: Path, sources_dir: Path | None = None) -> Catalog:
     return catalog
 
 
+_CACHE: dict[Path, tuple[tuple, Catalog]] = {}
+
+
+def _signature(layers_dir: Path) -> tuple:
+    return tuple(sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size)
+                        for p in layers_dir.glob("*/*.yaml")))
+
+
+def cached_catalog(layers_dir: Path) -> Catalog:
+    """The catalog, re-read only when a definition file changed (the server asks per request).
+
+    A stat of each file costs microseconds; parsing and validating every YAML costs a hundred
+    milliseconds or more, which the viewer's first request would otherwise wait for.
+    """
+    signature = _signature(layers_dir) if layers_dir.is_dir() else ()
+    hit = _CACHE.get(layers_dir)
+    if hit is None or hit[0] != signature:
+        hit = _CACHE[layers_dir] = (signature, load_catalog(layers_dir))
+    return hit[1]
+
+
 def _add_layer(catalog: Catalog, path: Path, department: str, sources_dir: Path | None) -> None:
     layer, problems = _validate(LayerDef, path, {"department": department, "id": path.stem})
     catalog.problems += problems

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from etl.publish.manifest import published
-from tsukuba_gis.catalog import Catalog, load_catalog
+from tsukuba_gis.catalog import Catalog, cached_catalog
 from tsukuba_gis.layerdef import I18n, LayerDef
 from tsukuba_gis.settings import Settings
 
@@ -68,7 +68,7 @@ class Dataset:
 
 def datasets(settings: Settings, catalog: Catalog | None = None) -> list[Dataset]:
     """Every public layer that has published files, in department order."""
-    catalog = catalog or load_catalog(settings.layers_dir)
+    catalog = catalog or cached_catalog(settings.layers_dir)
     base = settings.public_url or ""
     found = []
     for layer, manifest in published(settings.data_dir, catalog):

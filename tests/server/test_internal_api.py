@@ -75,6 +75,9 @@ class JWKSServer:
                           headers={"kid": kid})
 
 
+SAKURA = (140.129771, 36.098502)  # 桜中学校, a shelter in both the public and the staff layer
+
+
 @pytest.fixture(scope="module")
 def jwks():
     server = JWKSServer()
@@ -172,7 +175,8 @@ def staff_routes(client: httpx.Client, headers: dict[str, str], html: bool = Tru
     routes += ["/internal/api", "/internal/api/", "/internal/", "/internal/nothing-here",
                f"/internal/api/static/{static.relative_to(STATIC_DIRS[0])}",
                f"/internal/api/schemas/{schema.relative_to(SCHEMAS_DIR)}",
-               "/internal/viewer-config.json", "/internal/api/collections/nope/items"]
+               "/internal/viewer-config.json", "/internal/api/collections/nope/items",
+               "/internal/search?q=桜中学校", f"/internal/point?lat={SAKURA[1]}&lon={SAKURA[0]}"]
     return routes
 
 
@@ -284,6 +288,19 @@ def test_staff_viewer_config_has_internal_layers_fields_and_api(client, staff):
     names = {f["name"] for f in staff_config["layers"][INTERNAL_LAYER]["fields"]}
     assert STAFF_FIELDS <= names
     assert set(public_config["layers"]) < set(staff_config["layers"])
+
+
+def test_staff_search_and_point_reports_see_internal_layers(client, staff):
+    config = client.get("/internal/viewer-config.json", headers=bearer(staff["token"])).json()
+    assert config["endpoints"] == {"search": "/internal/search", "point": "/internal/point"}
+    found = client.get("/internal/search", params={"q": "桜中学校"}, headers=bearer(staff["token"]))
+    assert INTERNAL_LAYER in found.text
+    assert INTERNAL_LAYER not in client.get("/search", params={"q": "桜中学校"}).text
+    where = {"lat": SAKURA[1], "lon": SAKURA[0], "radius": 200}
+    staff_report = client.get("/internal/point", params=where, headers=bearer(staff["token"]))
+    public_report = client.get("/point", params=where)
+    assert staff_report.status_code == public_report.status_code == 200
+    assert INTERNAL_LAYER in staff_report.text and INTERNAL_LAYER not in public_report.text
 
 
 def test_public_api_is_unchanged_and_shows_nothing_internal(client):
