@@ -16,7 +16,7 @@ from typing import TypeVar
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.string import TextLoader
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from tsukuba_gis.errors import StoreError
 from tsukuba_gis.store.postgis_settings import DatabaseSettings, describe
@@ -90,21 +90,24 @@ class ReadPool:
 
     def run(self, fn: Callable[[psycopg.Connection], T]) -> T:
         """Call ``fn`` with a pooled connection; retried once on a connection lost meanwhile."""
-        pool = self._ready()
-        try:
-            return self._attempt(pool, fn)
-        except _Broken:
-            if not self._probe():
-                raise self._unavailable("the connection was lost") from None
-            pool.check()  # drop every idle connection the restart killed, not only this one
-        try:
-            return self._attempt(pool, fn)
-        except _Broken as err:
-            raise self._unavailable(str(err)) from None
+        for attempt in (1, 2):
+            pool = self._ready()
+            try:
+                return self._attempt(pool, fn)
+            except _Broken as err:
+                if attempt == 2 or not self._probe():
+                    raise self._unavailable(str(err)) from None
+                try:  # drop every idle connection a restart killed, not only this one
+                    pool.check()
+                except PoolClosed:
+                    pass  # replaced meanwhile: _ready() hands out the new one
+        raise AssertionError("unreachable")
 
     def _attempt(self, pool: ConnectionPool, fn: Callable[[psycopg.Connection], T]) -> T:
         try:
             conn = pool.getconn(timeout=self.settings.pool_timeout_s)
+        except PoolClosed:
+            raise _Broken("the pool was replaced") from None
         except PoolTimeout:
             if not self._probe():
                 raise self._unavailable("no connection could be made") from None
@@ -117,11 +120,14 @@ class ReadPool:
             raise QueryTimeout(f"a query on {self.where} ran longer than"
                                f" {self.settings.statement_timeout_ms} ms"
                                " (TSUKUBA_GIS_DB_STATEMENT_TIMEOUT_MS)") from None
-        except (psycopg.OperationalError, psycopg.errors.SerializationFailure) as err:
+        except (psycopg.OperationalError, psycopg.InterfaceError,
+                psycopg.errors.SerializationFailure) as err:
             # SerializationFailure: a replica cancelled the query to replay a pruned table's drop.
             if conn.broken or conn.closed or isinstance(err, psycopg.errors.SerializationFailure):
                 raise _Broken(_first(err)) from None
             raise StoreError(f"the PostGIS store at {self.where} failed: {_first(err)}") from None
+        except psycopg.Error as err:
+            raise StoreError(f"a query on {self.where} failed: {_first(err)}") from None
         finally:
             pool.putconn(conn)
 
