@@ -34,7 +34,7 @@ from tsukuba_gis.store.base import (
 )
 from tsukuba_gis.store.postgis_pool import ReadPool, connect, conninfo, read_pool
 from tsukuba_gis.store.postgis_query import run_query
-from tsukuba_gis.store.postgis_schema import migrate, pending
+from tsukuba_gis.store.postgis_schema import migrate
 from tsukuba_gis.store.postgis_settings import DatabaseSettings, describe, split_schema
 from tsukuba_gis.store.postgis_tiles import PostGISTileCache
 from tsukuba_gis.store.postgis_write import RECORD_COLUMNS, PostGISWriter, layer_lock
@@ -119,10 +119,6 @@ class PostGISStore(Store):
         # Not a reason to read from the primary from now on: serve migrates too (usually nothing).
         with connect(self._primary, self.where, autocommit=True) as conn:
             return migrate(conn, self.schema, self.where)
-
-    def pending_migrations(self) -> list[int]:
-        """Migrations not applied yet (reads only)."""
-        return self._read(lambda conn: pending(conn, self.schema))
 
     def generation(self) -> int:
         """The registry change counter (0 before the first migration)."""
