@@ -20,7 +20,7 @@ from etl.versions import publish_current
 from tsukuba_gis.catalog import load_catalog
 from tsukuba_gis.layerdef import LayerDef
 from tsukuba_gis.settings import Settings
-from tsukuba_gis.store import Store, open_store
+from tsukuba_gis.store import Store, open_store, redact_url
 
 LOG = logging.getLogger(__name__)
 
@@ -110,7 +110,9 @@ def run_etl(settings: Settings, layer_ids: Sequence[str] = (), force: bool = Fal
     what it would change; ``tsukuba-gis etl activate LAYER VERSION`` publishes it.
     """
     started = time.monotonic()
-    report = RunReport(datetime.now(UTC).isoformat(timespec="seconds"), settings.store_url, dry_run)
+    # The report is read by people and kept on disk: never with the database password.
+    report = RunReport(datetime.now(UTC).isoformat(timespec="seconds"), redact_url(settings.store_url),
+                       dry_run)
     catalog = load_catalog(settings.layers_dir, settings.sources_dir)
     layers = _selected(catalog, layer_ids, report)
     store = open_store(settings.store_url, settings.keep_versions)

@@ -22,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 
 from server.ogcapi import patches
 from server.ogcapi.routes import ROUTES, STATIC_DIRS
+from tsukuba_gis.errors import StoreError
 
 LOG = logging.getLogger(__name__)
 RELOAD_CHECK_S = 1.0
@@ -74,20 +75,32 @@ def _to_response(headers: dict[str, str], status: int, content: Any) -> Response
     return response
 
 
+async def _answer(publication: Publication, func: Callable, params: tuple[str, ...],
+                  check_format: bool, request: Request) -> Response:
+    api = await run_in_threadpool(publication.api)
+    api_request = await APIRequest.from_starlette(request, api.locales)
+    if check_format and not api_request.is_valid():
+        headers, status, content = api.get_format_exception(api_request)
+    else:
+        args = [request.path_params[p] for p in params]
+        headers, status, content = await run_in_threadpool(func, api, api_request, *args)
+    return _to_response(headers, status, content)
+
+
 def _handler(publication: Publication, func: Callable, params: tuple[str, ...], check_format: bool):
     async def handle(request: Request) -> Response:
-        api = await run_in_threadpool(publication.api)
-        api_request = await APIRequest.from_starlette(request, api.locales)
-        if check_format and not api_request.is_valid():
-            headers, status, content = api.get_format_exception(api_request)
-        else:
-            args = [request.path_params[p] for p in params]
-            try:
-                headers, status, content = await run_in_threadpool(func, api, api_request, *args)
-            except Exception:  # a bug in pygeoapi or here: answer, log, never drop the connection
-                LOG.exception("OGC API %s failed on %s", publication.name, request.url.path)
-                return ogc_error(500, "NoApplicableCode", "internal server error")
-        return _to_response(headers, status, content)
+        try:
+            return await _answer(publication, func, params, check_format, request)
+        except StoreError as err:  # the database is down: say so; clients and proxies retry
+            LOG.warning("OGC API %s: store unavailable on %s: %s", publication.name,
+                        request.url.path, err)
+            response = ogc_error(503, "ServiceUnavailable",
+                                 "the data store is not available; try again shortly")
+            response.headers["Retry-After"] = "5"
+            return response
+        except Exception:  # a bug in pygeoapi or here: answer, log, never drop the connection
+            LOG.exception("OGC API %s failed on %s", publication.name, request.url.path)
+            return ogc_error(500, "NoApplicableCode", "internal server error")
 
     return handle
 

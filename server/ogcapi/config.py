@@ -4,6 +4,7 @@ One configuration per audience: the public one never even names an internal laye
 so no route of pygeoapi can serve one (there is nothing to filter, nothing to forget).
 """
 
+import copy
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,7 +15,7 @@ from server.opendata.records import RECORDS_COLLECTION, records_resource
 from tsukuba_gis.catalog import Catalog
 from tsukuba_gis.layerdef import LayerDef
 from tsukuba_gis.settings import Settings
-from tsukuba_gis.store import LayerRecord
+from tsukuba_gis.store import LayerRecord, redact_url
 
 Audience = Literal["public", "internal"]
 PROVIDER = "server.ogcapi.provider.StoreProvider"
@@ -122,11 +123,22 @@ def build_config(settings: Settings, catalog: Catalog, records: list[LayerRecord
     return config
 
 
+def _redacted(config: dict[str, Any]) -> dict[str, Any]:
+    """The config with every provider's store URL stripped of its password."""
+    out = copy.deepcopy(config)
+    for resource in out["resources"].values():
+        for provider in resource.get("providers", []):
+            if isinstance(provider.get("data"), str):
+                provider["data"] = redact_url(provider["data"])
+    return out
+
+
 def write_config(config: dict[str, Any], path: Path) -> Path:
-    """Keep the generated config on disk for inspection (it is never read back by hand-edits)."""
+    """Keep the generated config on disk for inspection (never read back; no secrets in it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     header = "# GENERATED from layers/ and the store registry by tsukuba-gis; do not edit.\n"
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(header + yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    text = yaml.safe_dump(_redacted(config), allow_unicode=True, sort_keys=False)
+    tmp.write_text(header + text, encoding="utf-8")
     tmp.replace(path)
     return path

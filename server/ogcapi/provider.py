@@ -6,6 +6,7 @@ field cannot reach a public response even when a request names it.
 """
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 import orjson
@@ -21,6 +22,14 @@ from tsukuba_gis.errors import StoreError
 from tsukuba_gis.store import FeaturePage, LayerRecord, Query, open_store
 
 LOG = logging.getLogger(__name__)
+
+class StoreUnavailable(ProviderConnectionError):
+    """The store does not answer (database down): 503, so clients and proxies retry."""
+
+    http_status_code = HTTPStatus.SERVICE_UNAVAILABLE
+    ogc_exception_code = "ServiceUnavailable"
+    default_msg = "the data store is not available; try again shortly"
+
 
 JSON_TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean",
               "date": "string"}
@@ -56,7 +65,8 @@ class StoreProvider(BaseProvider):
         try:
             self.store = open_store(self.data)
         except StoreError as err:
-            raise ProviderConnectionError(str(err)) from None
+            LOG.error("store unavailable: %s", err)  # the details are for the log, not the client
+            raise StoreUnavailable() from None
         self.get_fields()
 
     def get_fields(self) -> dict[str, dict[str, str]]:
@@ -73,7 +83,7 @@ class StoreProvider(BaseProvider):
             record = self.store.current(self.layer_id)
         except StoreError as err:
             LOG.error("store unavailable: %s", err)
-            raise ProviderConnectionError("the data store is not available") from None
+            raise StoreUnavailable() from None
         if record is None:
             raise ProviderConnectionError("the collection has no data loaded yet")
         return record

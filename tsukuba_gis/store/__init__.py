@@ -4,6 +4,7 @@ import importlib
 from functools import lru_cache
 
 from tsukuba_gis.errors import StoreError
+from tsukuba_gis.store.postgis_settings import redact as redact_url
 from tsukuba_gis.store.base import (
     Column,
     FeaturePage,
@@ -22,7 +23,7 @@ STORES: dict[str, str] = {
 
 __all__ = [
     "Column", "FeaturePage", "LayerRecord", "LayerWriter", "Query", "Reject", "Store",
-    "STORES", "register_store", "open_store", "scheme_of",
+    "STORES", "register_store", "open_store", "scheme_of", "redact_url",
 ]
 
 
