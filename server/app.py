@@ -27,6 +27,7 @@ class MountRoots:
         self.app, self.roots = app, roots
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Append the slash to a bare root path, pass everything else through."""
         if scope["type"] == "http" and scope["path"] in self.roots:
             scope = {**scope, "path": scope["path"] + "/", "raw_path": (scope["path"] + "/").encode()}
         await self.app(scope, receive, send)

@@ -1,7 +1,8 @@
 """Two small corrections to pygeoapi, applied at start-up instead of forking it.
 
-1. UTF-8 JSON out of pygeoapi, fast, and still safe to embed in HTML. pygeoapi's ``util.to_json`` writes ``\\uXXXX`` escapes for every Japanese character and turns
-``<``/``>`` into ``&lt;``/``&gt;``, which changes the data (an attribution link arrives broken).
+1. UTF-8 JSON out of pygeoapi, fast, and still safe to embed in HTML. pygeoapi's
+``util.to_json`` writes ``\\uXXXX`` escapes for every Japanese character and turns ``<``/``>``
+into ``&lt;``/``&gt;``, which changes the data (an attribution link arrives broken).
 The replacement writes UTF-8 with orjson and escapes ``<``/``>`` the JSON way (``\\u003c``),
 which keeps the data and the HTML-embedding safety. pygeoapi modules import the function by
 name, so it is replaced in each module that holds it.

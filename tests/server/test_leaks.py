@@ -93,7 +93,8 @@ def _crafted(collection: str, internal: str, fields: list[str]) -> list[str]:
 def _path_tricks(internal: str) -> list[str]:
     return ["/internal%2fapi/collections", "//internal/api/collections", "/Internal/api/collections",
             "/api/../internal/api/collections", f"/api/%2e%2e/internal/api/collections/{internal}/items",
-            "/vendor/../data/store.gpkg", "/vendor/..%2f..%2fdata%2fstore.gpkg", "/build/..%2f..%2f..%2fdata/store.gpkg",
+            "/vendor/../data/store.gpkg", "/vendor/..%2f..%2fdata%2fstore.gpkg",
+            "/build/..%2f..%2f..%2fdata/store.gpkg",
             "/opendata/files/..%2f..%2fstore.gpkg", "/api/static/..%2f..%2f..%2fdata%2fstore.gpkg",
             "/api/schemas/..%2f..%2fprovider.py", "/data/store.gpkg", "/data/accounts.sqlite",
             "/data/generated/pygeoapi-internal.yml", "/.env"]

@@ -4,7 +4,6 @@ import importlib
 from functools import lru_cache
 
 from tsukuba_gis.errors import StoreError
-from tsukuba_gis.store.postgis_settings import redact as redact_url
 from tsukuba_gis.store.base import (
     Column,
     FeaturePage,
@@ -14,6 +13,7 @@ from tsukuba_gis.store.base import (
     Reject,
     Store,
 )
+from tsukuba_gis.store.postgis_settings import redact as redact_url
 
 # scheme -> "module:Class"; a backend outside this package registers itself with register_store.
 STORES: dict[str, str] = {

@@ -192,5 +192,5 @@ class Store(ABC):
         """The tile cache shared between server processes, if this backend has one."""
         return None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook: most backends have nothing to release)
         """Release connections."""
