@@ -20,12 +20,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from server import caching
 from server.ogcapi import patches
+from server.ogcapi.provider import REQUEST
 from server.ogcapi.routes import ROUTES, STATIC_DIRS
 from tsukuba_gis.errors import StoreError
+from tsukuba_gis.store import LayerRecord
 
 LOG = logging.getLogger(__name__)
 RELOAD_CHECK_S = 1.0
+# What else than the URL selects a representation: f= or Accept (HTML/JSON/CSV), the language.
+VARY = "Accept, Accept-Language"
 
 
 def ogc_error(status: int, code: str, description: str) -> JSONResponse:
@@ -40,11 +45,16 @@ class Publication:
         name: "public" or "internal".
         build: makes (config, openapi document) from the current layers and registry.
         generation: reads the registry change counter.
+        layers: reads the current layer records (for HTTP validators).
+        records: layer id -> record, as of the last build.
     """
 
     def __init__(self, name: str, build: Callable[[], tuple[dict, dict]],
-                 generation: Callable[[], int]):
+                 generation: Callable[[], int],
+                 layers: Callable[[], list[LayerRecord]] | None = None):
         self.name, self.build, self.generation = name, build, generation
+        self.layers = layers
+        self.records: dict[str, LayerRecord] = {}
         self._lock = threading.Lock()
         self._api: API | None = None
         self._built_for = -1
@@ -60,6 +70,7 @@ class Publication:
             generation = self.generation()
             if self._api is None or generation != self._built_for:
                 config, openapi = self.build()
+                self.records = {r.layer_id: r for r in self.layers()} if self.layers else {}
                 self._api = API(config, openapi)
                 self._built_for = generation
                 LOG.info("%s OGC API built for registry generation %s (%d collections)",
@@ -85,6 +96,40 @@ async def _answer(publication: Publication, func: Callable, params: tuple[str, .
         args = [request.path_params[p] for p in params]
         headers, status, content = await run_in_threadpool(func, api, api_request, *args)
     return _to_response(headers, status, content)
+
+
+def _validators(publication: Publication, request: Request, api_request: APIRequest
+                ) -> caching.Validators | None:
+    """From the versions of the layer a route shows (every layer for the others)."""
+    layer = request.path_params.get("collection_id")
+    records = publication.records
+    shown = [records[layer]] if layer in records else list(records.values())
+    if not shown:
+        return None
+    chosen = request.query_params.get("f") or request.headers.get("accept", "")
+    return caching.layer_validators(shown, publication.name, chosen, str(api_request.locale))
+
+
+async def _answer(publication: Publication, func: Callable, params: tuple[str, ...],
+                  check_format: bool, request: Request) -> Response:
+    api = await run_in_threadpool(publication.api)
+    api_request = await APIRequest.from_starlette(request, api.locales)
+    validators = _validators(publication, request, api_request)
+    cache = {}
+    if validators is not None:
+        cache = {**caching.headers(validators, publication.name == "public"), "Vary": VARY}
+        if caching.not_modified(request.headers, validators):
+            return caching.not_modified_response(cache)
+    if check_format and not api_request.is_valid():
+        headers, status, content = api.get_format_exception(api_request)
+    else:
+        args = [request.path_params[p] for p in params]
+        REQUEST.set(api_request)  # copied into the worker thread with the context
+        headers, status, content = await run_in_threadpool(func, api, api_request, *args)
+    response = _to_response(headers, status, content)
+    if status == 200:
+        response.headers.update(cache)
+    return response
 
 
 def _handler(publication: Publication, func: Callable, params: tuple[str, ...], check_format: bool):

@@ -6,9 +6,11 @@ field cannot reach a public response even when a request names it.
 """
 
 import logging
+from contextvars import ContextVar
 from http import HTTPStatus
 from typing import Any
 
+import numpy as np
 import orjson
 import shapely
 from pygeoapi.provider.base import (
@@ -23,6 +25,7 @@ from tsukuba_gis.store import FeaturePage, LayerRecord, Query, open_store
 
 LOG = logging.getLogger(__name__)
 
+
 class StoreUnavailable(ProviderConnectionError):
     """The store does not answer (database down): 503, so clients and proxies retry."""
 
@@ -33,18 +36,87 @@ class StoreUnavailable(ProviderConnectionError):
 
 JSON_TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean",
               "date": "string"}
+# 7 decimals of a degree are about 1 cm: finer digits only describe the float, not the survey.
+DECIMALS = 7
+
+# GeoJSON type names by shapely type id (a LinearRing never comes out of the store).
+TYPE_NAMES = {0: "Point", 1: "LineString", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString",
+              6: "MultiPolygon"}
+
+# The pygeoapi APIRequest being answered, set by the adapter (server/ogcapi/adapter.py). When
+# its final format is GeoJSON, coordinates stay numpy arrays that our orjson ``to_json``
+# (patches.py) writes directly; HTML, JSON-LD and CSV get plain lists.
+REQUEST: ContextVar[Any] = ContextVar("tsukuba_gis_ogc_request", default=None)
 
 
-def features(page: FeaturePage) -> list[dict[str, Any]]:
-    """GeoJSON features of a page; geometries are converted in one vectorised call."""
-    geometries = [None] * len(page.ids)
+def _json_out() -> bool:
+    request = REQUEST.get()
+    # pygeoapi settles the format before it queries the provider; None ends in to_json too.
+    return request is not None and request.format in (None, "json")
+
+
+def _pairs(offsets: np.ndarray) -> list[tuple[int, int]]:
+    bounds = offsets.tolist()
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def _coordinates(geoms: np.ndarray) -> list[Any]:
+    """GeoJSON ``coordinates`` of geometries of one type, leaves are numpy coordinate arrays.
+
+    One vectorised pass (shapely's ragged arrays): only a list per ring is made in Python,
+    never a float object per coordinate.
+    """
+    _, coords, offsets = shapely.to_ragged_array(geoms)
+    coords = np.round(coords, DECIMALS)
+    nested: list[Any] = [coords[a:b] for a, b in _pairs(offsets[0])] if offsets else list(coords)
+    for level in offsets[1:]:
+        nested = [nested[a:b] for a, b in _pairs(level)]
+    return nested
+
+
+def _via_text(geom: Any) -> dict[str, Any]:
+    """A geometry the ragged arrays cannot hold (a collection, an empty one), through GEOS."""
+    coords = shapely.get_coordinates(geom, include_z=shapely.has_z(geom))
+    rounded = shapely.set_coordinates(shapely.from_wkb(geom.wkb), np.round(coords, DECIMALS))
+    return orjson.loads(shapely.to_geojson(rounded))
+
+
+def geometries(page: FeaturePage, plain: bool = True) -> list[dict[str, Any] | None]:
+    """GeoJSON geometry objects of a page (None when absent), coordinates rounded to DECIMALS.
+
+    ``plain=False`` leaves the coordinates as numpy arrays, for orjson to write (GeoJSON
+    answers); plain lists otherwise. Both hold the same numbers, so both write the same text.
+    """
+    found: list[dict[str, Any] | None] = [None] * len(page.ids)
     present = [i for i, w in enumerate(page.wkb) if w is not None]
-    if present:
-        texts = shapely.to_geojson(shapely.from_wkb([page.wkb[i] for i in present]))
-        for i, text in zip(present, texts, strict=True):
-            geometries[i] = orjson.loads(text)
+    if not present:
+        return found
+    geoms = shapely.from_wkb([page.wkb[i] for i in present])
+    types = shapely.get_type_id(geoms)
+    types[shapely.is_empty(geoms)] = -1
+    for type_id in np.unique(types).tolist():
+        where = np.flatnonzero(types == type_id).tolist()
+        if type_id in TYPE_NAMES:
+            name = TYPE_NAMES[type_id]
+            for i, coords in zip(where, _coordinates(geoms[where]), strict=True):
+                found[present[i]] = {"type": name, "coordinates": coords}
+        else:
+            for i in where:
+                found[present[i]] = _via_text(geoms[i])
+    if plain:
+        found = orjson.loads(orjson.dumps(found, option=orjson.OPT_SERIALIZE_NUMPY))
+    return found
+
+
+def features(page: FeaturePage, plain: bool = True) -> list[dict[str, Any]]:
+    """GeoJSON features of a page (``plain=False``: numpy coordinates, for JSON output).
+
+    Turning each coordinate into a Python float (and lists of them) only for orjson to write
+    it again was most of the cost of a large page, and of the garbage collection after it.
+    """
     return [{"type": "Feature", "id": fid, "geometry": geom, "properties": props}
-            for fid, geom, props in zip(page.ids, geometries, page.properties, strict=True)]
+            for fid, geom, props in zip(page.ids, geometries(page, plain), page.properties,
+                                        strict=True)]
 
 
 class StoreProvider(BaseProvider):
@@ -123,7 +195,7 @@ class StoreProvider(BaseProvider):
             offset=offset, limit=0 if resulttype == "hits" else limit,
             skip_geometry=skip_geometry)
         page = self.store.query(self._record(), query)
-        return {"type": "FeatureCollection", "features": features(page),
+        return {"type": "FeatureCollection", "features": features(page, plain=not _json_out()),
                 "numberMatched": page.number_matched, "numberReturned": len(page.ids)}
 
     def get(self, identifier: str, **kwargs) -> dict[str, Any]:
@@ -132,4 +204,4 @@ class StoreProvider(BaseProvider):
         if not page.ids:
             # The id is not echoed back: error messages never reflect what a client sent.
             raise ProviderItemNotFoundError(user_msg="no such feature in this collection")
-        return features(page)[0]
+        return features(page, plain=not _json_out())[0]

@@ -1,0 +1,157 @@
+"""HTTP caching of the OGC API: validators from the layer version, 304s, Cache-Control."""
+
+import time
+from email.utils import formatdate, parsedate_to_datetime
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from minicity import MiniCity
+
+from server import caching
+from server.ogcapi.adapter import ogcapi_app
+from server.publications import make_publication
+from tsukuba_gis.store import open_store
+
+ITEMS = "/api/collections/shelters/items"
+RESOURCES = [
+    (ITEMS, {"limit": 5, "f": "json"}),
+    (ITEMS, {"bbox": "140.10,36.07,140.13,36.10", "f": "json"}),
+    (ITEMS, {"limit": 3, "f": "html"}),
+    ("/api/collections/shelters", {"f": "json"}),
+    ("/api/collections", {"f": "json"}),
+    ("/api", {"f": "json"}),
+]
+
+
+@pytest.fixture(scope="module")
+def client(live_server):
+    with httpx.Client(base_url=live_server.url, timeout=30) as client:
+        yield client
+
+
+def _first_id(client: httpx.Client) -> str:
+    return client.get(ITEMS, params={"limit": 1, "f": "json"}).json()["features"][0]["id"]
+
+
+@pytest.mark.parametrize(("path", "params"), RESOURCES)
+def test_public_documents_carry_validators_and_a_cdn_friendly_cache_control(client, path, params):
+    response = client.get(path, params=params)
+    assert response.status_code == 200
+    assert response.headers["etag"].startswith('W/"')
+    assert response.headers["cache-control"] == caching.PUBLIC
+    assert "max-age=60" in caching.PUBLIC and "public" in caching.PUBLIC
+    assert "Accept" in response.headers["vary"] and "Accept-Language" in response.headers["vary"]
+    loaded = parsedate_to_datetime(response.headers["last-modified"]).timestamp()
+    assert loaded <= time.time()
+
+
+@pytest.mark.parametrize(("path", "params"), RESOURCES)
+def test_if_none_match_answers_304_without_a_body(client, path, params):
+    first = client.get(path, params=params)
+    again = client.get(path, params=params, headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    for name in ("etag", "cache-control", "last-modified"):
+        assert again.headers[name] == first.headers[name], name
+    # Vary: the same, but for the Accept-Encoding that GZipMiddleware adds to large bodies only.
+    assert again.headers["vary"] == first.headers["vary"].removesuffix(", Accept-Encoding")
+    # A list of tags, one of them ours, strong or weak, also matches; another tag does not.
+    listed = f'"other", {first.headers["etag"].removeprefix("W/")}'
+    assert client.get(path, params=params, headers={"If-None-Match": listed}).status_code == 304
+    assert client.get(path, params=params, headers={"If-None-Match": '"other"'}).status_code == 200
+    assert client.get(path, params=params, headers={"If-None-Match": "*"}).status_code == 304
+
+
+def test_if_modified_since_answers_304_until_the_layer_changes(client):
+    first = client.get(ITEMS, params={"limit": 5, "f": "json"})
+    last = first.headers["last-modified"]
+    assert client.get(ITEMS, params={"limit": 5, "f": "json"},
+                      headers={"If-Modified-Since": last}).status_code == 304
+    earlier = formatdate(parsedate_to_datetime(last).timestamp() - 10, usegmt=True)
+    assert client.get(ITEMS, params={"limit": 5, "f": "json"},
+                      headers={"If-Modified-Since": earlier}).status_code == 200
+    # If-None-Match wins: a stale tag gets the document even with a matching date.
+    both = {"If-Modified-Since": last, "If-None-Match": '"stale"'}
+    assert client.get(ITEMS, params={"limit": 5, "f": "json"}, headers=both).status_code == 200
+    garbage = {"If-Modified-Since": "yesterday-ish"}
+    assert client.get(ITEMS, params={"limit": 5}, headers=garbage).status_code == 200
+
+
+def test_single_feature_revalidates(client):
+    path = f"{ITEMS}/{_first_id(client)}"
+    first = client.get(path, params={"f": "json"})
+    assert first.status_code == 200 and first.headers["etag"].startswith('W/"')
+    assert client.get(path, params={"f": "json"},
+                      headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+
+
+def test_representations_of_one_url_have_their_own_tags(client):
+    as_json = client.get(ITEMS, params={"limit": 2}, headers={"Accept": "application/json"})
+    as_html = client.get(ITEMS, params={"limit": 2}, headers={"Accept": "text/html"})
+    english = client.get(ITEMS, params={"limit": 2, "f": "json"}, headers={"Accept-Language": "en"})
+    japanese = client.get(ITEMS, params={"limit": 2, "f": "json"}, headers={"Accept-Language": "ja"})
+    assert as_json.headers["content-type"] != as_html.headers["content-type"]
+    tags = {r.headers["etag"] for r in (as_json, as_html, english, japanese)}
+    assert len(tags) == 4
+    # A tag of one representation does not revalidate the other.
+    assert client.get(ITEMS, params={"limit": 2}, headers={
+        "Accept": "text/html", "If-None-Match": as_json.headers["etag"]}).status_code == 200
+
+
+def test_layers_have_their_own_tags_and_errors_have_none(client):
+    shelters = client.get(ITEMS, params={"limit": 1, "f": "json"}).headers["etag"]
+    towns = client.get("/api/collections/towns/items", params={"limit": 1, "f": "json"})
+    assert towns.headers["etag"] != shelters
+    missing = client.get("/api/collections/nope/items", params={"f": "json"})
+    assert missing.status_code == 404 and "etag" not in missing.headers
+    bad = client.get(ITEMS, params={"limit": "x", "f": "json"})
+    assert bad.status_code == 400 and "etag" not in bad.headers
+
+
+def test_staff_documents_are_never_stored(sample_settings):
+    settings = sample_settings.model_copy(update={"public_url": "http://testserver"})
+    store = open_store(settings.store_url)
+    publication = make_publication(settings, store, "internal")
+    publication.layers = store.layers
+    with TestClient(ogcapi_app(publication)) as staff:
+        response = staff.get("/collections/shelters_staff/items", params={"f": "json"})
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "private, no-store"
+    assert response.headers["etag"].startswith('W/"')
+
+
+def test_a_new_version_changes_the_tag_at_once(tmp_path, start_server):
+    city = MiniCity(tmp_path / "city")
+    city.hand_over(50, "first")
+    city.etl()
+    server = start_server(city.data_dir, city.env)
+    items = f"{server.url}/api/collections/sites/items"
+    first = httpx.get(items, params={"f": "json"})
+    old = first.headers["etag"]
+    assert httpx.get(items, params={"f": "json"}, headers={"If-None-Match": old}).status_code == 304
+    city.hand_over(60, "second")
+    city.etl()
+    deadline = time.monotonic() + 10  # servers notice a new version within about a second
+    while time.monotonic() < deadline:
+        fresh = httpx.get(items, params={"f": "json"}, headers={"If-None-Match": old})
+        if fresh.status_code == 200:
+            break
+        time.sleep(0.2)
+    assert fresh.status_code == 200, "the old tag still revalidated after 10 s"
+    assert fresh.headers["etag"] != old
+    assert {f["properties"]["edition"] for f in fresh.json()["features"]} == {"second"}
+
+
+def test_validators_unit():
+    tag = caching.Validators('W/"abc"', 0.0)
+    assert caching.not_modified({"if-none-match": '"abc"'}, tag)
+    assert caching.not_modified({"if-none-match": 'W/"x", W/"abc"'}, tag)
+    assert not caching.not_modified({"if-none-match": '"abcd"'}, tag)
+    assert not caching.not_modified({}, tag)
+    assert caching.not_modified({"if-modified-since": "Thu, 01 Jan 1970 00:00:00 GMT"}, tag)
+    assert not caching.not_modified({"if-modified-since": "Thu, 01 Jan 1970 00:00:00 GMT"},
+                                    caching.Validators('"t"', 5.0))
+    assert caching.headers(tag, public=False)["Cache-Control"] == "private, no-store"
+    kept = caching.not_modified_response({"ETag": '"t"', "Content-Type": "x", "Vary": "Accept"})
+    assert kept.status_code == 304 and "content-type" not in kept.headers
+    assert kept.headers["vary"] == "Accept"
