@@ -50,6 +50,15 @@ test-deps:  ## System packages the tests need (Chromium, a Japanese font), from 
 test: install test-deps  ## Run the whole test suite
 	$(BIN)/python -m pytest -q
 
+BENCH_PACKAGES := wrk postgresql-15-postgis-3
+bench: install  ## Serving bench vs TiPg and pygeoapi (bench/serve.py; ~1 h, wants a quiet machine)
+	@missing=$$(for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing from Debian: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	$(BIN)/python bench/serve.py
+
 lint:  ## ruff
 	$(BIN)/python -m ruff check tsukuba_gis etl server tests bench tools
 

@@ -1,0 +1,141 @@
+"""Load generation and accounting: wrk over a list of paths, CPU from /proc, a quiet machine.
+
+wrk (Debian's package) runs 2 threads with 4 connections on loopback. A Lua script cycles each
+connection through the scenario's list of paths (or, for cold tiles, requests each path exactly
+once and stops), counts non-2xx answers and prints p50/p95 as JSON. CPU is read from
+/proc/<pid>/stat of the server's processes (and PostgreSQL's, for the PostGIS servers), and the
+rest of the machine's busy time during the run is reported as "other" load.
+"""
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+TICKS = os.sysconf("SC_CLK_TCK")
+CONNECTIONS, THREADS = 4, 2
+
+LUA = r"""
+local paths = {%(paths)s}
+local once = %(once)s
+local counter, threads = 0, {}
+function setup(thread)
+  thread:set("id", counter); counter = counter + 1; table.insert(threads, thread)
+end
+function init(args) i = id; bad = 0 end
+function request()
+  if once and i >= #paths then wrk.thread:stop(); return wrk.format("GET", paths[1]) end
+  local path = paths[(i %% #paths) + 1]
+  i = i + %(threads)d
+  return wrk.format("GET", path)
+end
+function response(status, headers, body) if status > 299 then bad = bad + 1 end end
+function done(summary, latency, requests)
+  local bads = 0
+  for _, t in ipairs(threads) do bads = bads + t:get("bad") end
+  io.write(string.format('{"requests": %%d, "duration_us": %%d, "p50_us": %%d, "p95_us": %%d,' ..
+    ' "errors": %%d, "socket_errors": %%d, "bad": %%d}\n', summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(95), summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    bads))
+end
+"""
+
+
+@dataclass
+class Sample:
+    """One measured run of one scenario on one server."""
+
+    rps: float
+    p50_ms: float
+    p95_ms: float
+    requests: int
+    bad: int
+    cpu_s: float        # server processes (and PostgreSQL's), user + system
+    other_cores: float  # the rest of the machine's busy time, in cores
+    load1: float        # the 1-minute load average when the run started
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """user + system seconds of these processes (gone ones count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICKS
+
+
+def busy_seconds() -> float:
+    """Seconds all CPUs spent busy since boot (/proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values[:8]) - idle) / TICKS
+
+
+def load1() -> float:
+    """The 1-minute load average."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def wait_quiet(limit: float = 1.0, max_wait_s: float = 900, poll_s: float = 60) -> float:
+    """Until the 1-minute load average is below ``limit`` (polled, bounded); the last value."""
+    deadline = time.monotonic() + max_wait_s
+    while (value := load1()) >= limit and time.monotonic() < deadline:
+        print(f"  waiting for a quiet machine: load {value:.2f} >= {limit}", flush=True)
+        time.sleep(min(poll_s, max(1.0, deadline - time.monotonic())))
+    return load1()
+
+
+def run_wrk(wrk: str, base_url: str, paths: list[str], seconds: float, pids: list[int],
+            once: bool = False, own_pids: list[int] | None = None) -> Sample:
+    """One wrk run; ``once``: each path exactly once (cold tiles), else cycle for ``seconds``."""
+    quoted = ", ".join(json.dumps(p) for p in paths)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(LUA % {"paths": quoted, "once": "true" if once else "false",
+                            "threads": THREADS})
+    start_load = load1()
+    cpu0, busy0, t0 = cpu_seconds(pids), busy_seconds(), time.monotonic()
+    wrk_cpu0 = _children_cpu()
+    duration = f"{int(seconds)}s" if not once else "600s"
+    out = subprocess.run([wrk, "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", duration,
+                          "--timeout", "60s", "-s", script.name, base_url + paths[0]],
+                         capture_output=True, text=True, timeout=700)
+    wall = time.monotonic() - t0
+    cpu = cpu_seconds(pids) - cpu0
+    wrk_cpu = _children_cpu() - wrk_cpu0
+    os.unlink(script.name)
+    line = next((x for x in out.stdout.splitlines() if x.startswith('{"requests"')), None)
+    if line is None:
+        raise RuntimeError(f"wrk failed: {out.stdout[-1500:]} {out.stderr[-1500:]}")
+    result = json.loads(line)
+    seconds_run = result["duration_us"] / 1e6
+    other = max(0.0, busy_seconds() - busy0 - cpu - wrk_cpu) / wall
+    return Sample(rps=result["requests"] / seconds_run, p50_ms=result["p50_us"] / 1000,
+                  p95_ms=result["p95_us"] / 1000, requests=result["requests"],
+                  bad=result["bad"] + result["errors"] + result["socket_errors"], cpu_s=cpu,
+                  other_cores=other, load1=start_load)
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (wrk) so far."""
+    usage = os.times()
+    return usage.children_user + usage.children_system
+
+
+def rss_mb(pids: list[int]) -> list[float]:
+    """Resident set size of each process, MB."""
+    found = []
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    found.append(int(line.split()[1]) / 1024)
+        except OSError:
+            continue
+    return found

@@ -1,0 +1,270 @@
+"""Serving bench (issue 6): ours on both stores against TiPg and stock pygeoapi, same data.
+
+One command: generates the seeded data set (bench/data.py), loads it through the real ETL,
+starts a throwaway PostGIS cluster and copies the store into it (``tsukuba-gis store copy``),
+starts every server with the same number of workers, waits for a quiet machine before each
+scenario, runs wrk (4 connections, loopback) several times per server, and prints the medians
+with the ratio to the best peer and to the in-process floor. Writes bench/RESULTS.md.
+
+Usage::
+
+    .venv/bin/python bench/serve.py                      # everything (~45 min with the soak)
+    .venv/bin/python bench/serve.py --only items360 feature --runs 1 --seconds 5 --soak 0
+"""
+
+import argparse
+import statistics
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import data, floor, load, scenarios, servers  # noqa: E402
+from bench.report import Cell, Row, median_cell, table  # noqa: E402
+
+KIND = {"ours-gpkg": "ours", "ours-postgis": "ours", "tipg": "tipg", "pygeoapi": "pygeoapi"}
+WRK_ROWS = {  # name -> (title, paths for a server kind, servers, floor)
+    "items360": ("items, ~360 m bbox, limit=100",
+                 lambda k: scenarios.items_paths(k, 360, 100, 50), True),
+    "items1800": ("items, ~1.8 km bbox, limit=1000",
+                  lambda k: scenarios.items_paths(k, 1800, 1000, 20), True),
+    "feature": ("one feature by id", scenarios.feature_paths, True),
+    "collections": ("/collections", lambda k: [scenarios.COLLECTIONS[k]], False),
+    "tile14": ("z14 MVT tile, dense area (3x3 tiles)", lambda k: scenarios.tile_paths(k, 14, 3),
+               False),
+    "point": ("/point (point report)", lambda k: scenarios.point_paths() if k == "ours" else [],
+              False),
+}
+TILE_ZOOMS = {10: 2, 12: 3, 14: 5, 16: 10}  # zoom -> side of the block of tiles around the centre
+
+
+class Bench:
+    """The running servers and the settings of one bench run."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.wrk = servers.have_wrk()
+        self.work = args.workdir
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.project = data.prepare_project(self.work)
+        data.load_gpkg(self.project)
+        self.cluster = servers.start_cluster()
+        self.dsn = self.cluster.create_database("bench")
+        data.copy_to_postgis(self.project, self.dsn)
+        self.servers: dict[str, servers.Server] = {}
+
+    def start(self, names: list[str]) -> None:
+        """Start (or restart) servers by name."""
+        for name in names:
+            if name in self.servers:
+                self.servers.pop(name).stop()
+            if name == "ours-gpkg":
+                found = servers.start_ours(name, self.project, None, self.work)
+            elif name == "ours-postgis":
+                found = servers.start_ours(name, self.project, self.dsn, self.work)
+            elif name == "tipg":
+                found = servers.start_tipg(self.dsn, self.work)
+            else:
+                found = servers.start_pygeoapi(self.cluster, "bench", self.work)
+            self.servers[name] = found
+
+    def pids(self, name: str) -> list[int]:
+        """Processes whose CPU a request of this server costs (PostgreSQL's too)."""
+        own = self.servers[name].pids()
+        return own if name == "ours-gpkg" else own + servers.postgres_pids(self.cluster)
+
+    def stop(self) -> None:
+        """Stop every server and remove the cluster."""
+        for server in self.servers.values():
+            server.stop()
+        self.cluster.destroy()
+
+    def quiet(self) -> float:
+        """Wait for the machine to be quiet (bounded); the load then."""
+        return load.wait_quiet(self.args.max_load, self.args.max_wait)
+
+
+def _works(server: servers.Server, path: str, wait_s: float = 600) -> bool:
+    """Whether ``path`` answers 200; a 503 (e.g. tiles still being built) is waited out."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            status = httpx.get(server.url + path, timeout=120).status_code
+        except httpx.HTTPError:
+            return False
+        if status != 503 or time.monotonic() > deadline:
+            return status == 200
+        time.sleep(2)
+
+
+def wrk_row(bench: Bench, key: str) -> Row:
+    """A wrk scenario on every server that has it, interleaved over the runs; plus the floor."""
+    title, make, with_floor = WRK_ROWS[key]
+    row = Row(title)
+    names = []
+    for name in (n for n in bench.servers if make(KIND[n])):
+        if _works(bench.servers[name], make(KIND[name])[0]):
+            names.append(name)
+        else:  # e.g. tiles that do not exist yet: marked, not measured
+            row.cells[name] = Cell(0, 0, 0, note="fails")
+    samples: dict[str, list] = {n: [] for n in names}
+    for _ in range(bench.args.runs):
+        for name in names:
+            bench.quiet()
+            server = bench.servers[name]
+            samples[name].append(load.run_wrk(bench.wrk, server.url, make(KIND[name]),
+                                              bench.args.seconds, bench.pids(name)))
+    row.cells.update({n: median_cell(s) for n, s in samples.items()})
+    if with_floor:
+        paths = make("ours")
+        for label, url in (("floor-gpkg", str(bench.project / "data" / "store.gpkg")),
+                           ("floor-postgis", bench.dsn)):
+            bench.quiet()
+            found = floor.measure(url, paths, bench.args.seconds)
+            row.cells[label] = Cell(found["rps"], found["p50_ms"], found["p95_ms"],
+                                    load1=load.load1())
+    return row
+
+
+def tile_rows(bench: Bench) -> list[Row]:
+    """Tiles at z10/12/14/16: cold (fresh servers, empty caches, each tile once), then warm."""
+    names = [n for n in ("ours-gpkg", "ours-postgis", "tipg") if n in bench.servers]
+    cold = {z: Row(f"tiles z{z} cold ({s * s} tiles, each once)") for z, s in TILE_ZOOMS.items()}
+    warm = {z: Row(f"tiles z{z} warm ({s * s} tiles)") for z, s in TILE_ZOOMS.items()}
+    probe = scenarios.tile_paths("ours", 14, 1)[0]
+    samples_cold = {(z, n): [] for z in TILE_ZOOMS for n in names}
+    samples_warm = {(z, n): [] for z in TILE_ZOOMS for n in names}
+    for _ in range(bench.args.runs):
+        bench.cluster.execute(f"DELETE FROM {servers.SCHEMA}.tg_tile_cache", database="bench")
+        bench.start([n for n in names if n.startswith("ours")])  # empty in-process caches
+        for name in names:
+            server, kind = bench.servers[name], KIND[name]
+            if kind == "ours" and not _works(server, probe):
+                for z in TILE_ZOOMS:
+                    cold[z].cells[name] = warm[z].cells[name] = Cell(0, 0, 0, note="no tiles")
+                continue
+            for z, side in TILE_ZOOMS.items():
+                paths = scenarios.tile_paths(kind, z, side)
+                bench.quiet()
+                samples_cold[z, name].append(load.run_wrk(bench.wrk, server.url, paths, 0,
+                                                          bench.pids(name), once=True))
+                bench.quiet()
+                samples_warm[z, name].append(load.run_wrk(bench.wrk, server.url, paths,
+                                                          bench.args.seconds, bench.pids(name)))
+    for (z, name), found in samples_cold.items():
+        if found:
+            cold[z].cells[name] = median_cell(found)
+            warm[z].cells[name] = median_cell(samples_warm[z, name])
+    return [cold[z] for z in TILE_ZOOMS] + [warm[z] for z in TILE_ZOOMS]
+
+
+def download_row(bench: Bench) -> Row:
+    """The whole point layer, page by page (limit=1000, following next links): seconds."""
+    row = Row("full paged download, 20,000 points (limit=1000)", unit="s")
+    for name, server in bench.servers.items():
+        times = []
+        for _ in range(bench.args.runs):
+            bench.quiet()
+            times.append(_download(server.url, scenarios.first_page(KIND[name])))
+        row.cells[name] = Cell(statistics.median(t for t, _ in times), 0, 0, load1=load.load1())
+        if {n for _, n in times} != {data.POINTS}:
+            row.cells[name].note = f"got {sorted({n for _, n in times})} features"
+    return row
+
+
+def _download(base: str, first: str) -> tuple[float, int]:
+    count, url = 0, base + first
+    started = time.perf_counter()
+    with httpx.Client(timeout=120) as client:
+        while url:
+            body = client.get(url).json()
+            count += len(body["features"])
+            url = next((link["href"] for link in body.get("links", [])
+                        if link.get("rel") == "next"), None)
+            if url and url.startswith("/"):
+                url = base + url
+    return time.perf_counter() - started, count
+
+
+def soak(bench: Bench, minutes: float) -> str:
+    """Worker RSS over a long mixed load on ours (GeoPackage): first vs last minute."""
+    server = bench.servers["ours-gpkg"]
+    paths = (scenarios.items_paths("ours", 360, 100, 50) + scenarios.feature_paths("ours")
+             + scenarios.items_paths("ours", 1800, 1000, 5) + [scenarios.COLLECTIONS["ours"]])
+    workers = [p for p in server.pids() if p != server.process.pid]
+    series: list[tuple[float, list[float]]] = []
+    bench.quiet()
+    result: list = []
+    runner = threading.Thread(target=lambda: result.append(load.run_wrk(
+        bench.wrk, server.url, paths, minutes * 60, server.pids())))
+    started = time.monotonic()
+    runner.start()
+    while runner.is_alive():
+        series.append((time.monotonic() - started, load.rss_mb(workers)))
+        time.sleep(5)
+    first = [r for t, r in series if t <= 60]
+    last = [r for t, r in series if t >= minutes * 60 - 60]
+    lines = [f"{minutes:.0f} min mixed load on ours-gpkg ({len(workers)} workers):"
+             f" {result[0].rps:,.0f} req/s, {result[0].bad} bad answers",
+             "| worker | RSS MB, median of the first minute | last minute | change |",
+             "|---|---|---|---|"]
+    for i, pid in enumerate(workers):
+        a = statistics.median(r[i] for r in first if len(r) > i)
+        b = statistics.median(r[i] for r in last if len(r) > i)
+        lines.append(f"| {pid} | {a:.1f} | {b:.1f} | {b - a:+.1f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/tsukuba-gis-bench"))
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--soak", type=float, default=10, help="minutes of the memory soak")
+    parser.add_argument("--max-load", type=float, default=1.0)
+    parser.add_argument("--max-wait", type=float, default=900)
+    parser.add_argument("--only", nargs="+", help="scenarios: " + " ".join(
+        [*WRK_ROWS, "tiles", "download"]))
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "RESULTS.md")
+    args = parser.parse_args()
+    wanted = args.only or [*WRK_ROWS, "tiles", "download"]
+    bench = Bench(args)
+    rows: list[Row] = []
+    memory = ""
+    try:
+        bench.start(["ours-gpkg", "ours-postgis", "tipg", "pygeoapi"])
+        for key in wanted:
+            print(f"scenario {key}", flush=True)
+            found = (tile_rows(bench) if key == "tiles" else [download_row(bench)]
+                     if key == "download" else [wrk_row(bench, key)])
+            rows += found
+            print(table(found), flush=True)
+        if args.soak:
+            memory = soak(bench, args.soak)
+    finally:
+        bench.stop()
+    _write(args, rows, memory)
+
+
+def _write(args: argparse.Namespace, rows: list[Row], memory: str) -> None:
+    text = (f"# Serving bench results\n\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, command:"
+            f" `.venv/bin/python bench/serve.py {' '.join(sys.argv[1:])}`".rstrip() + "\n\n"
+            f"Cells: requests/s (p50/p95 latency), medians of {args.runs} runs of"
+            f" {args.seconds:.0f} s, wrk 2 threads x 4 connections on loopback, every server"
+            f" with {servers.WORKERS} worker processes. Floor: the same queries in-process"
+            f" ({floor.PROCESSES} processes, no HTTP). CPU: server processes (and PostgreSQL's"
+            " for PostGIS) per request. load1: the highest 1-minute load average at the start of"
+            " a run (other cores: CPU the rest of the machine used meanwhile).\n\n"
+            + table(rows) + "\n\n" + memory + "\n")
+    args.out.write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
