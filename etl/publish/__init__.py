@@ -21,6 +21,7 @@ Publisher = Callable[[Settings, Store, LayerDef, LayerRecord], dict[str, Any]]
 # "module:function", in the order they run.
 PUBLISHERS: list[str] = [
     "etl.publish.opendata:publish",
+    "etl.publish.tiles:publish",
 ]
 
 

@@ -4,16 +4,24 @@ An UNLOGGED table on the primary: no WAL, so writing tiles costs little and neve
 replicas (a standby cannot read unlogged tables; every server process talks to the primary for
 the cache only). Keys carry the layer version, so a new version never serves old tiles; pruning
 a version deletes its tiles. A crash empties the table, which is what a cache may do.
+
+``render_mvt`` makes a tile with ``ST_AsMVT`` following the same per-zoom rules as the
+GeoPackage path's GDAL encoder (clip with a buffer, simplify, snap to the grid, size budget).
 """
 
+import gzip
+import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from psycopg import sql
 
-from tsukuba_gis.store.base import TileCache
+from tsukuba_gis.store.base import LayerRecord, TileCache
 
 if TYPE_CHECKING:
     from tsukuba_gis.store.postgis import PostGISStore
+
+LOG = logging.getLogger(__name__)
 
 
 class PostGISTileCache(TileCache):
@@ -49,3 +57,106 @@ class PostGISTileCache(TileCache):
             statement = sql.SQL("{} WHERE layer_id = %s").format(statement)
             args = (layer_id,)
         return self.store.primary_pool().run(lambda conn: conn.execute(statement, args).rowcount)
+
+
+@dataclass(frozen=True)
+class MvtRequest:
+    """One tile to encode with the per-zoom rules of the tile set (see etl/publish/tiles.py).
+
+    Attributes:
+        bounds: the tile's EPSG:3857 box (left, bottom, right, top).
+        fields: (name, type) of the attributes; "fid" is the row id.
+        tolerance: simplification tolerance in tile units (0: none, e.g. points).
+        extent, buffer: the tile grid and the margin past the tile edge, in tile units.
+        max_size: the budget in gzip-compressed bytes.
+    """
+
+    name: str
+    geometry: str
+    bounds: tuple[float, float, float, float]
+    fields: tuple[tuple[str, str], ...]
+    tolerance: float
+    extent: int = 4096
+    buffer: int = 80
+    max_size: int = 500_000
+    min_extent: int = 256
+
+
+def _columns(request: MvtRequest) -> sql.Composable:
+    parts = []
+    for name, kind in request.fields:
+        column = sql.SQL("t.fid") if name == "fid" else sql.SQL("t.{}").format(sql.Identifier(name))
+        if kind == "date":  # as the GeoPackage path writes it: ISO text
+            column = sql.SQL("{}::text").format(column)
+        parts.append(sql.SQL("{} AS {}").format(column, sql.Identifier(name)))
+    return sql.SQL("").join(sql.SQL("{}, ").format(p) for p in parts)
+
+
+def _size_order(geometry: str) -> sql.Composable:
+    # Over budget, the smallest features go first (GDAL's rule); points have no size: fid order.
+    size = {"polygon": "ST_Area(t.geom) DESC, ", "line": "ST_Length(t.geom) DESC, "}
+    return sql.SQL("ORDER BY {}t.fid LIMIT %(limit)s").format(sql.SQL(size.get(geometry, "")))
+
+
+def _statement(schema: str, record: LayerRecord, request: MvtRequest, limited: bool
+               ) -> sql.Composable:
+    geom = sql.SQL("ST_Transform(t.geom, 3857)")
+    if request.geometry != "point":
+        # Clip, then simplify, then snap to the grid: the order GDAL's encoder follows.
+        geom = sql.SQL("ST_SimplifyPreserveTopology(ST_ClipByBox2D({}, tile.clip),"
+                       " %(tolerance)s)").format(geom)
+    return sql.SQL(
+        "WITH tile AS (SELECT ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 3857) AS box,"
+        " ST_MakeEnvelope(%(cx0)s, %(cy0)s, %(cx1)s, %(cy1)s, 3857) AS clip),"
+        " rows AS (SELECT {columns}ST_AsMVTGeom({geom}, tile.box, %(extent)s, %(buffer)s, true)"
+        " AS geom FROM {table} t, tile WHERE t.geom && ST_Transform(tile.clip, 4326) {limit})"
+        " SELECT ST_AsMVT(rows.*, %(name)s, %(extent)s, 'geom'), count(*) FROM rows"
+        " WHERE rows.geom IS NOT NULL").format(
+            columns=_columns(request), geom=geom, table=sql.Identifier(schema, record.table),
+            limit=_size_order(request.geometry) if limited else sql.SQL(""))
+
+
+def _args(request: MvtRequest, extent: int, limit: int | None) -> dict:
+    x0, y0, x1, y1 = request.bounds
+    unit = (x1 - x0) / request.extent  # the configured grid: GDAL's tolerance unit too
+    margin = unit * request.buffer
+    return {"x0": x0, "y0": y0, "x1": x1, "y1": y1, "cx0": x0 - margin, "cy0": y0 - margin,
+            "cx1": x1 + margin, "cy1": y1 + margin, "tolerance": request.tolerance * unit,
+            "extent": extent, "buffer": request.buffer * extent // request.extent,
+            "name": request.name, "limit": limit}
+
+
+def _fetch(conn, schema: str, record: LayerRecord, statement: sql.Composable, args: dict
+           ) -> tuple:
+    return conn.execute(statement, args).fetchone()
+
+
+def render_mvt(store: "PostGISStore", record: LayerRecord, request: MvtRequest) -> bytes:
+    """A gzip-compressed MVT within the budget (b"" when the tile holds no feature).
+
+    Over ``max_size``: the grid is halved (4096, 2048, ... ``min_extent``), then the smallest
+    features are dropped until the tile fits, as GDAL's encoder does for the GeoPackage path.
+    """
+    def run(extent: int, limit: int | None) -> tuple[bytes, int]:
+        statement = _statement(store.schema, record, request, limit is not None)
+        # The store's read pool (a replica when set), like feature queries; same package.
+        row = store._read(lambda conn: store._on_table(record, _fetch, conn, statement,
+                                                       _args(request, extent, limit)))
+        return bytes(row[0] or b""), int(row[1] or 0)
+
+    extent = request.extent
+    data, count = run(extent, None)
+    if not data:
+        return b""
+    packed = gzip.compress(data, 6)
+    while len(packed) > request.max_size and extent > request.min_extent:
+        extent //= 2
+        data, count = run(extent, None)
+        packed = gzip.compress(data, 6)
+    while len(packed) > request.max_size and count > 1:
+        count = max(1, int(count * request.max_size / len(packed) * 0.9))
+        LOG.info("tile of %s over %d bytes: keeping the %d largest features", record.layer_id,
+                 request.max_size, count)
+        data, _ = run(extent, count)
+        packed = gzip.compress(data, 6)
+    return packed
