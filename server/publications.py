@@ -3,6 +3,7 @@
 from server.ogcapi.adapter import Publication
 from server.ogcapi.config import Audience, build_config, write_config
 from server.ogcapi.openapi import build_openapi
+from server.tiles.service import TileService
 from tsukuba_gis.catalog import cached_catalog
 from tsukuba_gis.settings import Settings
 from tsukuba_gis.store import Store
@@ -20,4 +21,6 @@ def make_publication(settings: Settings, store: Store, audience: Audience) -> Pu
         write_config(config, settings.data_dir / "generated" / f"pygeoapi-{audience}.yml")
         return config, build_openapi(config, f"{base_url}/schemas")
 
-    return Publication(audience, build, store.generation)
+    publication = Publication(audience, build, store.generation)
+    publication.tiles = TileService(settings, store, audience, base_url)  # server/tiles
+    return publication

@@ -169,6 +169,11 @@ def ogcapi_app(publication: Publication, schemas_dir=None) -> Starlette:
         Route(path, _handler(publication, func, params, check_format), methods=["GET", "HEAD"])
         for path, func, params, check_format in ROUTES
     ]
+    tiles = getattr(publication, "tiles", None)
+    if tiles is not None:  # OGC API - Tiles (server/tiles), same app: same wall, same mount
+        from server.tiles.routes import tile_routes
+
+        routes = tile_routes(tiles, publication) + routes
     routes.append(Mount("/static", app=StaticFiles(directory=STATIC_DIRS[0])))
     if schemas_dir is not None:
         routes.append(Mount("/schemas", app=StaticFiles(directory=schemas_dir)))

@@ -12,6 +12,7 @@ import yaml
 from pygeoapi.config import validate_config
 
 from server.opendata.records import RECORDS_COLLECTION, records_resource
+from server.tiles.provider import provider_config as tile_provider
 from tsukuba_gis.catalog import Catalog
 from tsukuba_gis.layerdef import LayerDef
 from tsukuba_gis.settings import Settings
@@ -59,7 +60,7 @@ def _collection(layer: LayerDef, record: LayerRecord, settings: Settings, audien
                                 "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
         "limits": {"default_items": settings.items_default_limit,
                    "max_items": settings.items_max_limit, "on_exceed": "error"},
-        "providers": [provider],
+        "providers": [provider, tile_provider(layer, record)],
     }
 
 

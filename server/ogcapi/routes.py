@@ -34,6 +34,13 @@ SUPPORTED_CONFORMANCE = {
     "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/opensearch",
     "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/json",
     "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/html",
+    # Vector tiles of every feature collection (server/tiles): MVT in WebMercatorQuad.
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/oas30",
 }
 
 
@@ -78,5 +85,8 @@ ROUTES = [
 ]
 
 # OpenAPI paths kept from pygeoapi's generated document (anything else is not routed).
-OPENAPI_PATHS = ("/", "/openapi", "/conformance", "/collections")
-OPENAPI_PATH_SUFFIXES = ("/items", "/items/{featureId}", "/queryables", "/schema")
+OPENAPI_PATHS = ("/", "/openapi", "/conformance", "/collections", "/tileMatrixSets",
+                 "/tileMatrixSets/{tileMatrixSetId}")
+OPENAPI_PATH_SUFFIXES = ("/items", "/items/{featureId}", "/queryables", "/schema", "/tiles",
+                         "/tiles/{tileMatrixSetId}",
+                         "/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}")

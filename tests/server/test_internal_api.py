@@ -158,6 +158,19 @@ def wrong_credentials(staff, jwks) -> dict[str, dict[str, str]]:
     }
 
 
+def _a_tile(client: httpx.Client, headers: dict[str, str], path: str) -> str:
+    """A tile path template with the first tile of the lowest zoom of the layer's tileset."""
+    if "{tileMatrix}" not in path:  # a tileset or a tile matrix set
+        return path.replace("{tileMatrixSetId}", "WebMercatorQuad")
+    tileset_path = path.split("/{tileMatrixSetId}")[0] + "/WebMercatorQuad"
+    limit = client.get(f"/internal/api{tileset_path}", headers=headers).json()[
+        "tileMatrixSetLimits"][0]
+    return (path.replace("{tileMatrixSetId}", "WebMercatorQuad")
+            .replace("{tileMatrix}", limit["tileMatrix"])
+            .replace("{tileRow}", str(limit["minTileRow"]))
+            .replace("{tileCol}", str(limit["minTileCol"])))
+
+
 def staff_routes(client: httpx.Client, headers: dict[str, str], html: bool = True) -> list[str]:
     """Every staff URL: the OpenAPI paths with real ids (and their HTML pages), plus what the
     OpenAPI document does not list (the bare prefix, static files, schemas, viewer config)."""
@@ -168,6 +181,8 @@ def staff_routes(client: httpx.Client, headers: dict[str, str], html: bool = Tru
             items = client.get(f"/internal/api{path.split('/items/')[0]}/items",
                                params={"limit": 1}, headers=headers).json()
             path = path.replace("{featureId}", str(items["features"][0]["id"]))
+        if "{tileMatrixSetId}" in path:  # vector tiles (server/tiles): a tile the layer has
+            path = _a_tile(client, headers, path)
         assert "{" not in path, path
         routes += [f"/internal/api{path}", *([f"/internal/api{path}?f=html"] if html else [])]
     static = next(p for p in sorted(STATIC_DIRS[0].rglob("*.css")))

@@ -37,7 +37,9 @@ SEEDS = [
     "/search?q=避難", "/search?q=つくば", "/search?q=36.08,140.11",
     "/point?lat=36.0828&lon=140.1115", "/point?lat=36.0828&lon=140.1115&f=csv",
     "/point?lat=36.0828&lon=140.1115&f=html", "/point?lat=35.9912&lon=140.1327&radius=500",
+    "/api/tileMatrixSets", "/api/TileMatrixSets?f=html", "/api/tileMatrixSets/WebMercatorQuad",
 ]
+TILES_PER_LAYER = 8  # MVTs fetched per public layer (from its tileset's limits, lowest zooms first)
 
 
 PUBLIC_FIELDS = {f.name for layer in CATALOG.public_layers() for f in layer.public_fields()}
@@ -139,12 +141,28 @@ def _openapi_urls(client: httpx.Client) -> list[str]:
     return sorted(set(urls))
 
 
+def _tile_urls(client: httpx.Client) -> list[str]:
+    """Tile documents and MVTs of every public layer (an MVT's string table is in its bytes)."""
+    urls = []
+    for layer_id in PUBLIC_LAYERS:
+        base = f"/api/collections/{layer_id}/tiles"
+        urls += [base, f"{base}?f=html", f"{base}/WebMercatorQuad",
+                 f"{base}/WebMercatorQuad?f=tilejson", f"{base}/WebMercatorQuad/metadata"]
+        tileset = client.get(f"{base}/WebMercatorQuad").json()
+        tiles = [f"{base}/WebMercatorQuad/{lim['tileMatrix']}/{row}/{col}"
+                 for lim in tileset["tileMatrixSetLimits"]
+                 for row in range(lim["minTileRow"], lim["maxTileRow"] + 1)
+                 for col in range(lim["minTileCol"], lim["maxTileCol"] + 1)]
+        urls += tiles[:TILES_PER_LAYER]
+    return urls
+
+
 @pytest.fixture(scope="module")
 def responses(live_server) -> dict[str, httpx.Response]:
     internal = INTERNAL_LAYERS[0].id
     fields = [f.name for f in INTERNAL_LAYERS[0].fields] + ["review_status"]
     with httpx.Client(base_url=live_server.url, timeout=30, follow_redirects=False) as client:
-        start = SEEDS + _openapi_urls(client) + _path_tricks(internal)
+        start = SEEDS + _openapi_urls(client) + _tile_urls(client) + _path_tricks(internal)
         for collection in PUBLIC_LAYERS:
             start += _crafted(collection, internal, fields)
         return _crawl(client, live_server.url, start)
@@ -171,6 +189,20 @@ def test_nothing_internal_in_any_body_or_header(responses, secrets):
             encoded = {secret.encode("utf-8"), secret.encode("cp932", "ignore")} - {b""}
             assert not any(e in body for e in encoded), f"{secret!r} in the body of {url}"
             assert secret not in headers, f"{secret!r} in the headers of {url}"
+
+
+def test_public_tiles_decode_to_public_fields_only(responses):
+    import mapbox_vector_tile
+
+    allowed = PUBLIC_FIELDS | {"fid"}  # fid: the OGC API id of layers without an id field
+    tiles = [r for r in responses.values()
+             if r.headers.get("content-type") == "application/vnd.mapbox-vector-tile"]
+    assert len(tiles) > 3 * len(PUBLIC_LAYERS)
+    for response in tiles:
+        for name, layer in mapbox_vector_tile.decode(response.content).items():
+            assert name in PUBLIC_LAYERS, response.url
+            for feature in layer["features"]:
+                assert set(feature["properties"]) <= allowed, response.url
 
 
 def test_no_server_errors_and_errors_are_ogc_json(responses):
