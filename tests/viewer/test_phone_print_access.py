@@ -52,7 +52,10 @@ def test_phone_bottom_sheet(page, live_server):
     assert sheet_state(page) == "peek"
     # The map keeps its centre as the sheet changes height: a shared view is not shifted.
     page.wait_for_timeout(500)
-    assert "map=13/36.0800/140.1100" in page.evaluate("location.hash")
+    # Within a pixel (z13: ~0.0001 degree): Leaflet keeps the centre on whole pixels, so the
+    # fourth decimal of the hash may flip when the layers' loading times differ.
+    zoom, lat, lon = page.evaluate("location.hash").split("map=")[1].split("&")[0].split("/")
+    assert zoom == "13" and abs(float(lat) - 36.08) <= 0.00011 and abs(float(lon) - 140.11) <= 0.00011
     # Drag the handle up with a finger-like pointer: the sheet follows and settles.
     box = handle.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2

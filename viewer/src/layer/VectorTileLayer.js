@@ -1,0 +1,192 @@
+// A Leaflet layer drawing one collection from its OGC API vector tiles (MVT), with the same
+// styles as the GeoJSON layer: each tile is an SVG of its features. The tile set (URL template,
+// zoom range, bounds, the id attribute) comes from the collection's TileJSON, found through the
+// collection's tilesets link. Above the tile set's maxzoom the maxzoom tile is overzoomed here
+// (a smaller viewBox of the same tile, strokes keep their width), as the TileJSON says.
+// Points and lines open a popup (first from the tile's attributes, then the whole feature from
+// /items/{id}); areas are not interactive: a tap reaches the map's point query.
+import { getJson, HttpError, itemsUrl } from '../api/index.js';
+import { DomEvent, GridLayer, Popup, Util, latLngBounds } from '../leaflet.js';
+import { decodeTile, renderLayer } from './mvtSvg.js';
+import { popupContent } from './popup.js';
+import { featureStyle } from './style.js';
+
+const TILEJSON_TYPE = 'application/vnd.mapbox.tile+json';
+const CACHED_TILES = 256;
+
+/** The JSON tilesets link of an OGC API collection document, or null. */
+export function tilesetsLink(collection) {
+  return (collection?.links ?? []).find((link) => String(link.rel).endsWith('/tilesets-vector')
+    && link.type === 'application/json') ?? null;
+}
+
+/**
+ * Whether a catalog entry is drawn from tiles: areas and lines that have tiles; points only when
+ * the viewer config says `tiles: true` (an explicit `tiles` wins either way).
+ */
+export function isTiled(entry) {
+  if (!tilesetsLink(entry.collection)) return false;
+  return entry.def.tiles ?? entry.def.geometry !== 'point';
+}
+
+/** The TileJSON of a collection: its tilesets list, then the tileset's TileJSON link. */
+export async function loadTileJson(collection, { signal } = {}) {
+  const list = await getJson(new URL(tilesetsLink(collection).href, document.baseURI), { signal });
+  const link = (list.tilesets?.[0]?.links ?? []).find((candidate) => candidate.type === TILEJSON_TYPE);
+  if (!link) throw new Error(`no TileJSON for ${collection.id}`);
+  return getJson(new URL(link.href, document.baseURI), { signal });
+}
+
+export const VectorTileLayer = GridLayer.extend({
+  options: {
+    pane: 'overlayPane',
+    zIndex: null,
+    // Tiles are drawn once a zoom ends, and one ring of tiles off-screen is kept.
+    updateWhenZooming: false,
+    keepBuffer: 1,
+    popup: { maxWidth: 320, minWidth: 200, autoPanPadding: [16, 16] },
+  },
+
+  /** @param {{id, def, collection, title, attribution}} entry @param {{apiUrl: URL}} options */
+  initialize(entry, options) {
+    GridLayer.prototype.initialize.call(this, options);
+    this._entry = entry;
+    this._style = featureStyle(entry.def);
+    this._interactive = entry.def.geometry !== 'polygon';
+    this._opacity = 1;
+    this._tilejson = null;
+    this._tiles = {};
+    this._fetched = new Map();
+    this.on('tileerror', ({ error }) => this.fire('error', { error }));
+  },
+
+  getAttribution() {
+    return this._entry.attribution;
+  },
+
+  // No map events until the TileJSON is known (GridLayer's handlers need it).
+  getEvents() {
+    return this._tilejson ? GridLayer.prototype.getEvents.call(this) : {};
+  },
+
+  onAdd(map) {
+    const { pane, zIndex } = this.options;
+    if (!map.getPane(pane)) map.createPane(pane).style.zIndex = zIndex ?? '';
+    map.getPane(pane).style.opacity = String(this._opacity);
+    if (this._tilejson) {
+      GridLayer.prototype.onAdd.call(this, map);
+      return;
+    }
+    this.fire('loading');
+    const token = {};
+    this._adding = token;
+    loadTileJson(this._entry.collection).then((tilejson) => {
+      if (this._adding !== token || !this._map) return;
+      this._configure(tilejson);
+      this._map.on(this.getEvents(), this);
+      GridLayer.prototype.onAdd.call(this, this._map);
+      if (!this._loading) this.fire('load', {});
+    }).catch((error) => {
+      if (this._adding === token) this.fire('error', { error });
+    });
+  },
+
+  onRemove(map) {
+    this._adding = null;
+    if (this._container) GridLayer.prototype.onRemove.call(this, map);
+  },
+
+  /** Set the layer's opacity (0..1): its pane's, as the GeoJSON layer does. */
+  setOpacity(opacity) {
+    this._opacity = opacity;
+    const pane = this._map?.getPane(this.options.pane);
+    if (pane) pane.style.opacity = String(opacity);
+    return this;
+  },
+
+  getOpacity() {
+    return this._opacity;
+  },
+
+  _configure(tilejson) {
+    this._tilejson = tilejson;
+    const [west, south, east, north] = tilejson.bounds ?? [-180, -85, 180, 85];
+    this.options.bounds = latLngBounds([south, west], [north, east]);
+    this._idField = tilejson.vector_layers?.[0]?.id_field ?? null;
+  },
+
+  // Below the tile set's minzoom nothing is requested (no map zoom limit is set, unlike minZoom).
+  _isValidTile(coords) {
+    if (!this._tilejson || coords.z < this._tilejson.minzoom) return false;
+    return GridLayer.prototype._isValidTile.call(this, coords);
+  },
+
+  createTile(coords, done) {
+    const tile = document.createElement('div');
+    tile.className = 'tg-vector-tile';
+    const z = Math.min(coords.z, this._tilejson.maxzoom);
+    const dz = coords.z - z;
+    const parent = { z, x: Math.floor(coords.x / 2 ** dz), y: Math.floor(coords.y / 2 ** dz) };
+    this._fetchTile(parent).then((layers) => {
+      const layer = layers[this._entry.id];
+      const span = (layer?.extent ?? 4096) / 2 ** dz;
+      const view = { x: (coords.x - parent.x * 2 ** dz) * span, y: (coords.y - parent.y * 2 ** dz) * span, size: span };
+      const { svg, items } = renderLayer(layer, {
+        size: this.getTileSize().x, view, style: this._style, className: `tg-feature tg-layer-${this._entry.id}`,
+      });
+      if (this._interactive) for (const item of items) this._bindItem(item);
+      tile.append(svg);
+      done(null, tile);
+    }).catch((error) => done(error, tile));
+    return tile;
+  },
+
+  // One request per tile, shared by the overzoomed tiles cut from it (a small LRU of promises).
+  _fetchTile({ z, x, y }) {
+    const key = `${z}/${x}/${y}`;
+    const hit = this._fetched.get(key);
+    if (hit) {
+      this._fetched.delete(key);
+      this._fetched.set(key, hit);
+      return hit;
+    }
+    const url = this._tilejson.tiles[0].replace('{z}', z).replace('{x}', x).replace('{y}', y);
+    const promise = fetch(url).then(async (response) => {
+      if (response.status === 204) return {};
+      if (!response.ok) throw new HttpError(url, response.status);
+      return decodeTile(await response.arrayBuffer());
+    });
+    promise.catch(() => this._fetched.delete(key));
+    this._fetched.set(key, promise);
+    if (this._fetched.size > CACHED_TILES) this._fetched.delete(this._fetched.keys().next().value);
+    return promise;
+  },
+
+  _bindItem({ node, feature }) {
+    node.style.pointerEvents = 'auto';
+    node.style.cursor = 'pointer';
+    DomEvent.on(node, 'click', (event) => {
+      // The feature's popup, not also the map's point query.
+      DomEvent.stop(event);
+      this._openPopup(feature, this._map.mouseEventToLatLng(event));
+    });
+  },
+
+  _openPopup(feature, latlng) {
+    const popup = new Popup(Util.extend({}, this.options.popup)).setLatLng(latlng)
+      .setContent(popupContent(feature, this._entry)).openOn(this._map);
+    const id = this._idField ? feature.properties?.[this._idField] : feature.id;
+    if (id == null || !this.options.apiUrl) return;
+    const url = itemsUrl(this.options.apiUrl, this._entry.id);
+    url.pathname += `/${encodeURIComponent(String(id))}`;
+    url.searchParams.set('f', 'json');
+    getJson(url).then((full) => {
+      if (this._map?.hasLayer(popup)) popup.setContent(popupContent(full, this._entry));
+    }).catch(() => {});  // the tile's attributes stay shown
+  },
+});
+
+/** Factory, Leaflet style. */
+export function vectorTileLayer(entry, options) {
+  return new VectorTileLayer(entry, options);
+}
