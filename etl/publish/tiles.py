@@ -2,13 +2,13 @@
 
 The rules (which attributes a tile carries, the zoom range, the per-zoom simplification and the
 size budget) are decided here once, from the layer definition and the registry record only, so
-the GeoPackage path (tiles pre-built here by GDAL's MVT encoder) and the PostGIS path
-(``ST_AsMVT`` on demand, ``tsukuba_gis.store.postgis_tiles``) publish the same tile sets.
+GDAL's MVT encoder (the tiles pre-built here) and ``ST_AsMVT`` (PostGIS, on a cache miss:
+``tsukuba_gis.store.postgis_tiles``) make the same tile sets.
 
 GeoPackage store: ``publish`` writes ``data/tiles/<layer>/v<version>-<variant>-<key>.mbtiles``
 (a temporary file renamed into place; the previous set stays one more round for a reader that
-opened it). PostGIS store: nothing is written here; tiles are made on demand and kept in the
-database's shared tile cache, which works the same for every server host.
+opened it). PostGIS store: the same tiles go into the database's shared tile cache in one
+transaction, so every server host serves them without a shared disk.
 """
 
 import hashlib
@@ -16,6 +16,7 @@ import logging
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -25,7 +26,7 @@ import pyogrio
 
 from tsukuba_gis.layerdef import LayerDef
 from tsukuba_gis.settings import Settings
-from tsukuba_gis.store import LayerRecord, Store, scheme_of
+from tsukuba_gis.store import LayerRecord, Store
 
 LOG = logging.getLogger(__name__)
 Audience = Literal["public", "internal"]
@@ -42,7 +43,7 @@ MIN_EXTENT = 256         # the coarsest grid tried before features are dropped
 MAX_FEATURES = 200_000   # GDAL's own default: the minzoom rule keeps tiles far below it
 MINZOOM_FLOOR, MAXZOOM_BASE, MAXZOOM_CAP = 8, 14, 16
 DENSE_AT_MAXZOOM = 200   # average features per tile that pushes maxzoom one level up
-DENSE_AT_MINZOOM = 10_000  # average features per tile below which a zoom level is worth drawing
+DENSE_AT_MINZOOM = 5_000  # average features per tile below which a zoom level is worth drawing
 
 
 @dataclass(frozen=True)
@@ -150,24 +151,50 @@ def mbtiles_path(data_dir: Path, spec: TileSpec) -> Path:
 
 def publish(settings: Settings, store: Store, layer: LayerDef, record: LayerRecord
             ) -> dict[str, Any]:
-    """Pre-build the MBTiles of one layer version (GeoPackage store); a report entry."""
-    if scheme_of(settings.store_url) != "gpkg":
-        return {"status": "on demand"}  # ST_AsMVT + the database's shared tile cache
+    """Pre-build every tile of one layer version; a report entry.
+
+    GeoPackage store: an MBTiles file per tile set. PostGIS: the same tiles, loaded into the
+    database's shared tile cache (every server host sees them, no shared disk needed); a tile
+    missing there (the cache is emptied by a crash) is made on demand with ST_AsMVT.
+    """
     specs = {s.variant: s for a in ("public", "internal")
              if (s := tile_spec(layer, record, a)) is not None}
+    cache = store.tile_cache()
     started, built = time.monotonic(), []
     for spec in specs.values():
-        path = mbtiles_path(settings.data_dir, spec)
-        if not path.is_file():
-            build_mbtiles(store, record, spec, path)
+        if cache is None:
+            path = mbtiles_path(settings.data_dir, spec)
+            if not path.is_file():
+                build_mbtiles(store, record, spec, path)
+                built.append(spec.variant)
+        elif not cache.prebuilt(spec.layer_id, spec.version, spec.cache_variant):
+            with tempfile.TemporaryDirectory(prefix="tsukuba-gis-tiles-") as tmp:
+                path = build_mbtiles(store, record, spec, Path(tmp) / "tiles.mbtiles")
+                cache.put_prebuilt(spec.layer_id, spec.version, spec.cache_variant,
+                                   read_mbtiles(path))
             built.append(spec.variant)
-    _remove_old(settings.data_dir, layer.id, {mbtiles_path(settings.data_dir, s).name
-                                              for s in specs.values()})
+    if cache is None:
+        _remove_old(settings.data_dir, layer.id, {mbtiles_path(settings.data_dir, s).name
+                                                  for s in specs.values()})
     if not built:
         return {"status": "unchanged", "version": record.version}
+    spec = next(iter(specs.values()))
     return {"status": "published", "version": record.version, "variants": built,
-            "zooms": [next(iter(specs.values())).minzoom, next(iter(specs.values())).maxzoom],
+            "zooms": [spec.minzoom, spec.maxzoom],
             "duration_s": round(time.monotonic() - started, 3)}
+
+
+def read_mbtiles(path: Path) -> Iterator[tuple[int, int, int, bytes]]:
+    """(z, x, y, gzip-compressed MVT) of every tile of an MBTiles file, y from the top (XYZ)."""
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        for z, x, row, tile in con.execute(
+                "SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles"):
+            yield z, x, (1 << z) - 1 - row, bytes(tile)
+    finally:
+        con.close()
 
 
 def gdal_options(spec: TileSpec) -> dict[str, Any]:

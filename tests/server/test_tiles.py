@@ -267,8 +267,26 @@ def _area(feature: dict) -> float:
     return shapely.geometry.shape(feature["geometry"]).area
 
 
+def test_postgis_serves_the_tiles_the_etl_prebuilt(both, postgis_sample_settings):
+    from tsukuba_gis.store import open_store
+
+    cache = open_store(postgis_sample_settings.store).tile_cache()
+    tileset = both[0].get("/api/collections/flood_sample/tiles/WebMercatorQuad").json()
+    for z, x, y in every_tile(tileset, range(8, 12)):
+        gpkg, postgis = (c.get(tile_url("flood_sample", z, x, y)) for c in both)
+        assert gpkg.status_code == postgis.status_code and gpkg.content == postgis.content
+    from etl.publish.tiles import tile_spec
+
+    spec = tile_spec(CATALOG.layers["flood_sample"], cache.store.current("flood_sample"), "public")
+    assert cache.prebuilt("flood_sample", spec.version, spec.cache_variant)
+
+
 @pytest.mark.parametrize("layer_id,zooms", PARITY_TILES)
-def test_both_stores_serve_the_same_tiles(both, layer_id, zooms):
+def test_both_stores_serve_the_same_tiles(both, postgis_sample_settings, layer_id, zooms):
+    """GDAL's pre-built tiles (GeoPackage) and ST_AsMVT's (PostGIS, its cache emptied first)."""
+    from tsukuba_gis.store import open_store
+
+    open_store(postgis_sample_settings.store).tile_cache().clear(layer_id)
     gpkg, postgis = both
     path = f"/api/collections/{layer_id}/tiles/WebMercatorQuad"
     documents = [c.get(path).text.replace(str(c.base_url).rstrip("/"), "") for c in both]

@@ -11,6 +11,7 @@ GeoPackage path's GDAL encoder (clip with a buffer, simplify, snap to the grid, 
 
 import gzip
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -48,6 +49,35 @@ class PostGISTileCache(TileCache):
                             ).format(self._table)
         self.store.primary_pool().run(
             lambda conn: conn.execute(statement, (layer_id, version, variant, z, x, y, tile)))
+
+    def prebuilt(self, layer_id: str, version: int, variant: str) -> bool:
+        """Whether the ETL loaded the whole tile set (its marker row, z = -1, is there)."""
+        statement = sql.SQL("SELECT 1 FROM {} WHERE layer_id = %s AND version = %s AND"
+                            " variant = %s AND z = -1 AND x = 0 AND y = 0").format(self._table)
+        row = self.store.primary_pool().run(
+            lambda conn: conn.execute(statement, (layer_id, version, variant)).fetchone())
+        return row is not None
+
+    def put_prebuilt(self, layer_id: str, version: int, variant: str,
+                     tiles: Iterable[tuple[int, int, int, bytes]]) -> int:
+        """Load a whole tile set in one transaction (COPY), with its marker; how many tiles.
+
+        Tiles a server already made on demand for this set are replaced: same rules, same key.
+        """
+        key = (layer_id, version, variant)
+        count = 0
+        with self.store.connect_primary() as conn:
+            conn.execute(sql.SQL("DELETE FROM {} WHERE layer_id = %s AND version = %s AND"
+                                 " variant = %s").format(self._table), key)
+            copy_sql = sql.SQL("COPY {} (layer_id, version, variant, z, x, y, tile) FROM STDIN"
+                               ).format(self._table)
+            with conn.cursor().copy(copy_sql) as copy:
+                for z, x, y, tile in tiles:
+                    copy.write_row((*key, z, x, y, tile))
+                    count += 1
+                copy.write_row((*key, -1, 0, 0, b""))
+            conn.commit()
+        return count
 
     def clear(self, layer_id: str | None = None) -> int:
         """Forget the tiles of one layer (all layers when None); how many were removed."""
