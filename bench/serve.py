@@ -197,7 +197,7 @@ def soak(bench: Bench, minutes: float) -> str:
     server = bench.servers["ours-gpkg"]
     paths = (scenarios.items_paths("ours", 360, 100, 50) + scenarios.feature_paths("ours")
              + scenarios.items_paths("ours", 1800, 1000, 5) + [scenarios.COLLECTIONS["ours"]])
-    workers = [p for p in server.pids() if p != server.process.pid]
+    workers = [p for p in server.pids() if "spawn_main" in _cmdline(p)]
     series: list[tuple[float, list[float]]] = []
     bench.quiet()
     result: list = []
@@ -219,6 +219,13 @@ def soak(bench: Bench, minutes: float) -> str:
         b = statistics.median(r[i] for r in last if len(r) > i)
         lines.append(f"| {pid} | {a:.1f} | {b:.1f} | {b - a:+.1f} |")
     return "\n".join(lines)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 
 from server import caching
 from server.ogcapi import patches
-from server.ogcapi.provider import REQUEST
+from server.ogcapi.provider import RECORDS, REQUEST
 from server.ogcapi.routes import ROUTES, STATIC_DIRS
 from tsukuba_gis.errors import StoreError
 from tsukuba_gis.store import LayerRecord
@@ -59,6 +59,12 @@ class Publication:
         self._api: API | None = None
         self._built_for = -1
         self._checked_at = 0.0
+
+    def ready(self) -> API | None:
+        """The API object if it was checked within the last second (no lock, no thread hop)."""
+        if self._api is not None and time.monotonic() - self._checked_at < RELOAD_CHECK_S:
+            return self._api
+        return None
 
     def api(self) -> API:
         """The current API object; checks the registry at most once a second."""
@@ -112,7 +118,7 @@ def _validators(publication: Publication, request: Request, api_request: APIRequ
 
 async def _answer(publication: Publication, func: Callable, params: tuple[str, ...],
                   check_format: bool, request: Request) -> Response:
-    api = await run_in_threadpool(publication.api)
+    api = publication.ready() or await run_in_threadpool(publication.api)
     api_request = await APIRequest.from_starlette(request, api.locales)
     validators = _validators(publication, request, api_request)
     cache = {}
@@ -124,7 +130,8 @@ async def _answer(publication: Publication, func: Callable, params: tuple[str, .
         headers, status, content = api.get_format_exception(api_request)
     else:
         args = [request.path_params[p] for p in params]
-        REQUEST.set(api_request)  # copied into the worker thread with the context
+        REQUEST.set(api_request)  # both copied into the worker thread with the context
+        RECORDS.set(publication.records)
         headers, status, content = await run_in_threadpool(func, api, api_request, *args)
     response = _to_response(headers, status, content)
     if status == 200:

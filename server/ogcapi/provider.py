@@ -6,6 +6,7 @@ field cannot reach a public response even when a request names it.
 """
 
 import logging
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from http import HTTPStatus
 from typing import Any
@@ -20,7 +21,7 @@ from pygeoapi.provider.base import (
     ProviderItemNotFoundError,
 )
 
-from tsukuba_gis.errors import StoreError
+from tsukuba_gis.errors import LayerNotFound, StoreError
 from tsukuba_gis.store import FeaturePage, LayerRecord, Query, open_store
 
 LOG = logging.getLogger(__name__)
@@ -47,6 +48,10 @@ TYPE_NAMES = {0: "Point", 1: "LineString", 3: "Polygon", 4: "MultiPoint", 5: "Mu
 # its final format is GeoJSON, coordinates stay numpy arrays that our orjson ``to_json``
 # (patches.py) writes directly; HTML, JSON-LD and CSV get plain lists.
 REQUEST: ContextVar[Any] = ContextVar("tsukuba_gis_ogc_request", default=None)
+# The layer records the publication's config was built from (set by the adapter too): a
+# request needs no registry read of its own (a database round trip on PostGIS).
+RECORDS: ContextVar[Mapping[str, LayerRecord] | None] = ContextVar("tsukuba_gis_records",
+                                                                   default=None)
 
 
 def _json_out() -> bool:
@@ -150,7 +155,10 @@ class StoreProvider(BaseProvider):
                 for name, kind in self.allowed.items()}
         return self._fields
 
-    def _record(self) -> LayerRecord:
+    def _record(self, fresh: bool = False) -> LayerRecord:
+        known = None if fresh else (RECORDS.get() or {}).get(self.layer_id)
+        if known is not None:
+            return known
         try:
             record = self.store.current(self.layer_id)
         except StoreError as err:
@@ -159,6 +167,14 @@ class StoreProvider(BaseProvider):
         if record is None:
             raise ProviderConnectionError("the collection has no data loaded yet")
         return record
+
+    def _read(self, call: Callable[[LayerRecord], FeaturePage]) -> FeaturePage:
+        """``call`` on the current version; again on a fresh record if the known one was pruned
+        meanwhile (``keep_versions = 1``: the publication notices a new version within 1 s)."""
+        try:
+            return call(self._record())
+        except LayerNotFound:
+            return call(self._record(fresh=True))
 
     def _coerce(self, name: str, value: str) -> Any:
         kind = self.allowed[name]
@@ -194,13 +210,14 @@ class StoreProvider(BaseProvider):
             equals=equals, sortby=order, select=self._select(select_properties),
             offset=offset, limit=0 if resulttype == "hits" else limit,
             skip_geometry=skip_geometry)
-        page = self.store.query(self._record(), query)
+        page = self._read(lambda record: self.store.query(record, query))
         return {"type": "FeatureCollection", "features": features(page, plain=not _json_out()),
                 "numberMatched": page.number_matched, "numberReturned": len(page.ids)}
 
     def get(self, identifier: str, **kwargs) -> dict[str, Any]:
         """One feature by id."""
-        page = self.store.get(self._record(), str(identifier), select=tuple(self.allowed))
+        page = self._read(lambda record: self.store.get(record, str(identifier),
+                                                        select=tuple(self.allowed)))
         if not page.ids:
             # The id is not echoed back: error messages never reflect what a client sent.
             raise ProviderItemNotFoundError(user_msg="no such feature in this collection")

@@ -10,7 +10,6 @@ Content-Encoding alone, so nothing is compressed twice.
 import gzip
 from collections.abc import Callable
 from datetime import datetime
-from email.utils import format_datetime
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -18,12 +17,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from server import caching
 from server.ogcapi.adapter import Publication, ogc_error
 from server.tiles import documents, grid
 from server.tiles.service import TileService, TileSet, TilesUnavailable
 
+# Tiles may be kept longer than documents: a new layer version changes their URL's ETag, and
+# server/caching.py (shared with the OGC API documents) answers the revalidation.
 PUBLIC_CACHE = "public, max-age=600, stale-while-revalidate=86400"
-STAFF_CACHE = "private, no-store"
 NOT_FOUND = "Collection not found"  # pygeoapi's words: an internal id answers like an unknown one
 
 
@@ -48,23 +49,16 @@ def _lookup(tiles: TileService, request: Request) -> TileSet | Response:
     return tileset
 
 
-def _etag(tileset: TileSet, z: int, x: int, y: int) -> str:
+def _validators(tileset: TileSet, z: int, x: int, y: int) -> caching.Validators:
+    """A strong ETag (the bytes of a tile are fixed by its layer version and rules)."""
     spec = tileset.spec
-    return f'"{spec.layer_id}-{spec.version}-{spec.variant}-{spec.key}-{z}-{x}-{y}"'
+    loaded = datetime.fromisoformat(tileset.record.loaded_at).timestamp()
+    return caching.Validators(
+        f'"{spec.layer_id}-{spec.version}-{spec.variant}-{spec.key}-{z}-{x}-{y}"', loaded)
 
 
-def _not_modified(request: Request, etag: str) -> bool:
-    wanted = request.headers.get("if-none-match")
-    if not wanted:
-        return False
-    tags = {t.strip().removeprefix("W/") for t in wanted.split(",")}
-    return "*" in tags or etag in tags
-
-
-def _headers(tiles: TileService, tileset: TileSet, etag: str) -> dict[str, str]:
-    loaded = datetime.fromisoformat(tileset.record.loaded_at)
-    return {"ETag": etag, "Last-Modified": format_datetime(loaded, usegmt=True),
-            "Cache-Control": PUBLIC_CACHE if tiles.audience == "public" else STAFF_CACHE,
+def _headers(tiles: TileService, validators: caching.Validators) -> dict[str, str]:
+    return {**caching.headers(validators, tiles.audience == "public", PUBLIC_CACHE),
             "Vary": "Accept-Encoding"}
 
 
@@ -91,10 +85,10 @@ def _tile_answer(tiles: TileService, request: Request) -> Response:
     if isinstance(found, Response):
         return found
     tileset, z, x, y = found
-    etag = _etag(tileset, z, x, y)
-    headers = _headers(tiles, tileset, etag)
-    if _not_modified(request, etag):
-        return Response(status_code=304, headers=headers)
+    validators = _validators(tileset, z, x, y)
+    headers = _headers(tiles, validators)
+    if caching.not_modified(request.headers, validators):  # If-None-Match or If-Modified-Since
+        return caching.not_modified_response(headers)
     try:
         data = tiles.tile(tileset, z, x, y)
     except TilesUnavailable:

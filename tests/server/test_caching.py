@@ -1,5 +1,6 @@
 """HTTP caching of the OGC API: validators from the layer version, 304s, Cache-Control."""
 
+import math
 import time
 from email.utils import formatdate, parsedate_to_datetime
 
@@ -155,3 +156,22 @@ def test_validators_unit():
     kept = caching.not_modified_response({"ETag": '"t"', "Content-Type": "x", "Vary": "Accept"})
     assert kept.status_code == 304 and "content-type" not in kept.headers
     assert kept.headers["vary"] == "Accept"
+
+
+def test_tiles_revalidate_through_the_same_helper(client):
+    """Tiles (server/tiles) use server/caching.py too: If-None-Match and If-Modified-Since."""
+    tilejson = client.get("/api/collections/shelters/tiles/WebMercatorQuad",
+                          params={"f": "tilejson"}).json()
+    feature = client.get(ITEMS, params={"limit": 1, "f": "json"}).json()["features"][0]
+    lon, lat = feature["geometry"]["coordinates"]
+    z = tilejson["minzoom"]
+    x = int((lon + 180) / 360 * 2 ** z)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2 ** z)
+    url = f"/api/collections/shelters/tiles/WebMercatorQuad/{z}/{y}/{x}"
+    first = client.get(url)
+    assert first.status_code == 200 and first.headers["etag"].startswith('"')
+    assert first.headers["cache-control"].startswith("public")
+    for condition in ({"If-None-Match": first.headers["etag"]},
+                      {"If-Modified-Since": first.headers["last-modified"]}):
+        again = client.get(url, headers=condition)
+        assert again.status_code == 304 and again.headers["etag"] == first.headers["etag"]

@@ -6,6 +6,7 @@
 - pygeoapi's bbox transform is skipped for CRS84 only, its offset warning is dropped.
 """
 
+import dataclasses
 import logging
 import random
 import re
@@ -142,3 +143,21 @@ def test_points_just_outside_a_bbox_edge_stay_out(each_sample_settings):
             assert found_in.number_matched == found_out.number_matched + len(
                 set(found_in.ids) - set(found_out.ids))
             assert set(found_out.ids) < set(found_in.ids)
+
+
+def test_a_pruned_known_version_is_read_again_from_the_registry(each_sample_settings):
+    """Providers use the records the publication was built from; a pruned one is re-read."""
+    settings = each_sample_settings.model_copy(update={"public_url": "http://testserver"})
+    store = open_store(settings.store_url)
+    publication = make_publication(settings, store, "public")
+    definition = publication.api().config["resources"]["shelters"]["providers"][0]
+    record = store.current("shelters")
+    gone = dataclasses.replace(record, version=record.version + 100, table="l_shelters_v999")
+    shelters = provider.StoreProvider(definition)
+    expected = shelters.query(limit=5)
+    token = provider.RECORDS.set({"shelters": gone})
+    try:
+        assert shelters.query(limit=5) == expected
+        assert shelters.get(expected["features"][0]["id"])["id"] == expected["features"][0]["id"]
+    finally:
+        provider.RECORDS.reset(token)

@@ -5,6 +5,7 @@ from typing import Any
 
 import shapely
 
+from tsukuba_gis.errors import LayerNotFound
 from tsukuba_gis.store.base import FeaturePage, LayerRecord, Query
 from tsukuba_gis.store.gpkg_format import wkb_of
 
@@ -122,6 +123,16 @@ def _fetch(con: sqlite3.Connection, record: LayerRecord, query: Query, where: st
 
 def run_query(con: sqlite3.Connection, record: LayerRecord, query: Query) -> FeaturePage:
     """One page of features, and (when asked) how many match in all."""
+    try:
+        return _run(con, record, query)
+    except sqlite3.OperationalError as err:
+        if "no such table" not in str(err):
+            raise
+        # Pruned after the caller read the record (keep_versions = 1): as PostGIS says it.
+        raise LayerNotFound(f"{record.layer_id} v{record.version} is no longer kept") from None
+
+
+def _run(con: sqlite3.Connection, record: LayerRecord, query: Query) -> FeaturePage:
     if query.bbox is not None:
         if query.equals or query.sortby:
             ids = _bbox_ids(con, record, query)
