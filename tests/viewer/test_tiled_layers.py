@@ -54,3 +54,23 @@ def test_the_point_query_over_tiled_areas_is_unchanged(page, live_server):
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     point_report(page)
     assert "第1種低層住居専用地域" in page.inner_text(".tg-point")
+
+
+def test_point_layers_switch_to_tiles_when_their_tile_set_is_dense(page, live_server):
+    def dense(route):  # as the server says it for tens of thousands of points
+        body = route.fetch().json()
+        body["minzoom"] = 11
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    requests = []
+    page.on("request", lambda request: requests.append(request.url)
+            if "/collections/shelters/" in request.url else None)
+    page.route("**/collections/shelters/tiles/WebMercatorQuad?f=tilejson", dense)
+    open_viewer(page, live_server, "#map=14/36.0828/140.1115&layers=shelters")
+    page.wait_for_selector(".tg-vector-tile circle.tg-layer-shelters", timeout=WAIT_MS)
+    assert not any("/items" in url for url in requests)
+    # Sparse (the real tile set, from zoom 8): GeoJSON markers, every attribute at hand.
+    page.unroute("**/collections/shelters/tiles/WebMercatorQuad?f=tilejson")
+    open_viewer(page, live_server, "#map=14/36.0828/140.1115&layers=shelters")
+    page.wait_for_selector("path.tg-layer-shelters", timeout=WAIT_MS)
+    assert page.locator(".tg-vector-tile circle.tg-layer-shelters").count() == 0

@@ -21,12 +21,14 @@ export function tilesetsLink(collection) {
 }
 
 /**
- * Whether a catalog entry is drawn from tiles: areas and lines that have tiles; points only when
- * the viewer config says `tiles: true` (an explicit `tiles` wins either way).
+ * How a catalog entry is drawn: 'tiles' (areas and lines that have tiles), 'auto' (points that
+ * have tiles: tiles only when the tile set is dense, see DenseSwitch.js) or 'geojson'. The
+ * viewer config's `tiles: true|false` wins.
  */
-export function isTiled(entry) {
-  if (!tilesetsLink(entry.collection)) return false;
-  return entry.def.tiles ?? entry.def.geometry !== 'point';
+export function tiling(entry) {
+  if (!tilesetsLink(entry.collection)) return 'geojson';
+  if (typeof entry.def.tiles === 'boolean') return entry.def.tiles ? 'tiles' : 'geojson';
+  return entry.def.geometry === 'point' ? 'auto' : 'tiles';
 }
 
 /** The TileJSON of a collection: its tilesets list, then the tileset's TileJSON link. */

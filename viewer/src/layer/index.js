@@ -1,24 +1,30 @@
 // Data layers. The rest of the viewer only uses `dataLayer(apiUrl, entry)` and the Leaflet layer it
 // returns: addTo/remove, getAttribution, setOpacity/getOpacity, and the events 'loading', 'load'
 // {count, matched, complete} and 'error' {error}. Areas and lines with OGC API vector tiles are
-// drawn from tiles (VectorTileLayer); points from bbox-loaded GeoJSON (FeatureLayer).
+// drawn from tiles (VectorTileLayer); points from bbox-loaded GeoJSON (FeatureLayer) unless their
+// tile set says they are dense (DenseSwitch).
 import { itemsUrl } from '../api/index.js';
 import { BboxSource } from './BboxSource.js';
 import { featureLayer } from './FeatureLayer.js';
-import { isTiled, vectorTileLayer } from './VectorTileLayer.js';
+import { DenseSwitch } from './DenseSwitch.js';
+import { tiling, vectorTileLayer } from './VectorTileLayer.js';
 
 export { BboxSource, bboxParam, nextPageUrl } from './BboxSource.js';
 export { FeatureLayer, featureLayer } from './FeatureLayer.js';
 export { discoverLayers, isVisibleByDefault, drawZIndex, layerTitle, labelEntry } from './catalog.js';
 export { featureStyle, legendEntries, categoryOf, isFilled } from './style.js';
 export { popupContent, formatValue } from './popup.js';
-export { VectorTileLayer, vectorTileLayer, isTiled, tilesetsLink, loadTileJson } from './VectorTileLayer.js';
+export { VectorTileLayer, vectorTileLayer, tiling, tilesetsLink, loadTileJson } from './VectorTileLayer.js';
+export { DenseSwitch, SPARSE_MINZOOM } from './DenseSwitch.js';
 export { decodeTile, pathData, renderLayer } from './mvtSvg.js';
 
 /** The map layer of catalog entry `entry`, loading from the OGC API at `apiUrl`. */
 export function dataLayer(apiUrl, entry, { limit = 1000, maxPages = 3 } = {}) {
   const pane = { pane: `tg-pane-${entry.id}`, zIndex: entry.zIndex };
-  if (isTiled(entry)) return vectorTileLayer(entry, { ...pane, apiUrl });
-  const source = new BboxSource(itemsUrl(apiUrl, entry.id), { limit, maxPages });
-  return featureLayer(source, entry, pane);
+  const tiled = () => vectorTileLayer(entry, { ...pane, apiUrl });
+  const geojson = () => featureLayer(new BboxSource(itemsUrl(apiUrl, entry.id), { limit, maxPages }), entry, pane);
+  const how = tiling(entry);
+  if (how === 'tiles') return tiled();
+  if (how === 'auto') return new DenseSwitch(entry, tiled, geojson);
+  return geojson();
 }
