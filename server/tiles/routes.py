@@ -92,8 +92,10 @@ def _tile_answer(tiles: TileService, request: Request) -> Response:
     try:
         data = tiles.tile(tileset, z, x, y)
     except TilesUnavailable:
-        return ogc_error(503, "ServiceUnavailable", "the tiles of this layer version are"
+        busy = ogc_error(503, "ServiceUnavailable", "the tiles of this layer version are"
                          " being built; try again later")
+        busy.headers["Retry-After"] = "10"
+        return busy
     if not data:
         return Response(status_code=204, headers=headers)
     if "gzip" in request.headers.get("accept-encoding", ""):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from etl.publish.tiles import TileSpec, mbtiles_path, tile_spec, tolerance_units
 from server.tiles import grid
+from server.tiles.builder import BackgroundBuilder
 from tsukuba_gis.catalog import cached_catalog
 from tsukuba_gis.layerdef import LayerDef
 from tsukuba_gis.settings import Settings
@@ -54,6 +55,7 @@ class TileService:
         self._generation = -1
         self._checked = 0.0
         self._local = threading.local()
+        self._builder = BackgroundBuilder(store)
 
     def tilesets(self) -> dict[str, TileSet]:
         """Every tile set this audience may see, current for the registry (checked once a second)."""
@@ -82,10 +84,15 @@ class TileService:
         """The gzip-compressed MVT of a tile inside the set's limits (b"" when empty)."""
         if self.postgis:
             return self._postgis_tile(tileset, z, x, y)
-        return self._mbtiles_tile(tileset.spec, z, x, y)
+        return self._mbtiles_tile(tileset, z, x, y)
 
-    def _mbtiles_tile(self, spec: TileSpec, z: int, x: int, y: int) -> bytes:
-        con = self._connection(mbtiles_path(self.settings.data_dir, spec))
+    def _mbtiles_tile(self, tileset: TileSet, z: int, x: int, y: int) -> bytes:
+        path = mbtiles_path(self.settings.data_dir, tileset.spec)
+        try:
+            con = self._connection(path)
+        except TilesUnavailable:
+            self._builder.request(tileset.record, tileset.spec, path)
+            raise
         # MBTiles rows count from the bottom (TMS); OGC tileRow counts from the top.
         row = con.execute("SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ?"
                           " AND tile_row = ?", (z, x, (1 << z) - 1 - y)).fetchone()

@@ -299,3 +299,26 @@ def test_both_stores_serve_the_same_tiles(both, postgis_sample_settings, layer_i
             sorted(map(str, (f["properties"] for f in fb))), (z, x, y)
         area_a, area_b = sum(map(_area, fa)), sum(map(_area, fb))
         assert area_a == pytest.approx(area_b, rel=0.02, abs=50), (z, x, y)
+
+
+def test_missing_prebuilt_tiles_are_built_by_the_server(small_city):
+    import shutil
+    import time
+
+    settings, server = small_city
+    if settings.store:
+        pytest.skip("PostGIS makes a missing tile with ST_AsMVT (the parity test)")
+    x, y, _ = TMS.tile(140.1115, 36.0828, 12)
+    url = f"{server.url}{tile_url('towns', 12, x, y)}"
+    shutil.rmtree(settings.data_dir / "tiles" / "towns")  # e.g. a store moved in by store copy
+    response = httpx.get(url)
+    assert response.status_code == 503
+    deadline = time.monotonic() + 20
+    while response.status_code == 503:
+        assert response.headers["retry-after"] and response.json()["code"] == "ServiceUnavailable"
+        assert time.monotonic() < deadline, "the server never built the missing tiles"
+        time.sleep(0.3)
+        response = httpx.get(url)
+    assert response.status_code == 200 and decode(response)["towns"]["features"]
+    assert list((settings.data_dir / "tiles" / "towns").glob("*.mbtiles"))
+    assert not list((settings.data_dir / "tiles" / "towns").glob("*.building"))
