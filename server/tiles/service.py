@@ -1,14 +1,16 @@
 """Find a layer's tile set and its tiles for one audience, from the store the city runs.
 
 GeoPackage store: the MBTiles the ETL pre-built (a SQLite read per tile; the file of a version
-never changes after it is renamed into place, so it is opened immutable). PostGIS store:
-``ST_AsMVT`` on a miss, kept in the database's tile cache that every server process shares.
+never changes after it is renamed into place, so it is opened immutable). PostGIS store: the
+database's tile cache that every server process shares (pre-filled by the ETL; ``ST_AsMVT`` on
+a miss), with the hottest tiles also in this process's memory.
 """
 
 import logging
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,9 @@ from tsukuba_gis.store import LayerRecord, Store, scheme_of
 
 LOG = logging.getLogger(__name__)
 CHECK_S = 1.0  # how often the registry's change counter is read (as the publications do)
+# PostGIS: tiles kept in each server process in front of the shared tg_tile_cache (a round
+# trip and a bytea copy per tile otherwise: ~2 ms, a third of the speed of the MBTiles read).
+MEMORY_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,36 @@ class TileSet:
     layer: LayerDef
     record: LayerRecord
     spec: TileSpec
+
+
+class TileMemory:
+    """The hottest tiles of this process, least recently used out past a byte budget.
+
+    Keys carry the layer version and the rules' key, so a kept tile is never stale.
+    """
+
+    def __init__(self, budget: int):
+        self.budget, self.size = budget, 0
+        self._tiles: OrderedDict[tuple, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> bytes | None:
+        """A kept tile, or None."""
+        with self._lock:
+            tile = self._tiles.get(key)
+            if tile is not None:
+                self._tiles.move_to_end(key)
+            return tile
+
+    def put(self, key: tuple, tile: bytes) -> None:
+        """Keep a tile, dropping the least recently used ones over the budget."""
+        with self._lock:
+            if key in self._tiles or len(tile) > self.budget // 8:
+                return
+            self._tiles[key] = tile
+            self.size += len(tile)
+            while self.size > self.budget:
+                self.size -= len(self._tiles.popitem(last=False)[1])
 
 
 class TilesUnavailable(RuntimeError):
@@ -56,6 +91,7 @@ class TileService:
         self._checked = 0.0
         self._local = threading.local()
         self._builder = BackgroundBuilder(store)
+        self._memory = TileMemory(MEMORY_BYTES)
 
     def tilesets(self) -> dict[str, TileSet]:
         """Every tile set this audience may see, current for the registry (checked once a second)."""
@@ -113,10 +149,18 @@ class TileService:
         return con
 
     def _postgis_tile(self, tileset: TileSet, z: int, x: int, y: int) -> bytes:
+        spec = tileset.spec
+        key = (spec.layer_id, spec.version, spec.cache_variant, z, x, y)
+        tile = self._memory.get(key)
+        if tile is None:
+            tile = self._database_tile(tileset, key, z, x, y)
+            self._memory.put(key, tile)
+        return tile
+
+    def _database_tile(self, tileset: TileSet, key: tuple, z: int, x: int, y: int) -> bytes:
         from tsukuba_gis.store.postgis_tiles import MvtRequest, render_mvt
 
         spec, cache = tileset.spec, self.store.tile_cache()
-        key = (spec.layer_id, spec.version, spec.cache_variant, z, x, y)
         cached = cache.get(*key)
         if cached is not None:
             return cached
