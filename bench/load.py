@@ -1,36 +1,39 @@
 """Load generation and accounting: wrk over a list of paths, CPU from /proc, a quiet machine.
 
 wrk (Debian's package) runs 2 threads with 4 connections on loopback. A Lua script cycles each
-connection through the scenario's list of paths (or, for cold tiles, requests each path exactly
-once and stops), counts non-2xx answers and prints p50/p95 as JSON. CPU is read from
+connection through the scenario's list of paths, counts non-2xx answers and prints p50/p95 as
+JSON. Cold tiles, each asked exactly once, go through 4 httpx keep-alive connections instead. CPU is read from
 /proc/<pid>/stat of the server's processes (and PostgreSQL's, for the PostGIS servers), and the
 rest of the machine's busy time during the run is reported as "other" load.
 """
 
 import json
 import os
+import statistics
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 TICKS = os.sysconf("SC_CLK_TCK")
 CONNECTIONS, THREADS = 4, 2
 
 LUA = r"""
 local paths = {%(paths)s}
-local once = %(once)s
+local headers = {%(headers)s}
 local counter, threads = 0, {}
 function setup(thread)
   thread:set("id", counter); counter = counter + 1; table.insert(threads, thread)
 end
 function init(args) i = id; bad = 0 end
 function request()
-  if once and i >= #paths then wrk.thread:stop(); return wrk.format("GET", paths[1]) end
   local path = paths[(i %% #paths) + 1]
   i = i + %(threads)d
-  return wrk.format("GET", path)
+  return wrk.format("GET", path, headers)
 end
 function response(status, headers, body) if status > 299 then bad = bad + 1 end end
 function done(summary, latency, requests)
@@ -93,19 +96,19 @@ def wait_quiet(limit: float = 1.0, max_wait_s: float = 900, poll_s: float = 60) 
 
 
 def run_wrk(wrk: str, base_url: str, paths: list[str], seconds: float, pids: list[int],
-            once: bool = False, own_pids: list[int] | None = None) -> Sample:
-    """One wrk run; ``once``: each path exactly once (cold tiles), else cycle for ``seconds``."""
+            headers: dict[str, str] | None = None) -> Sample:
+    """One wrk run cycling through ``paths`` for ``seconds``."""
     quoted = ", ".join(json.dumps(p) for p in paths)
+    lua_headers = ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}"
+                            for k, v in (headers or {}).items())
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(LUA % {"paths": quoted, "once": "true" if once else "false",
-                            "threads": THREADS})
+        script.write(LUA % {"paths": quoted, "threads": THREADS, "headers": lua_headers})
     start_load = load1()
     cpu0, busy0, t0 = cpu_seconds(pids), busy_seconds(), time.monotonic()
     wrk_cpu0 = _children_cpu()
-    duration = f"{int(seconds)}s" if not once else "600s"
-    out = subprocess.run([wrk, "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", duration,
+    out = subprocess.run([wrk, "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{int(seconds)}s",
                           "--timeout", "60s", "-s", script.name, base_url + paths[0]],
-                         capture_output=True, text=True, timeout=700)
+                         capture_output=True, text=True, timeout=seconds + 120)
     wall = time.monotonic() - t0
     cpu = cpu_seconds(pids) - cpu0
     wrk_cpu = _children_cpu() - wrk_cpu0
@@ -120,6 +123,47 @@ def run_wrk(wrk: str, base_url: str, paths: list[str], seconds: float, pids: lis
                   p95_ms=result["p95_us"] / 1000, requests=result["requests"],
                   bad=result["bad"] + result["errors"] + result["socket_errors"], cpu_s=cpu,
                   other_cores=other, load1=start_load)
+
+
+def each_once(base_url: str, paths: list[str], pids: list[int],
+              headers: dict[str, str] | None = None) -> Sample:
+    """Every path exactly once over CONNECTIONS keep-alive connections (cold tiles).
+
+    wrk cannot stop after a fixed list, so this bounded pass uses httpx in as many threads.
+    """
+    todo = list(enumerate(paths))
+    lock = threading.Lock()
+    times: list[float] = []
+    bad = [0]
+
+    def client() -> None:
+        with httpx.Client(base_url=base_url, headers=headers or {}, timeout=120) as http:
+            while True:
+                with lock:
+                    if not todo:
+                        return
+                    _, path = todo.pop()
+                started = time.perf_counter()
+                status = http.get(path).status_code
+                with lock:
+                    times.append(time.perf_counter() - started)
+                    bad[0] += status > 299
+
+    start_load = load1()
+    cpu0, busy0, t0, own0 = cpu_seconds(pids), busy_seconds(), time.monotonic(), time.process_time()
+    threads = [threading.Thread(target=client) for _ in range(CONNECTIONS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=900)
+    wall = time.monotonic() - t0
+    cpu = cpu_seconds(pids) - cpu0
+    times.sort()
+    other = (busy_seconds() - busy0 - cpu - (time.process_time() - own0)) / wall
+    return Sample(rps=len(times) / wall, p50_ms=statistics.median(times) * 1000,
+                  p95_ms=times[min(len(times) - 1, int(len(times) * 0.95))] * 1000,
+                  requests=len(times), bad=bad[0], cpu_s=cpu, other_cores=max(0.0, other),
+                  load1=start_load)
 
 
 def _children_cpu() -> float:

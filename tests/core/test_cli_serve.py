@@ -1,0 +1,26 @@
+"""``tsukuba-gis serve``: uvicorn with httptools and uvloop, never h11, workers as asked."""
+
+import importlib.util
+
+import uvicorn
+from click.testing import CliRunner
+
+from tsukuba_gis.cli.main import cli
+
+
+def test_serve_runs_httptools_and_uvloop_workers(monkeypatch, sample_data_dir):
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append((args, kwargs)))
+    monkeypatch.setenv("TSUKUBA_GIS_DATA_DIR", str(sample_data_dir))
+    result = CliRunner().invoke(cli, ["serve", "--port", "8123", "--workers", "3"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    ((args, kwargs),) = calls
+    # Plain h11 workers stalled keep-alive connections under wrk on these machines.
+    assert kwargs["http"] == "httptools" and kwargs["loop"] == "uvloop"
+    assert kwargs["workers"] == 3 and args == ("server.main:app",)
+
+
+def test_httptools_and_uvloop_are_installed():
+    for name in ("httptools", "uvloop"):  # uvicorn[standard]; without them uvicorn falls back
+        assert importlib.util.find_spec(name) is not None, name
