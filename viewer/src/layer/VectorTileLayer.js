@@ -1,5 +1,5 @@
 // A Leaflet layer drawing one collection from its OGC API vector tiles (MVT), with the same
-// styles as the GeoJSON layer: each tile is an SVG of its features. The tile set (URL template,
+// styles as the GeoJSON layer: each tile is an SVG of its features (a canvas for dense areas). The tile set (URL template,
 // zoom range, bounds, the id attribute) comes from the collection's TileJSON, found through the
 // collection's tilesets link. Above the tile set's maxzoom the maxzoom tile is overzoomed here
 // (a smaller viewBox of the same tile, strokes keep their width), as the TileJSON says.
@@ -7,12 +7,14 @@
 // /items/{id}); areas are not interactive: a tap reaches the map's point query.
 import { getJson, HttpError, itemsUrl } from '../api/index.js';
 import { DomEvent, GridLayer, Popup, Util, latLngBounds } from '../leaflet.js';
-import { decodeTile, renderLayer } from './mvtSvg.js';
+import { decodeTile, renderCanvas, renderLayer } from './mvtSvg.js';
 import { popupContent } from './popup.js';
 import { featureStyle } from './style.js';
 
 const TILEJSON_TYPE = 'application/vnd.mapbox.tile+json';
 const CACHED_TILES = 256;
+// Tiles of areas with more features than this are painted on a canvas (SVG elements cost layout).
+export const CANVAS_FROM = 1000;
 
 /** The JSON tilesets link of an OGC API collection document, or null. */
 export function tilesetsLink(collection) {
@@ -133,11 +135,14 @@ export const VectorTileLayer = GridLayer.extend({
       const layer = layers[this._entry.id];
       const span = (layer?.extent ?? 4096) / 2 ** dz;
       const view = { x: (coords.x - parent.x * 2 ** dz) * span, y: (coords.y - parent.y * 2 ** dz) * span, size: span };
-      const { svg, items } = renderLayer(layer, {
-        size: this.getTileSize().x, view, style: this._style, className: `tg-feature tg-layer-${this._entry.id}`,
-      });
-      if (this._interactive) for (const item of items) this._bindItem(item);
-      tile.append(svg);
+      const options = { size: this.getTileSize().x, view, style: this._style };
+      if (!this._interactive && (layer?.length ?? 0) > CANVAS_FROM) {
+        tile.append(renderCanvas(layer, options));
+      } else {
+        const { svg, items } = renderLayer(layer, { ...options, className: `tg-feature tg-layer-${this._entry.id}` });
+        if (this._interactive) for (const item of items) this._bindItem(item);
+        tile.append(svg);
+      }
       done(null, tile);
     }).catch((error) => done(error, tile));
     return tile;

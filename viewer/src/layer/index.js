@@ -14,9 +14,9 @@ export { FeatureLayer, featureLayer } from './FeatureLayer.js';
 export { discoverLayers, isVisibleByDefault, drawZIndex, layerTitle, labelEntry } from './catalog.js';
 export { featureStyle, legendEntries, categoryOf, isFilled } from './style.js';
 export { popupContent, formatValue } from './popup.js';
-export { VectorTileLayer, vectorTileLayer, tiling, tilesetsLink, loadTileJson } from './VectorTileLayer.js';
+export { VectorTileLayer, vectorTileLayer, tiling, tilesetsLink, loadTileJson, CANVAS_FROM } from './VectorTileLayer.js';
 export { DenseSwitch, SPARSE_MINZOOM } from './DenseSwitch.js';
-export { decodeTile, pathData, renderLayer } from './mvtSvg.js';
+export { decodeTile, pathData, renderCanvas, renderLayer } from './mvtSvg.js';
 
 /** The map layer of catalog entry `entry`, loading from the OGC API at `apiUrl`. */
 export function dataLayer(apiUrl, entry, { limit = 1000, maxPages = 3 } = {}) {
