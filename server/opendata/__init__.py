@@ -5,12 +5,13 @@ Everything here is built from the public layer definitions and the manifests the
 whatever is still on disk. Errors are OGC-style JSON (``code``, ``description``).
 """
 
-from email.utils import formatdate, parsedate_to_datetime
+from email.utils import formatdate
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from etl.publish.manifest import current_catalog, download_path, read_manifest
+from server import caching
 from server.opendata.datasets import datasets
 from server.opendata.dcat import catalog_document
 from server.opendata.page import choose_language, render
@@ -69,26 +70,11 @@ def download(request: Request, layer_id: str, name: str) -> Response:
     stat = path.stat()
     headers = {**CORS, "ETag": f'"{entry["sha256"]}"', "Cache-Control": "public, max-age=300",
                "Last-Modified": formatdate(stat.st_mtime, usegmt=True)}
-    if _not_modified(request, headers["ETag"], stat.st_mtime):
+    if caching.not_modified(request.headers, caching.Validators(headers["ETag"], stat.st_mtime)):
         return Response(status_code=304, headers=headers)
     # FileResponse answers Range (206, 416) and If-Range itself; it does not answer 304.
     return FileResponse(path, media_type=entry["media_type"], filename=name, headers=headers,
                         stat_result=stat)
-
-
-def _not_modified(request: Request, etag: str, mtime: float) -> bool:
-    """RFC 9110 13.1.2/13.1.3: If-None-Match (weak comparison) wins over If-Modified-Since."""
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None:
-        tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
-        return "*" in tags or etag in tags
-    since = request.headers.get("if-modified-since")
-    if since is None:
-        return False
-    try:
-        return int(mtime) <= parsedate_to_datetime(since).timestamp()
-    except (TypeError, ValueError):
-        return False  # an unparsable date is ignored, as the RFC says
 
 
 @router.api_route("/opendata", methods=OTHER, include_in_schema=False)
