@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run etl serve test test-deps lint clean bench
+.PHONY: help install run etl serve test test-deps lint clean bench screenshots
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ bench: install  ## Serving bench vs TiPg and pygeoapi (bench/serve.py; ~1 h, wan
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	$(BIN)/python bench/serve.py
+
+screenshots: install test-deps  ## Refresh the README's viewer pictures (docs/viewer*.png)
+	TSUKUBA_GIS_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/viewer/test_phone_print_access.py -k screenshots
 
 lint:  ## ruff
 	$(BIN)/python -m ruff check tsukuba_gis etl server tests bench tools
