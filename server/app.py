@@ -49,10 +49,8 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
     app.include_router(search.router)
     app.include_router(point.router)
     public = make_publication(settings, store, "public")
-    public.layers = store.layers  # HTTP validators from the layer versions (server/caching.py)
     app.mount(PREFIXES["public"], ogcapi_app(public, SCHEMAS_DIR))
     staff = make_publication(settings, store, "internal")
-    staff.layers = store.layers
     mount_staff(app, settings, auth_settings or AuthSettings(), store, ogcapi_app(staff, SCHEMAS_DIR))
     app.include_router(opendata.router)
     viewer.mount(app, settings)

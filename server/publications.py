@@ -21,6 +21,7 @@ def make_publication(settings: Settings, store: Store, audience: Audience) -> Pu
         write_config(config, settings.data_dir / "generated" / f"pygeoapi-{audience}.yml")
         return config, build_openapi(config, f"{base_url}/schemas")
 
-    publication = Publication(audience, build, store.generation)
+    # The layer records give the HTTP validators (server/caching.py).
+    publication = Publication(audience, build, store.generation, store.layers, store.in_process)
     publication.tiles = TileService(settings, store, audience, base_url)  # server/tiles
     return publication

@@ -127,9 +127,12 @@ class Store(ABC):
     Attributes:
         scheme: the URL scheme (or name) the backend registers under.
         url: where the store lives.
+        in_process: reads are CPU work in this process (no waiting on a server), so a worker
+            thread gains nothing and costs GIL hand-offs.
     """
 
     scheme: ClassVar[str]
+    in_process: ClassVar[bool] = False
 
     def __init__(self, url: str, keep_versions: int = 5):
         self.url = url

@@ -80,6 +80,7 @@ class GeoPackageStore(Store):
     """
 
     scheme = "gpkg"
+    in_process = True
 
     def __init__(self, url: str, keep_versions: int = 5):
         super().__init__(url, keep_versions)
