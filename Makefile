@@ -63,7 +63,7 @@ screenshots: install test-deps  ## Refresh the README's viewer pictures (docs/vi
 	TSUKUBA_GIS_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/viewer/test_phone_print_access.py -k screenshots
 
 lint:  ## ruff
-	$(BIN)/python -m ruff check tsukuba_gis etl server tests bench tools
+	$(BIN)/python -m ruff check tsukuba_gis etl server tests bench tools  # also a test: tests/test_style.py
 
 clean:  ## Remove the venv, npm packages and generated data
 	rm -rf $(VENV) viewer/node_modules data
