@@ -174,8 +174,9 @@ def tile_routes(tiles: TileService, publication: Publication) -> list[Route]:
     methods = ["GET", "HEAD"]
     collection = "/collections/{collection_id}/tiles"
     # The HTML pages are pygeoapi's (the adapter's handler, as for every other page).
-    tiles_page = _handler(publication, pygeoapi_tiles.get_collection_tiles, ("collection_id",), True)
-    tms_page = _handler(publication, pygeoapi_tiles.tilematrixsets, (), True)
+    tiles_page = _handler(publication, f"{collection}/html", pygeoapi_tiles.get_collection_tiles,
+                          ("collection_id",), True)
+    tms_page = _handler(publication, "/tileMatrixSets/html", pygeoapi_tiles.tilematrixsets, (), True)
     routes = [
         Route("/tileMatrixSets", _html_or(matrix_sets_endpoint(base, False), tms_page),
               methods=methods),

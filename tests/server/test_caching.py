@@ -175,3 +175,26 @@ def test_tiles_revalidate_through_the_same_helper(client):
                       {"If-Modified-Since": first.headers["last-modified"]}):
         again = client.get(url, headers=condition)
         assert again.status_code == 304 and again.headers["etag"] == first.headers["etag"]
+
+
+def test_kept_documents_follow_a_new_version(tmp_path, start_server):
+    """/collections and the collection document are kept per build, and rebuilt with the data."""
+    city = MiniCity(tmp_path / "city")
+    city.hand_over(50, "first")
+    city.etl()
+    server = start_server(city.data_dir, city.env)
+    url = f"{server.url}/api/collections/sites"
+    first = httpx.get(url, params={"f": "json"}).json()
+    assert httpx.get(url, params={"f": "json"}).json() == first  # the kept answer
+    assert httpx.get(url, params={"f": "json", "lang": "en"}).json()["title"] == "Test sites"
+    assert httpx.get(url, params={"f": "json", "lang": "ja"}).json()["title"] == "テスト地点"
+    old_box = first["extent"]["spatial"]["bbox"]
+    city.hand_over(400, "second")  # other random points: another extent
+    city.etl()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        box = httpx.get(url, params={"f": "json"}).json()["extent"]["spatial"]["bbox"]
+        if box != old_box:
+            break
+        time.sleep(0.2)
+    assert box != old_box, "the collection document still showed the old extent after 10 s"
