@@ -31,6 +31,23 @@ def client(live_server):
         yield client
 
 
+@pytest.fixture
+def mini_city(tmp_path, start_server):
+    """A one-layer city loaded once, and a server on it: (city, server)."""
+    city = MiniCity(tmp_path / "city")
+    city.hand_over(50, "first")
+    city.etl()
+    return city, start_server(city.data_dir, city.env)
+
+
+def _wait_for(check, what: str, seconds: float = 10):
+    """Poll ``check`` until it is true; servers notice a new version within about a second."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"{what} after {seconds} s"
+        time.sleep(0.2)
+
+
 def _first_id(client: httpx.Client) -> str:
     return client.get(ITEMS, params={"limit": 1, "f": "json"}).json()["features"][0]["id"]
 
@@ -121,24 +138,18 @@ def test_staff_documents_are_never_stored(sample_settings):
     assert response.headers["etag"].startswith('W/"')
 
 
-def test_a_new_version_changes_the_tag_at_once(tmp_path, start_server):
-    city = MiniCity(tmp_path / "city")
-    city.hand_over(50, "first")
-    city.etl()
-    server = start_server(city.data_dir, city.env)
+def test_a_new_version_changes_the_tag_at_once(mini_city):
+    city, server = mini_city
     items = f"{server.url}/api/collections/sites/items"
     first = httpx.get(items, params={"f": "json"})
     old = first.headers["etag"]
     assert httpx.get(items, params={"f": "json"}, headers={"If-None-Match": old}).status_code == 304
     city.hand_over(60, "second")
     city.etl()
-    deadline = time.monotonic() + 10  # servers notice a new version within about a second
-    while time.monotonic() < deadline:
-        fresh = httpx.get(items, params={"f": "json"}, headers={"If-None-Match": old})
-        if fresh.status_code == 200:
-            break
-        time.sleep(0.2)
-    assert fresh.status_code == 200, "the old tag still revalidated after 10 s"
+    _wait_for(lambda: httpx.get(items, params={"f": "json"},
+                                headers={"If-None-Match": old}).status_code == 200,
+              "the old tag still revalidated")
+    fresh = httpx.get(items, params={"f": "json"})
     assert fresh.headers["etag"] != old
     assert {f["properties"]["edition"] for f in fresh.json()["features"]} == {"second"}
 
@@ -177,24 +188,15 @@ def test_tiles_revalidate_through_the_same_helper(client):
         assert again.status_code == 304 and again.headers["etag"] == first.headers["etag"]
 
 
-def test_kept_documents_follow_a_new_version(tmp_path, start_server):
+def test_kept_documents_follow_a_new_version(mini_city):
     """/collections and the collection document are kept per build, and rebuilt with the data."""
-    city = MiniCity(tmp_path / "city")
-    city.hand_over(50, "first")
-    city.etl()
-    server = start_server(city.data_dir, city.env)
+    city, server = mini_city
     url = f"{server.url}/api/collections/sites"
     first = httpx.get(url, params={"f": "json"}).json()
     assert httpx.get(url, params={"f": "json"}).json() == first  # the kept answer
     assert httpx.get(url, params={"f": "json", "lang": "en"}).json()["title"] == "Test sites"
     assert httpx.get(url, params={"f": "json", "lang": "ja"}).json()["title"] == "テスト地点"
-    old_box = first["extent"]["spatial"]["bbox"]
     city.hand_over(400, "second")  # other random points: another extent
     city.etl()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        box = httpx.get(url, params={"f": "json"}).json()["extent"]["spatial"]["bbox"]
-        if box != old_box:
-            break
-        time.sleep(0.2)
-    assert box != old_box, "the collection document still showed the old extent after 10 s"
+    _wait_for(lambda: httpx.get(url, params={"f": "json"}).json()["extent"] != first["extent"],
+              "the collection document still showed the old extent")
