@@ -133,8 +133,11 @@ def _statement(schema: str, record: LayerRecord, request: MvtRequest, limited: b
     geom = sql.SQL("ST_Transform(t.geom, 3857)")
     if request.geometry != "point":
         # Clip, then simplify, then snap to the grid: the order GDAL's encoder follows.
-        geom = sql.SQL("ST_SimplifyPreserveTopology(ST_ClipByBox2D({}, tile.clip),"
-                       " %(tolerance)s)").format(geom)
+        # ST_Simplify keeping collapsed shapes, not ST_SimplifyPreserveTopology: at a quarter
+        # pixel both give the same tile (ST_AsMVTGeom makes it valid), and it halves the time
+        # of a dense z14 tile (60 -> 34 ms; TiPg's query without simplification: 30 ms).
+        geom = sql.SQL("ST_Simplify(ST_ClipByBox2D({}, tile.clip), %(tolerance)s, true)"
+                       ).format(geom)
     return sql.SQL(
         "WITH tile AS (SELECT ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 3857) AS box,"
         " ST_MakeEnvelope(%(cx0)s, %(cy0)s, %(cx1)s, %(cy1)s, 3857) AS clip),"
