@@ -8,7 +8,8 @@ what happens behind a tile URL, on the bench's data set (bench/data.py, 200,000 
   GeoPackage store), with tiles per zoom and their sizes;
 - ``gpkg``: reading tiles from those MBTiles (every tile is pre-built: always "warm");
 - ``postgis``: ST_AsMVT on a throwaway PostGIS holding a ``store copy`` of the same data, cold
-  (tile cache emptied) and warm (from ``tg_tile_cache``);
+  (tile cache emptied), then read from ``tg_tile_cache`` by a fresh process (table), then warm
+  (from the process's memory);
 - ``python`` (when mapbox-vector-tile is installed): one dense tile made on demand in Python
   (shapely + mapbox-vector-tile), the alternative to the pre-built tiles.
 
@@ -94,8 +95,13 @@ def measure_serving(settings: Settings, label: str, layer_id: str) -> None:
         passes = ["warm"]
         if service.postgis:  # cold: ST_AsMVT for every tile (the ETL's pre-built ones removed)
             service.store.tile_cache().clear(layer_id)
-            passes = ["cold (ST_AsMVT)", "warm (cache)"]
+            # table: what a server process that has not seen the tile yet reads (tg_tile_cache,
+            # pre-built by the ETL or by the cold pass); warm: from the process's own memory.
+            passes = ["cold (ST_AsMVT)", "table", "warm (memory)"]
         for name in passes:
+            if name == "table":
+                service = TileService(settings, service.store, "public", "http://x/api")
+                tileset = service.tilesets()[layer_id]
             times, tiles = _timed(service, tileset, z, block)
             print(f"{label} {layer_id:10s} {name:15s} z{z} {len(block):3d} tiles  {_ms(times)}"
                   f"  {_sizes(tiles)}")
