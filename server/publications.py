@@ -15,13 +15,12 @@ def make_publication(settings: Settings, store: Store, audience: Audience) -> Pu
     """A publication whose config is generated afresh whenever the store registry changes."""
     base_url = f"{settings.public_url}{PREFIXES[audience]}"
 
-    def build() -> tuple[dict, dict]:
+    def build() -> tuple[dict, dict, list]:
         catalog = cached_catalog(settings.layers_dir)
-        config = build_config(settings, catalog, store.layers(), audience, base_url)
+        records = store.layers()  # one read: the config and the HTTP validators agree
+        config = build_config(settings, catalog, records, audience, base_url)
         write_config(config, settings.data_dir / "generated" / f"pygeoapi-{audience}.yml")
-        return config, build_openapi(config, f"{base_url}/schemas")
+        return config, build_openapi(config, f"{base_url}/schemas"), records
 
-    # The layer records give the HTTP validators (server/caching.py).
-    publication = Publication(audience, build, store.generation, store.layers, store.in_process)
-    publication.tiles = TileService(settings, store, audience, base_url)  # server/tiles
-    return publication
+    tiles = TileService(settings, store, audience, base_url)  # server/tiles
+    return Publication(audience, build, store.generation, store.in_process, tiles)

@@ -6,9 +6,8 @@ process. This adapter calls the same framework-neutral functions of ``pygeoapi.a
 """
 
 import logging
-import threading
-import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from pygeoapi.api import API, APIRequest
@@ -24,11 +23,11 @@ from server import caching
 from server.ogcapi import patches
 from server.ogcapi.provider import RECORDS, REQUEST
 from server.ogcapi.routes import ROUTES, STATIC_DIRS
+from server.refresh import Refreshed
 from tsukuba_gis.errors import StoreError
 from tsukuba_gis.store import LayerRecord
 
 LOG = logging.getLogger(__name__)
-RELOAD_CHECK_S = 1.0
 MAX_DOCUMENTS = 256
 INLINE_MAX_ITEMS = 1000  # a page of 1,000 buildings takes ~15 ms
 # What else than the URL selects a representation: f= or Accept (HTML/JSON/CSV), the language.
@@ -40,35 +39,57 @@ def ogc_error(status: int, code: str, description: str) -> JSONResponse:
     return JSONResponse({"code": code, "type": code, "description": description}, status_code=status)
 
 
+@dataclass
+class Build:
+    """One publication as of one registry generation.
+
+    Attributes:
+        api: the pygeoapi API object made from the generated config.
+        records: layer id -> the layer record the config was made from (HTTP validators,
+            providers).
+        documents: answers of the document routes made by this ``api`` (they depend on the
+            config only, so they are made once per build, language and format, and dropped
+            with the build).
+    """
+
+    api: API
+    records: dict[str, LayerRecord]
+    documents: dict[tuple, tuple] = field(default_factory=dict)
+
+    def keep(self, key: tuple, answer: tuple) -> None:
+        """Keep a document answer (/collections: 3,980 -> 8,907 req/s on 2 workers)."""
+        if len(self.documents) >= MAX_DOCUMENTS:
+            self.documents.clear()  # bounded: odd query strings cannot fill the memory
+        self.documents[key] = answer
+
+
 class Publication:
     """The pygeoapi API of one audience, rebuilt when the store registry changes.
 
     Attributes:
         name: "public" or "internal".
-        build: makes (config, openapi document) from the current layers and registry.
-        generation: reads the registry change counter.
-        layers: reads the current layer records (for HTTP validators).
+        build: makes (config, openapi document, layer records) from the layers and registry.
         in_process: the store's reads are CPU work in this process (GeoPackage).
-        records: layer id -> record, as of the last build.
+        tiles: the publication's OGC API - Tiles service (server/tiles), if any.
     """
 
-    def __init__(self, name: str, build: Callable[[], tuple[dict, dict]],
-                 generation: Callable[[], int],
-                 layers: Callable[[], list[LayerRecord]] | None = None, in_process: bool = False):
-        self.name, self.build, self.generation = name, build, generation
-        self.layers, self.in_process = layers, in_process
-        self.records: dict[str, LayerRecord] = {}
-        self._lock = threading.Lock()
-        self._api: API | None = None
-        self._built_for = -1
-        self._checked_at = 0.0
-        self._documents: dict[tuple, tuple] = {}
+    def __init__(self, name: str, build: Callable[[], tuple[dict, dict, list[LayerRecord]]],
+                 generation: Callable[[], int], in_process: bool = False, tiles: Any = None):
+        self.name, self.build, self.in_process, self.tiles = name, build, in_process, tiles
+        self._current = Refreshed(self._make, generation)
 
-    def ready(self) -> API | None:
-        """The API object if it was checked within the last second (no lock, no thread hop)."""
-        if self._api is not None and time.monotonic() - self._checked_at < RELOAD_CHECK_S:
-            return self._api
-        return None
+    def _make(self) -> Build:
+        config, openapi, records = self.build()
+        LOG.info("%s OGC API built (%d collections)", self.name, len(config["resources"]))
+        return Build(API(config, openapi), {r.layer_id: r for r in records})
+
+    def ready(self) -> Build | None:
+        """The current build if the registry was checked within the last second (no I/O)."""
+        return self._current.fresh()
+
+    def current(self) -> Build:
+        """The current build; checks the registry at most once a second."""
+        return self._current.get()
 
     def answers_inline(self, request: Request) -> bool:
         """Small requests on an in-process store are answered on the event loop.
@@ -85,40 +106,6 @@ class Publication:
         return not request.url.path.endswith("/items") or limit is None or (
             limit.isdigit() and int(limit) <= INLINE_MAX_ITEMS)
 
-    def document(self, key: tuple) -> tuple | None:
-        """A kept answer of a document route (landing page, collections, OpenAPI, ...)."""
-        return self._documents.get(key)
-
-    def keep_document(self, api: API, key: tuple, answer: tuple) -> None:
-        """Keep an answer made by ``api`` while it is still the current API object.
-
-        These documents depend only on the generated config, which changes only with the API
-        object, so they are made once per build and language/format, not once per request
-        (/collections: 3,980 -> over 5,000 req/s on 2 workers).
-        """
-        if api is self._api:
-            if len(self._documents) >= MAX_DOCUMENTS:
-                self._documents.clear()  # bounded: odd query strings cannot fill the memory
-            self._documents[key] = answer
-
-    def api(self) -> API:
-        """The current API object; checks the registry at most once a second."""
-        now = time.monotonic()
-        if self._api is not None and now - self._checked_at < RELOAD_CHECK_S:
-            return self._api
-        with self._lock:
-            self._checked_at = now
-            generation = self.generation()
-            if self._api is None or generation != self._built_for:
-                config, openapi = self.build()
-                self.records = {r.layer_id: r for r in self.layers()} if self.layers else {}
-                self._api = API(config, openapi)
-                self._documents = {}
-                self._built_for = generation
-                LOG.info("%s OGC API built for registry generation %s (%d collections)",
-                         self.name, generation, len(config["resources"]))
-        return self._api
-
 
 def _to_response(headers: dict[str, str], status: int, content: Any) -> Response:
     if isinstance(content, str):
@@ -128,11 +115,11 @@ def _to_response(headers: dict[str, str], status: int, content: Any) -> Response
     return response
 
 
-def _validators(publication: Publication, request: Request, api_request: APIRequest
-                ) -> caching.Validators | None:
+def _validators(publication: Publication, built: Build, request: Request,
+                api_request: APIRequest) -> caching.Validators | None:
     """From the versions of the layer a route shows (every layer for the others)."""
     layer = request.path_params.get("collection_id")
-    records = publication.records
+    records = built.records
     shown = [records[layer]] if layer in records else list(records.values())
     if not shown:
         return None
@@ -146,48 +133,49 @@ def _document_key(request: Request) -> tuple:
             headers.get("accept-language", ""))
 
 
-async def _run(publication: Publication, api: API, func: Callable, api_request: APIRequest,
+async def _run(publication: Publication, built: Build, func: Callable, api_request: APIRequest,
                request: Request, args: list, document: bool) -> tuple:
     """pygeoapi's answer (headers, status, content): kept, on the event loop, or in a thread."""
     key = _document_key(request) if document else None
-    if key is not None and (kept := publication.document(key)) is not None:
+    if key is not None and (kept := built.documents.get(key)) is not None:
         return kept
     REQUEST.set(api_request)  # both copied into the worker thread with the context
-    RECORDS.set(publication.records)
+    RECORDS.set(built.records)
     if publication.answers_inline(request):
-        answer = func(api, api_request, *args)
+        answer = func(built.api, api_request, *args)
     else:
-        answer = await run_in_threadpool(func, api, api_request, *args)
+        answer = await run_in_threadpool(func, built.api, api_request, *args)
     if key is not None and answer[1] == 200:
-        publication.keep_document(api, key, answer)
+        built.keep(key, answer)
     return answer
 
 
 async def _answer(publication: Publication, func: Callable, params: tuple[str, ...],
                   check_format: bool, request: Request, document: bool) -> Response:
-    api = publication.ready() or await run_in_threadpool(publication.api)
-    api_request = await APIRequest.from_starlette(request, api.locales)
-    validators = _validators(publication, request, api_request)
+    built = publication.ready() or await run_in_threadpool(publication.current)
+    api_request = await APIRequest.from_starlette(request, built.api.locales)
+    validators = _validators(publication, built, request, api_request)
     cache = {}
     if validators is not None:
         cache = {**caching.headers(validators, publication.name == "public"), "Vary": VARY}
         if caching.not_modified(request.headers, validators):
             return caching.not_modified_response(cache)
     if check_format and not api_request.is_valid():
-        headers, status, content = api.get_format_exception(api_request)
+        headers, status, content = built.api.get_format_exception(api_request)
     else:
         args = [request.path_params[p] for p in params]
-        headers, status, content = await _run(publication, api, func, api_request, request, args,
-                                              document)
+        headers, status, content = await _run(publication, built, func, api_request, request,
+                                              args, document)
     response = _to_response(headers, status, content)
     if status == 200:
         response.headers.update(cache)
     return response
 
 
-def _handler(publication: Publication, path: str, func: Callable, params: tuple[str, ...],
-             check_format: bool):
-    document = "/items" not in path  # answers that depend on the config only, not on the data
+def handler(publication: Publication, func: Callable, params: tuple[str, ...], check_format: bool,
+            document: bool):
+    """The route endpoint for one pygeoapi function (``document``: its answer depends on the
+    config only, not on the data, so it is kept per build)."""
 
     async def handle(request: Request) -> Response:
         try:
@@ -224,15 +212,15 @@ def ogcapi_app(publication: Publication, schemas_dir=None) -> Starlette:
     """The OGC API of one publication, to mount at its URL prefix."""
     patches.install()
     routes = [
-        Route(path, _handler(publication, path, func, params, check_format),
+        # Items depend on the data; every other route on the generated config only.
+        Route(path, handler(publication, func, params, check_format, "/items" not in path),
               methods=["GET", "HEAD"])
         for path, func, params, check_format in ROUTES
     ]
-    tiles = getattr(publication, "tiles", None)
-    if tiles is not None:  # OGC API - Tiles (server/tiles), same app: same wall, same mount
+    if publication.tiles is not None:  # OGC API - Tiles (server/tiles): same wall, same mount
         from server.tiles.routes import tile_routes
 
-        routes = tile_routes(tiles, publication) + routes
+        routes = tile_routes(publication.tiles, publication) + routes
     routes.append(Mount("/static", app=StaticFiles(directory=STATIC_DIRS[0])))
     if schemas_dir is not None:
         routes.append(Mount("/schemas", app=StaticFiles(directory=schemas_dir)))

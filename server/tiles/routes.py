@@ -169,14 +169,15 @@ def tile_routes(tiles: TileService, publication: Publication) -> list[Route]:
     base = tiles.base_url
     from pygeoapi.api import tiles as pygeoapi_tiles
 
-    from server.ogcapi.adapter import _handler
+    from server.ogcapi.adapter import handler
 
     methods = ["GET", "HEAD"]
     collection = "/collections/{collection_id}/tiles"
-    # The HTML pages are pygeoapi's (the adapter's handler, as for every other page).
-    tiles_page = _handler(publication, f"{collection}/html", pygeoapi_tiles.get_collection_tiles,
-                          ("collection_id",), True)
-    tms_page = _handler(publication, "/tileMatrixSets/html", pygeoapi_tiles.tilematrixsets, (), True)
+    # The HTML pages are pygeoapi's (the adapter's handler, as for every other page); they
+    # depend on the config only, so they are kept per build like the other documents.
+    tiles_page = handler(publication, pygeoapi_tiles.get_collection_tiles, ("collection_id",),
+                         True, document=True)
+    tms_page = handler(publication, pygeoapi_tiles.tilematrixsets, (), True, document=True)
     routes = [
         Route("/tileMatrixSets", _html_or(matrix_sets_endpoint(base, False), tms_page),
               methods=methods),

@@ -9,12 +9,12 @@ a miss), with the hottest tiles also in this process's memory.
 import logging
 import sqlite3
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 from etl.publish.tiles import TileSpec, mbtiles_path, tile_spec, tolerance_units
+from server.refresh import Refreshed
 from server.tiles import grid
 from server.tiles.builder import BackgroundBuilder
 from tsukuba_gis.catalog import cached_catalog
@@ -23,7 +23,6 @@ from tsukuba_gis.settings import Settings
 from tsukuba_gis.store import LayerRecord, Store, scheme_of
 
 LOG = logging.getLogger(__name__)
-CHECK_S = 1.0  # how often the registry's change counter is read (as the publications do)
 # PostGIS: tiles kept in each server process in front of the shared tg_tile_cache (a round
 # trip and a bytea copy per tile otherwise: ~2 ms, a third of the speed of the MBTiles read).
 MEMORY_BYTES = 64 * 1024 * 1024
@@ -85,26 +84,14 @@ class TileService:
         self.settings, self.store, self.audience = settings, store, audience
         self.base_url = base_url
         self.postgis = scheme_of(settings.store_url) == "postgresql"
-        self._lock = threading.Lock()
-        self._sets: dict[str, TileSet] = {}
-        self._generation = -1
-        self._checked = 0.0
+        self._sets = Refreshed(self._build, store.generation)
         self._local = threading.local()
         self._builder = BackgroundBuilder(store)
         self._memory = TileMemory(MEMORY_BYTES)
 
     def tilesets(self) -> dict[str, TileSet]:
         """Every tile set this audience may see, current for the registry (checked once a second)."""
-        now = time.monotonic()
-        if now - self._checked < CHECK_S:
-            return self._sets
-        with self._lock:
-            self._checked = now
-            generation = self.store.generation()
-            if generation != self._generation:
-                self._sets = self._build()
-                self._generation = generation
-        return self._sets
+        return self._sets.get()
 
     def _build(self) -> dict[str, TileSet]:
         catalog = cached_catalog(self.settings.layers_dir)

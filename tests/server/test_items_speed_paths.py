@@ -150,7 +150,7 @@ def test_a_pruned_known_version_is_read_again_from_the_registry(each_sample_sett
     settings = each_sample_settings.model_copy(update={"public_url": "http://testserver"})
     store = open_store(settings.store_url)
     publication = make_publication(settings, store, "public")
-    definition = publication.api().config["resources"]["shelters"]["providers"][0]
+    definition = publication.current().api.config["resources"]["shelters"]["providers"][0]
     record = store.current("shelters")
     gone = dataclasses.replace(record, version=record.version + 100, table="l_shelters_v999")
     shelters = provider.StoreProvider(definition)
