@@ -146,6 +146,8 @@ def test_the_language_switch_changes_the_labels(page, live_server, api):
     title = page.inner_text('.tg-layer[data-layer="shelters"] .tg-layer-title')
     assert title == shelters["title"]["en"]
     assert shelters["attribution"]["en"][:30] in page.inner_text(".leaflet-control-attribution")
+    # The Japanese credit went with the switch (a layer's credit counted once, removed once).
+    assert shelters["attribution"]["ja"][:30] not in page.inner_text(".leaflet-control-attribution")
     assert page.get_attribute(".leaflet-control-zoom-in", "title") == "Zoom in"
     assert page.title() == api["config"]["title"]["en"]
     page.click(".tg-lang")

@@ -20,9 +20,9 @@ export const DenseSwitch = Layer.extend({
     this._opacity = 1;
   },
 
-  getAttribution() {
-    return this._entry.attribution;
-  },
+  // No getAttribution: the inner layer's credit is the one counted (Leaflet counts a credit per
+  // layer, so the switch and its inner layer together would count it twice, and a language
+  // switch would take only one of them away).
 
   onAdd(map) {
     if (this._inner) {
@@ -34,9 +34,11 @@ export const DenseSwitch = Layer.extend({
       .then((tilejson) => (tilejson.minzoom > SPARSE_MINZOOM ? 'tiled' : 'geojson'))
       .catch(() => 'geojson')  // no tile set to read: the GeoJSON layer works anyway
       .then((kind) => {
-        this._inner ??= this._make[kind]();
+        if (!this._inner) {  // once: added, removed and added again before the answer came
+          this._inner = this._make[kind]();
+          this._inner.on('loading load error', (event) => this.fire(event.type, event));
+        }
         this._inner.setOpacity(this._opacity);
-        this._inner.on('loading load error', (event) => this.fire(event.type, event));
         if (this._map) this._show(this._map);
       });
   },
