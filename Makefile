@@ -51,7 +51,7 @@ test: install test-deps  ## Run the whole test suite
 	$(BIN)/python -m pytest -q
 
 BENCH_PACKAGES := wrk postgresql-15-postgis-3
-bench: install  ## Serving bench vs TiPg and pygeoapi (bench/serve.py; ~1 h, wants a quiet machine)
+bench: install  ## Serving bench vs TiPg and pygeoapi (bench/serve.py; ~35 min, wants a quiet machine)
 	@missing=$$(for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing from Debian: $$missing"; \

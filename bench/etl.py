@@ -10,7 +10,7 @@ without .cpg, as departments hand them over; then, each in a fresh process, time
   + write a GeoPackage; no validation),
 
 and prints the median of ``--runs`` runs with features/s and the peak RSS of the process
-(``resource.getrusage``; "growth" is the peak minus the RSS after imports).
+(``VmHWM`` from /proc; "growth" is the peak minus the RSS after imports).
 
 Usage::
 

@@ -50,7 +50,12 @@ def _fmt(cell: Cell | None, unit: str) -> str:
     if unit == "s":
         return f"{cell.rps:.2f} s"
     bad = f" ({cell.bad} bad)" if cell.bad else ""
-    return f"{cell.rps:,.0f} ({cell.p50_ms:.1f}/{cell.p95_ms:.1f} ms){bad}"
+    return f"{cell.rps:,.0f} ({_ms(cell.p50_ms)}/{_ms(cell.p95_ms)} ms){bad}"
+
+
+def _ms(value: float) -> str:
+    # Two decimals below a millisecond: the in-process floor of one feature is ~0.04 ms.
+    return f"{value:.2f}" if value < 1 else f"{value:.1f}"
 
 
 def _ratio(row: Row, ours: str) -> str:

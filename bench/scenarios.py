@@ -107,4 +107,4 @@ def point_paths() -> list[str]:
 
 def first_page(kind: str, limit: int = 1000) -> str:
     """The first page of the point layer, for the full paged download."""
-    return f"{ITEMS[kind]('facilities')}?limit={limit}{JSON_PARAM[kind]}".replace("?&", "?")
+    return f"{ITEMS[kind]('facilities')}?limit={limit}{JSON_PARAM[kind]}"

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -44,7 +44,6 @@ class Server:
     url: str
     process: subprocess.Popen
     log: Path
-    extra_pids: list[int] = field(default_factory=list)
 
     def pids(self) -> list[int]:
         """The master and every worker (children, read from /proc)."""
