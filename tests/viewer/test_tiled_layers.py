@@ -69,6 +69,9 @@ def test_point_layers_switch_to_tiles_when_their_tile_set_is_dense(page, live_se
     open_viewer(page, live_server, "#map=14/36.0828/140.1115&layers=shelters")
     page.wait_for_selector(".tg-vector-tile circle.tg-layer-shelters", timeout=WAIT_MS)
     assert not any("/items" in url for url in requests)
+    # The switch and the tiled layer it made share one TileJSON request (and one tilesets list).
+    assert sum("f=tilejson" in url for url in requests) == 1
+    assert sum(url.split("?")[0].endswith("/shelters/tiles") for url in requests) == 1
     # Sparse (the real tile set, from zoom 8): GeoJSON markers, every attribute at hand.
     page.unroute("**/collections/shelters/tiles/WebMercatorQuad?f=tilejson")
     open_viewer(page, live_server, "#map=14/36.0828/140.1115&layers=shelters")

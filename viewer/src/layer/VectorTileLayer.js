@@ -33,12 +33,27 @@ export function tiling(entry) {
   return entry.def.geometry === 'point' ? 'auto' : 'tiles';
 }
 
+// One answer per tilesets URL for the page's life: the dense switch reads it to choose, then
+// the tiled layer it makes reads it again (two requests each time otherwise). A failure is not
+// kept, so the next add asks again.
+const tileJsons = new Map();
+
 /** The TileJSON of a collection: its tilesets list, then the tileset's TileJSON link. */
-export async function loadTileJson(collection, { signal } = {}) {
-  const list = await getJson(new URL(tilesetsLink(collection).href, document.baseURI), { signal });
+export function loadTileJson(collection) {
+  const href = new URL(tilesetsLink(collection).href, document.baseURI).href;
+  if (!tileJsons.has(href)) {
+    const found = fetchTileJson(href, collection.id);
+    found.catch(() => tileJsons.delete(href));
+    tileJsons.set(href, found);
+  }
+  return tileJsons.get(href);
+}
+
+async function fetchTileJson(href, id) {
+  const list = await getJson(href);
   const link = (list.tilesets?.[0]?.links ?? []).find((candidate) => candidate.type === TILEJSON_TYPE);
-  if (!link) throw new Error(`no TileJSON for ${collection.id}`);
-  return getJson(new URL(link.href, document.baseURI), { signal });
+  if (!link) throw new Error(`no TileJSON for ${id}`);
+  return getJson(new URL(link.href, document.baseURI));
 }
 
 export const VectorTileLayer = GridLayer.extend({
