@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from server.ogcapi.adapter import ogc_error
+from server.refresh import Refreshed
 from tsukuba_gis.catalog import cached_catalog
 from tsukuba_gis.layerdef import Access, LayerDef
 from tsukuba_gis.settings import Settings
@@ -81,7 +82,10 @@ def published(settings: Settings, store: Store, audience: Access, generation: in
 
 
 class GenerationCache:
-    """A value built from the store and rebuilt when the registry generation changes.
+    """A value built from the store per audience, rebuilt when the registry generation changes.
+
+    The generation is read at most once a second (``server/refresh.py``, as the publications
+    and tile sets do): a search or point request costs no registry read of its own.
 
     Attributes:
         build: makes the value from (settings, store, audience, generation).
@@ -90,25 +94,26 @@ class GenerationCache:
     def __init__(self, build: Callable[[Settings, Store, Access, int], Any]):
         self.build = build
         self._lock = threading.Lock()
-        self._values: dict[tuple[int, Access], tuple[int, Any]] = {}
+        # The Refreshed holds the store, so id(store) cannot be reused while it is a key.
+        self._values: dict[tuple[int, Access], Refreshed] = {}
 
     def get(self, settings: Settings, store: Store, audience: Access) -> Any:
         """The value for the store's current generation (built at most once per generation)."""
-        generation = store.generation()
         key = (id(store), audience)
-        cached = self._values.get(key)
-        if cached and cached[0] == generation:
-            return cached[1]
-        with self._lock:
-            cached = self._values.get(key)
-            if not cached or cached[0] != generation:
-                started = time.perf_counter()
-                cached = (generation, self.build(settings, store, audience, generation))
-                self._values[key] = cached
-                took = (time.perf_counter() - started) * 1000
-                LOG.info("%s %s built for generation %s in %.0f ms", audience,
-                         type(cached[1]).__name__, generation, took)
-        return cached[1]
+        refreshed = self._values.get(key)
+        if refreshed is None:
+            with self._lock:
+                refreshed = self._values.setdefault(key, Refreshed(
+                    lambda: self._make(settings, store, audience), store.generation))
+        return refreshed.get()
+
+    def _make(self, settings: Settings, store: Store, audience: Access) -> Any:
+        started = time.perf_counter()
+        generation = store.generation()
+        value = self.build(settings, store, audience, generation)
+        LOG.info("%s %s built for generation %s in %.0f ms", audience, type(value).__name__,
+                 generation, (time.perf_counter() - started) * 1000)
+        return value
 
 
 PUBLISHED = GenerationCache(published)

@@ -68,8 +68,8 @@ def viewer_config(settings: Settings, audience: Access = "public") -> dict[str, 
         "departments": [{"id": d.id, "name": d.name.model_dump()} for d in departments],
         "layers": {layer.id: _layer(layer, audience) for layer in layers},
         # Staff search and point reports also see internal layers, behind the same wall.
-        "endpoints": ({"search": "/internal/search", "point": "/internal/point"}
-                      if audience == "internal" else {"search": "/search", "point": "/point"}),
+        "endpoints": {name: f"{PREFIXES[audience].removesuffix('/api')}/{name}"
+                      for name in ("search", "point")},
     }
 
 

@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from server import caching
 from server.ogcapi import patches
-from server.ogcapi.provider import RECORDS, REQUEST
+from server.ogcapi.provider import RECORDS, REQUEST, StoreUnavailable
 from server.ogcapi.routes import ROUTES, STATIC_DIRS
 from server.refresh import Refreshed
 from tsukuba_gis.errors import StoreError
@@ -185,8 +185,8 @@ def handler(publication: Publication, func: Callable, params: tuple[str, ...], c
         except StoreError as err:  # the database is down: say so; clients and proxies retry
             LOG.warning("OGC API %s: store unavailable on %s: %s", publication.name,
                         request.url.path, err)
-            response = ogc_error(503, "ServiceUnavailable",
-                                 "the data store is not available; try again shortly")
+            response = ogc_error(503, StoreUnavailable.ogc_exception_code,
+                                 StoreUnavailable.default_msg)
             response.headers["Retry-After"] = "5"
             return response
         except Exception:  # a bug in pygeoapi or here: answer, log, never drop the connection

@@ -40,13 +40,18 @@ def _format(request: Request, allowed: tuple[str, ...]) -> str | Response:
     return value
 
 
+def _unknown_tms(request: Request) -> Response | None:
+    """The 404 of a tile matrix set this server does not have (None when it is ours)."""
+    if request.path_params.get("tms", grid.TMS_ID) != grid.TMS_ID:
+        return ogc_error(404, "NotFound", f"no such tile matrix set (this server has {grid.TMS_ID})")
+    return None
+
+
 def _lookup(tiles: TileService, request: Request) -> TileSet | Response:
     tileset = tiles.tilesets().get(request.path_params["collection_id"])
     if tileset is None:
         return ogc_error(404, "NotFound", NOT_FOUND)
-    if request.path_params.get("tms", grid.TMS_ID) != grid.TMS_ID:
-        return ogc_error(404, "NotFound", f"no such tile matrix set (this server has {grid.TMS_ID})")
-    return tileset
+    return _unknown_tms(request) or tileset
 
 
 def _validators(tileset: TileSet, z: int, x: int, y: int) -> caching.Validators:
@@ -149,9 +154,7 @@ def matrix_sets_endpoint(base: str, one: bool) -> Callable:
             return bad
         if not one:
             return _json(documents.tile_matrix_sets(base))
-        if request.path_params["tms"] != grid.TMS_ID:
-            return ogc_error(404, "NotFound", f"no such tile matrix set (this server has {grid.TMS_ID})")
-        return _json(grid.tms_document())
+        return _unknown_tms(request) or _json(grid.tms_document())
 
     return endpoint
 
