@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run etl serve test test-deps lint clean bench screenshots
+.PHONY: help install run etl serve test test-deps lint format clean bench screenshots
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,8 +62,13 @@ bench: install  ## Serving bench vs TiPg and pygeoapi (bench/serve.py; ~35 min, 
 screenshots: install test-deps  ## Refresh the README's viewer pictures (docs/viewer*.png)
 	TSUKUBA_GIS_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/viewer/test_phone_print_access.py -k screenshots
 
-lint:  ## ruff
-	$(BIN)/python -m ruff check tsukuba_gis etl server tests bench tools  # also a test: tests/test_style.py
+PY_DIRS := tsukuba_gis etl server tests bench tools
+lint:  ## ruff check and ruff format --check
+	$(BIN)/python -m ruff check $(PY_DIRS)  # also a test: tests/test_style.py
+	$(BIN)/python -m ruff format --check $(PY_DIRS)
+
+format:  ## ruff format (the style the suite checks)
+	$(BIN)/python -m ruff format $(PY_DIRS)
 
 clean:  ## Remove the venv, npm packages and generated data
 	rm -rf $(VENV) viewer/node_modules data

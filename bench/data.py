@@ -24,27 +24,72 @@ ROOT = Path(__file__).resolve().parent.parent
 CLUSTERS = [
     ((25_050, 9_150), 1_100, 0.25),  # つくば駅 / 吾妻 (the dense centre the bench queries)
     ((22_530, 9_120), 1_000, 0.18),  # 研究学園
-    ((18_690, 2_590), 900, 0.12),    # みどりの
-    ((24_180, 6_820), 900, 0.12),    # 万博記念公園
+    ((18_690, 2_590), 900, 0.12),  # みどりの
+    ((24_180, 6_820), 900, 0.12),  # 万博記念公園
     ((24_010, 12_200), 1_000, 0.14),  # 筑波大学 / 天久保
-    ((27_170, 5_550), 900, 0.12),    # 並木
+    ((27_170, 5_550), 900, 0.12),  # 並木
     ((24_010, 15_530), 1_300, 0.07),  # 北部
 ]
 CLUSTERED = 0.55  # the rest is spread over the whole city (farms, villages)
-RECT = np.array([[-.5, -.5], [.5, -.5], [.5, .5], [-.5, .5], [-.5, -.5]])
-ELL = np.array([[-.5, -.5], [.5, -.5], [.5, .1], [0, .1], [0, .5], [-.5, .5], [-.5, -.5]])
+RECT = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5], [-0.5, -0.5]])
+ELL = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.1], [0, 0.1], [0, 0.5], [-0.5, 0.5], [-0.5, -0.5]])
 CITY = (16_800, -4_400, 30_300, 25_500)  # the city's extent in EPSG:6677 (x0, y0, x1, y1)
 USES = ["住宅", "共同住宅", "店舗", "事務所", "工場", "倉庫", "学校", "病院", "官公庁施設", "付属屋"]
 USE_P = [0.52, 0.12, 0.07, 0.06, 0.03, 0.05, 0.02, 0.01, 0.02, 0.10]
 STRUCTURES = ["木造", "鉄骨造", "鉄筋コンクリート造", "鉄骨鉄筋コンクリート造"]
-TOWNS = ["吾妻一丁目", "吾妻二丁目", "吾妻三丁目", "竹園一丁目", "竹園二丁目", "竹園三丁目",
-         "天久保一丁目", "天久保二丁目", "春日一丁目", "春日二丁目", "研究学園一丁目",
-         "研究学園五丁目", "学園の森二丁目", "みどりの一丁目", "みどりの東", "万博公園西", "香取台",
-         "並木三丁目", "並木四丁目", "二の宮一丁目", "梅園二丁目", "松代四丁目", "東新井",
-         "花畑三丁目", "北条", "筑波", "小田", "上郷", "谷田部", "島名", "高見原二丁目", "桜二丁目",
-         "妻木", "大角豆"]
-CATEGORIES = ["公民館", "集会所", "公園", "学校", "保育所", "郵便局", "診療所", "薬局",
-              "コンビニエンスストア", "バス停", "消火栓", "防災倉庫", "ごみ集積所", "駐輪場", "案内板"]
+TOWNS = [
+    "吾妻一丁目",
+    "吾妻二丁目",
+    "吾妻三丁目",
+    "竹園一丁目",
+    "竹園二丁目",
+    "竹園三丁目",
+    "天久保一丁目",
+    "天久保二丁目",
+    "春日一丁目",
+    "春日二丁目",
+    "研究学園一丁目",
+    "研究学園五丁目",
+    "学園の森二丁目",
+    "みどりの一丁目",
+    "みどりの東",
+    "万博公園西",
+    "香取台",
+    "並木三丁目",
+    "並木四丁目",
+    "二の宮一丁目",
+    "梅園二丁目",
+    "松代四丁目",
+    "東新井",
+    "花畑三丁目",
+    "北条",
+    "筑波",
+    "小田",
+    "上郷",
+    "谷田部",
+    "島名",
+    "高見原二丁目",
+    "桜二丁目",
+    "妻木",
+    "大角豆",
+]
+CATEGORIES = [
+    "公民館",
+    "集会所",
+    "公園",
+    "学校",
+    "保育所",
+    "郵便局",
+    "診療所",
+    "薬局",
+    "コンビニエンスストア",
+    "バス停",
+    "消火栓",
+    "防災倉庫",
+    "ごみ集積所",
+    "駐輪場",
+    "案内板",
+]
 
 BUILDINGS_YAML = """\
 title: {ja: 建物（ベンチマーク用・架空）, en: "Buildings (benchmark, synthetic)"}
@@ -105,8 +150,13 @@ def _footprints(rng: np.random.Generator, centres: np.ndarray) -> np.ndarray:
 
     n = len(centres)
     big = rng.random(n) < 0.06
-    size = np.stack([np.where(big, rng.uniform(20, 60, n), rng.uniform(7, 14, n)),
-                     np.where(big, rng.uniform(12, 35, n), rng.uniform(6, 11, n))], axis=1)
+    size = np.stack(
+        [
+            np.where(big, rng.uniform(20, 60, n), rng.uniform(7, 14, n)),
+            np.where(big, rng.uniform(12, 35, n), rng.uniform(6, 11, n)),
+        ],
+        axis=1,
+    )
     angle = rng.uniform(0, np.pi, n)
     ell = rng.random(n) < 0.15
     geoms = np.empty(n, dtype=object)
@@ -114,8 +164,7 @@ def _footprints(rng: np.random.Generator, centres: np.ndarray) -> np.ndarray:
     for mask, unit in ((~ell, RECT), (ell, ELL)):
         xy = unit[None, :, :] * size[mask][:, None, :]
         cos, sin = np.cos(angle[mask])[:, None], np.sin(angle[mask])[:, None]
-        ring = np.stack([xy[..., 0] * cos - xy[..., 1] * sin, xy[..., 0] * sin + xy[..., 1] * cos],
-                        axis=2)
+        ring = np.stack([xy[..., 0] * cos - xy[..., 1] * sin, xy[..., 0] * sin + xy[..., 1] * cos], axis=2)
         geoms[mask] = shapely.polygons(np.round(ring + centres[mask][:, None, :], 3))
     return geoms
 
@@ -126,19 +175,25 @@ def _buildings(rng: np.random.Generator, n: int):
     geoms = _footprints(rng, _centres(rng, n))
     usage = rng.choice(USES, n, p=USE_P)
     floors = np.clip(rng.geometric(0.45, n), 1, 15)
-    names = np.where(rng.random(n) < 0.1,
-                     [f"つくば{t[:2]}第{i % 9 + 1}ビル" for i, t in enumerate(rng.choice(TOWNS, n))],
-                     None)
-    return gpd.GeoDataFrame({
-        "building_id": [f"B{i:07d}" for i in range(1, n + 1)],
-        "usage": usage,
-        "structure": rng.choice(STRUCTURES, n, p=[0.55, 0.25, 0.15, 0.05]),
-        "floors": floors.astype("int64"),
-        "height": np.round(floors * 3.1 + rng.uniform(0.3, 2.5, n), 1),
-        "year_built": rng.integers(1965, 2025, n),
-        "name": names,
-        "town": rng.choice(TOWNS, n),
-    }, geometry=geoms, crs="EPSG:6677")
+    names = np.where(
+        rng.random(n) < 0.1,
+        [f"つくば{t[:2]}第{i % 9 + 1}ビル" for i, t in enumerate(rng.choice(TOWNS, n))],
+        None,
+    )
+    return gpd.GeoDataFrame(
+        {
+            "building_id": [f"B{i:07d}" for i in range(1, n + 1)],
+            "usage": usage,
+            "structure": rng.choice(STRUCTURES, n, p=[0.55, 0.25, 0.15, 0.05]),
+            "floors": floors.astype("int64"),
+            "height": np.round(floors * 3.1 + rng.uniform(0.3, 2.5, n), 1),
+            "year_built": rng.integers(1965, 2025, n),
+            "name": names,
+            "town": rng.choice(TOWNS, n),
+        },
+        geometry=geoms,
+        crs="EPSG:6677",
+    )
 
 
 def _points(rng: np.random.Generator, n: int):
@@ -149,14 +204,18 @@ def _points(rng: np.random.Generator, n: int):
     category = rng.choice(CATEGORIES, n)
     town = rng.choice(TOWNS, n)
     days = rng.integers(0, 2000, n)
-    return gpd.GeoDataFrame({
-        "facility_id": [f"F{i:06d}" for i in range(1, n + 1)],
-        "name": [f"{t}{c}{i % 7 + 1}" for i, (t, c) in enumerate(zip(town, category, strict=True))],
-        "category": category,
-        "address": [f"茨城県つくば市{t}{i % 40 + 1}-{i % 17 + 1}" for i, t in enumerate(town)],
-        "capacity": rng.integers(0, 800, n),
-        "updated": (np.datetime64("2020-04-01") + days).astype(str),
-    }, geometry=shapely.points(xy), crs="EPSG:6677")
+    return gpd.GeoDataFrame(
+        {
+            "facility_id": [f"F{i:06d}" for i in range(1, n + 1)],
+            "name": [f"{t}{c}{i % 7 + 1}" for i, (t, c) in enumerate(zip(town, category, strict=True))],
+            "category": category,
+            "address": [f"茨城県つくば市{t}{i % 40 + 1}-{i % 17 + 1}" for i, t in enumerate(town)],
+            "capacity": rng.integers(0, 800, n),
+            "updated": (np.datetime64("2020-04-01") + days).astype(str),
+        },
+        geometry=shapely.points(xy),
+        crs="EPSG:6677",
+    )
 
 
 def write_sources(path: Path) -> Path:
@@ -168,8 +227,7 @@ def write_sources(path: Path) -> Path:
     tmp = path.with_suffix(".tmp.gpkg")
     tmp.unlink(missing_ok=True)
     pyogrio.write_dataframe(_buildings(rng, BUILDINGS), tmp, layer="buildings", driver="GPKG")
-    pyogrio.write_dataframe(_points(rng, POINTS), tmp, layer="facilities", driver="GPKG",
-                            append=True)
+    pyogrio.write_dataframe(_points(rng, POINTS), tmp, layer="facilities", driver="GPKG", append=True)
     tmp.replace(path)
     return path
 
@@ -182,8 +240,7 @@ def prepare_project(workdir: Path) -> Path:
         write_sources(gpkg)
     dept = project / "layers" / "bench"
     dept.mkdir(parents=True, exist_ok=True)
-    (dept / "_department.yaml").write_text("name: {ja: ベンチマーク, en: Benchmark}\n",
-                                           encoding="utf-8")
+    (dept / "_department.yaml").write_text("name: {ja: ベンチマーク, en: Benchmark}\n", encoding="utf-8")
     (dept / "buildings.yaml").write_text(BUILDINGS_YAML, encoding="utf-8")
     (dept / "facilities.yaml").write_text(POINTS_YAML, encoding="utf-8")
     return project
@@ -201,14 +258,15 @@ def copy_to_postgis(project: Path, dsn: str) -> None:
     """The PostGIS store: ``tsukuba-gis store copy`` of the GeoPackage store (timed)."""
     started = time.perf_counter()
     _cli(project, "store", "copy", "--from", str(project / "data" / "store.gpkg"), "--to", dsn)
-    print(f"store copy of the bench data into PostGIS: {time.perf_counter() - started:.1f} s",
-          flush=True)
+    print(f"store copy of the bench data into PostGIS: {time.perf_counter() - started:.1f} s", flush=True)
 
 
 def _cli(project: Path, *args: str) -> None:
-    env_args = [f"TSUKUBA_GIS_DATA_DIR={project / 'data'}",
-                f"TSUKUBA_GIS_LAYERS_DIR={project / 'layers'}",
-                f"TSUKUBA_GIS_SOURCES_DIR={project / 'sources'}"]
+    env_args = [
+        f"TSUKUBA_GIS_DATA_DIR={project / 'data'}",
+        f"TSUKUBA_GIS_LAYERS_DIR={project / 'layers'}",
+        f"TSUKUBA_GIS_SOURCES_DIR={project / 'sources'}",
+    ]
     cli = str(ROOT / ".venv" / "bin" / "tsukuba-gis")
     subprocess.run(["env", *env_args, cli, "-q", *args], check=True, cwd=project)
 

@@ -67,8 +67,7 @@ def _polygons(rng, n: int):
     cy = rng.uniform(-5_000, 25_000, n)
     angles = np.sort(rng.uniform(0, 2 * np.pi, (n, 5)), axis=1)
     radius = rng.uniform(8, 20, (n, 1))
-    ring = np.stack([cx[:, None] + radius * np.cos(angles), cy[:, None] + radius * np.sin(angles)],
-                    axis=2)
+    ring = np.stack([cx[:, None] + radius * np.cos(angles), cy[:, None] + radius * np.sin(angles)], axis=2)
     bowtie = rng.random(n) < 0.001
     ring[bowtie] = ring[bowtie][:, [0, 2, 1, 3, 4]]  # crossing edges: make_valid repairs these
     return shapely.polygons(np.concatenate([ring, ring[:, :1]], axis=1))
@@ -102,8 +101,7 @@ def generate(path: Path, n: int, seed: int = SEED, chunk: int = 100_000) -> Path
     for start in range(0, n, chunk):
         size = min(chunk, n - start)
         geoms = _polygons(rng, size)
-        frame = gpd.GeoDataFrame(_attributes(rng, start, size, geoms), geometry=geoms,
-                                 crs="EPSG:6677")
+        frame = gpd.GeoDataFrame(_attributes(rng, start, size, geoms), geometry=geoms, crs="EPSG:6677")
         pyogrio.write_dataframe(frame, path, encoding="cp932", append=start > 0)
     path.with_suffix(".cpg").unlink(missing_ok=True)
     return path
@@ -118,7 +116,8 @@ def prepare(workdir: Path, n: int) -> Path:
     shutil.copy(CODELIST, project / "sources" / CODELIST.name)
     (project / "layers" / "bench").mkdir(parents=True, exist_ok=True)
     (project / "layers" / "bench" / "_department.yaml").write_text(
-        "name: {ja: ベンチマーク, en: Benchmark}\n", encoding="utf-8")
+        "name: {ja: ベンチマーク, en: Benchmark}\n", encoding="utf-8"
+    )
     (project / "layers" / "bench" / "parcels.yaml").write_text(DEFINITION, encoding="utf-8")
     return project
 
@@ -127,8 +126,9 @@ def _etl(project: Path) -> int:
     from etl.runner import run_etl
     from tsukuba_gis.settings import Settings
 
-    settings = Settings(data_dir=project / "data", layers_dir=project / "layers",
-                        sources_dir=project / "sources", store=None)
+    settings = Settings(
+        data_dir=project / "data", layers_dir=project / "layers", sources_dir=project / "sources", store=None
+    )
     report = run_etl(settings, ["parcels"], quiet=True)
     if not report.ok:
         raise SystemExit(f"ETL failed: {report.problems} {[r.error for r in report.layers]}")
@@ -139,8 +139,7 @@ def _etl(project: Path) -> int:
 def _floor(project: Path) -> int:
     import pyogrio
 
-    frame = pyogrio.read_dataframe(project / "sources" / "parcels.shp", encoding="cp932",
-                                   use_arrow=True)
+    frame = pyogrio.read_dataframe(project / "sources" / "parcels.shp", encoding="cp932", use_arrow=True)
     frame = frame.to_crs("EPSG:4326")
     pyogrio.write_dataframe(frame, project / "data" / "floor.gpkg", driver="GPKG", use_arrow=True)
     return len(frame)
@@ -170,23 +169,38 @@ def child(case: str, project: Path) -> dict:
     count = (_etl if case == "etl" else _floor)(project)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     peak = _peak_rss_mb()
-    return {"case": case, "features": count, "seconds": seconds, "cpu_s": cpu,
-            "peak_rss_mb": peak, "growth_mb": peak - baseline}
+    return {
+        "case": case,
+        "features": count,
+        "seconds": seconds,
+        "cpu_s": cpu,
+        "peak_rss_mb": peak,
+        "growth_mb": peak - baseline,
+    }
 
 
 def _spawn(case: str, project: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", case, str(project)],
-                         check=True, capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", case, str(project)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _table(rows: list[dict]) -> None:
-    print(f"{'features':>9} {'case':>5} {'median s':>9} {'features/s':>11} {'CPU s':>7}"
-          f" {'peak RSS MB':>12} {'growth MB':>10} {'runs':>5}")
+    print(
+        f"{'features':>9} {'case':>5} {'median s':>9} {'features/s':>11} {'CPU s':>7}"
+        f" {'peak RSS MB':>12} {'growth MB':>10} {'runs':>5}"
+    )
     for r in rows:
-        print(f"{r['features']:>9,} {r['case']:>5} {r['seconds']:>9.2f} {r['rate']:>11,.0f}"
-              f" {r['cpu_s']:>7.2f} {r['peak_rss_mb']:>12.0f} {r['growth_mb']:>10.0f}"
-              f" {r['runs']:>5}")
+        print(
+            f"{r['features']:>9,} {r['case']:>5} {r['seconds']:>9.2f} {r['rate']:>11,.0f}"
+            f" {r['cpu_s']:>7.2f} {r['peak_rss_mb']:>12.0f} {r['growth_mb']:>10.0f}"
+            f" {r['runs']:>5}"
+        )
 
 
 def measure(sizes: list[int], runs: int, workdir: Path) -> list[dict]:
@@ -201,14 +215,24 @@ def measure(sizes: list[int], runs: int, workdir: Path) -> list[dict]:
                 results[case].append(_spawn(case, project))
         for case, found in results.items():
             median = statistics.median(r["seconds"] for r in found)
-            rows.append({"features": found[0]["features"], "case": case, "seconds": median,
-                         "rate": found[0]["features"] / median, "runs": runs,
-                         "cpu_s": statistics.median(r["cpu_s"] for r in found),
-                         "peak_rss_mb": max(r["peak_rss_mb"] for r in found),
-                         "growth_mb": max(r["growth_mb"] for r in found)})
+            rows.append(
+                {
+                    "features": found[0]["features"],
+                    "case": case,
+                    "seconds": median,
+                    "rate": found[0]["features"] / median,
+                    "runs": runs,
+                    "cpu_s": statistics.median(r["cpu_s"] for r in found),
+                    "peak_rss_mb": max(r["peak_rss_mb"] for r in found),
+                    "growth_mb": max(r["growth_mb"] for r in found),
+                }
+            )
         floor, full = rows[-2], rows[-1]
-        print(f"n={n:,}: etl/floor = {full['seconds'] / floor['seconds']:.2f}x wall,"
-              f" {full['cpu_s'] / floor['cpu_s']:.2f}x CPU", file=sys.stderr)
+        print(
+            f"n={n:,}: etl/floor = {full['seconds'] / floor['seconds']:.2f}x wall,"
+            f" {full['cpu_s'] / floor['cpu_s']:.2f}x CPU",
+            file=sys.stderr,
+        )
     return rows
 
 

@@ -48,14 +48,21 @@ def _one(store, records: dict, query: FloorQuery) -> int:
         body = orjson.dumps(features(page, plain=False)[0], option=orjson.OPT_SERIALIZE_NUMPY)
     else:
         page = store.query(record, Query(bbox=query.bbox, limit=query.limit))
-        body = orjson.dumps({"type": "FeatureCollection", "features": features(page, plain=False),
-                             "numberMatched": page.number_matched,
-                             "numberReturned": len(page.ids)}, option=orjson.OPT_SERIALIZE_NUMPY)
+        body = orjson.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": features(page, plain=False),
+                "numberMatched": page.number_matched,
+                "numberReturned": len(page.ids),
+            },
+            option=orjson.OPT_SERIALIZE_NUMPY,
+        )
     return len(body)
 
 
-def _worker(store_url: str, queries: list[FloorQuery], seconds: float, offset: int,
-            out: multiprocessing.Queue) -> None:
+def _worker(
+    store_url: str, queries: list[FloorQuery], seconds: float, offset: int, out: multiprocessing.Queue
+) -> None:
     from tsukuba_gis.store import open_store
 
     store = open_store(store_url)
@@ -76,13 +83,17 @@ def measure(store_url: str, paths: list[str], seconds: float) -> dict[str, float
     queries = [from_path(p) for p in paths]
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    workers = [ctx.Process(target=_worker, args=(store_url, queries, seconds, i, out))
-               for i in range(PROCESSES)]
+    workers = [
+        ctx.Process(target=_worker, args=(store_url, queries, seconds, i, out)) for i in range(PROCESSES)
+    ]
     for w in workers:
         w.start()
     times = [t for _ in workers for t in json.loads(out.get(timeout=seconds + 120))]
     for w in workers:
         w.join(timeout=30)
     times.sort()
-    return {"rps": len(times) / seconds, "p50_ms": statistics.median(times) * 1000,
-            "p95_ms": times[int(len(times) * 0.95)] * 1000}
+    return {
+        "rps": len(times) / seconds,
+        "p50_ms": statistics.median(times) * 1000,
+        "p95_ms": times[int(len(times) * 0.95)] * 1000,
+    }

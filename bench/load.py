@@ -57,9 +57,9 @@ class Sample:
     p95_ms: float
     requests: int
     bad: int
-    cpu_s: float        # server processes (and PostgreSQL's), user + system
+    cpu_s: float  # server processes (and PostgreSQL's), user + system
     other_cores: float  # the rest of the machine's busy time, in cores
-    load1: float        # the 1-minute load average when the run started
+    load1: float  # the 1-minute load average when the run started
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -95,20 +95,41 @@ def wait_quiet(limit: float = 1.0, max_wait_s: float = 900, poll_s: float = 60) 
     return load1()
 
 
-def run_wrk(wrk: str, base_url: str, paths: list[str], seconds: float, pids: list[int],
-            headers: dict[str, str] | None = None) -> Sample:
+def run_wrk(
+    wrk: str,
+    base_url: str,
+    paths: list[str],
+    seconds: float,
+    pids: list[int],
+    headers: dict[str, str] | None = None,
+) -> Sample:
     """One wrk run cycling through ``paths`` for ``seconds``."""
     quoted = ", ".join(json.dumps(p) for p in paths)
-    lua_headers = ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}"
-                            for k, v in (headers or {}).items())
+    lua_headers = ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in (headers or {}).items())
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(LUA % {"paths": quoted, "threads": THREADS, "headers": lua_headers})
     start_load = load1()
     cpu0, busy0, t0 = cpu_seconds(pids), busy_seconds(), time.monotonic()
     wrk_cpu0 = _children_cpu()
-    out = subprocess.run([wrk, "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{int(seconds)}s",
-                          "--timeout", "60s", "-s", script.name, base_url + paths[0]],
-                         capture_output=True, text=True, timeout=seconds + 120)
+    out = subprocess.run(
+        [
+            wrk,
+            "-t",
+            str(THREADS),
+            "-c",
+            str(CONNECTIONS),
+            "-d",
+            f"{int(seconds)}s",
+            "--timeout",
+            "60s",
+            "-s",
+            script.name,
+            base_url + paths[0],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+    )
     wall = time.monotonic() - t0
     cpu = cpu_seconds(pids) - cpu0
     wrk_cpu = _children_cpu() - wrk_cpu0
@@ -119,14 +140,21 @@ def run_wrk(wrk: str, base_url: str, paths: list[str], seconds: float, pids: lis
     result = json.loads(line)
     seconds_run = result["duration_us"] / 1e6
     other = max(0.0, busy_seconds() - busy0 - cpu - wrk_cpu) / wall
-    return Sample(rps=result["requests"] / seconds_run, p50_ms=result["p50_us"] / 1000,
-                  p95_ms=result["p95_us"] / 1000, requests=result["requests"],
-                  bad=result["bad"] + result["errors"] + result["socket_errors"], cpu_s=cpu,
-                  other_cores=other, load1=start_load)
+    return Sample(
+        rps=result["requests"] / seconds_run,
+        p50_ms=result["p50_us"] / 1000,
+        p95_ms=result["p95_us"] / 1000,
+        requests=result["requests"],
+        bad=result["bad"] + result["errors"] + result["socket_errors"],
+        cpu_s=cpu,
+        other_cores=other,
+        load1=start_load,
+    )
 
 
-def each_once(base_url: str, paths: list[str], pids: list[int],
-              headers: dict[str, str] | None = None) -> Sample:
+def each_once(
+    base_url: str, paths: list[str], pids: list[int], headers: dict[str, str] | None = None
+) -> Sample:
     """Every path exactly once over CONNECTIONS keep-alive connections (cold tiles).
 
     wrk cannot stop after a fixed list, so this bounded pass uses httpx in as many threads.
@@ -160,10 +188,16 @@ def each_once(base_url: str, paths: list[str], pids: list[int],
     cpu = cpu_seconds(pids) - cpu0
     times.sort()
     other = (busy_seconds() - busy0 - cpu - (time.process_time() - own0)) / wall
-    return Sample(rps=len(times) / wall, p50_ms=statistics.median(times) * 1000,
-                  p95_ms=times[min(len(times) - 1, int(len(times) * 0.95))] * 1000,
-                  requests=len(times), bad=bad[0], cpu_s=cpu, other_cores=max(0.0, other),
-                  load1=start_load)
+    return Sample(
+        rps=len(times) / wall,
+        p50_ms=statistics.median(times) * 1000,
+        p95_ms=times[min(len(times) - 1, int(len(times) * 0.95))] * 1000,
+        requests=len(times),
+        bad=bad[0],
+        cpu_s=cpu,
+        other_cores=max(0.0, other),
+        load1=start_load,
+    )
 
 
 def _children_cpu() -> float:

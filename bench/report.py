@@ -34,12 +34,15 @@ class Row:
 def median_cell(samples: list, cpu_per: bool = True) -> Cell:
     """Medians over runs (``samples``: load.Sample)."""
     med = statistics.median
-    return Cell(rps=med(s.rps for s in samples), p50_ms=med(s.p50_ms for s in samples),
-                p95_ms=med(s.p95_ms for s in samples),
-                cpu_ms=med(1000 * s.cpu_s / max(s.requests, 1) for s in samples) if cpu_per
-                else None,
-                bad=sum(s.bad for s in samples), load1=max(s.load1 for s in samples),
-                other_cores=max(s.other_cores for s in samples))
+    return Cell(
+        rps=med(s.rps for s in samples),
+        p50_ms=med(s.p50_ms for s in samples),
+        p95_ms=med(s.p95_ms for s in samples),
+        cpu_ms=med(1000 * s.cpu_s / max(s.requests, 1) for s in samples) if cpu_per else None,
+        bad=sum(s.bad for s in samples),
+        load1=max(s.load1 for s in samples),
+        other_cores=max(s.other_cores for s in samples),
+    )
 
 
 def _fmt(cell: Cell | None, unit: str) -> str:
@@ -77,17 +80,37 @@ def _overhead(row: Row, ours: str, floor: str) -> str:
 
 def table(rows: list[Row]) -> str:
     """A Markdown table: req/s (p50/p95 ms) per server, ratios, floor, CPU and load."""
-    head = ["scenario", *OURS, *PEERS, *FLOORS, "gpkg/best peer", "postgis/best peer",
-            "floor/gpkg", "floor/postgis", "CPU ms/req gpkg, postgis", "load1 (other cores)"]
+    head = [
+        "scenario",
+        *OURS,
+        *PEERS,
+        *FLOORS,
+        "gpkg/best peer",
+        "postgis/best peer",
+        "floor/gpkg",
+        "floor/postgis",
+        "CPU ms/req gpkg, postgis",
+        "load1 (other cores)",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
-        cpu = ", ".join(f"{row.cells[k].cpu_ms:.1f}" if k in row.cells and
-                        row.cells[k].cpu_ms is not None else "-" for k in OURS)
+        cpu = ", ".join(
+            f"{row.cells[k].cpu_ms:.1f}" if k in row.cells and row.cells[k].cpu_ms is not None else "-"
+            for k in OURS
+        )
         loads = [c for c in row.cells.values() if not c.note]
-        load = (f"{max(c.load1 for c in loads):.2f} ({max(c.other_cores for c in loads):.2f})"
-                if loads else "-")
-        cols = [row.name, *(_fmt(row.cells.get(k), row.unit) for k in (*OURS, *PEERS, *FLOORS)),
-                _ratio(row, OURS[0]), _ratio(row, OURS[1]), _overhead(row, OURS[0], FLOORS[0]),
-                _overhead(row, OURS[1], FLOORS[1]), cpu, load]
+        load = (
+            f"{max(c.load1 for c in loads):.2f} ({max(c.other_cores for c in loads):.2f})" if loads else "-"
+        )
+        cols = [
+            row.name,
+            *(_fmt(row.cells.get(k), row.unit) for k in (*OURS, *PEERS, *FLOORS)),
+            _ratio(row, OURS[0]),
+            _ratio(row, OURS[1]),
+            _overhead(row, OURS[0], FLOORS[0]),
+            _overhead(row, OURS[1], FLOORS[1]),
+            cpu,
+            load,
+        ]
         lines.append("| " + " | ".join(cols) + " |")
     return "\n".join(lines)

@@ -40,20 +40,27 @@ def points(n: int = 50) -> list[tuple[float, float]]:
     """Seeded (lat, lon) within 3 km of the centre, for /point."""
     rnd = random.Random(SEED)
     lon0, lat0 = CENTRE
-    return [(lat0 + rnd.uniform(-3_000, 3_000) / 110_950,
-             lon0 + rnd.uniform(-3_000, 3_000) / (111_320 * math.cos(math.radians(lat0))))
-            for _ in range(n)]
+    return [
+        (
+            lat0 + rnd.uniform(-3_000, 3_000) / 110_950,
+            lon0 + rnd.uniform(-3_000, 3_000) / (111_320 * math.cos(math.radians(lat0))),
+        )
+        for _ in range(n)
+    ]
 
 
 def tiles(z: int, count_side: int) -> list[tuple[int, int, int]]:
     """A ``count_side`` x ``count_side`` block of WebMercatorQuad tiles around the centre."""
     lon, lat = CENTRE
-    n = 2 ** z
+    n = 2**z
     x = int((lon + 180) / 360 * n)
     y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
     half = count_side // 2
-    return [(z, x + dx, y + dy) for dy in range(-half, count_side - half)
-            for dx in range(-half, count_side - half)]
+    return [
+        (z, x + dx, y + dy)
+        for dy in range(-half, count_side - half)
+        for dx in range(-half, count_side - half)
+    ]
 
 
 # Spellings: server kind -> (items path of a layer, one feature, collections, tile).
@@ -71,14 +78,12 @@ def _pygeoapi(layer: str) -> str:
 
 ITEMS: dict[str, Callable[[str], str]] = {"ours": _ours, "tipg": _tipg, "pygeoapi": _pygeoapi}
 JSON_PARAM = {"ours": "&f=json", "tipg": "", "pygeoapi": "&f=json"}
-COLLECTIONS = {"ours": "/api/collections?f=json", "tipg": "/collections",
-               "pygeoapi": "/collections?f=json"}
+COLLECTIONS = {"ours": "/api/collections?f=json", "tipg": "/collections", "pygeoapi": "/collections?f=json"}
 
 
 def items_paths(kind: str, side_m: float, limit: int, n: int) -> list[str]:
     """bbox pages of the building layer."""
-    return [f"{ITEMS[kind]('buildings')}?bbox={b}&limit={limit}{JSON_PARAM[kind]}"
-            for b in boxes(side_m, n)]
+    return [f"{ITEMS[kind]('buildings')}?bbox={b}&limit={limit}{JSON_PARAM[kind]}" for b in boxes(side_m, n)]
 
 
 def feature_paths(kind: str) -> list[str]:
@@ -92,11 +97,12 @@ def feature_paths(kind: str) -> list[str]:
 def tile_paths(kind: str, z: int, side: int) -> list[str]:
     """MVT tiles: ours in OGC order (z/row/col), TiPg in z/x/y."""
     if kind == "ours":
-        return [f"/api/collections/buildings/tiles/WebMercatorQuad/{z}/{y}/{x}"
-                for z, x, y in tiles(z, side)]
+        return [f"/api/collections/buildings/tiles/WebMercatorQuad/{z}/{y}/{x}" for z, x, y in tiles(z, side)]
     if kind == "tipg":
-        return [f"/collections/tsukuba_gis.l_buildings_v1/tiles/WebMercatorQuad/{z}/{x}/{y}"
-                for z, x, y in tiles(z, side)]
+        return [
+            f"/collections/tsukuba_gis.l_buildings_v1/tiles/WebMercatorQuad/{z}/{x}/{y}"
+            for z, x, y in tiles(z, side)
+        ]
     return []
 
 

@@ -30,16 +30,16 @@ from bench.report import Cell, Row, median_cell, table  # noqa: E402
 
 KIND = {"ours-gpkg": "ours", "ours-postgis": "ours", "tipg": "tipg", "pygeoapi": "pygeoapi"}
 WRK_ROWS = {  # name -> (title, paths per server kind ([] = not offered), measure the floor too)
-    "items360": ("items, ~360 m bbox, limit=100",
-                 lambda k: scenarios.items_paths(k, 360, 100, 50), True),
-    "items1800": ("items, ~1.8 km bbox, limit=1000",
-                  lambda k: scenarios.items_paths(k, 1800, 1000, 20), True),
+    "items360": ("items, ~360 m bbox, limit=100", lambda k: scenarios.items_paths(k, 360, 100, 50), True),
+    "items1800": (
+        "items, ~1.8 km bbox, limit=1000",
+        lambda k: scenarios.items_paths(k, 1800, 1000, 20),
+        True,
+    ),
     "feature": ("one feature by id", scenarios.feature_paths, True),
     "collections": ("/collections", lambda k: [scenarios.COLLECTIONS[k]], False),
-    "tile14": ("z14 MVT tile, dense area (3x3 tiles)", lambda k: scenarios.tile_paths(k, 14, 3),
-               False),
-    "point": ("/point (point report)", lambda k: scenarios.point_paths() if k == "ours" else [],
-              False),
+    "tile14": ("z14 MVT tile, dense area (3x3 tiles)", lambda k: scenarios.tile_paths(k, 14, 3), False),
+    "point": ("/point (point report)", lambda k: scenarios.point_paths() if k == "ours" else [], False),
 }
 TILE_ZOOMS = {10: 2, 12: 3, 14: 5, 16: 10}  # zoom -> side of the block of tiles around the centre
 # Map clients (browsers, MapLibre, QGIS, GDAL) always accept gzip; tiles are asked that way.
@@ -120,17 +120,25 @@ def wrk_row(bench: Bench, key: str) -> Row:
     for _ in range(bench.args.runs):
         for name in names:
             server = bench.servers[name]
-            samples[name].append(load.run_wrk(bench.wrk, server.url, make(KIND[name]),
-                                              bench.args.seconds, bench.pids(name),
-                                              headers=GZIP if key == "tile14" else None))
+            samples[name].append(
+                load.run_wrk(
+                    bench.wrk,
+                    server.url,
+                    make(KIND[name]),
+                    bench.args.seconds,
+                    bench.pids(name),
+                    headers=GZIP if key == "tile14" else None,
+                )
+            )
     row.cells.update({n: median_cell(s) for n, s in samples.items()})
     if with_floor:
         paths = make("ours")
-        for label, url in (("floor-gpkg", str(bench.project / "data" / "store.gpkg")),
-                           ("floor-postgis", bench.dsn)):
+        for label, url in (
+            ("floor-gpkg", str(bench.project / "data" / "store.gpkg")),
+            ("floor-postgis", bench.dsn),
+        ):
             found = floor.measure(url, paths, bench.args.seconds)
-            row.cells[label] = Cell(found["rps"], found["p50_ms"], found["p95_ms"],
-                                    load1=load.load1())
+            row.cells[label] = Cell(found["rps"], found["p50_ms"], found["p95_ms"], load1=load.load1())
     return row
 
 
@@ -157,13 +165,17 @@ def tile_rows(bench: Bench) -> list[Row]:
                 low, high = _zooms(server, kind)
                 if not low <= z <= high:  # ours: a dense layer starts at a higher zoom
                     cold[z].cells[name] = warm[z].cells[name] = Cell(
-                        0, 0, 0, note=f"404 (zooms {low}-{high})")
+                        0, 0, 0, note=f"404 (zooms {low}-{high})"
+                    )
                     continue
-                samples_cold[z, name].append(load.each_once(server.url, paths, bench.pids(name),
-                                                            headers=GZIP))
-                samples_warm[z, name].append(load.run_wrk(
-                    bench.wrk, server.url, paths, bench.args.seconds, bench.pids(name),
-                    headers=GZIP))
+                samples_cold[z, name].append(
+                    load.each_once(server.url, paths, bench.pids(name), headers=GZIP)
+                )
+                samples_warm[z, name].append(
+                    load.run_wrk(
+                        bench.wrk, server.url, paths, bench.args.seconds, bench.pids(name), headers=GZIP
+                    )
+                )
     for (z, name), found in samples_cold.items():
         if found:  # cold and warm samples are taken together
             cold[z].cells[name] = median_cell(found)
@@ -175,8 +187,9 @@ def _zooms(server: servers.Server, kind: str) -> tuple[int, int]:
     """The tileset's zoom range from its TileJSON (ours), or every zoom (TiPg)."""
     if kind != "ours":
         return 0, 24
-    found = httpx.get(server.url + "/api/collections/buildings/tiles/WebMercatorQuad",
-                      params={"f": "tilejson"}, timeout=60).json()
+    found = httpx.get(
+        server.url + "/api/collections/buildings/tiles/WebMercatorQuad", params={"f": "tilejson"}, timeout=60
+    ).json()
     return found["minzoom"], found["maxzoom"]
 
 
@@ -201,8 +214,7 @@ def _download(base: str, first: str) -> tuple[float, int]:
         while url:
             body = client.get(url).json()
             count += len(body["features"])
-            url = next((link["href"] for link in body.get("links", [])
-                        if link.get("rel") == "next"), None)
+            url = next((link["href"] for link in body.get("links", []) if link.get("rel") == "next"), None)
             if url and url.startswith("/"):
                 url = base + url
     return time.perf_counter() - started, count
@@ -211,14 +223,19 @@ def _download(base: str, first: str) -> tuple[float, int]:
 def soak(bench: Bench, minutes: float) -> str:
     """Worker RSS over a long mixed load on ours (GeoPackage): first vs last minute."""
     server = bench.servers["ours-gpkg"]
-    paths = (scenarios.items_paths("ours", 360, 100, 50) + scenarios.feature_paths("ours")
-             + scenarios.items_paths("ours", 1800, 1000, 5) + [scenarios.COLLECTIONS["ours"]])
+    paths = (
+        scenarios.items_paths("ours", 360, 100, 50)
+        + scenarios.feature_paths("ours")
+        + scenarios.items_paths("ours", 1800, 1000, 5)
+        + [scenarios.COLLECTIONS["ours"]]
+    )
     workers = [p for p in server.pids() if "spawn_main" in _cmdline(p)]
     series: list[tuple[float, list[float]]] = []
     bench.quiet()
     result: list = []
-    runner = threading.Thread(target=lambda: result.append(load.run_wrk(
-        bench.wrk, server.url, paths, minutes * 60, server.pids())))
+    runner = threading.Thread(
+        target=lambda: result.append(load.run_wrk(bench.wrk, server.url, paths, minutes * 60, server.pids()))
+    )
     started = time.monotonic()
     runner.start()
     while runner.is_alive():
@@ -226,10 +243,12 @@ def soak(bench: Bench, minutes: float) -> str:
         time.sleep(5)
     first = [r for t, r in series if t <= 60]
     last = [r for t, r in series if t >= minutes * 60 - 60]
-    lines = [f"{minutes:.0f} min mixed load on ours-gpkg ({len(workers)} workers):"
-             f" {result[0].rps:,.0f} req/s, {result[0].bad} bad answers",
-             "| worker | RSS MB, median of the first minute | last minute | change |",
-             "|---|---|---|---|"]
+    lines = [
+        f"{minutes:.0f} min mixed load on ours-gpkg ({len(workers)} workers):"
+        f" {result[0].rps:,.0f} req/s, {result[0].bad} bad answers",
+        "| worker | RSS MB, median of the first minute | last minute | change |",
+        "|---|---|---|---|",
+    ]
     for i, pid in enumerate(workers):
         a = statistics.median(r[i] for r in first if len(r) > i)
         b = statistics.median(r[i] for r in last if len(r) > i)
@@ -254,8 +273,7 @@ def main() -> None:
     # the rest of the machine used, which is what tells whether a row was disturbed.
     parser.add_argument("--max-load", type=float, default=1.5)
     parser.add_argument("--max-wait", type=float, default=180)
-    parser.add_argument("--only", nargs="+", help="scenarios: " + " ".join(
-        [*WRK_ROWS, "tiles", "download"]))
+    parser.add_argument("--only", nargs="+", help="scenarios: " + " ".join([*WRK_ROWS, "tiles", "download"]))
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "RESULTS.md")
     args = parser.parse_args()
     wanted = args.only or [*WRK_ROWS, "tiles", "download"]
@@ -266,8 +284,13 @@ def main() -> None:
         bench.start(["ours-gpkg", "ours-postgis", "tipg", "pygeoapi"])
         for key in wanted:
             print(f"scenario {key}", flush=True)
-            found = (tile_rows(bench) if key == "tiles" else [download_row(bench)]
-                     if key == "download" else [wrk_row(bench, key)])
+            found = (
+                tile_rows(bench)
+                if key == "tiles"
+                else [download_row(bench)]
+                if key == "download"
+                else [wrk_row(bench, key)]
+            )
             rows += found
             print(table(found), flush=True)
         if args.soak:
@@ -278,15 +301,21 @@ def main() -> None:
 
 
 def _write(args: argparse.Namespace, rows: list[Row], memory: str) -> None:
-    text = (f"# Serving bench results\n\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, command:"
-            f" `.venv/bin/python bench/serve.py {' '.join(sys.argv[1:])}`".rstrip() + "\n\n"
-            f"Cells: requests/s (p50/p95 latency), medians of {args.runs} runs of"
-            f" {args.seconds:.0f} s, wrk 2 threads x 4 connections on loopback, every server"
-            f" with {servers.WORKERS} worker processes. Floor: the same queries in-process"
-            f" ({floor.PROCESSES} processes, no HTTP). CPU: server processes (and PostgreSQL's"
-            " for PostGIS) per request. load1: the highest 1-minute load average at the start of"
-            " a run (other cores: CPU the rest of the machine used meanwhile).\n\n"
-            + table(rows) + "\n\n" + memory + "\n")
+    text = (
+        f"# Serving bench results\n\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, command:"
+        f" `.venv/bin/python bench/serve.py {' '.join(sys.argv[1:])}`".rstrip()
+        + "\n\n"
+        f"Cells: requests/s (p50/p95 latency), medians of {args.runs} runs of"
+        f" {args.seconds:.0f} s, wrk 2 threads x 4 connections on loopback, every server"
+        f" with {servers.WORKERS} worker processes. Floor: the same queries in-process"
+        f" ({floor.PROCESSES} processes, no HTTP). CPU: server processes (and PostgreSQL's"
+        " for PostGIS) per request. load1: the highest 1-minute load average at the start of"
+        " a run (other cores: CPU the rest of the machine used meanwhile).\n\n"
+        + table(rows)
+        + "\n\n"
+        + memory
+        + "\n"
+    )
     args.out.write_text(text, encoding="utf-8")
     print(text)
 

@@ -25,8 +25,17 @@ WORKERS = 2  # one per core on these machines
 SCHEMA = "tsukuba_gis"
 PEER_VENVS = {
     "tipg": (HERE / ".venv-tipg", ["tipg==1.6.1", "uvicorn[standard]"]),
-    "pygeoapi": (HERE / ".venv-pygeoapi", ["pygeoapi==0.24.0", "SQLAlchemy", "GeoAlchemy2",
-                                           "psycopg2-binary", "uvicorn[standard]", "starlette"]),
+    "pygeoapi": (
+        HERE / ".venv-pygeoapi",
+        [
+            "pygeoapi==0.24.0",
+            "SQLAlchemy",
+            "GeoAlchemy2",
+            "psycopg2-binary",
+            "uvicorn[standard]",
+            "starlette",
+        ],
+    ),
 }
 
 
@@ -79,11 +88,16 @@ def ensure_peer(name: str) -> Path:
     return venv / "bin"
 
 
-def _start(name: str, argv: list[str], env: dict[str, str], port: int, workdir: Path,
-           ready: str) -> Server:
+def _start(name: str, argv: list[str], env: dict[str, str], port: int, workdir: Path, ready: str) -> Server:
     log = workdir / f"{name}.log"
-    process = subprocess.Popen(argv, env={**os.environ, **env}, stdout=log.open("w"),
-                               stderr=subprocess.STDOUT, cwd=workdir, start_new_session=True)
+    process = subprocess.Popen(
+        argv,
+        env={**os.environ, **env},
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        cwd=workdir,
+        start_new_session=True,
+    )
     server = Server(name, f"http://127.0.0.1:{port}", process, log)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -102,10 +116,13 @@ def _start(name: str, argv: list[str], env: dict[str, str], port: int, workdir: 
 def start_ours(name: str, project: Path, store: str | None, workdir: Path) -> Server:
     """``tsukuba-gis serve --workers N`` over the bench project (GeoPackage or PostGIS)."""
     port = free_port()
-    env = {"TSUKUBA_GIS_DATA_DIR": str(project / "data"),
-           "TSUKUBA_GIS_LAYERS_DIR": str(project / "layers"),
-           "TSUKUBA_GIS_SOURCES_DIR": str(project / "sources"),
-           "TSUKUBA_GIS_STORE": store or "", "TSUKUBA_GIS_PUBLIC_URL": ""}
+    env = {
+        "TSUKUBA_GIS_DATA_DIR": str(project / "data"),
+        "TSUKUBA_GIS_LAYERS_DIR": str(project / "layers"),
+        "TSUKUBA_GIS_SOURCES_DIR": str(project / "sources"),
+        "TSUKUBA_GIS_STORE": store or "",
+        "TSUKUBA_GIS_PUBLIC_URL": "",
+    }
     cli = str(ROOT / ".venv" / "bin" / "tsukuba-gis")
     argv = [cli, "-q", "serve", "--port", str(port), "--workers", str(WORKERS)]
     return _start(name, argv, env, port, workdir, "/api/collections?f=json")
@@ -115,11 +132,27 @@ def start_tipg(dsn: str, workdir: Path) -> Server:
     """TiPg 1.6 on the PostGIS copy (its own venv), only the two layer tables."""
     bin_dir = ensure_peer("tipg")
     port = free_port()
-    env = {"DATABASE_URL": dsn, "TIPG_DB_SCHEMAS": f'["{SCHEMA}"]',
-           "TIPG_DB_TABLES": f'["{SCHEMA}.l_buildings_v1", "{SCHEMA}.l_facilities_v1"]',
-           "TIPG_MAX_FEATURES_PER_QUERY": "10000", "TIPG_DB_SPATIAL_EXTENT": "false"}
-    argv = [str(bin_dir / "uvicorn"), "tipg.main:app", "--port", str(port), "--workers",
-            str(WORKERS), "--http", "httptools", "--loop", "uvloop", "--log-level", "warning"]
+    env = {
+        "DATABASE_URL": dsn,
+        "TIPG_DB_SCHEMAS": f'["{SCHEMA}"]',
+        "TIPG_DB_TABLES": f'["{SCHEMA}.l_buildings_v1", "{SCHEMA}.l_facilities_v1"]',
+        "TIPG_MAX_FEATURES_PER_QUERY": "10000",
+        "TIPG_DB_SPATIAL_EXTENT": "false",
+    }
+    argv = [
+        str(bin_dir / "uvicorn"),
+        "tipg.main:app",
+        "--port",
+        str(port),
+        "--workers",
+        str(WORKERS),
+        "--http",
+        "httptools",
+        "--loop",
+        "uvloop",
+        "--log-level",
+        "warning",
+    ]
     return _start("tipg", argv, env, port, workdir, "/collections")
 
 
@@ -131,12 +164,26 @@ def start_pygeoapi(cluster: Cluster, database: str, workdir: Path) -> Server:
     config.write_text(_pygeoapi_config(cluster, database, port), encoding="utf-8")
     openapi = workdir / "pygeoapi-peer-openapi.yml"
     env = {"PYGEOAPI_CONFIG": str(config), "PYGEOAPI_OPENAPI": str(openapi)}
-    subprocess.run([str(bin_dir / "pygeoapi"), "openapi", "generate", str(config),
-                    "--output-file", str(openapi)], check=True, env={**os.environ, **env},
-                   capture_output=True)
-    argv = [str(bin_dir / "uvicorn"), "pygeoapi.starlette_app:APP", "--port", str(port),
-            "--workers", str(WORKERS), "--http", "httptools", "--loop", "uvloop",
-            "--log-level", "warning"]
+    subprocess.run(
+        [str(bin_dir / "pygeoapi"), "openapi", "generate", str(config), "--output-file", str(openapi)],
+        check=True,
+        env={**os.environ, **env},
+        capture_output=True,
+    )
+    argv = [
+        str(bin_dir / "uvicorn"),
+        "pygeoapi.starlette_app:APP",
+        "--port",
+        str(port),
+        "--workers",
+        str(WORKERS),
+        "--http",
+        "httptools",
+        "--loop",
+        "uvloop",
+        "--log-level",
+        "warning",
+    ]
     return _start("pygeoapi", argv, env, port, workdir, "/collections?f=json")
 
 
@@ -158,6 +205,7 @@ def _pygeoapi_config(cluster: Cluster, database: str, port: int) -> str:
         table: {table}
         geom_field: geom
 """
+
     return f"""server:
   bind: {{host: 127.0.0.1, port: {port}}}
   url: http://127.0.0.1:{port}
@@ -174,8 +222,9 @@ metadata:
   provider: {{name: bench, url: "https://example.org"}}
   contact: {{name: bench, position: bench, address: bench, city: bench, stateorprovince: bench,
             postalcode: "0", country: Japan, url: "https://example.org", role: pointOfContact}}
-resources:{resource("l_buildings_v1", "building_id", "buildings")}{resource(
-        "l_facilities_v1", "facility_id", "facilities")}"""
+resources:{resource("l_buildings_v1", "building_id", "buildings")}{
+        resource("l_facilities_v1", "facility_id", "facilities")
+    }"""
 
 
 def start_cluster() -> Cluster:
@@ -204,8 +253,11 @@ def have_wrk() -> str:
     """The wrk binary; installed from Debian when missing (as `make test-deps` does)."""
     found = shutil.which("wrk")
     if found is None:
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "wrk"],
+            check=True,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
         found = shutil.which("wrk")
     if found is None:
         raise SystemExit("wrk is missing: apt-get install wrk")

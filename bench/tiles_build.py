@@ -52,8 +52,10 @@ def _sizes(tiles: list[bytes]) -> str:
     if not full:
         return "all empty"
     raw = max(len(gzip.decompress(t)) for t in tiles if t)
-    return (f"{len(full)}/{len(tiles)} non-empty, gzip median {statistics.median(full) / 1024:.1f}"
-            f" KB, max {max(full) / 1024:.1f} KB, raw max {raw / 1024:.1f} KB")
+    return (
+        f"{len(full)}/{len(tiles)} non-empty, gzip median {statistics.median(full) / 1024:.1f}"
+        f" KB, max {max(full) / 1024:.1f} KB, raw max {raw / 1024:.1f} KB"
+    )
 
 
 def measure_build(settings: Settings, layer_ids: list[str]) -> None:
@@ -70,8 +72,10 @@ def measure_build(settings: Settings, layer_ids: list[str]) -> None:
             took = time.perf_counter() - started
             size = path.stat().st_size
         total += took
-        print(f"build {layer_id:22s} {record.feature_count:7d} features"
-              f"  z{spec.minzoom}-{spec.maxzoom}  {took:6.2f} s  {size / 1e6:6.1f} MB")
+        print(
+            f"build {layer_id:22s} {record.feature_count:7d} features"
+            f"  z{spec.minzoom}-{spec.maxzoom}  {took:6.2f} s  {size / 1e6:6.1f} MB"
+        )
     print(f"build total {total:.2f} s")
 
 
@@ -103,8 +107,9 @@ def measure_serving(settings: Settings, label: str, layer_id: str) -> None:
                 service = TileService(settings, service.store, "public", "http://x/api")
                 tileset = service.tilesets()[layer_id]
             times, tiles = _timed(service, tileset, z, block)
-            print(f"{label} {layer_id:10s} {name:15s} z{z} {len(block):3d} tiles  {_ms(times)}"
-                  f"  {_sizes(tiles)}")
+            print(
+                f"{label} {layer_id:10s} {name:15s} z{z} {len(block):3d} tiles  {_ms(times)}  {_sizes(tiles)}"
+            )
 
 
 def measure_python(settings: Settings, layer_id: str) -> None:
@@ -130,19 +135,20 @@ def measure_python(settings: Settings, layer_id: str) -> None:
     to_3857 = Transformer.from_crs(4326, 3857, always_xy=True)
     lon0, lat0 = to_4326.transform(left, bottom)
     lon1, lat1 = to_4326.transform(right, top)
-    page = store.query(record, Query(bbox=(lon0, lat0, lon1, lat1), limit=1_000_000,
-                                     with_count=False))
-    geoms = shapely.transform(shapely.from_wkb(page.wkb),
-                              lambda xy: np.column_stack(to_3857.transform(xy[:, 0], xy[:, 1])))
+    page = store.query(record, Query(bbox=(lon0, lat0, lon1, lat1), limit=1_000_000, with_count=False))
+    geoms = shapely.transform(
+        shapely.from_wkb(page.wkb), lambda xy: np.column_stack(to_3857.transform(xy[:, 0], xy[:, 1]))
+    )
     clipped = shapely.clip_by_rect(geoms, left, bottom, right, top)
-    features = [{"geometry": g, "properties": {"id": str(i)}}
-                for g, i in zip(clipped, page.ids, strict=True)]
+    features = [{"geometry": g, "properties": {"id": str(i)}} for g, i in zip(clipped, page.ids, strict=True)]
     bounds = (left, bottom, right, top)
-    tile = mapbox_vector_tile.encode([{"name": layer_id, "features": features}],
-                                     default_options={"quantize_bounds": bounds})
+    tile = mapbox_vector_tile.encode(
+        [{"name": layer_id, "features": features}], default_options={"quantize_bounds": bounds}
+    )
     took = time.perf_counter() - started
-    print(f"python on demand z14: {len(features)} features, {took * 1000:.0f} ms,"
-          f" {len(tile) / 1024:.0f} KB raw")
+    print(
+        f"python on demand z14: {len(features)} features, {took * 1000:.0f} ms, {len(tile) / 1024:.0f} KB raw"
+    )
 
 
 def measure_samples() -> None:
@@ -164,8 +170,9 @@ def measure_samples() -> None:
         started = time.perf_counter()
         for record in store.layers():
             tiles.publish(settings, store, catalog.layers[record.layer_id], record)
-        print(f"build every sample layer ({len(store.layers())} layers):"
-              f" {time.perf_counter() - started:.2f} s")
+        print(
+            f"build every sample layer ({len(store.layers())} layers): {time.perf_counter() - started:.2f} s"
+        )
 
 
 def _publish_tiles(settings: Settings) -> None:
@@ -180,8 +187,9 @@ def _publish_tiles(settings: Settings) -> None:
 def _postgis_settings(project: Path, cluster) -> Settings:
     dsn = cluster.create_database("tiles") + "?schema=bench"
     data.copy_to_postgis(project, dsn)
-    return Settings(data_dir=project / "data", store=dsn, layers_dir=project / "layers",
-                    sources_dir=project / "sources")
+    return Settings(
+        data_dir=project / "data", store=dsn, layers_dir=project / "layers", sources_dir=project / "sources"
+    )
 
 
 def main() -> None:
@@ -193,8 +201,9 @@ def main() -> None:
     print(f"load average: {os.getloadavg()[0]:.2f} (quiet below ~1.5)")
     project = data.prepare_project(args.workdir)
     data.load_gpkg(project)
-    settings = Settings(data_dir=project / "data", layers_dir=project / "layers",
-                        sources_dir=project / "sources")
+    settings = Settings(
+        data_dir=project / "data", layers_dir=project / "layers", sources_dir=project / "sources"
+    )
     if "build" in args.only:
         measure_build(settings, ["buildings", "facilities"])
         measure_samples()

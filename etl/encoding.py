@@ -16,8 +16,16 @@ from typing import BinaryIO
 from etl.formats import FormatError
 
 CPG_NAMES = {
-    "932": "cp932", "cp932": "cp932", "sjis": "cp932", "shift_jis": "cp932", "shift-jis": "cp932",
-    "ms932": "cp932", "windows-31j": "cp932", "65001": "utf-8", "utf-8": "utf-8", "utf8": "utf-8",
+    "932": "cp932",
+    "cp932": "cp932",
+    "sjis": "cp932",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "ms932": "cp932",
+    "windows-31j": "cp932",
+    "65001": "utf-8",
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
 }
 CANDIDATES = ("utf-8", "cp932", "euc_jp")
 BLOCK = 1 << 20
@@ -99,8 +107,9 @@ def line_blocks(handle: BinaryIO, skip: int = 0) -> Iterator[Block]:
         yield Block(carry, row)
 
 
-def choose(blocks: Callable[[], Iterable[Block]], declared: str | None, origin: str, where: str,
-           unit: str = "line") -> tuple[str, str]:
+def choose(
+    blocks: Callable[[], Iterable[Block]], declared: str | None, origin: str, where: str, unit: str = "line"
+) -> tuple[str, str]:
     """The encoding to read text with, and why; FormatError when the bytes contradict it.
 
     ``blocks`` gives a fresh pass over the file; ``declared`` comes from ``origin`` (".cpg
@@ -124,12 +133,16 @@ def choose(blocks: Callable[[], Iterable[Block]], declared: str | None, origin: 
         guess = next((c for c in CANDIDATES if c != chosen and others.decodes(c)), None)
         hint = f"; the bytes look like {guess}" if guess else ""
         place = f"{unit} {failed[0]}" if failed[0] else "the header (field names)"
-        raise FormatError(f"{where}: {place} does not decode as {chosen} (declared in the"
-                          f" {origin}){hint}; fix the encoding there")
+        raise FormatError(
+            f"{where}: {place} does not decode as {chosen} (declared in the"
+            f" {origin}){hint}; fix the encoding there"
+        )
     if chosen != "utf-8" and result.decodes("utf-8"):
-        raise FormatError(f"{where}: the {origin} declares {chosen}, but the text is valid UTF-8"
-                          f" (reading it as {chosen} would garble every Japanese character);"
-                          " declare utf-8 there")
+        raise FormatError(
+            f"{where}: the {origin} declares {chosen}, but the text is valid UTF-8"
+            f" (reading it as {chosen} would garble every Japanese character);"
+            " declare utf-8 there"
+        )
     if chosen == "utf-8" and result.bom:
         chosen = "utf-8-sig"  # Excel's BOM must not end up in the first header name
     return chosen, f"{chosen}, from the {origin}"
@@ -140,7 +153,11 @@ def _detected(result: Scan, where: str) -> tuple[str, str]:
         return "utf-8-sig", "utf-8-sig, detected: UTF-8 byte-order mark (none declared)"
     for name in CANDIDATES:
         if result.decodes(name):
-            return name, (f"{name}, detected: every byte decodes as {name} (tried"
-                          f" {', '.join(CANDIDATES)} in that order; none declared)")
-    raise FormatError(f"{where}: cannot tell the text encoding (none of {', '.join(CANDIDATES)}"
-                      " decodes it); declare `encoding:` in the layer definition")
+            return name, (
+                f"{name}, detected: every byte decodes as {name} (tried"
+                f" {', '.join(CANDIDATES)} in that order; none declared)"
+            )
+    raise FormatError(
+        f"{where}: cannot tell the text encoding (none of {', '.join(CANDIDATES)}"
+        " decodes it); declare `encoding:` in the layer definition"
+    )

@@ -49,8 +49,7 @@ def reject_rows(frame: gpd.GeoDataFrame, mask: np.ndarray, label: str, reason) -
     for geom, row, attrs, why in zip(geoms, picked[ROW], attributes, reasons, strict=True):
         text = why(geom) if callable(why) else why
         wkt = None if geom is None or geom.is_empty else shapely.to_wkt(geom, rounding_precision=7)
-        out.append(Reject(source=label, row=int(row), reason=text, attributes=attrs,
-                          geometry_wkt=wkt))
+        out.append(Reject(source=label, row=int(row), reason=text, attributes=attrs, geometry_wkt=wkt))
     return out
 
 
@@ -58,8 +57,12 @@ def drop_missing(frame: gpd.GeoDataFrame, label: str) -> tuple[gpd.GeoDataFrame,
     """Reject rows without a geometry and drop Z, before any reprojection."""
     geoms = frame.geometry.to_numpy()
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    rejects = reject_rows(frame, missing, label, "no geometry (missing or empty); add the"
-                          " geometry in the source or remove the row")
+    rejects = reject_rows(
+        frame,
+        missing,
+        label,
+        "no geometry (missing or empty); add the geometry in the source or remove the row",
+    )
     kept = frame[~missing].copy()
     if shapely.has_z(kept.geometry.to_numpy()).any():
         kept.geometry = shapely.force_2d(kept.geometry.to_numpy())
@@ -72,22 +75,22 @@ def _outside_reason(where: str):
         text = f"outside Japan (bounds {x0:.5f},{y0:.5f},{x1:.5f},{y1:.5f} in {where})"
         swapped = JAPAN[0] <= y0 and y1 <= JAPAN[2] and JAPAN[1] <= x0 and x1 <= JAPAN[3]
         if swapped:
-            return text + ("; latitude and longitude look swapped: check the axis order or"
-                           " the lat/lon columns")
+            return text + (
+                "; latitude and longitude look swapped: check the axis order or the lat/lon columns"
+            )
         return text + "; check the coordinates and the declared CRS"
+
     return reason
 
 
 def _outside_japan(geoms: np.ndarray) -> np.ndarray:
     b = shapely.bounds(geoms)
     with np.errstate(invalid="ignore"):  # NaN bounds (non-finite coordinates) count as outside
-        inside = (b[:, 0] >= JAPAN[0]) & (b[:, 2] <= JAPAN[2]) & (b[:, 1] >= JAPAN[1]) \
-            & (b[:, 3] <= JAPAN[3])
+        inside = (b[:, 0] >= JAPAN[0]) & (b[:, 2] <= JAPAN[2]) & (b[:, 1] >= JAPAN[1]) & (b[:, 3] <= JAPAN[3])
     return ~inside
 
 
-def check_source_extent(frame: gpd.GeoDataFrame, label: str
-                        ) -> tuple[gpd.GeoDataFrame, list[Reject]]:
+def check_source_extent(frame: gpd.GeoDataFrame, label: str) -> tuple[gpd.GeoDataFrame, list[Reject]]:
     """Before reprojection: in a geographic source CRS, reject what is not in Japan.
 
     Only here can a swapped lat/lon be recognised: after reprojection it would be infinite.
@@ -119,8 +122,10 @@ def _wrong_type(geoms: np.ndarray, kind: str) -> np.ndarray:
 
 
 def _wrong_type_reason(kind: str):
-    return lambda geom: (f"a {geom.geom_type} cannot go into a {kind} layer; fix the geometry"
-                         " or load it into a layer of that type")
+    return lambda geom: (
+        f"a {geom.geom_type} cannot go into a {kind} layer; fix the geometry"
+        " or load it into a layer of that type"
+    )
 
 
 def _repair(geoms: np.ndarray, kind: str) -> np.ndarray:
@@ -164,8 +169,7 @@ def clean(frame: gpd.GeoDataFrame, kind: str, label: str) -> GeometryResult:
     frame = _kept(frame, outside)
     geoms = _flatten_collections(frame.geometry.to_numpy(), kind)
     wrong = _wrong_type(geoms, kind)
-    result.rejects += reject_rows(frame.set_geometry(geoms), wrong, label,
-                                  _wrong_type_reason(kind))
+    result.rejects += reject_rows(frame.set_geometry(geoms), wrong, label, _wrong_type_reason(kind))
     frame, geoms = _kept(frame, wrong), geoms[~wrong]
     invalid = ~shapely.is_valid(geoms)
     if invalid.any():
@@ -181,16 +185,23 @@ def _repair_invalid(frame, geoms, invalid, kind, label, result: GeometryResult):
     repaired = _repair(geoms[invalid], kind)
     failed = np.zeros(len(geoms), dtype=bool)
     failed[np.flatnonzero(invalid)[repaired == None]] = True  # noqa: E711 (object array)
-    result.rejects += reject_rows(frame, failed, label, lambda g: (
-        f"invalid geometry ({shapely.is_valid_reason(g)}) that cannot be repaired into a valid"
-        f" {kind}; fix it in the source"))
+    result.rejects += reject_rows(
+        frame,
+        failed,
+        label,
+        lambda g: (
+            f"invalid geometry ({shapely.is_valid_reason(g)}) that cannot be repaired into a valid"
+            f" {kind}; fix it in the source"
+        ),
+    )
     geoms = geoms.copy()
     geoms[invalid] = repaired
     ok = repaired != None  # noqa: E711 (object array)
     rows = frame[ROW].to_numpy()[invalid][ok]
     result.repaired_count += int(ok.sum())
     room = max(MAX_REPAIRED_EXAMPLES - len(result.repaired), 0)
-    result.repaired += [{"file": label, "row": int(r), "reason": w,
-                         "geometry_wkt": shapely.to_wkt(g, rounding_precision=7)}
-                        for r, w, g in list(zip(rows, why[ok], repaired[ok], strict=True))[:room]]
+    result.repaired += [
+        {"file": label, "row": int(r), "reason": w, "geometry_wkt": shapely.to_wkt(g, rounding_precision=7)}
+        for r, w, g in list(zip(rows, why[ok], repaired[ok], strict=True))[:room]
+    ]
     return frame[~failed].copy(), geoms[~failed]

@@ -60,8 +60,14 @@ def definition_checksum(layer: LayerDef) -> str:
 class LayerLoad:
     """Loads one layer into a new store version; nothing is visible unless every step succeeds."""
 
-    def __init__(self, layer: LayerDef, store: Store, sources_dir: Path,
-                 progress: Callable[[int], None] | None = None, sample: MapSample | None = None):
+    def __init__(
+        self,
+        layer: LayerDef,
+        store: Store,
+        sources_dir: Path,
+        progress: Callable[[int], None] | None = None,
+        sample: MapSample | None = None,
+    ):
         self.layer, self.store, self.sources_dir = layer, store, sources_dir
         self.report = LayerReport(layer.id, layer.title.ja)
         self.warnings = Warnings()
@@ -75,13 +81,16 @@ class LayerLoad:
         columns = [Column(f.name, f.type) for f in self.layer.fields]
         started = time.monotonic()
         self.codes = code_tables(self.layer, self.sources_dir)
-        with self.store.writer(self.layer.id, columns, self.layer.geometry,
-                               id_column=self.layer.id_field) as writer:
+        with self.store.writer(
+            self.layer.id, columns, self.layer.geometry, id_column=self.layer.id_field
+        ) as writer:
             for source in self.layer.sources:
                 self._load_source(source, writer)
             self._check_totals()
-            meta["crs"] = {"transforms": self.report.transforms,
-                           "decisions": [s["decisions"] for s in self.report.sources]}
+            meta["crs"] = {
+                "transforms": self.report.transforms,
+                "decisions": [s["decisions"] for s in self.report.sources],
+            }
             record = writer.commit(meta, make_current=make_current)
         self.report.add_time("total", started)
         self.report.version = record.version
@@ -92,17 +101,20 @@ class LayerLoad:
     def _check_totals(self) -> None:
         r = self.report
         if r.read != r.loaded + r.rejected:
-            raise GisError(f"count mismatch: read {r.read} != loaded {r.loaded}"
-                           f" + rejected {r.rejected}")
+            raise GisError(f"count mismatch: read {r.read} != loaded {r.loaded} + rejected {r.rejected}")
         files = ", ".join(s["file"] for s in r.sources)
         if r.read == 0:
-            raise FormatError(f"{files}: no features at all; check that this is the right file"
-                              " (the current version stays published)")
+            raise FormatError(
+                f"{files}: no features at all; check that this is the right file"
+                " (the current version stays published)"
+            )
         if r.loaded == 0:
             first = r.reject_examples[0]
-            raise FormatError(f"{files}: every one of the {r.read} features was rejected, e.g."
-                              f" {first['file']} row {first['row']}: {first['reason']}; nothing"
-                              " was published (check the CRS and the coordinate columns)")
+            raise FormatError(
+                f"{files}: every one of the {r.read} features was rejected, e.g."
+                f" {first['file']} row {first['row']}: {first['reason']}; nothing"
+                " was published (check the CRS and the coordinate columns)"
+            )
 
     def _load_source(self, source: SourceDef, writer: LayerWriter) -> None:
         started = time.monotonic()
@@ -110,20 +122,21 @@ class LayerLoad:
             pywarnings.simplefilter("always")
             opened = open_source(source, self.sources_dir)
             if opened.feature_count == 0:
-                raise FormatError(f"{opened.label}: no features at all; check that this is the"
-                                  " right file (the current version stays published)")
-            check_columns(self.layer, opened.columns, opened.label, self.warnings,
-                          opened.quiet_columns)
+                raise FormatError(
+                    f"{opened.label}: no features at all; check that this is the"
+                    " right file (the current version stays published)"
+                )
+            check_columns(self.layer, opened.columns, opened.label, self.warnings, opened.quiet_columns)
             self.report.add_time("read", started)
             read = self._load_chunks(opened, writer)
         for caught_warning in caught:  # GDAL and reader warnings belong in the report
             self.warnings.add(f"{opened.label}: {caught_warning.message}")
         if opened.feature_count is not None and not source.filter and opened.feature_count != read:
-            self.warnings.add(f"{opened.label}: the file header says {opened.feature_count}"
-                              f" features, {read} were read")
+            self.warnings.add(
+                f"{opened.label}: the file header says {opened.feature_count} features, {read} were read"
+            )
         self.report.read += read
-        self.report.sources.append({"file": opened.label, "read": read,
-                                    "decisions": opened.decisions})
+        self.report.sources.append({"file": opened.label, "read": read, "decisions": opened.decisions})
 
     def _load_chunks(self, opened: OpenedSource, writer: LayerWriter) -> int:
         read = 0
@@ -159,11 +172,12 @@ class LayerLoad:
         checked = geometry.clean(frame, self.layer.geometry, label)
         self._reject(writer, checked.rejects)
         self.report.repaired += checked.repaired_count
-        self.report.add_examples("repaired_examples", [
-            {k: v for k, v in r.items() if k != "geometry_wkt"} for r in checked.repaired])
+        self.report.add_examples(
+            "repaired_examples",
+            [{k: v for k, v in r.items() if k != "geometry_wkt"} for r in checked.repaired],
+        )
         for item in checked.repaired:
-            self.sample.add_marked("repaired", item["geometry_wkt"],
-                                   f"row {item['row']}: {item['reason']}")
+            self.sample.add_marked("repaired", item["geometry_wkt"], f"row {item['row']}: {item['reason']}")
         self.report.add_time("validate", started)
         started = time.monotonic()
         mapped, rejects = map_fields(checked.frame, self.layer, label, self.warnings, self.codes)
@@ -184,8 +198,10 @@ class LayerLoad:
             if off_grid.any():
                 # Their geometry, for the quarantine, through PROJ's approximate Helmert shift.
                 shown = frame[off_grid].to_crs("EPSG:4326")
-                self._reject(writer, geometry.reject_rows(shown, np.ones(len(shown), bool), label,
-                                                          datum.OUTSIDE_MESH_REASON))
+                self._reject(
+                    writer,
+                    geometry.reject_rows(shown, np.ones(len(shown), bool), label, datum.OUTSIDE_MESH_REASON),
+                )
                 frame = frame[~off_grid]
             if frame.empty:
                 return None
@@ -196,8 +212,7 @@ class LayerLoad:
             self.report.transforms.append(transform.to_dict())
         return frame
 
-    def _unique_ids(self, frame: gpd.GeoDataFrame, source: gpd.GeoDataFrame, label: str,
-                    writer: LayerWriter):
+    def _unique_ids(self, frame: gpd.GeoDataFrame, source: gpd.GeoDataFrame, label: str, writer: LayerWriter):
         """Quarantine features whose id was seen before (with their source attributes)."""
         key = self.layer.id_field
         if key is None:
@@ -208,8 +223,10 @@ class LayerLoad:
         mask = np.zeros(len(frame), dtype=bool)
         mask[[i for i, _ in found]] = True
         values = frame[key].to_numpy()
-        reasons = [f"duplicate {key} {values[i]!r} (first at {where}); give each feature its own"
-                   f" {key}" for i, where in found]
+        reasons = [
+            f"duplicate {key} {values[i]!r} (first at {where}); give each feature its own {key}"
+            for i, where in found
+        ]
         self._reject(writer, geometry.reject_rows(source.loc[frame.index], mask, label, reasons))
         return frame[~mask]
 
@@ -230,8 +247,9 @@ class LayerLoad:
             return
         writer.reject(rejects)
         self.report.rejected += len(rejects)
-        self.report.add_examples("reject_examples", [
-            {"file": r.source, "row": r.row, "reason": r.reason} for r in rejects])
+        self.report.add_examples(
+            "reject_examples", [{"file": r.source, "row": r.row, "reason": r.reason} for r in rejects]
+        )
         for r in rejects:
             self.sample.add_marked("rejected", r.geometry_wkt, f"row {r.row}: {r.reason}")
 
@@ -242,40 +260,52 @@ def _already_loaded(store: Store, layer_id: str, meta: dict[str, Any]):
     A non-current version newer than the current one was staged (``--dry-run``) or rolled
     back from: loading the same files again would silently re-publish what staff withdrew.
     """
+
     def same(record) -> bool:
-        return (record.source_checksum == meta["source_checksum"]
-                and record.definition_checksum == meta["definition_checksum"])
+        return (
+            record.source_checksum == meta["source_checksum"]
+            and record.definition_checksum == meta["definition_checksum"]
+        )
 
     current = store.current(layer_id)
     if current is not None and same(current):
         return current, None
     for record in store.history(layer_id):
-        if not record.current and (current is None or record.version > current.version) \
-                and same(record):
-            return record, (f"these sources are already in v{record.version}, which is not"
-                            " current (staged by --dry-run, or rolled back); `tsukuba-gis etl"
-                            f" activate {layer_id} {record.version}` publishes it")
+        if not record.current and (current is None or record.version > current.version) and same(record):
+            return record, (
+                f"these sources are already in v{record.version}, which is not"
+                " current (staged by --dry-run, or rolled back); `tsukuba-gis etl"
+                f" activate {layer_id} {record.version}` publishes it"
+            )
     return None, None
 
 
-def load_layer(layer: LayerDef, store: Store, sources_dir: Path, force: bool = False,
-               progress: Callable[[int], None] | None = None, sample: MapSample | None = None,
-               dry_run: bool = False) -> LayerReport:
+def load_layer(
+    layer: LayerDef,
+    store: Store,
+    sources_dir: Path,
+    force: bool = False,
+    progress: Callable[[int], None] | None = None,
+    sample: MapSample | None = None,
+    dry_run: bool = False,
+) -> LayerReport:
     """Load one layer unless its sources and definition are already loaded (then ``skipped``).
 
     ``dry_run`` stages the new version (kept, not current) so it can be diffed first.
     """
     report = LayerReport(layer.id, layer.title.ja)
     try:
-        meta = {"source_checksum": checksum(layer, sources_dir),
-                "definition_checksum": definition_checksum(layer), "title": layer.title.ja}
+        meta = {
+            "source_checksum": checksum(layer, sources_dir),
+            "definition_checksum": definition_checksum(layer),
+            "title": layer.title.ja,
+        }
         found, note = (None, None) if force else _already_loaded(store, layer.id, meta)
         if found is not None:
             report.status, report.version, report.note = "skipped", found.version, note
             report.loaded = found.feature_count
             return report
-        report = LayerLoad(layer, store, sources_dir, progress, sample).run(
-            meta, make_current=not dry_run)
+        report = LayerLoad(layer, store, sources_dir, progress, sample).run(meta, make_current=not dry_run)
     except (GisError, ValueError, OSError) as err:
         report.status, report.error = "failed", str(err)
     return report

@@ -79,16 +79,21 @@ def _collection(geoms, labels) -> dict:
     for geom, label in zip(geoms, labels, strict=True):
         if geom is None or geom.is_empty or not np.isfinite(shapely.bounds(geom)).all():
             continue  # e.g. infinite coordinates of a reject: nothing to draw
-        small = shapely.set_precision(shapely.simplify(geom, _SIMPLIFY_DEG), 1e-6,
-                                      mode="pointwise")
-        features.append({"type": "Feature", "properties": {"label": str(label)},
-                         "geometry": json.loads(shapely.to_geojson(small))})
+        small = shapely.set_precision(shapely.simplify(geom, _SIMPLIFY_DEG), 1e-6, mode="pointwise")
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"label": str(label)},
+                "geometry": json.loads(shapely.to_geojson(small)),
+            }
+        )
     return {"type": "FeatureCollection", "features": features}
 
 
 def _bounds(collections: dict[str, dict]) -> list[list[float]] | None:
-    geoms = [shapely.from_geojson(json.dumps(f["geometry"]))
-             for c in collections.values() for f in c["features"]]
+    geoms = [
+        shapely.from_geojson(json.dumps(f["geometry"])) for c in collections.values() for f in c["features"]
+    ]
     if not geoms:
         return None
     x0, y0, x1, y1 = shapely.total_bounds(geoms)
@@ -98,11 +103,15 @@ def _bounds(collections: dict[str, dict]) -> list[list[float]] | None:
 def _add_layer(m: folium.Map, kind: str, collection: dict, title: str) -> None:
     style = STYLES[kind]
     folium.GeoJson(
-        collection, name=title,
+        collection,
+        name=title,
         style_function=lambda _feature, style=style: style,
-        marker=folium.CircleMarker(radius=4 if kind == "loaded" else 6, fill=True,
-                                   fill_opacity=0.8, **{k: v for k, v in style.items()
-                                                        if k in ("color", "weight")}),
+        marker=folium.CircleMarker(
+            radius=4 if kind == "loaded" else 6,
+            fill=True,
+            fill_opacity=0.8,
+            **{k: v for k, v in style.items() if k in ("color", "weight")},
+        ),
         tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
     ).add_to(m)
 
@@ -116,12 +125,14 @@ def render(sample: MapSample, tiles_url: str | None = None) -> str | None:
     m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
     m.default_js, m.default_css = [], []  # offline: Leaflet is inlined by the report
     if tiles_url:
-        folium.TileLayer(tiles_url, attr="地理院タイル (GSI)", name="地理院タイル / GSI tiles",
-                         max_zoom=18).add_to(m)
-    titles = {"loaded": f"登録 / loaded ({len(collections['loaded']['features'])} of"
-                        f" {sample.loaded_total})",
-              "repaired": f"修復 / repaired ({len(collections['repaired']['features'])})",
-              "rejected": f"除外 / rejected ({len(collections['rejected']['features'])})"}
+        folium.TileLayer(
+            tiles_url, attr="地理院タイル (GSI)", name="地理院タイル / GSI tiles", max_zoom=18
+        ).add_to(m)
+    titles = {
+        "loaded": f"登録 / loaded ({len(collections['loaded']['features'])} of {sample.loaded_total})",
+        "repaired": f"修復 / repaired ({len(collections['repaired']['features'])})",
+        "rejected": f"除外 / rejected ({len(collections['rejected']['features'])})",
+    }
     for kind in ("loaded", "repaired", "rejected"):
         if collections[kind]["features"]:
             _add_layer(m, kind, collections[kind], titles[kind])

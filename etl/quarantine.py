@@ -36,12 +36,21 @@ def _plain(value: Any) -> Any:
 
 
 def _geojson(layer_id: str, version: int, rejects: list[Reject]) -> str:
-    features = [{"type": "Feature", "geometry": _geometry(r.geometry_wkt), "properties": {
-        "_source": r.source, "_row": r.row, "_reason": r.reason,
-        **{k: _plain(v) for k, v in r.attributes.items()}}} for r in rejects]
+    features = [
+        {
+            "type": "Feature",
+            "geometry": _geometry(r.geometry_wkt),
+            "properties": {
+                "_source": r.source,
+                "_row": r.row,
+                "_reason": r.reason,
+                **{k: _plain(v) for k, v in r.attributes.items()},
+            },
+        }
+        for r in rejects
+    ]
     # "version" first: publish_rejects reads only the head of the file to see if it is current.
-    collection = {"version": version, "layer": layer_id, "type": "FeatureCollection",
-                  "features": features}
+    collection = {"version": version, "layer": layer_id, "type": "FeatureCollection", "features": features}
     return json.dumps(collection, ensure_ascii=False, default=str)
 
 
@@ -51,12 +60,15 @@ def _write_csv(path: Path, rejects: list[Reject]) -> None:
         writer = csv.writer(handle)
         writer.writerow(_FIXED + names)
         for r in rejects:
-            writer.writerow([r.source, r.row, r.reason, r.geometry_wkt or ""]
-                            + [_plain(r.attributes.get(n)) for n in names])
+            writer.writerow(
+                [r.source, r.row, r.reason, r.geometry_wkt or ""]
+                + [_plain(r.attributes.get(n)) for n in names]
+            )
 
 
-def write_rejects(data_dir: Path, name: str, layer_id: str, version: int,
-                  rejects: list[Reject]) -> tuple[Path, Path]:
+def write_rejects(
+    data_dir: Path, name: str, layer_id: str, version: int, rejects: list[Reject]
+) -> tuple[Path, Path]:
     """Write ``rejects/<name>.geojson`` and ``.csv`` atomically; return their paths."""
     rejects = sorted(rejects, key=lambda r: (r.source, r.row))  # as staff look them up
     folder = data_dir / FOLDER
@@ -77,12 +89,11 @@ def _written_version(path: Path) -> int | None:
         head = handle.read(64)
     if not head.startswith('{"version": '):
         return None
-    digits = head[len('{"version": '):].split(",", 1)[0]
+    digits = head[len('{"version": ') :].split(",", 1)[0]
     return int(digits) if digits.isdigit() else None
 
 
-def publish_rejects(settings: Settings, store: Store, layer: LayerDef,
-                    record: LayerRecord) -> dict[str, Any]:
+def publish_rejects(settings: Settings, store: Store, layer: LayerDef, record: LayerRecord) -> dict[str, Any]:
     """The quarantine files of the current version (nothing to do when already written).
 
     Paths in the result are relative to the data directory (where report.html is).

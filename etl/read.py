@@ -21,9 +21,15 @@ def _xml_source(path: Path, label: str, frame: gpd.GeoDataFrame, kind: str) -> O
         yield Chunk(frame)
 
     columns = [c for c in frame.columns if c not in (ROW, frame.geometry.name)]
-    return OpenedSource(path=path, label=label, columns=columns, crs=str(frame.crs),
-                        decisions={"crs": f"{frame.crs}, from the {kind} srsName"},
-                        feature_count=len(frame), chunks=chunks())
+    return OpenedSource(
+        path=path,
+        label=label,
+        columns=columns,
+        crs=str(frame.crs),
+        decisions={"crs": f"{frame.crs}, from the {kind} srsName"},
+        feature_count=len(frame),
+        chunks=chunks(),
+    )
 
 
 def open_source(source: SourceDef, sources_dir: Path, chunk_size: int = CHUNK_SIZE) -> OpenedSource:
@@ -38,8 +44,10 @@ def open_source(source: SourceDef, sources_dir: Path, chunk_size: int = CHUNK_SI
     path = sources_dir / source.path
     label = source.path
     if not path.exists():
-        raise FormatError(f"{label}: file not found at {path}; put the department's file there or"
-                          " fix `path:` in the layer definition")
+        raise FormatError(
+            f"{label}: file not found at {path}; put the department's file there or"
+            " fix `path:` in the layer definition"
+        )
     if not path.is_file() or path.stat().st_size == 0:
         what = "is a folder, not a file" if path.is_dir() else "is empty (0 bytes)"
         raise FormatError(f"{label}: {what}; ask the department for the file again")
@@ -48,8 +56,10 @@ def open_source(source: SourceDef, sources_dir: Path, chunk_size: int = CHUNK_SI
     if source.filter:
         missing = [c for c in source.filter if c not in opened.columns]
         if missing:
-            raise FormatError(f"{label}: filter column(s) {', '.join(missing)} not in the file"
-                              f" (its columns: {', '.join(opened.columns)})")
+            raise FormatError(
+                f"{label}: filter column(s) {', '.join(missing)} not in the file"
+                f" (its columns: {', '.join(opened.columns)})"
+            )
         opened.chunks = _filtered(opened, opened.chunks, source.filter)
     return opened
 
@@ -74,13 +84,17 @@ def _check_crs(opened: OpenedSource) -> None:
     try:
         crs = pyproj.CRS.from_user_input(opened.crs)
     except pyproj.exceptions.CRSError as err:
-        raise FormatError(f"{opened.label}: unknown coordinate system {str(opened.crs)[:80]!r}"
-                          f" ({opened.decisions.get('crs', 'declared')}): {err}; use an EPSG code"
-                          " such as EPSG:6677 (plane zone IX) or EPSG:6668 (lat/lon)") from None
+        raise FormatError(
+            f"{opened.label}: unknown coordinate system {str(opened.crs)[:80]!r}"
+            f" ({opened.decisions.get('crs', 'declared')}): {err}; use an EPSG code"
+            " such as EPSG:6677 (plane zone IX) or EPSG:6668 (lat/lon)"
+        ) from None
     if crs.geodetic_crs is None:
-        raise FormatError(f"{opened.label}: the coordinate system {crs.name!r} has no geodetic"
-                          " datum (a local grid?); it cannot be placed on a map. Declare the real"
-                          " `crs:` in the layer definition")
+        raise FormatError(
+            f"{opened.label}: the coordinate system {crs.name!r} has no geodetic"
+            " datum (a local grid?); it cannot be placed on a map. Declare the real"
+            " `crs:` in the layer definition"
+        )
 
 
 def _filtered(opened: OpenedSource, chunks: Iterator[Chunk], wanted: dict) -> Iterator[Chunk]:

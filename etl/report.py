@@ -23,8 +23,9 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def write_reports(report: dict[str, Any], data_dir: Path,
-                  maps: dict[str, str | None] | None = None) -> tuple[Path, Path]:
+def write_reports(
+    report: dict[str, Any], data_dir: Path, maps: dict[str, str | None] | None = None
+) -> tuple[Path, Path]:
     """Write report.json and report.html into the data directory; return their paths.
 
     ``maps`` holds the QA map (an HTML fragment from ``etl.qamap.render``) per layer id.
@@ -35,6 +36,7 @@ def write_reports(report: dict[str, Any], data_dir: Path,
     maps = {k: Markup(v) for k, v in (maps or {}).items() if v}
     css, js = leaflet_assets() if maps else ("", "")
     html = _ENV.get_template("report.html").render(
-        report=report, maps=maps, leaflet_css=Markup(css), leaflet_js=Markup(js))
+        report=report, maps=maps, leaflet_css=Markup(css), leaflet_js=Markup(js)
+    )
     _atomic_write(html_path, html)
     return json_path, html_path

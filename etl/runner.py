@@ -40,8 +40,9 @@ class RunReport:
     def ok(self) -> bool:
         """True when every layer loaded, was staged or unchanged, and every definition was valid."""
         return not self.problems and all(
-            r.status in ("loaded", "staged", "skipped")
-            and not any("error" in p for p in r.published) for r in self.layers)
+            r.status in ("loaded", "staged", "skipped") and not any("error" in p for p in r.published)
+            for r in self.layers
+        )
 
     def to_dict(self) -> dict:
         """JSON-able form for report.json."""
@@ -61,17 +62,24 @@ def _selected(catalog, layer_ids: Sequence[str], report: RunReport):
             report.problems.append(f"no valid layer definition {layer_id!r} (known: {known})")
     mine = {str(catalog.files[layer.id]) for layer in chosen}
     # Problems of the named layers, valid or not (an invalid one is not in catalog.layers).
-    report.problems += [str(p) for p in catalog.problems
-                        if str(p.path) in mine or Path(p.path).stem in layer_ids]
+    report.problems += [
+        str(p) for p in catalog.problems if str(p.path) in mine or Path(p.path).stem in layer_ids
+    ]
     return chosen
 
 
 def _load(layer, store, settings, force, progress, sample, dry_run) -> LayerReport:
     task = progress.add_task(layer.id, total=None)
     try:
-        return load_layer(layer, store, settings.sources_dir, force,
-                          progress=lambda n: progress.advance(task, n), sample=sample,
-                          dry_run=dry_run)
+        return load_layer(
+            layer,
+            store,
+            settings.sources_dir,
+            force,
+            progress=lambda n: progress.advance(task, n),
+            sample=sample,
+            dry_run=dry_run,
+        )
     except Exception as err:  # one broken layer must not stop the others
         LOG.exception("layer %s failed", layer.id)
         report = LayerReport(layer.id, layer.title.ja, status="failed")
@@ -81,13 +89,11 @@ def _load(layer, store, settings, force, progress, sample, dry_run) -> LayerRepo
         progress.update(task, visible=False)
 
 
-def _after_load(result: LayerReport, layer: LayerDef, store: Store, settings: Settings,
-                previous) -> None:
+def _after_load(result: LayerReport, layer: LayerDef, store: Store, settings: Settings, previous) -> None:
     """Diff against the version that was current, and the files derived from the new one."""
     if result.status in ("loaded", "staged") and previous is not None:
         try:
-            result.diff = diff_versions(store, layer.id, previous.version, result.version,
-                                        layer.title_field)
+            result.diff = diff_versions(store, layer.id, previous.version, result.version, layer.title_field)
         except Exception as err:  # the diff informs; it must not fail a committed load
             LOG.exception("diff of %s failed", layer.id)
             result.diff = {"error": f"{type(err).__name__}: {err}"}
@@ -95,15 +101,25 @@ def _after_load(result: LayerReport, layer: LayerDef, store: Store, settings: Se
         result.published = publish_current(settings, store, layer)
     elif result.status == "staged":  # the staged version's quarantine, for review
         name = f"{layer.id}.v{result.version}"
-        geojson, table = write_rejects(settings.data_dir, name, layer.id, result.version,
-                                       store.rejects(layer.id, result.version))
-        result.published = [{"publisher": "etl.quarantine:write_rejects",
-                             "rejects": f"{geojson.parent.name}/{geojson.name}",
-                             "csv": f"{table.parent.name}/{table.name}"}]
+        geojson, table = write_rejects(
+            settings.data_dir, name, layer.id, result.version, store.rejects(layer.id, result.version)
+        )
+        result.published = [
+            {
+                "publisher": "etl.quarantine:write_rejects",
+                "rejects": f"{geojson.parent.name}/{geojson.name}",
+                "csv": f"{table.parent.name}/{table.name}",
+            }
+        ]
 
 
-def run_etl(settings: Settings, layer_ids: Sequence[str] = (), force: bool = False,
-            quiet: bool = False, dry_run: bool = False) -> RunReport:
+def run_etl(
+    settings: Settings,
+    layer_ids: Sequence[str] = (),
+    force: bool = False,
+    quiet: bool = False,
+    dry_run: bool = False,
+) -> RunReport:
     """Load the chosen layers (all when none are named) and write report.json/report.html.
 
     ``dry_run`` stages each changed layer as a new version that is not current, and reports
@@ -111,16 +127,16 @@ def run_etl(settings: Settings, layer_ids: Sequence[str] = (), force: bool = Fal
     """
     started = time.monotonic()
     # The report is read by people and kept on disk: never with the database password.
-    report = RunReport(datetime.now(UTC).isoformat(timespec="seconds"), redact_url(settings.store_url),
-                       dry_run)
+    report = RunReport(
+        datetime.now(UTC).isoformat(timespec="seconds"), redact_url(settings.store_url), dry_run
+    )
     catalog = load_catalog(settings.layers_dir, settings.sources_dir)
     layers = _selected(catalog, layer_ids, report)
     store = open_store(settings.store_url, settings.keep_versions)
     store.migrate()
     console = Console(stderr=True, quiet=quiet)
     maps: dict[str, str] = {}
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn()]
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     # disable: no refresh thread competing for the GIL when nobody watches (cron, -q).
     with Progress(*columns, console=console, transient=True, disable=quiet) as progress:
         for layer in layers:
@@ -142,13 +158,17 @@ def _line(r: LayerReport) -> str:
         return f"[red]✗ {r.layer_id}[/red]: {escape(r.error or '')}"
     if r.status == "skipped":
         why = escape(r.note) if r.note else "unchanged"
-        return (f"[dim]= {r.layer_id}: {why} (v{r.version}, {r.loaded} features);"
-                " --force reloads[/dim]")
+        return f"[dim]= {r.layer_id}: {why} (v{r.version}, {r.loaded} features); --force reloads[/dim]"
     extra = f", [yellow]{len(r.warnings)} warning(s)[/yellow]" if r.warnings else ""
     if r.diff and "added" in r.diff:
-        extra += (f"; vs v{r.diff['from']}: +{r.diff['added']} -{r.diff['removed']}"
-                  f" ~{r.diff['changed']}")
-    staged = (f" [yellow]staged, not published[/yellow] (publish: tsukuba-gis etl activate"
-              f" {r.layer_id} {r.version})" if r.status == "staged" else "")
-    return (f"[green]✓ {r.layer_id}[/green] v{r.version}{staged}: read {r.read}, loaded {r.loaded},"
-            f" repaired {r.repaired}, rejected {r.rejected}{extra}")
+        extra += f"; vs v{r.diff['from']}: +{r.diff['added']} -{r.diff['removed']} ~{r.diff['changed']}"
+    staged = (
+        f" [yellow]staged, not published[/yellow] (publish: tsukuba-gis etl activate"
+        f" {r.layer_id} {r.version})"
+        if r.status == "staged"
+        else ""
+    )
+    return (
+        f"[green]✓ {r.layer_id}[/green] v{r.version}{staged}: read {r.read}, loaded {r.loaded},"
+        f" repaired {r.repaired}, rejected {r.rejected}{extra}"
+    )

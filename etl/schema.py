@@ -29,8 +29,7 @@ _BOOLEANS = {**dict.fromkeys(TRUE, True), **dict.fromkeys(FALSE, False)}
 MAX_EXAMPLES = 5
 # 和暦 (Japanese era) years: era start year - 1, so that 令和1年 = 2019.
 ERAS = {"令和": 2018, "平成": 1988, "昭和": 1925, "R": 2018, "H": 1988, "S": 1925}
-_ERA_DATE = re.compile(
-    r"^(令和|平成|昭和|R|H|S)\s*(\d+|元)\s*[年.\-/]\s*(\d+)\s*[月.\-/]\s*(\d+)\s*日?$")
+_ERA_DATE = re.compile(r"^(令和|平成|昭和|R|H|S)\s*(\d+|元)\s*[年.\-/]\s*(\d+)\s*[月.\-/]\s*(\d+)\s*日?$")
 _KANJI_DATE = re.compile(r"^(\d{4})\s*年\s*(\d+)\s*月\s*(\d+)\s*日$")
 
 
@@ -57,24 +56,31 @@ class Warnings:
 
     def as_list(self) -> list[dict[str, Any]]:
         """JSON-able, for the report."""
-        return [{"message": m, "count": n, "examples": self.items.get(m, [])}
-                for m, n in self.counts.items()]
+        return [{"message": m, "count": n, "examples": self.items.get(m, [])} for m, n in self.counts.items()]
 
 
-def check_columns(layer: LayerDef, columns: list[str], label: str, warnings: Warnings,
-                  quiet: tuple[str, ...] = ()) -> None:
+def check_columns(
+    layer: LayerDef, columns: list[str], label: str, warnings: Warnings, quiet: tuple[str, ...] = ()
+) -> None:
     """Fail when a mapped column is missing; warn about columns nobody mapped or dropped."""
     wanted = {f.source_column for f in layer.fields if f.source_column}
     missing = sorted(c for c in wanted if c not in columns)
     if missing:
-        raise FormatError(f"{label}: column(s) {', '.join(missing)} named in the layer"
-                          f" definition are not in the file (its columns: {', '.join(columns)});"
-                          " fix `source:` of those fields")
-    unmapped = [c for c in columns if c not in wanted and c not in quiet
-                and not any(fnmatchcase(c, pattern) for pattern in layer.drop)]
+        raise FormatError(
+            f"{label}: column(s) {', '.join(missing)} named in the layer"
+            f" definition are not in the file (its columns: {', '.join(columns)});"
+            " fix `source:` of those fields"
+        )
+    unmapped = [
+        c
+        for c in columns
+        if c not in wanted and c not in quiet and not any(fnmatchcase(c, pattern) for pattern in layer.drop)
+    ]
     if unmapped:
-        warnings.add(f"{label}: columns neither mapped nor listed under drop (dropped by"
-                     f" accident?): {', '.join(unmapped)}")
+        warnings.add(
+            f"{label}: columns neither mapped nor listed under drop (dropped by"
+            f" accident?): {', '.join(unmapped)}"
+        )
 
 
 def code_tables(layer: LayerDef, sources_dir: Path) -> dict[str, dict[str, str]]:
@@ -89,8 +95,10 @@ def code_tables(layer: LayerDef, sources_dir: Path) -> dict[str, dict[str, str]]
         if spec.codelist is not None:
             path = sources_dir / spec.codelist
             if not path.is_file():
-                raise FormatError(f"{spec.codelist}: code list of field {spec.name} not found at"
-                                  f" {path}; put it there or fix `codelist:`")
+                raise FormatError(
+                    f"{spec.codelist}: code list of field {spec.name} not found at"
+                    f" {path}; put it there or fix `codelist:`"
+                )
             table.update(read_codelist(path))
         table.update(spec.codes or {})
         tables[spec.name] = table
@@ -108,8 +116,7 @@ def _to_text(raw: pd.Series) -> pd.Series:
         finite = np.isfinite(values)
         integral = finite & (values == np.floor(values)) & (np.abs(values) < 2.0**53)
         whole = np.where(integral, values, 0).astype(np.int64).astype(str)
-        text = pd.Series(np.where(integral, whole, values.astype(str)), index=raw.index,
-                         dtype="string")
+        text = pd.Series(np.where(integral, whole, values.astype(str)), index=raw.index, dtype="string")
         return text.where(finite)
     if ptypes.is_datetime64_any_dtype(raw.dtype):
         return raw.dt.strftime("%Y-%m-%d").astype("string")
@@ -138,8 +145,7 @@ def _dates(text: pd.Series) -> pd.Series:
     """
     uniques = pd.Series(text.dropna().unique(), dtype="string")
     norm = _nfkc(uniques).str.strip()
-    parsed = pd.to_datetime(norm.str.replace("/", "-", regex=False), format="ISO8601",
-                            errors="coerce")
+    parsed = pd.to_datetime(norm.str.replace("/", "-", regex=False), format="ISO8601", errors="coerce")
     rest = parsed.isna()
     if rest.any():
         parsed[rest] = pd.to_datetime(norm[rest].map(_japanese_date), errors="coerce")
@@ -181,8 +187,9 @@ def _coerce(raw: pd.Series, kind: str) -> tuple[pd.Series, pd.Series]:
     return _dates(text), text.notna()
 
 
-def _map_field(frame: gpd.GeoDataFrame, spec: FieldDef, codes: dict[str, str] | None,
-               label: str, warnings: Warnings) -> pd.Series:
+def _map_field(
+    frame: gpd.GeoDataFrame, spec: FieldDef, codes: dict[str, str] | None, label: str, warnings: Warnings
+) -> pd.Series:
     if spec.source_column is None:
         return pd.Series([spec.value] * len(frame), index=frame.index, dtype=object)
     raw = frame[spec.source_column]
@@ -190,40 +197,53 @@ def _map_field(frame: gpd.GeoDataFrame, spec: FieldDef, codes: dict[str, str] | 
         text = _to_text(raw)
         values = text.map(codes).astype(object)
         unknown = text.notna() & values.isna()
-        warnings.add_rows(f"{label}: {spec.name}: code not in the code list (left empty)",
-                          frame[ROW][unknown], text[unknown])
+        warnings.add_rows(
+            f"{label}: {spec.name}: code not in the code list (left empty)",
+            frame[ROW][unknown],
+            text[unknown],
+        )
         return values.where(values.notna(), None)
     value, present = _coerce(raw, spec.type)
     failed = present & value.isna()
-    warnings.add_rows(f"{label}: {spec.name} ({spec.source_column}): not a valid {spec.type}"
-                      " (left empty)", frame[ROW][failed], raw[failed])
+    warnings.add_rows(
+        f"{label}: {spec.name} ({spec.source_column}): not a valid {spec.type} (left empty)",
+        frame[ROW][failed],
+        raw[failed],
+    )
     return value
 
 
-def map_fields(frame: gpd.GeoDataFrame, layer: LayerDef, label: str, warnings: Warnings,
-               codes: dict[str, dict[str, str]] | None = None
-               ) -> tuple[gpd.GeoDataFrame, list[Reject]]:
+def map_fields(
+    frame: gpd.GeoDataFrame,
+    layer: LayerDef,
+    label: str,
+    warnings: Warnings,
+    codes: dict[str, dict[str, str]] | None = None,
+) -> tuple[gpd.GeoDataFrame, list[Reject]]:
     """The published table of a chunk; rows missing a required field become rejects."""
     codes = codes or {}
-    data = {spec.name: _map_field(frame, spec, codes.get(spec.name), label, warnings)
-            for spec in layer.fields}
+    data = {
+        spec.name: _map_field(frame, spec, codes.get(spec.name), label, warnings) for spec in layer.fields
+    }
     out = gpd.GeoDataFrame(data, geometry=frame.geometry, crs=frame.crs, index=frame.index)
     out[ROW] = frame[ROW]
     required = [f.name for f in layer.fields if f.required]
-    empty = out[required].isna().any(axis=1).to_numpy() if required \
-        else np.zeros(len(out), dtype=bool)
+    empty = out[required].isna().any(axis=1).to_numpy() if required else np.zeros(len(out), dtype=bool)
     return out[~empty], _required_rejects(frame, out, empty, required, label)
 
 
-def _required_rejects(frame, out, empty: np.ndarray, required: list[str],
-                      label: str) -> list[Reject]:
+def _required_rejects(frame, out, empty: np.ndarray, required: list[str], label: str) -> list[Reject]:
     rejects = []
     for idx in out.index[empty]:
         names = [n for n in required if pd.isna(out.at[idx, n])]
         geom = frame.geometry.at[idx]
-        rejects.append(Reject(
-            source=label, row=int(out.at[idx, ROW]),
-            reason=f"required field(s) empty: {', '.join(names)}; fill them in the source",
-            attributes=frame.loc[idx].drop([ROW, frame.geometry.name]).to_dict(),
-            geometry_wkt=shapely.to_wkt(geom, rounding_precision=7) if geom is not None else None))
+        rejects.append(
+            Reject(
+                source=label,
+                row=int(out.at[idx, ROW]),
+                reason=f"required field(s) empty: {', '.join(names)}; fill them in the source",
+                attributes=frame.loc[idx].drop([ROW, frame.geometry.name]).to_dict(),
+                geometry_wkt=shapely.to_wkt(geom, rounding_precision=7) if geom is not None else None,
+            )
+        )
     return rejects

@@ -24,8 +24,9 @@ def _store(settings: Settings) -> Store:
 def publish_current(settings: Settings, store: Store, layer: LayerDef) -> list[dict[str, Any]]:
     """Derived files of the layer's current version: its quarantine files, then publishers."""
     record = store.current(layer.id)
-    results = [{"publisher": "etl.quarantine:publish_rejects",
-                **publish_rejects(settings, store, layer, record)}]
+    results = [
+        {"publisher": "etl.quarantine:publish_rejects", **publish_rejects(settings, store, layer, record)}
+    ]
     return results + publish(settings, store, layer, record)
 
 
@@ -33,8 +34,10 @@ def history(settings: Settings, layer_id: str) -> list[LayerRecord]:
     """Every kept version, newest first; LayerNotFound when the layer was never loaded."""
     records = _store(settings).history(layer_id)
     if not records:
-        raise LayerNotFound(f"layer {layer_id!r} has no version in {settings.store_url};"
-                            f" load it with `tsukuba-gis etl {layer_id}`")
+        raise LayerNotFound(
+            f"layer {layer_id!r} has no version in {settings.store_url};"
+            f" load it with `tsukuba-gis etl {layer_id}`"
+        )
     return records
 
 
@@ -42,14 +45,17 @@ def _previous(records: list[LayerRecord], layer_id: str) -> int:
     current = next((r for r in records if r.current), None)
     older = [r.version for r in records if current is None or r.version < current.version]
     if not older:
-        raise LayerNotFound(f"layer {layer_id!r} keeps no version older than the current"
-                            f" v{current.version if current else '?'}; see `tsukuba-gis etl"
-                            f" history {layer_id}`")
+        raise LayerNotFound(
+            f"layer {layer_id!r} keeps no version older than the current"
+            f" v{current.version if current else '?'}; see `tsukuba-gis etl"
+            f" history {layer_id}`"
+        )
     return older[0]
 
 
-def activate(settings: Settings, layer_id: str, version: int | None = None
-             ) -> tuple[LayerRecord, list[dict[str, Any]]]:
+def activate(
+    settings: Settings, layer_id: str, version: int | None = None
+) -> tuple[LayerRecord, list[dict[str, Any]]]:
     """Make a kept version current (default: the one before the current); then publish it.
 
     Returns the new current record and the publishers' results.
@@ -79,14 +85,14 @@ def default_pair(records: list[LayerRecord], old: int | None, new: int | None) -
         else:
             older = [r.version for r in records if r.version < new]
             if not older:
-                raise LayerNotFound(f"only one version of {records[0].layer_id!r} is kept:"
-                                    " nothing to compare with")
+                raise LayerNotFound(
+                    f"only one version of {records[0].layer_id!r} is kept: nothing to compare with"
+                )
             old = older[0]
     return old, new
 
 
-def diff(settings: Settings, layer_id: str, old: int | None = None, new: int | None = None
-         ) -> dict[str, Any]:
+def diff(settings: Settings, layer_id: str, old: int | None = None, new: int | None = None) -> dict[str, Any]:
     """Added / removed / changed features between two kept versions (see ``default_pair``)."""
     records = history(settings, layer_id)
     old, new = default_pair(records, old, new)

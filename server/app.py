@@ -33,8 +33,7 @@ class MountRoots:
         await self.app(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None, auth_settings: AuthSettings | None = None
-               ) -> FastAPI:
+def create_app(settings: Settings | None = None, auth_settings: AuthSettings | None = None) -> FastAPI:
     """Build the whole server for one installation (settings are read once, here or by the caller)."""
     settings = settings or Settings()
     if not settings.public_url:
@@ -42,8 +41,14 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
     store = open_store(settings.store_url, settings.keep_versions)
     # FastAPI's own /docs and /openapi.json are off: the OGC API documents itself at /api/openapi,
     # and a framework-level document would list staff routes to the world.
-    app = FastAPI(title="tsukuba-gis", version=__version__, docs_url=None, redoc_url=None,
-                  openapi_url=None, exception_handlers={StarletteHTTPException: http_error})
+    app = FastAPI(
+        title="tsukuba-gis",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        exception_handlers={StarletteHTTPException: http_error},
+    )
     app.state.settings, app.state.store = settings, store
     app.include_router(health.router)
     app.include_router(search.router)

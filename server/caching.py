@@ -92,8 +92,7 @@ def not_modified(request_headers: Mapping[str, str], validators: Validators) -> 
         return False  # an unparsable date is ignored, as the RFC says
 
 
-def headers(validators: Validators, public: bool, cache_control: str = PUBLIC
-            ) -> dict[str, str]:
+def headers(validators: Validators, public: bool, cache_control: str = PUBLIC) -> dict[str, str]:
     """Validators plus Cache-Control for one audience (staff: never stored)."""
     return {**validators.headers(), "Cache-Control": cache_control if public else PRIVATE}
 

@@ -16,7 +16,8 @@ def health(request: Request) -> JSONResponse:
         generation = store.generation()
         store.layers()
     except (StoreError, OSError) as err:
-        return JSONResponse({"status": "unavailable", "store": "down", "detail": type(err).__name__},
-                            status_code=503)
+        return JSONResponse(
+            {"status": "unavailable", "store": "down", "detail": type(err).__name__}, status_code=503
+        )
     # Counts of layers are not shown: the internal ones are nobody's business here.
     return JSONResponse({"status": "ok", "store": "ok", "generation": generation})

@@ -68,6 +68,7 @@ def _number(params: Any, name: str, default: float | None = None) -> float:
 
 # -- geometry on a local metric plane -------------------------------------------------------------
 
+
 class LocalPlane:
     """Metres east/north of a point (equirectangular), for distances within a few km.
 
@@ -96,10 +97,12 @@ class LocalPlane:
 
 # -- the report -----------------------------------------------------------------------------------
 
+
 def _fields(layer: LayerDef, record: LayerRecord, audience: Access) -> list[tuple[str, dict, str]]:
     types = {c.name: c.type for c in record.columns}
-    return [(f.name, f.label.model_dump(), types[f.name]) for f in layer.fields_for(audience)
-            if f.name in types]
+    return [
+        (f.name, f.label.model_dump(), types[f.name]) for f in layer.fields_for(audience) if f.name in types
+    ]
 
 
 def _value(value: Any, kind: str) -> Any:
@@ -110,29 +113,39 @@ def _value(value: Any, kind: str) -> Any:
     return value
 
 
-def _feature(layer: LayerDef, fields: list, fid: Any, props: dict, wkb: bytes | None,
-             distance: float) -> dict[str, Any]:
-    values = [{"name": name, "label": label, "value": _value(props.get(name), kind)}
-              for name, label, kind in fields]
-    feature = {"id": fid, "name": props.get(layer.title_field) if layer.title_field else None,
-               "distance_m": round(float(distance)),
-               "properties": [v for v in values if v["value"] is not None]}
+def _feature(
+    layer: LayerDef, fields: list, fid: Any, props: dict, wkb: bytes | None, distance: float
+) -> dict[str, Any]:
+    values = [
+        {"name": name, "label": label, "value": _value(props.get(name), kind)} for name, label, kind in fields
+    ]
+    feature = {
+        "id": fid,
+        "name": props.get(layer.title_field) if layer.title_field else None,
+        "distance_m": round(float(distance)),
+        "properties": [v for v in values if v["value"] is not None],
+    }
     if layer.geometry == "point" and wkb is not None:
         x, y = shapely.get_coordinates(shapely.from_wkb(wkb))[0]
         feature.update(lat=round(float(y), 7), lon=round(float(x), 7))
     return feature
 
 
-def _around(store: Store, record: LayerRecord, plane: LocalPlane, select: tuple[str, ...],
-            radius_m: float) -> tuple[list[tuple[float, Any, dict, bytes | None]], bool]:
+def _around(
+    store: Store, record: LayerRecord, plane: LocalPlane, select: tuple[str, ...], radius_m: float
+) -> tuple[list[tuple[float, Any, dict, bytes | None]], bool]:
     """(distance, id, properties, wkb) of the features within ``radius_m``, nearest first."""
-    page = store.query(record, Query(bbox=plane.box(radius_m), select=select, limit=MAX_FEATURES,
-                                     with_count=True))
+    page = store.query(
+        record, Query(bbox=plane.box(radius_m), select=select, limit=MAX_FEATURES, with_count=True)
+    )
     if not page.ids:
         return [], False
     dist = plane.distances(page.wkb)
-    rows = [(float(d), fid, props, w) for d, fid, props, w
-            in zip(dist, page.ids, page.properties, page.wkb, strict=True) if d <= radius_m]
+    rows = [
+        (float(d), fid, props, w)
+        for d, fid, props, w in zip(dist, page.ids, page.properties, page.wkb, strict=True)
+        if d <= radius_m
+    ]
     rows.sort(key=lambda row: row[0])
     return rows, (page.number_matched or 0) > len(page.ids)
 
@@ -142,24 +155,36 @@ def _contains(box: tuple | None, lat: float, lon: float) -> bool:
 
 
 def _covers(box: tuple[float, float, float, float], bbox: tuple | None) -> bool:
-    return bbox is None or (box[0] <= bbox[0] and box[1] <= bbox[1] and box[2] >= bbox[2]
-                            and box[3] >= bbox[3])
+    return bbox is None or (
+        box[0] <= bbox[0] and box[1] <= bbox[1] and box[2] >= bbox[2] and box[3] >= bbox[3]
+    )
 
 
-def _nearest(store: Store, record: LayerRecord, plane: LocalPlane, select: tuple[str, ...],
-             count: int) -> list[tuple[float, Any, dict, bytes | None]]:
+def _nearest(
+    store: Store, record: LayerRecord, plane: LocalPlane, select: tuple[str, ...], count: int
+) -> list[tuple[float, Any, dict, bytes | None]]:
     """The ``count`` nearest features: bbox queries growing from 1 km until they are certain."""
     radius = 1000.0
     while True:
         rows, truncated = _around(store, record, plane, select, radius)
-        if len(rows) >= count or (_covers(plane.box(radius), record.bbox) and not truncated) \
-                or radius > 200_000:
+        if (
+            len(rows) >= count
+            or (_covers(plane.box(radius), record.bbox) and not truncated)
+            or radius > 200_000
+        ):
             return rows[:count]
         radius *= 3
 
 
-def _layer_report(layer: LayerDef, record: LayerRecord, pub: Published, store: Store,
-                  plane: LocalPlane, radius: float, audience: Access) -> dict[str, Any]:
+def _layer_report(
+    layer: LayerDef,
+    record: LayerRecord,
+    pub: Published,
+    store: Store,
+    plane: LocalPlane,
+    radius: float,
+    audience: Access,
+) -> dict[str, Any]:
     fields = _fields(layer, record, audience)
     select = tuple(name for name, _, _ in fields)
     rows, truncated = _around(store, record, plane, select, radius)
@@ -168,26 +193,37 @@ def _layer_report(layer: LayerDef, record: LayerRecord, pub: Published, store: S
     bbox = record.bbox
     inside = _contains(bbox, plane.lat, plane.lon)
     return {
-        "id": layer.id, "title": layer.title.model_dump(), "department": layer.department,
+        "id": layer.id,
+        "title": layer.title.model_dump(),
+        "department": layer.department,
         "department_name": pub.departments.get(layer.department, {"ja": layer.department}),
-        "geometry": layer.geometry, "synthetic": layer.synthetic,
+        "geometry": layer.geometry,
+        "synthetic": layer.synthetic,
         # "outside": the point is beyond the area this layer's data covers (no answer, not "none").
         "coverage": "inside" if inside else "outside",
         "here": [_feature(layer, fields, fid, p, w, d) for d, fid, p, w in here],
         "nearby": [_feature(layer, fields, fid, p, w, d) for d, fid, p, w in nearby[:MAX_NEARBY]],
-        "nearby_count": len(nearby), "truncated": truncated,
+        "nearby_count": len(nearby),
+        "truncated": truncated,
     }
 
 
-def point_report(settings: Settings, store: Store, audience: Access, lat: float, lon: float,
-                 radius: float = DEFAULT_RADIUS_M, nearest: int = DEFAULT_NEAREST
-                 ) -> dict[str, Any]:
+def point_report(
+    settings: Settings,
+    store: Store,
+    audience: Access,
+    lat: float,
+    lon: float,
+    radius: float = DEFAULT_RADIUS_M,
+    nearest: int = DEFAULT_NEAREST,
+) -> dict[str, Any]:
     """What applies at (lat, lon) in every layer ``audience`` may see."""
     started = time.perf_counter()
     pub: Published = PUBLISHED.get(settings, store, audience)
     if not _contains(pub.area, lat, lon):
-        raise BadRequest("InvalidParameterValue",
-                         f"lat={lat}, lon={lon} is outside the area this map covers (Tsukuba)")
+        raise BadRequest(
+            "InvalidParameterValue", f"lat={lat}, lon={lon} is outside the area this map covers (Tsukuba)"
+        )
     plane = LocalPlane(lat, lon)
     layers, closest = [], []
     for layer, record in pub.layers:
@@ -198,12 +234,14 @@ def point_report(settings: Settings, store: Store, audience: Access, lat: float,
             found = [_feature(layer, fields, fid, p, w, d) for d, fid, p, w in rows]
             for feature in found:
                 feature["walk_min"] = math.ceil(feature["distance_m"] / WALK_M_PER_MIN)
-            closest.append({"layer": layer.id, "title": layer.title.model_dump(),
-                            "features": found})
+            closest.append({"layer": layer.id, "title": layer.title.model_dump(), "features": found})
     return {
-        "point": {"lat": lat, "lon": lon}, "radius_m": radius,
-        "distance": "straight-line", "walk_m_per_min": WALK_M_PER_MIN,
-        "layers": layers, "nearest": closest,
+        "point": {"lat": lat, "lon": lon},
+        "radius_m": radius,
+        "distance": "straight-line",
+        "walk_m_per_min": WALK_M_PER_MIN,
+        "layers": layers,
+        "nearest": closest,
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "took_ms": round((time.perf_counter() - started) * 1000, 2),
     }
@@ -212,29 +250,58 @@ def point_report(settings: Settings, store: Store, audience: Access, lat: float,
 # -- downloads ------------------------------------------------------------------------------------
 
 TEXT = {
-    "ja": {"title": "この地点の情報", "point": "地点（緯度, 経度）", "section": "区分",
-           "layer": "レイヤ", "name": "名称", "field": "項目", "value": "値",
-           "distance": "直線距離（m）", "walk": "徒歩（分・推定）", "here": "この地点",
-           "nearby": "半径{r}m以内", "nearest": "最寄り", "none": "該当なし",
-           "outside": "データの範囲外", "synthetic": "サンプル（架空）",
-           "generated": "作成日時", "yes": "はい", "no": "いいえ",
-           "notes": ["距離は直線距離です（道路に沿った距離ではありません）。"
-                     "徒歩時間は80m/分で換算した目安です。",
-                     "「サンプル（架空）」のデータは実在しません。実際の判断には使わないでください。",
-                     "一地点だけでは誤解を招くことがあるため、周辺の情報も確認してください。",
-                     "正式な内容は市の窓口で確認してください。"]},
-    "en": {"title": "What applies here", "point": "Point (lat, lon)", "section": "Section",
-           "layer": "Layer", "name": "Name", "field": "Field", "value": "Value",
-           "distance": "Straight-line distance (m)", "walk": "Walk (min, estimate)",
-           "here": "At this point", "nearby": "Within {r} m", "nearest": "Nearest",
-           "none": "None", "outside": "Outside this data's coverage",
-           "synthetic": "Synthetic sample", "generated": "Generated", "yes": "Yes", "no": "No",
-           "notes": ["Distances are straight lines, not along roads. "
-                     "Walking times are estimates at 80 m/min.",
-                     "Data marked 'synthetic sample' is invented: "
-                     "do not use it for real decisions.",
-                     "A single point can mislead: check the surroundings too.",
-                     "Confirm official details with the responsible city office."]},
+    "ja": {
+        "title": "この地点の情報",
+        "point": "地点（緯度, 経度）",
+        "section": "区分",
+        "layer": "レイヤ",
+        "name": "名称",
+        "field": "項目",
+        "value": "値",
+        "distance": "直線距離（m）",
+        "walk": "徒歩（分・推定）",
+        "here": "この地点",
+        "nearby": "半径{r}m以内",
+        "nearest": "最寄り",
+        "none": "該当なし",
+        "outside": "データの範囲外",
+        "synthetic": "サンプル（架空）",
+        "generated": "作成日時",
+        "yes": "はい",
+        "no": "いいえ",
+        "notes": [
+            "距離は直線距離です（道路に沿った距離ではありません）。徒歩時間は80m/分で換算した目安です。",
+            "「サンプル（架空）」のデータは実在しません。実際の判断には使わないでください。",
+            "一地点だけでは誤解を招くことがあるため、周辺の情報も確認してください。",
+            "正式な内容は市の窓口で確認してください。",
+        ],
+    },
+    "en": {
+        "title": "What applies here",
+        "point": "Point (lat, lon)",
+        "section": "Section",
+        "layer": "Layer",
+        "name": "Name",
+        "field": "Field",
+        "value": "Value",
+        "distance": "Straight-line distance (m)",
+        "walk": "Walk (min, estimate)",
+        "here": "At this point",
+        "nearby": "Within {r} m",
+        "nearest": "Nearest",
+        "none": "None",
+        "outside": "Outside this data's coverage",
+        "synthetic": "Synthetic sample",
+        "generated": "Generated",
+        "yes": "Yes",
+        "no": "No",
+        "notes": [
+            "Distances are straight lines, not along roads. Walking times are estimates at 80 m/min.",
+            "Data marked 'synthetic sample' is invented: do not use it for real decisions.",
+            "A single point can mislead: check the surroundings too.",
+            "Confirm official details with the responsible city office.",
+        ],
+    },
 }
 
 
@@ -254,8 +321,17 @@ def _rows(report: dict[str, Any], lang: str) -> list[list[str]]:
     def add(section: str, title: dict, feature: dict, walk: str = "") -> None:
         name = _text(feature["name"], lang)
         for prop in feature["properties"] or [{"label": {}, "value": None}]:
-            rows.append([section, title.get(lang) or title["ja"], name, prop["label"].get(lang, ""),
-                         _text(prop["value"], lang), str(feature["distance_m"]), walk])
+            rows.append(
+                [
+                    section,
+                    title.get(lang) or title["ja"],
+                    name,
+                    prop["label"].get(lang, ""),
+                    _text(prop["value"], lang),
+                    str(feature["distance_m"]),
+                    walk,
+                ]
+            )
 
     for layer in report["layers"]:
         for feature in layer["here"]:
@@ -275,8 +351,7 @@ def report_csv(report: dict[str, Any], lang: str) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     point = report["point"]
     writer.writerow([words["point"], f"{point['lat']:.6f}, {point['lon']:.6f}"])
-    writer.writerow([words[k] for k in
-                     ("section", "layer", "name", "field", "value", "distance", "walk")])
+    writer.writerow([words[k] for k in ("section", "layer", "name", "field", "value", "distance", "walk")])
     writer.writerows(_rows(report, lang))
     for note in words["notes"]:
         writer.writerow([note])
@@ -288,11 +363,13 @@ def report_html(report: dict[str, Any], lang: str) -> str:
     words, esc = TEXT[lang], html.escape
     point = report["point"]
     where = f"{point['lat']:.6f}, {point['lon']:.6f}"
-    parts = [f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
-             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-             f"<title>{esc(words['title'])} {where}</title><style>{_CSS}</style></head><body>",
-             f"<h1>{esc(words['title'])}</h1><p>{esc(words['point'])}: {where}<br>"
-             f"{esc(words['generated'])}: {esc(report['generated'])}</p>"]
+    parts = [
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(words['title'])} {where}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{esc(words['title'])}</h1><p>{esc(words['point'])}: {where}<br>"
+        f"{esc(words['generated'])}: {esc(report['generated'])}</p>",
+    ]
     for layer in report["layers"]:
         title = layer["title"].get(lang) or layer["title"]["ja"]
         mark = f' <span class="mark">{esc(words["synthetic"])}</span>' if layer["synthetic"] else ""
@@ -321,25 +398,29 @@ def _table(features: list[dict], lang: str, distance: bool = False) -> str:
             head += f" — {esc(words['distance'])}: {feature['distance_m']}"
             if "walk_min" in feature:
                 head += f", {esc(words['walk'])}: {feature['walk_min']}"
-        rows = "".join(f"<tr><th>{esc(p['label'].get(lang, ''))}</th>"
-                       f"<td>{esc(_text(p['value'], lang))}</td></tr>"
-                       for p in feature["properties"])
+        rows = "".join(
+            f"<tr><th>{esc(p['label'].get(lang, ''))}</th><td>{esc(_text(p['value'], lang))}</td></tr>"
+            for p in feature["properties"]
+        )
         out.append(f"<section><h4>{head}</h4><table>{rows}</table></section>")
     return "".join(out)
 
 
-_CSS = ("body{font-family:system-ui,'Noto Sans JP',sans-serif;max-width:48rem;margin:1rem auto;"
-        "padding:0 1rem;color:#24292f}h1{font-size:1.5rem}"
-        "h2{font-size:1.15rem;border-bottom:1px solid #d0d7de;margin-top:1.5rem}"
-        "h3{font-size:1rem}h4{font-size:1rem;margin:.5rem 0 .25rem}table{border-collapse:collapse}"
-        "th,td{text-align:left;padding:.15rem .75rem .15rem 0;vertical-align:top;"
-        "border-top:1px solid #eaeef2}th{font-weight:400;color:#57606a}"
-        ".mark{font-size:.8rem;border:1px solid #bf8700;background:#fff8c5;color:#6a4b00;"
-        "padding:0 .3rem}.notes{margin-top:2rem;font-size:.9rem}"
-        "@media print{body{margin:0}section{break-inside:avoid}}")
+_CSS = (
+    "body{font-family:system-ui,'Noto Sans JP',sans-serif;max-width:48rem;margin:1rem auto;"
+    "padding:0 1rem;color:#24292f}h1{font-size:1.5rem}"
+    "h2{font-size:1.15rem;border-bottom:1px solid #d0d7de;margin-top:1.5rem}"
+    "h3{font-size:1rem}h4{font-size:1rem;margin:.5rem 0 .25rem}table{border-collapse:collapse}"
+    "th,td{text-align:left;padding:.15rem .75rem .15rem 0;vertical-align:top;"
+    "border-top:1px solid #eaeef2}th{font-weight:400;color:#57606a}"
+    ".mark{font-size:.8rem;border:1px solid #bf8700;background:#fff8c5;color:#6a4b00;"
+    "padding:0 .3rem}.notes{margin-top:2rem;font-size:.9rem}"
+    "@media print{body{margin:0}section{break-inside:avoid}}"
+)
 
 
 # -- HTTP -----------------------------------------------------------------------------------------
+
 
 def answer(request: Request, settings: Settings, store: Store, audience: Access) -> Response:
     """The point report of one audience for a request (lat, lon, radius, nearest, f, lang)."""
@@ -353,23 +434,27 @@ def answer(request: Request, settings: Settings, store: Store, audience: Access)
             raise BadRequest("InvalidParameterValue", f"radius: 0 to {MAX_RADIUS_M} metres")
         nearest = _number(params, "nearest", DEFAULT_NEAREST)
         if not (nearest.is_integer() and 0 <= nearest <= MAX_NEAREST):
-            raise BadRequest("InvalidParameterValue",
-                             f"nearest: an integer from 0 to {MAX_NEAREST}")
+            raise BadRequest("InvalidParameterValue", f"nearest: an integer from 0 to {MAX_NEAREST}")
         fmt, lang = params.get("f", "json"), params.get("lang", "ja")
         if fmt not in FORMATS or lang not in TEXT:
-            raise BadRequest("InvalidParameterValue",
-                             f"f: one of {', '.join(FORMATS)}; lang: ja or en")
+            raise BadRequest("InvalidParameterValue", f"f: one of {', '.join(FORMATS)}; lang: ja or en")
         report = point_report(settings, store, audience, lat, lon, radius, int(nearest))
     except BadRequest as err:
         return ogc_error(400, err.code, err.description)
     cache = {"Cache-Control": "public, max-age=60" if audience == "public" else "private, no-store"}
     name = f"point-{lat:.5f}-{lon:.5f}"
     if fmt == "csv":
-        return Response(report_csv(report, lang), media_type="text/csv; charset=utf-8", headers={
-            **cache, "Content-Disposition": f'attachment; filename="{name}.csv"'})
+        return Response(
+            report_csv(report, lang),
+            media_type="text/csv; charset=utf-8",
+            headers={**cache, "Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
     if fmt == "html":
-        return Response(report_html(report, lang), media_type="text/html; charset=utf-8", headers={
-            **cache, "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+        return Response(
+            report_html(report, lang),
+            media_type="text/html; charset=utf-8",
+            headers={**cache, "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
+        )
     return JSONResponse(report, headers=cache)
 
 

@@ -25,8 +25,7 @@ class Refreshed(Generic[T]):
         every: the longest a value is served without reading the counter, in seconds.
     """
 
-    def __init__(self, make: Callable[[], T], generation: Callable[[], int],
-                 every: float = CHECK_S):
+    def __init__(self, make: Callable[[], T], generation: Callable[[], int], every: float = CHECK_S):
         self.make, self.generation, self.every = make, generation, every
         self._lock = threading.Lock()
         self._value: T | None = None

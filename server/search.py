@@ -47,6 +47,7 @@ JAPAN = (20.0, 46.0, 122.0, 154.0)
 
 # -- the layers an audience may see, per store generation -----------------------------------------
 
+
 @dataclass(frozen=True)
 class Published:
     """The layers of one audience that have data, as of one store generation.
@@ -75,8 +76,12 @@ def published(settings: Settings, store: Store, audience: Access, generation: in
     area = None
     if boxes:
         m = AREA_MARGIN_DEG
-        area = (min(b[0] for b in boxes) - m, min(b[1] for b in boxes) - m,
-                max(b[2] for b in boxes) + m, max(b[3] for b in boxes) + m)
+        area = (
+            min(b[0] for b in boxes) - m,
+            min(b[1] for b in boxes) - m,
+            max(b[2] for b in boxes) + m,
+            max(b[3] for b in boxes) + m,
+        )
     departments = {d.id: d.name.model_dump() for d in catalog.departments.values()}
     return Published(generation, layers, area, departments)
 
@@ -103,16 +108,22 @@ class GenerationCache:
         refreshed = self._values.get(key)
         if refreshed is None:
             with self._lock:
-                refreshed = self._values.setdefault(key, Refreshed(
-                    lambda: self._make(settings, store, audience), store.generation))
+                refreshed = self._values.setdefault(
+                    key, Refreshed(lambda: self._make(settings, store, audience), store.generation)
+                )
         return refreshed.get()
 
     def _make(self, settings: Settings, store: Store, audience: Access) -> Any:
         started = time.perf_counter()
         generation = store.generation()
         value = self.build(settings, store, audience, generation)
-        LOG.info("%s %s built for generation %s in %.0f ms", audience, type(value).__name__,
-                 generation, (time.perf_counter() - started) * 1000)
+        LOG.info(
+            "%s %s built for generation %s in %.0f ms",
+            audience,
+            type(value).__name__,
+            generation,
+            (time.perf_counter() - started) * 1000,
+        )
         return value
 
 
@@ -167,7 +178,7 @@ def query_keys(query: str) -> list[str]:
     if keys:
         for prefix in _PREFIXES:
             if keys[0].startswith(prefix) and len(keys[0]) > len(prefix):
-                keys[0] = keys[0][len(prefix):]
+                keys[0] = keys[0][len(prefix) :]
     return keys
 
 
@@ -175,10 +186,16 @@ def query_keys(query: str) -> list[str]:
 
 _NUM = r"[-+]?\d+(?:\.\d+)?"
 _HEMI = r"(?:[NSEW]|北緯|南緯|東経|西経)"
-_DECIMAL = re.compile(rf"^{_HEMI}?\s*({_NUM})\s*°?\s*({_HEMI})?\s*[,，、/\s]"
-                      rf"\s*{_HEMI}?\s*({_NUM})\s*°?\s*({_HEMI})?$", re.IGNORECASE)
-_DMS = re.compile(rf"({_HEMI})?\s*(\d+(?:\.\d+)?)\s*[°度]\s*(?:(\d+(?:\.\d+)?)\s*['′’分]\s*)?"
-                  rf"(?:(\d+(?:\.\d+)?)\s*(?:\"|″|”|''|秒)\s*)?({_HEMI})?", re.IGNORECASE)
+_DECIMAL = re.compile(
+    rf"^{_HEMI}?\s*({_NUM})\s*°?\s*({_HEMI})?\s*[,，、/\s]"
+    rf"\s*{_HEMI}?\s*({_NUM})\s*°?\s*({_HEMI})?$",
+    re.IGNORECASE,
+)
+_DMS = re.compile(
+    rf"({_HEMI})?\s*(\d+(?:\.\d+)?)\s*[°度]\s*(?:(\d+(?:\.\d+)?)\s*['′’分]\s*)?"
+    rf"(?:(\d+(?:\.\d+)?)\s*(?:\"|″|”|''|秒)\s*)?({_HEMI})?",
+    re.IGNORECASE,
+)
 
 
 def _order(a: float, b: float, hints: tuple[str | None, str | None]) -> tuple[float, float] | None:
@@ -212,6 +229,7 @@ def parse_coordinates(query: str) -> tuple[float, float] | None:
 
 # -- the index ------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Entry:
     """One searchable name."""
@@ -234,13 +252,16 @@ class SearchIndex:
         area: the "in Tsukuba" box of the layers (see :class:`Published`).
     """
 
-    def __init__(self, entries: list[Entry], titles: dict[str, dict[str, str]],
-                 area: tuple[float, float, float, float] | None):
+    def __init__(
+        self,
+        entries: list[Entry],
+        titles: dict[str, dict[str, str]],
+        area: tuple[float, float, float, float] | None,
+    ):
         self.entries, self.titles, self.area = entries, titles, area
 
     @classmethod
-    def build(cls, settings: Settings, store: Store, audience: Access,
-              generation: int) -> "SearchIndex":
+    def build(cls, settings: Settings, store: Store, audience: Access, generation: int) -> "SearchIndex":
         """Read the names of every point layer with a title field the audience may see."""
         pub = PUBLISHED.get(settings, store, audience)
         entries, titles = [], {}
@@ -250,8 +271,10 @@ class SearchIndex:
                 continue
             kind = "place" if PLACE_KEYWORDS & set(layer.keywords) else "facility"
             details = [n for n in DETAIL_FIELDS if n in visible]
-            page = store.query(record, Query(select=(layer.title_field, *details),
-                                             limit=record.feature_count + 1, with_count=False))
+            page = store.query(
+                record,
+                Query(select=(layer.title_field, *details), limit=record.feature_count + 1, with_count=False),
+            )
             coords = shapely.get_coordinates(shapely.from_wkb(page.wkb))
             titles[layer.id] = layer.title.model_dump()
             for fid, props, (lon, lat) in zip(page.ids, page.properties, coords, strict=True):
@@ -259,8 +282,17 @@ class SearchIndex:
                 if not name:
                     continue
                 parts = [name] + [str(props[d]).strip() for d in details if props.get(d)]
-                entries.append(Entry(fold("".join(parts)), kind, " ".join(parts), layer.id, fid,
-                                     round(float(lat), 7), round(float(lon), 7)))
+                entries.append(
+                    Entry(
+                        fold("".join(parts)),
+                        kind,
+                        " ".join(parts),
+                        layer.id,
+                        fid,
+                        round(float(lat), 7),
+                        round(float(lon), 7),
+                    )
+                )
         entries.sort(key=lambda e: e.kind != "place")
         return cls(entries, titles, pub.area)
 
@@ -277,18 +309,34 @@ class SearchIndex:
         point = parse_coordinates(query)
         if point:
             lat, lon = point
-            results.append({"kind": "coordinate", "name": f"{lat:.6f}, {lon:.6f}", "lat": lat,
-                            "lon": lon, "inside": self.inside(lat, lon), "match": "coordinate"})
+            results.append(
+                {
+                    "kind": "coordinate",
+                    "name": f"{lat:.6f}, {lon:.6f}",
+                    "lat": lat,
+                    "lon": lon,
+                    "inside": self.inside(lat, lon),
+                    "match": "coordinate",
+                }
+            )
         keys = query_keys(query)
         found = self._match(keys)
         if not found and keys and re.search(r"\d+(丁目)?$", keys[-1]):
             # 下広岡123-4: a house number after a name without chome; try the name alone.
             found = self._match(keys[:-1] + [re.sub(r"\d+(丁目)?$", "", keys[-1])])
-        for rank, entry in found[:max(0, limit - len(results))]:
-            results.append({"kind": entry.kind, "name": entry.name, "layer": entry.layer,
-                            "layer_title": self.titles[entry.layer], "id": entry.feature_id,
-                            "lat": entry.lat, "lon": entry.lon,
-                            "match": ("exact", "prefix", "substring")[rank]})
+        for rank, entry in found[: max(0, limit - len(results))]:
+            results.append(
+                {
+                    "kind": entry.kind,
+                    "name": entry.name,
+                    "layer": entry.layer,
+                    "layer_title": self.titles[entry.layer],
+                    "id": entry.feature_id,
+                    "lat": entry.lat,
+                    "lon": entry.lon,
+                    "match": ("exact", "prefix", "substring")[rank],
+                }
+            )
         return results
 
     def _match(self, keys: list[str]) -> list[tuple[int, Entry]]:
@@ -316,6 +364,7 @@ INDEX = GenerationCache(SearchIndex.build)
 
 # -- HTTP -----------------------------------------------------------------------------------------
 
+
 def answer(request: Request, settings: Settings, store: Store, audience: Access) -> JSONResponse:
     """The search answer of one audience for a request's ``q`` and ``limit``."""
     started = time.perf_counter()
@@ -332,17 +381,16 @@ def answer(request: Request, settings: Settings, store: Store, audience: Access)
     index: SearchIndex = INDEX.get(settings, store, audience)
     results = index.search(query, limit) if query.strip() else []
     took = (time.perf_counter() - started) * 1000
-    return JSONResponse({"query": query, "results": results, "numberReturned": len(results),
-                         "took_ms": round(took, 2)},
-                        headers={"Cache-Control": "public, max-age=60" if audience == "public"
-                                 else "private, no-store"})
+    return JSONResponse(
+        {"query": query, "results": results, "numberReturned": len(results), "took_ms": round(took, 2)},
+        headers={"Cache-Control": "public, max-age=60" if audience == "public" else "private, no-store"},
+    )
 
 
 Answer = Callable[[Request, Settings, Store, Access], Response]
 
 
-def audience_endpoint(answer: Answer, settings: Settings, store: Store, audience: Access
-                      ) -> Callable:
+def audience_endpoint(answer: Answer, settings: Settings, store: Store, audience: Access) -> Callable:
     """A Starlette endpoint giving ``answer`` for one audience, e.g. behind the /internal wall,
     where ``request.app`` is the walled sub-application (without the store on its state)."""
 

@@ -12,25 +12,53 @@ from tsukuba_gis.layerdef import Access, LayerDef
 from tsukuba_gis.settings import Settings
 
 GSI_CREDIT = '<a href="https://maps.gsi.go.jp/development/ichiran.html" target="_blank">地理院タイル</a>'
-PHOTO_CREDIT = ("Landsat8画像（GSI,TSIC,GEO Grid/AIST）, Landsat8画像（courtesy of the U.S. Geological"
-                " Survey）, 海底地形（GEBCO）")
-OSM_CREDIT = ('&copy; <a href="https://www.openstreetmap.org/copyright" target="_blank">OpenStreetMap</a>'
-              " contributors")
+PHOTO_CREDIT = (
+    "Landsat8画像（GSI,TSIC,GEO Grid/AIST）, Landsat8画像（courtesy of the U.S. Geological"
+    " Survey）, 海底地形（GEBCO）"
+)
+OSM_CREDIT = (
+    '&copy; <a href="https://www.openstreetmap.org/copyright" target="_blank">OpenStreetMap</a> contributors'
+)
 
 
 def basemaps(settings: Settings) -> list[dict[str, Any]]:
     """Base maps, each URL a setting so a closed network can point at its own tile server."""
     return [
-        {"id": "std", "title": {"ja": "地理院地図 標準", "en": "GSI standard"},
-         "url": settings.basemap_std_url, "attribution": GSI_CREDIT, "minZoom": 2, "maxNativeZoom": 18},
-        {"id": "pale", "title": {"ja": "地理院地図 淡色", "en": "GSI pale"},
-         "url": settings.basemap_pale_url, "attribution": GSI_CREDIT, "minZoom": 2, "maxNativeZoom": 18},
-        {"id": "photo", "title": {"ja": "地理院地図 写真", "en": "GSI aerial photo"},
-         "url": settings.basemap_photo_url, "attribution": GSI_CREDIT, "minZoom": 2, "maxNativeZoom": 18,
-         # GSI asks for the satellite credits where the seamless photo shows Landsat (small scales).
-         "smallScaleAttribution": PHOTO_CREDIT, "smallScaleMaxZoom": 8},
-        {"id": "osm", "title": {"ja": "OpenStreetMap", "en": "OpenStreetMap"},
-         "url": settings.basemap_osm_url, "attribution": OSM_CREDIT, "minZoom": 0, "maxNativeZoom": 19},
+        {
+            "id": "std",
+            "title": {"ja": "地理院地図 標準", "en": "GSI standard"},
+            "url": settings.basemap_std_url,
+            "attribution": GSI_CREDIT,
+            "minZoom": 2,
+            "maxNativeZoom": 18,
+        },
+        {
+            "id": "pale",
+            "title": {"ja": "地理院地図 淡色", "en": "GSI pale"},
+            "url": settings.basemap_pale_url,
+            "attribution": GSI_CREDIT,
+            "minZoom": 2,
+            "maxNativeZoom": 18,
+        },
+        {
+            "id": "photo",
+            "title": {"ja": "地理院地図 写真", "en": "GSI aerial photo"},
+            "url": settings.basemap_photo_url,
+            "attribution": GSI_CREDIT,
+            "minZoom": 2,
+            "maxNativeZoom": 18,
+            # GSI asks for the satellite credits where the seamless photo shows Landsat (small scales).
+            "smallScaleAttribution": PHOTO_CREDIT,
+            "smallScaleMaxZoom": 8,
+        },
+        {
+            "id": "osm",
+            "title": {"ja": "OpenStreetMap", "en": "OpenStreetMap"},
+            "url": settings.basemap_osm_url,
+            "attribution": OSM_CREDIT,
+            "minZoom": 0,
+            "maxNativeZoom": 19,
+        },
         {"id": "none", "title": {"ja": "背景なし", "en": "No base map"}, "url": None, "attribution": ""},
     ]
 
@@ -43,8 +71,7 @@ def _layer(layer: LayerDef, audience: Access) -> dict[str, Any]:
         "synthetic": layer.synthetic,
         "title_field": layer.title_field,
         "style": layer.style.model_dump(),
-        "fields": [{"name": f.name, "label": f.label.model_dump()}
-                   for f in layer.fields_for(audience)],
+        "fields": [{"name": f.name, "label": f.label.model_dump()} for f in layer.fields_for(audience)],
         "attribution": layer.license.attribution.model_dump(),
         "license": {"id": layer.license.id, "url": layer.license.url},
     }
@@ -59,8 +86,10 @@ def viewer_config(settings: Settings, audience: Access = "public") -> dict[str, 
     layers = catalog.public_layers() if audience == "public" else list(catalog.layers.values())
     departments = sorted(catalog.departments.values(), key=lambda d: (d.order, d.id))
     return {
-        "title": {"ja": f"{settings.city_name_ja} 統合型GIS",
-                  "en": f"{settings.city_name_en} integrated GIS"},
+        "title": {
+            "ja": f"{settings.city_name_ja} 統合型GIS",
+            "en": f"{settings.city_name_en} integrated GIS",
+        },
         "api": PREFIXES[audience],
         "center": [36.083, 140.111],
         "zoom": 12,
@@ -68,8 +97,9 @@ def viewer_config(settings: Settings, audience: Access = "public") -> dict[str, 
         "departments": [{"id": d.id, "name": d.name.model_dump()} for d in departments],
         "layers": {layer.id: _layer(layer, audience) for layer in layers},
         # Staff search and point reports also see internal layers, behind the same wall.
-        "endpoints": {name: f"{PREFIXES[audience].removesuffix('/api')}/{name}"
-                      for name in ("search", "point")},
+        "endpoints": {
+            name: f"{PREFIXES[audience].removesuffix('/api')}/{name}" for name in ("search", "point")
+        },
     }
 
 

@@ -18,9 +18,16 @@ import pytest
 from tsukuba_gis.settings import PROJECT_ROOT, Settings
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
 
 
 def free_port() -> int:
@@ -71,8 +78,13 @@ class LiveServer:
         environ = {**os.environ, "TSUKUBA_GIS_DATA_DIR": str(data_dir), **(env or {})}
         environ.pop("TSUKUBA_GIS_PUBLIC_URL", None)
         self.log = open(data_dir / f"server-{self.port}.log", "w")
-        self.process = subprocess.Popen([cli, "serve", "--port", str(self.port)], env=environ,
-                                        stdout=self.log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+        self.process = subprocess.Popen(
+            [cli, "serve", "--port", str(self.port)],
+            env=environ,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=PROJECT_ROOT,
+        )
         try:
             wait_http(f"{self.url}/health")
         except TimeoutError:
@@ -144,8 +156,9 @@ def postgis_sample_settings(postgis_cluster, tmp_path_factory) -> Settings:
     """Settings of the sample layers loaded into a PostGIS database, once per session."""
     from etl.runner import run_etl
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("data-postgis"),
-                        store=postgis_cluster.create_database("samples"))
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("data-postgis"), store=postgis_cluster.create_database("samples")
+    )
     report = run_etl(settings, quiet=True)
     assert report.ok, [(r.layer_id, r.error) for r in report.layers if r.status == "failed"]
     return settings
@@ -154,8 +167,9 @@ def postgis_sample_settings(postgis_cluster, tmp_path_factory) -> Settings:
 @pytest.fixture(scope="session")
 def postgis_live_server(postgis_sample_settings):
     """The real server over the PostGIS sample store, for the whole session."""
-    server = LiveServer(postgis_sample_settings.data_dir,
-                        env={"TSUKUBA_GIS_STORE": postgis_sample_settings.store})
+    server = LiveServer(
+        postgis_sample_settings.data_dir, env={"TSUKUBA_GIS_STORE": postgis_sample_settings.store}
+    )
     yield server
     server.stop()
 
@@ -170,8 +184,7 @@ def each_sample_settings(request) -> Settings:
 @pytest.fixture(scope="session", params=["gpkg", "postgis"])
 def each_live_server(request):
     """The real server on each backend's sample store: a test using it runs once per store."""
-    return request.getfixturevalue("live_server" if request.param == "gpkg"
-                                   else "postgis_live_server")
+    return request.getfixturevalue("live_server" if request.param == "gpkg" else "postgis_live_server")
 
 
 @pytest.fixture(scope="session")
@@ -191,8 +204,14 @@ def browser():
 def page(browser):
     """A fresh browser page; external hosts (base map tiles) are blocked: tests stay offline."""
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="ja-JP")
-    context.route("**/*", lambda route: route.abort() if not route.request.url.startswith(
-        ("http://127.0.0.1", "data:", "blob:")) else route.continue_())
+    context.route(
+        "**/*",
+        lambda route: (
+            route.abort()
+            if not route.request.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+            else route.continue_()
+        ),
+    )
     page = context.new_page()
     yield page
     context.close()

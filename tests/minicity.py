@@ -45,10 +45,8 @@ class MiniCity:
         self.root, self.store = root, store
         for sub in ("layers/test", "sources", "data"):
             (root / sub).mkdir(parents=True, exist_ok=True)
-        (root / "layers/test/_department.yaml").write_text("name: {ja: テスト, en: Test}\n",
-                                                           encoding="utf-8")
-        (root / "layers/test/sites.yaml").write_text(LAYER.replace("{access}", access),
-                                                     encoding="utf-8")
+        (root / "layers/test/_department.yaml").write_text("name: {ja: テスト, en: Test}\n", encoding="utf-8")
+        (root / "layers/test/sites.yaml").write_text(LAYER.replace("{access}", access), encoding="utf-8")
 
     @property
     def data_dir(self) -> Path:
@@ -61,27 +59,39 @@ class MiniCity:
     @property
     def env(self) -> dict[str, str]:
         """The environment of a server or ETL process of this city."""
-        return {"TSUKUBA_GIS_DATA_DIR": str(self.data_dir), "TSUKUBA_GIS_STORE": self.store,
-                "TSUKUBA_GIS_LAYERS_DIR": str(self.root / "layers"),
-                "TSUKUBA_GIS_SOURCES_DIR": str(self.root / "sources")}
+        return {
+            "TSUKUBA_GIS_DATA_DIR": str(self.data_dir),
+            "TSUKUBA_GIS_STORE": self.store,
+            "TSUKUBA_GIS_LAYERS_DIR": str(self.root / "layers"),
+            "TSUKUBA_GIS_SOURCES_DIR": str(self.root / "sources"),
+        }
 
     def hand_over(self, n: int, edition: str) -> None:
         """A new source file: ``n`` points in Tsukuba, every row tagged with ``edition``."""
         rng = np.random.default_rng(n)
         ids = np.arange(1, n + 1)
-        pd.DataFrame({
-            "site_id": [f"S{i:07d}" for i in ids], "name": [f"地点{i}" for i in ids],
-            "edition": edition, "rank": ids % 97,
-            "lon": np.round(rng.uniform(140.00, 140.20, n), 7),
-            "lat": np.round(rng.uniform(36.00, 36.20, n), 7),
-        }).to_csv(self.source, index=False)
+        pd.DataFrame(
+            {
+                "site_id": [f"S{i:07d}" for i in ids],
+                "name": [f"地点{i}" for i in ids],
+                "edition": edition,
+                "rank": ids % 97,
+                "lon": np.round(rng.uniform(140.00, 140.20, n), 7),
+                "lat": np.round(rng.uniform(36.00, 36.20, n), 7),
+            }
+        ).to_csv(self.source, index=False)
 
     def etl_process(self, *args: str) -> subprocess.Popen:
         """``tsukuba-gis etl ARGS`` as a child process (output in data/etl.log)."""
         cli = shutil.which("tsukuba-gis") or str(Path(sys.executable).parent / "tsukuba-gis")
         log = open(self.data_dir / "etl.log", "a")
-        return subprocess.Popen([cli, "-q", "etl", *args], env={**os.environ, **self.env},
-                                stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+        return subprocess.Popen(
+            [cli, "-q", "etl", *args],
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=PROJECT_ROOT,
+        )
 
     def etl(self, *args: str, timeout: float = 120) -> None:
         """Run the ETL to the end; fail with its output when it fails."""

@@ -20,9 +20,14 @@ import psycopg
 BIN = Path(os.environ.get("TSUKUBA_GIS_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 PACKAGE = "postgresql-15-postgis-3"
 SETTINGS = {
-    "listen_addresses": "127.0.0.1", "fsync": "off", "synchronous_commit": "off",
-    "full_page_writes": "off", "max_connections": "200", "shared_buffers": "64MB",
-    "log_min_messages": "warning", "log_min_error_statement": "panic",
+    "listen_addresses": "127.0.0.1",
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_connections": "200",
+    "shared_buffers": "64MB",
+    "log_min_messages": "warning",
+    "log_min_error_statement": "panic",
 }
 
 
@@ -43,43 +48,63 @@ class Cluster:
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        return subprocess.run([*prefix, *args], check=check, capture_output=True, text=True,
-                              timeout=120)
+        return subprocess.run([*prefix, *args], check=check, capture_output=True, text=True, timeout=120)
 
     def init(self) -> None:
         """initdb with ICU Japanese collation (as a Japanese city would), password auth."""
         missing = [b for b in ("initdb", "pg_ctl") if not (BIN / b).exists()]
         if missing or not Path("/usr/share/postgresql/15/extension/postgis.control").exists():
-            raise RuntimeError(f"PostgreSQL 15 with PostGIS is missing: apt-get install {PACKAGE}"
-                               " (`make test-deps` does it)")
+            raise RuntimeError(
+                f"PostgreSQL 15 with PostGIS is missing: apt-get install {PACKAGE} (`make test-deps` does it)"
+            )
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
         pwfile = self.root / "pw"
         pwfile.write_text(self.password + "\n")
         if os.geteuid() == 0:
             shutil.chown(pwfile, "postgres", "postgres")
-        self._run(str(BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--no-sync",
-                  "-E", "UTF8", "--locale=C.UTF-8", "--locale-provider=icu", "--icu-locale=ja-JP",
-                  "--auth=scram-sha-256", f"--pwfile={pwfile}")
+        self._run(
+            str(BIN / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--locale-provider=icu",
+            "--icu-locale=ja-JP",
+            "--auth=scram-sha-256",
+            f"--pwfile={pwfile}",
+        )
         pwfile.unlink()
         options = " ".join(f"-c {k}={v}" for k, v in SETTINGS.items())
         self.options = f"{options} -p {self.port} -c unix_socket_directories={self.root}"
 
     def start(self) -> None:
         """Start (or restart after ``stop``) and wait until it accepts connections."""
-        self._run(str(BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w",
-                  "-t", "60", "-o", self.options, "start")
+        self._run(
+            str(BIN / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            self.options,
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         """Stop (``immediate`` is a crash, as far as clients can tell)."""
-        self._run(str(BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop",
-                  check=False)
+        self._run(str(BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
 
-    def dsn(self, database: str = "postgres", user: str = "postgres",
-            password: str | None = None) -> str:
+    def dsn(self, database: str = "postgres", user: str = "postgres", password: str | None = None) -> str:
         """A postgresql:// URL on the loopback port."""
-        return (f"postgresql://{user}:{password or self.password}@127.0.0.1:{self.port}"
-                f"/{database}")
+        return f"postgresql://{user}:{password or self.password}@127.0.0.1:{self.port}/{database}"
 
     def execute(self, *statements: str, database: str = "postgres") -> None:
         """Run statements as the superuser, each in autocommit."""

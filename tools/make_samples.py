@@ -25,10 +25,25 @@ ZONE_IX = "EPSG:6677"
 
 # River courses through Tsukuba, lon/lat, traced coarsely from GSI maps (approximate on purpose).
 RIVERS = {
-    "桜川": [(140.072, 36.228), (140.088, 36.200), (140.104, 36.176), (140.121, 36.152),
-            (140.139, 36.128), (140.156, 36.108), (140.172, 36.093)],
-    "小貝川": [(140.027, 36.236), (140.016, 36.200), (140.008, 36.160), (140.004, 36.115),
-              (140.006, 36.070), (140.014, 36.020), (140.028, 35.975), (140.045, 35.950)],
+    "桜川": [
+        (140.072, 36.228),
+        (140.088, 36.200),
+        (140.104, 36.176),
+        (140.121, 36.152),
+        (140.139, 36.128),
+        (140.156, 36.108),
+        (140.172, 36.093),
+    ],
+    "小貝川": [
+        (140.027, 36.236),
+        (140.016, 36.200),
+        (140.008, 36.160),
+        (140.004, 36.115),
+        (140.006, 36.070),
+        (140.014, 36.020),
+        (140.028, 35.975),
+        (140.045, 35.950),
+    ],
 }
 # Depth ranks of the MLIT hazard map guide, widest (shallowest) band first: rank, label, metres.
 RANKS = [(1, "0.5m未満", 900.0), (2, "0.5m以上3.0m未満", 550.0), (3, "3.0m以上5.0m未満", 220.0)]
@@ -63,10 +78,17 @@ def flood_sample(city: shapely.Geometry) -> gpd.GeoDataFrame:
             ring = shape.difference(deeper) if deeper is not None else shape
             ring = ring.intersection(city)
             if not ring.is_empty:
-                rows.append({"河川名": river, "浸水深ランク": rank, "浸水深": label,
-                             "想定": "想定最大規模（サンプル）", "備考": NOTE,
-                             "庁内確認": REVIEW[(rank + len(river)) % len(REVIEW)],
-                             "geometry": ring})
+                rows.append(
+                    {
+                        "河川名": river,
+                        "浸水深ランク": rank,
+                        "浸水深": label,
+                        "想定": "想定最大規模（サンプル）",
+                        "備考": NOTE,
+                        "庁内確認": REVIEW[(rank + len(river)) % len(REVIEW)],
+                        "geometry": ring,
+                    }
+                )
     return gpd.GeoDataFrame(rows, crs=ZONE_IX)
 
 
@@ -75,18 +97,20 @@ def shelters_staff() -> pd.DataFrame:
     rng = np.random.default_rng(SEED + 1)
     shelters = pyogrio.read_dataframe(SOURCES / "disaster/tsukuba_hinanjo_6677_cp932.shp", encoding="cp932")
     sections = ["教育局 学務課", "市民部 市民活動課", "保健福祉部 社会福祉課", "都市計画部 公園・施設課"]
-    out = pd.DataFrame({
-        "共通ID": shelters["共通ID"],
-        "施設名": shelters["施設名"],
-        "住所": shelters["住所"],
-        # Survey convention: X is the northing, Y the easting.
-        "X座標": shelters.geometry.y.round(3),
-        "Y座標": shelters.geometry.x.round(3),
-        "担当課": rng.choice(sections, size=len(shelters)),
-        "内線": [f"内線 {n}" for n in rng.integers(4000, 4999, size=len(shelters))],
-        "鍵保管": rng.choice(["施設管理者", "地区防災担当", "市職員（参集者）"], size=len(shelters)),
-        "備考": "サンプル（架空）の連絡先",
-    })
+    out = pd.DataFrame(
+        {
+            "共通ID": shelters["共通ID"],
+            "施設名": shelters["施設名"],
+            "住所": shelters["住所"],
+            # Survey convention: X is the northing, Y the easting.
+            "X座標": shelters.geometry.y.round(3),
+            "Y座標": shelters.geometry.x.round(3),
+            "担当課": rng.choice(sections, size=len(shelters)),
+            "内線": [f"内線 {n}" for n in rng.integers(4000, 4999, size=len(shelters))],
+            "鍵保管": rng.choice(["施設管理者", "地区防災担当", "市職員（参集者）"], size=len(shelters)),
+            "備考": "サンプル（架空）の連絡先",
+        }
+    )
     return out
 
 
@@ -99,8 +123,12 @@ def main() -> None:
     target.unlink(missing_ok=True)
     flood.to_file(target, layer="shinsui_sample", driver="GPKG")
     staff = shelters_staff()
-    staff.to_csv(SOURCES / "disaster/shelters_staff_6677_cp932.csv", index=False, encoding="cp932",
-                 lineterminator="\r\n")
+    staff.to_csv(
+        SOURCES / "disaster/shelters_staff_6677_cp932.csv",
+        index=False,
+        encoding="cp932",
+        lineterminator="\r\n",
+    )
     print(f"flood bands: {len(flood)}; staff shelters: {len(staff)}")
 
 

@@ -136,8 +136,9 @@ _CACHE: dict[Path, tuple[tuple, Catalog]] = {}
 
 
 def _signature(layers_dir: Path) -> tuple:
-    return tuple(sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size)
-                        for p in layers_dir.glob("*/*.yaml")))
+    return tuple(
+        sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in layers_dir.glob("*/*.yaml"))
+    )
 
 
 def cached_catalog(layers_dir: Path) -> Catalog:

@@ -80,6 +80,7 @@ def _fail(path: Path, el: etree._Element, why: str) -> FormatError:
 
 # ---------------------------------------------------------------- code lists
 
+
 def read_codelist(path: Path) -> dict[str, str]:
     """A code list (``gml:Dictionary`` of ``gml:Definition``) as {code: label}.
 
@@ -124,19 +125,21 @@ class _CodeLists:
         if file is None:
             file = self.files[code_space] = self._file(code_space)
         if file not in self.cache:
-            self.cache[file] = _codelist(str(file), file.stat().st_mtime_ns) \
-                if file.is_file() else None
+            self.cache[file] = _codelist(str(file), file.stat().st_mtime_ns) if file.is_file() else None
         codes = self.cache[file]
         return None if codes is None else codes.get(code)
 
     def warn_missing(self) -> None:
         missing = sorted(str(file) for file, codes in self.cache.items() if codes is None)
         if missing:
-            warnings.warn(f"{self.gml_path}: code lists not found, their labels are left "
-                          f"empty: {', '.join(missing)}", stacklevel=3)
+            warnings.warn(
+                f"{self.gml_path}: code lists not found, their labels are left empty: {', '.join(missing)}",
+                stacklevel=3,
+            )
 
 
 # ---------------------------------------------------------------- coordinates
+
 
 @dataclass(frozen=True)
 class _Srs:
@@ -190,15 +193,13 @@ class _Context:
     default_dim: int | None = None
 
 
-def _coords(el: etree._Element, srs_name: str | None, dim: int | None,
-            ctx: _Context) -> np.ndarray:
+def _coords(el: etree._Element, srs_name: str | None, dim: int | None, ctx: _Context) -> np.ndarray:
     """Lon/lat (n, 2) from a gml:posList or gml:pos, or the gml:pos children of ``el``."""
     srs = _srs(srs_name) if srs_name else None
     if srs is None:
         raise _fail(ctx.path, el, f"unknown or missing srsName {srs_name!r}")
     dim = int(el.get("srsDimension") or dim or srs.dim)
-    texts = [el.text or ""] if _local(el) in {"posList", "pos"} else \
-        [p.text or "" for p in el.iter("{*}pos")]
+    texts = [el.text or ""] if _local(el) in {"posList", "pos"} else [p.text or "" for p in el.iter("{*}pos")]
     try:
         values = np.array(" ".join(texts).split(), dtype=float)
     except ValueError:
@@ -209,6 +210,7 @@ def _coords(el: etree._Element, srs_name: str | None, dim: int | None,
 
 
 # ---------------------------------------------------------------- geometry
+
 
 @dataclass
 class _Geometry:
@@ -237,8 +239,7 @@ class _Geometry:
         raise _fail(self.ctx.path, boundary, "ring without posList or pos coordinates")
 
     def polygon(self, el: etree._Element, srs: str | None, dim: int | None) -> shapely.Polygon:
-        rings = [self.ring(b, srs, dim) for b in _children(el)
-                 if _local(b) in {"exterior", "interior"}]
+        rings = [self.ring(b, srs, dim) for b in _children(el) if _local(b) in {"exterior", "interior"}]
         if not rings:
             raise _fail(self.ctx.path, el, "polygon without an exterior ring")
         try:
@@ -322,6 +323,7 @@ def _object_geometry(obj: etree._Element, ctx: _Context):
 
 # ---------------------------------------------------------------- attributes
 
+
 @dataclass
 class _Value:
     name: str
@@ -340,8 +342,7 @@ def _generic(el: etree._Element) -> Iterator[_Value]:
     if value is None:
         yield _Value(el.get("name") or _local(el), None)
     else:
-        yield _Value(el.get("name") or _local(el), (value.text or "").strip() or None,
-                     None, value.get("uom"))
+        yield _Value(el.get("name") or _local(el), (value.text or "").strip() or None, None, value.get("uom"))
 
 
 def _values(obj: etree._Element) -> Iterator[_Value]:
@@ -365,6 +366,7 @@ def _values(obj: etree._Element) -> Iterator[_Value]:
 
 
 # ---------------------------------------------------------------- columns
+
 
 @dataclass
 class _Column:
@@ -446,6 +448,7 @@ def _frame(columns: dict[str, _Column], base: dict[str, list], geometries: list)
 
 # ---------------------------------------------------------------- streaming
 
+
 def _envelope(bounded_by: etree._Element, ctx: _Context) -> None:
     # The CityModel's envelope sets the srsName for geometries that declare none (tran).
     envelope = bounded_by.find("{*}Envelope")
@@ -457,8 +460,9 @@ def _envelope(bounded_by: etree._Element, ctx: _Context) -> None:
 def _city_objects(path: Path, ctx: _Context) -> Iterator[etree._Element]:
     """Each top-level city object, cleared from memory once the caller is done with it."""
     depth, root = 0, None
-    parser = etree.iterparse(str(path), events=("start", "end"), huge_tree=True,
-                             resolve_entities=False, no_network=True)
+    parser = etree.iterparse(
+        str(path), events=("start", "end"), huge_tree=True, resolve_entities=False, no_network=True
+    )
     for event, el in parser:
         if event == "start":
             depth += 1

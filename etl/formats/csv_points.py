@@ -53,17 +53,22 @@ def open_csv(path: Path, source: SourceDef, label: str, chunk_size: int) -> Open
     xcol, ycol = _columns(source)
     missing = [c for c in (xcol, ycol) if c not in columns]
     if missing:
-        raise FormatError(f"{label}: coordinate column(s) {', '.join(missing)} not in the header"
-                          f" ({', '.join(columns)}); fix lat/lon or x/y in the layer definition")
-    decisions = {"encoding": why,
-                 "crs": f"{source.crs}, from the layer definition (a CSV has none)"}
+        raise FormatError(
+            f"{label}: coordinate column(s) {', '.join(missing)} not in the header"
+            f" ({', '.join(columns)}); fix lat/lon or x/y in the layer definition"
+        )
+    decisions = {"encoding": why, "crs": f"{source.crs}, from the layer definition (a CSV has none)"}
     if source.x is not None:
-        decisions["axes"] = (f"survey convention: X={source.x} is the northing,"
-                             f" Y={source.y} the easting")
+        decisions["axes"] = f"survey convention: X={source.x} is the northing, Y={source.y} the easting"
     return OpenedSource(
-        path=path, label=label, columns=[c for c in columns if c not in (xcol, ycol)],
-        crs=source.crs, decisions=decisions, feature_count=None,
-        chunks=_chunks(path, encoding, xcol, ycol, source.crs, label, chunk_size))
+        path=path,
+        label=label,
+        columns=[c for c in columns if c not in (xcol, ycol)],
+        crs=source.crs,
+        decisions=decisions,
+        feature_count=None,
+        chunks=_chunks(path, encoding, xcol, ycol, source.crs, label, chunk_size),
+    )
 
 
 def _numbers(raw: pd.Series) -> pd.Series:
@@ -72,19 +77,23 @@ def _numbers(raw: pd.Series) -> pd.Series:
 
 
 def _reader(path: Path, encoding: str, chunk_size: int, label: str) -> Iterator[pd.DataFrame]:
-    reader = pd.read_csv(path, encoding=encoding, dtype=str, keep_default_na=False,
-                         chunksize=chunk_size, skipinitialspace=True)
+    reader = pd.read_csv(
+        path, encoding=encoding, dtype=str, keep_default_na=False, chunksize=chunk_size, skipinitialspace=True
+    )
     try:
         for frame in reader:
             frame.columns = [str(c).strip() for c in frame.columns]
             yield frame
     except pd.errors.ParserError as err:
-        raise FormatError(f"{label}: {err} (lines count from 1 = the header); fix that row:"
-                          " a value with a comma needs double quotes") from None
+        raise FormatError(
+            f"{label}: {err} (lines count from 1 = the header); fix that row:"
+            " a value with a comma needs double quotes"
+        ) from None
 
 
-def _chunks(path: Path, encoding: str, xcol: str, ycol: str, crs: str, label: str,
-            chunk_size: int) -> Iterator[Chunk]:
+def _chunks(
+    path: Path, encoding: str, xcol: str, ycol: str, crs: str, label: str, chunk_size: int
+) -> Iterator[Chunk]:
     row = 0
     for frame in _reader(path, encoding, chunk_size, label):
         frame[ROW] = np.arange(row + 1, row + len(frame) + 1)
@@ -92,15 +101,16 @@ def _chunks(path: Path, encoding: str, xcol: str, ycol: str, crs: str, label: st
         raw_x, raw_y = frame[xcol], frame[ycol]  # kept: a later reject shows them as handed over
         x, y = _numbers(raw_x), _numbers(raw_y)
         bad = x.isna() | y.isna() | ~np.isfinite(x) | ~np.isfinite(y)
-        rejects = [_reject(label, r, raw_x[i], raw_y[i], xcol, ycol, frame.loc[i])
-                   for i, r in zip(frame.index[bad], frame[ROW][bad], strict=True)]
+        rejects = [
+            _reject(label, r, raw_x[i], raw_y[i], xcol, ycol, frame.loc[i])
+            for i, r in zip(frame.index[bad], frame[ROW][bad], strict=True)
+        ]
         good = frame[~bad].replace({"": None})
         geometry = gpd.points_from_xy(x[~bad], y[~bad])
         yield Chunk(gpd.GeoDataFrame(good, geometry=geometry, crs=crs), rejects)
 
 
-def _reject(label: str, row: int, x: str, y: str, xcol: str, ycol: str,
-            values: pd.Series) -> Reject:
+def _reject(label: str, row: int, x: str, y: str, xcol: str, ycol: str, values: pd.Series) -> Reject:
     if not str(x).strip() and not str(y).strip():
         reason = f"no coordinates ({ycol}/{xcol} are empty)"
     else:

@@ -70,8 +70,9 @@ def _fail(path: Path, el: etree._Element, why: str) -> FormatError:
 
 def _join(pieces: list[np.ndarray]) -> np.ndarray:
     # Consecutive segments / ring members share their joining point: keep it once.
-    joined = [pieces[0]] + [p[1:] if np.array_equal(p[0], prev[-1]) else p
-                            for prev, p in zip(pieces, pieces[1:], strict=False)]
+    joined = [pieces[0]] + [
+        p[1:] if np.array_equal(p[0], prev[-1]) else p for prev, p in zip(pieces, pieces[1:], strict=False)
+    ]
     return np.vstack(joined)
 
 
@@ -86,13 +87,15 @@ class _Reader:
         """(n, 2) lon/lat from a gml:posList or gml:pos written lat lon."""
         crs = FGD_CRS.get(srs_name or "")
         if crs is None:
-            raise _fail(self.path, el, f"unknown srsName {srs_name!r} (known: "
-                                       f"{', '.join(FGD_CRS)})")
+            raise _fail(self.path, el, f"unknown srsName {srs_name!r} (known: {', '.join(FGD_CRS)})")
         if self.crs is None:
             self.crs = crs
         elif crs != self.crs:
-            raise _fail(self.path, el, f"srsName {srs_name} ({crs}) differs from the file's "
-                                       f"{self.crs}: one file must have one CRS")
+            raise _fail(
+                self.path,
+                el,
+                f"srsName {srs_name} ({crs}) differs from the file's {self.crs}: one file must have one CRS",
+            )
         try:
             values = np.array((el.text or "").split(), dtype=float)
         except ValueError:
@@ -113,12 +116,10 @@ class _Reader:
         curves = [next(_children(m), None) for m in boundary.iter("{*}curveMember")]
         if any(c is None for c in curves):
             raise _fail(self.path, boundary, "curveMember by reference (xlink) is not supported")
-        return _join([self.curve(c, srs) for c in curves]) if curves else \
-            self.curve(boundary, srs)
+        return _join([self.curve(c, srs) for c in curves]) if curves else self.curve(boundary, srs)
 
     def polygon(self, patch: etree._Element, srs: str | None) -> shapely.Polygon:
-        rings = [self.ring(b, srs) for b in _children(patch)
-                 if _local(b) in {"exterior", "interior"}]
+        rings = [self.ring(b, srs) for b in _children(patch) if _local(b) in {"exterior", "interior"}]
         if not rings:
             raise _fail(self.path, patch, "polygon without an exterior ring")
         try:
@@ -186,8 +187,9 @@ def _feature(feature: etree._Element, reader: _Reader) -> tuple[dict, object]:
 def _features(path: Path) -> Iterator[etree._Element]:
     """Each feature under the Dataset root, cleared from memory once the caller is done."""
     depth, root = 0, None
-    parser = etree.iterparse(str(path), events=("start", "end"), huge_tree=True,
-                             resolve_entities=False, no_network=True)
+    parser = etree.iterparse(
+        str(path), events=("start", "end"), huge_tree=True, resolve_entities=False, no_network=True
+    )
     for event, el in parser:
         if event == "start":
             depth += 1

@@ -27,8 +27,7 @@ _ASK_AGAIN = "ask the department for the file again (all parts with the same nam
 def _unsafe(name: str) -> bool:
     """A member name that would land outside the folder it is extracted to."""
     parts = PurePosixPath(name.replace("\\", "/")).parts
-    return (name.startswith(("/", "\\")) or ".." in parts
-            or (len(name) > 1 and name[1] == ":"))  # C:\...
+    return name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":")  # C:\...
 
 
 def zip_members(path: Path, label: str) -> list[str]:
@@ -40,9 +39,11 @@ def zip_members(path: Path, label: str) -> list[str]:
         raise FormatError(f"{label}: not a readable zip archive ({err}); {_ASK_AGAIN}") from None
     for name in names:
         if _unsafe(name):
-            raise FormatError(f"{label}: refused: the zip member {name!r} points outside the"
-                              " archive (path traversal); nothing was read. Ask the department"
-                              " for a zip of plain file names")
+            raise FormatError(
+                f"{label}: refused: the zip member {name!r} points outside the"
+                " archive (path traversal); nothing was read. Ask the department"
+                " for a zip of plain file names"
+            )
     return names
 
 
@@ -109,10 +110,15 @@ def locate(path: Path, label: str, layer: str | None) -> ShapefileParts:
         shps = [n for n in shps if PurePosixPath(n).stem == layer or n == layer]
     if len(shps) != 1:
         found = ", ".join(n for n in names if n.lower().endswith(".shp")) or "none"
-        what = f"no shapefile named {layer!r}" if layer else (
-            "no shapefile" if not shps else "several shapefiles")
-        raise FormatError(f"{label}: {what} in the zip (shapefiles in it: {found}); "
-                          + ("set `layer:` to the one to load" if shps or layer else _ASK_AGAIN))
+        what = (
+            f"no shapefile named {layer!r}"
+            if layer
+            else ("no shapefile" if not shps else "several shapefiles")
+        )
+        raise FormatError(
+            f"{label}: {what} in the zip (shapefiles in it: {found}); "
+            + ("set `layer:` to the one to load" if shps or layer else _ASK_AGAIN)
+        )
     return ShapefileParts(path, label, shps[0], tuple(names))
 
 
@@ -126,12 +132,16 @@ def _check_shp_like(parts: ShapefileParts, suffix: str) -> int:
     size = parts.size(suffix)
     head = _header(parts, suffix, 100)
     if size < 100 or struct.unpack(">i", head[:4])[0] != _SHP_MAGIC:
-        raise FormatError(f"{parts.label}: the {suffix} part is not a shapefile part (bad header,"
-                          f" {size} bytes); {_ASK_AGAIN}")
+        raise FormatError(
+            f"{parts.label}: the {suffix} part is not a shapefile part (bad header,"
+            f" {size} bytes); {_ASK_AGAIN}"
+        )
     declared = struct.unpack(">i", head[24:28])[0] * 2  # in 16-bit words
     if declared != size:
-        raise FormatError(f"{parts.label}: the {suffix} header says {declared} bytes but the part"
-                          f" has {size}: it is truncated or damaged; {_ASK_AGAIN}")
+        raise FormatError(
+            f"{parts.label}: the {suffix} header says {declared} bytes but the part"
+            f" has {size}: it is truncated or damaged; {_ASK_AGAIN}"
+        )
     return size
 
 
@@ -140,15 +150,18 @@ def _dbf_layout(parts: ShapefileParts) -> tuple[int, int, int]:
     size = parts.size(".dbf")
     head = _header(parts, ".dbf", 32)
     if size < 32 or len(head) < 32:
-        raise FormatError(f"{parts.label}: the .dbf part is too short to be a dBASE file"
-                          f" ({size} bytes); {_ASK_AGAIN}")
+        raise FormatError(
+            f"{parts.label}: the .dbf part is too short to be a dBASE file ({size} bytes); {_ASK_AGAIN}"
+        )
     records, header_len, record_len = struct.unpack("<IHH", head[4:12])
     expected = header_len + records * record_len
     if record_len == 0 or size not in (expected, expected + 1):  # + the 0x1A end marker
         held = (size - header_len) // record_len if record_len else 0
-        raise FormatError(f"{parts.label}: the .dbf header says {records} records but the part"
-                          f" holds {held} ({size} bytes): the header or the file is wrong;"
-                          f" {_ASK_AGAIN}")
+        raise FormatError(
+            f"{parts.label}: the .dbf header says {records} records but the part"
+            f" holds {held} ({size} bytes): the header or the file is wrong;"
+            f" {_ASK_AGAIN}"
+        )
     return records, header_len, record_len
 
 
@@ -156,15 +169,19 @@ def check(parts: ShapefileParts) -> int:
     """Refuse a shapefile with missing, truncated or inconsistent parts; return its count."""
     for suffix in REQUIRED:
         if not parts.has(suffix):
-            raise FormatError(f"{parts.label}: the {suffix} part of the shapefile is missing (a"
-                              " shapefile is at least .shp, .shx and .dbf with the same name);"
-                              f" {_ASK_AGAIN}")
+            raise FormatError(
+                f"{parts.label}: the {suffix} part of the shapefile is missing (a"
+                " shapefile is at least .shp, .shx and .dbf with the same name);"
+                f" {_ASK_AGAIN}"
+            )
     _check_shp_like(parts, ".shp")
     indexed = (_check_shp_like(parts, ".shx") - 100) // 8
     records, _, _ = _dbf_layout(parts)
     if indexed != records:
-        raise FormatError(f"{parts.label}: the .shx indexes {indexed} shapes but the .dbf holds"
-                          f" {records} records: the parts do not belong together; {_ASK_AGAIN}")
+        raise FormatError(
+            f"{parts.label}: the .shx indexes {indexed} shapes but the .dbf holds"
+            f" {records} records: the parts do not belong together; {_ASK_AGAIN}"
+        )
     return records
 
 
@@ -174,7 +191,7 @@ def _field_names(header: bytes) -> bytes:
     for start in range(32, len(header) - 31, 32):
         if header[start] == 0x0D:
             break
-        names.append(header[start:start + 11].split(b"\0", 1)[0])
+        names.append(header[start : start + 11].split(b"\0", 1)[0])
     return b"\n".join(names)
 
 

@@ -15,8 +15,7 @@ BOM = "\ufeff".encode()
 GETA = "\u3013"
 # Characters Python's cp932 codec refuses although cp932 has a look-alike (mostly Unicode
 # mappings of JIS vs Microsoft); mapped instead of lost.
-CP932_LOOKALIKES = str.maketrans({"\u2014": "\u2015", "\u00a5": "\uffe5", "\u203e": "\uffe3",
-                                  "\u00a0": " "})
+CP932_LOOKALIKES = str.maketrans({"\u2014": "\u2015", "\u00a5": "\uffe5", "\u203e": "\uffe3", "\u00a0": " "})
 MAX_REPORTED = 20
 
 

@@ -26,10 +26,20 @@ from etl.publish.csvfile import CsvFile
 from tsukuba_gis.layerdef import FieldDef, LayerDef
 
 GEOMETRY_TYPES = {"point": "Point", "line": "MultiLineString", "polygon": "MultiPolygon"}
-PANDAS_TYPES = {"string": object, "date": object, "integer": "Int64", "number": "float64",
-                "boolean": "boolean"}
-ARROW_TYPES = {"string": pa.string(), "date": pa.date32(), "integer": pa.int64(),
-               "number": pa.float64(), "boolean": pa.bool_()}
+PANDAS_TYPES = {
+    "string": object,
+    "date": object,
+    "integer": "Int64",
+    "number": "float64",
+    "boolean": "boolean",
+}
+ARROW_TYPES = {
+    "string": pa.string(),
+    "date": pa.date32(),
+    "integer": pa.int64(),
+    "number": pa.float64(),
+    "boolean": pa.bool_(),
+}
 COORDINATE_DECIMALS = 7  # 1e-7 degree is about 1 cm at Tsukuba
 EXCEL_CELL_LIMIT = 32_767  # characters; a longer WKT cell is cut by Excel
 DBF_TEXT_LIMIT = 254  # bytes of a DBF character field; GDAL truncates longer values
@@ -75,8 +85,10 @@ def empty_frame(target: Target) -> gpd.GeoDataFrame:
 
 def python_values(series: pd.Series) -> list[Any]:
     """Plain Python values with None for missing ones (for JSON and Arrow)."""
-    return [None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else v
-            for v in series.tolist()]
+    return [
+        None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else v
+        for v in series.tolist()
+    ]
 
 
 class FormatWriter(ABC):
@@ -142,8 +154,7 @@ class GeoJSONWriter(FormatWriter):
             feature = '{"type":"Feature",'
             if self._id is not None and properties[self._id] is not None:
                 feature += f'"id":{_json(properties[self._id])},'
-            feature += (f'"geometry":{geometry},'
-                        f'"properties":{_json(properties)}}}')
+            feature += f'"geometry":{geometry},"properties":{_json(properties)}}}'
             self._out.write(("\n" if self._first else ",\n") + feature)
             self._first = False
 
@@ -200,11 +211,21 @@ class GeoPackageWriter(FormatWriter):
 
     def _write(self, frame: gpd.GeoDataFrame) -> None:
         layer = self.target.layer
-        options = None if self.path.exists() else {
-            "IDENTIFIER": layer.title.ja, "DESCRIPTION": layer.description.ja}
-        pyogrio.write_dataframe(frame, self.path, layer=layer.id, driver="GPKG",
-                                append=self.path.exists(), geometry_type=self.target.geometry_type,
-                                layer_options=options, use_arrow=True)
+        options = (
+            None
+            if self.path.exists()
+            else {"IDENTIFIER": layer.title.ja, "DESCRIPTION": layer.description.ja}
+        )
+        pyogrio.write_dataframe(
+            frame,
+            self.path,
+            layer=layer.id,
+            driver="GPKG",
+            append=self.path.exists(),
+            geometry_type=self.target.geometry_type,
+            layer_options=options,
+            use_arrow=True,
+        )
 
     def _close(self) -> dict[str, Any]:
         return {"table": self.target.layer.id}
@@ -217,7 +238,7 @@ def dbf_names(names: list[str]) -> dict[str, str]:
     for name in names:
         short, n = name[:10], 1
         while short.lower() in taken:  # DBF field names compare case-insensitively
-            short, n = f"{name[:10 - len(str(n)) - 1]}_{n}", n + 1
+            short, n = f"{name[: 10 - len(str(n)) - 1]}_{n}", n + 1
         taken.add(short.lower())
         result[name] = short
     return result
@@ -241,10 +262,15 @@ class ShapefileWriter(FormatWriter):
             if spec.type in ("string", "date"):
                 values = frame[spec.name].dropna()
                 self._truncated += int(sum(len(str(v).encode()) > DBF_TEXT_LIMIT for v in values))
-        pyogrio.write_dataframe(frame.rename(columns=self._names), self._shp,
-                                driver="ESRI Shapefile", encoding="UTF-8",
-                                append=self._shp.exists(), geometry_type=self.target.geometry_type,
-                                use_arrow=True)
+        pyogrio.write_dataframe(
+            frame.rename(columns=self._names),
+            self._shp,
+            driver="ESRI Shapefile",
+            encoding="UTF-8",
+            append=self._shp.exists(),
+            geometry_type=self.target.geometry_type,
+            use_arrow=True,
+        )
 
     def _close(self) -> dict[str, Any]:
         with zipfile.ZipFile(self.path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -267,14 +293,18 @@ class GeoParquetWriter(FormatWriter):
         super().__init__(directory, target)
         # geopandas' to_parquet needs the whole frame at once; the "geo" metadata it would write
         # is small and known up front (GeoParquet 1.1), so the file is streamed instead.
-        column = {"encoding": "WKB", "geometry_types": [target.geometry_type],
-                  "crs": CRS("OGC:CRS84").to_json_dict()}
+        column = {
+            "encoding": "WKB",
+            "geometry_types": [target.geometry_type],
+            "crs": CRS("OGC:CRS84").to_json_dict(),
+        }
         if target.bbox is not None:
             column["bbox"] = list(target.bbox)
         geo = {"version": "1.1.0", "primary_column": "geometry", "columns": {"geometry": column}}
         fields = [pa.field(f.name, ARROW_TYPES[f.type]) for f in target.fields]
-        self._schema = pa.schema([*fields, pa.field("geometry", pa.binary())],
-                                 metadata={b"geo": json.dumps(geo).encode()})
+        self._schema = pa.schema(
+            [*fields, pa.field("geometry", pa.binary())], metadata={b"geo": json.dumps(geo).encode()}
+        )
         self._writer = pq.ParquetWriter(self.path, self._schema, compression="zstd")
 
     def _write(self, frame: gpd.GeoDataFrame) -> None:
@@ -301,4 +331,10 @@ def _iso_date(value: Any) -> date | None:
 
 
 WRITERS: tuple[type[FormatWriter], ...] = (
-    GeoJSONWriter, CsvWriter, CsvCp932Writer, GeoPackageWriter, ShapefileWriter, GeoParquetWriter)
+    GeoJSONWriter,
+    CsvWriter,
+    CsvCp932Writer,
+    GeoPackageWriter,
+    ShapefileWriter,
+    GeoParquetWriter,
+)

@@ -82,8 +82,10 @@ def published(data_dir: Path, catalog: Catalog) -> Iterator[tuple[LayerDef, dict
     from every open-data listing at once, even before the ETL removes its old files.
     """
     order = {d: dept.order for d, dept in catalog.departments.items()}
-    layers = sorted(catalog.public_layers(), key=lambda layer: (
-        order.get(layer.department, 999), layer.department, layer.id))
+    layers = sorted(
+        catalog.public_layers(),
+        key=lambda layer: (order.get(layer.department, 999), layer.department, layer.id),
+    )
     for layer in layers:
         manifest = read_manifest(data_dir, layer.id)
         if manifest is not None and manifest.get("layer") == layer.id:

@@ -37,8 +37,7 @@ LOG = logging.getLogger(__name__)
 REVISION = 1
 
 
-def publish(settings: Settings, store: Store, layer: LayerDef, record: LayerRecord
-            ) -> dict[str, Any]:
+def publish(settings: Settings, store: Store, layer: LayerDef, record: LayerRecord) -> dict[str, Any]:
     """Write (or remove) the open-data files of one layer version; a report entry."""
     data_dir = settings.data_dir
     if layer.access != "public":
@@ -55,15 +54,27 @@ def publish(settings: Settings, store: Store, layer: LayerDef, record: LayerReco
     started = time.monotonic()
     manifest = _publish(settings, store, layer, record, key, manifest)
     _refresh_records(settings)
-    return {"status": "published", "version": record.version, "files": len(manifest["files"]),
-            "bytes": sum(f["size"] for f in manifest["files"]),
-            "duration_s": round(time.monotonic() - started, 3)}
+    return {
+        "status": "published",
+        "version": record.version,
+        "files": len(manifest["files"]),
+        "bytes": sum(f["size"] for f in manifest["files"]),
+        "duration_s": round(time.monotonic() - started, 3),
+    }
 
 
 def publication_key(settings: Settings, layer: LayerDef, record: LayerRecord) -> str:
     """What the files depend on: the data version, the definition, the city, the writers."""
-    parts = [str(REVISION), record.layer_id, str(record.version), record.source_checksum,
-             record.loaded_at, layer.model_dump_json(), settings.city_code, settings.city_name_ja]
+    parts = [
+        str(REVISION),
+        record.layer_id,
+        str(record.version),
+        record.source_checksum,
+        record.loaded_at,
+        layer.model_dump_json(),
+        settings.city_code,
+        settings.city_name_ja,
+    ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
 
 
@@ -74,8 +85,14 @@ def _intact(data_dir: Path, manifest: dict[str, Any]) -> bool:
     return all(path.is_file() and path.stat().st_size == size for path, size in paths)
 
 
-def _publish(settings: Settings, store: Store, layer: LayerDef, record: LayerRecord, key: str,
-             previous: dict[str, Any] | None) -> dict[str, Any]:
+def _publish(
+    settings: Settings,
+    store: Store,
+    layer: LayerDef,
+    record: LayerRecord,
+    key: str,
+    previous: dict[str, Any] | None,
+) -> dict[str, Any]:
     """Write the set into a temp dir, rename it into place, then switch the manifest to it."""
     root = layer_dir(settings.data_dir, layer.id)
     root.mkdir(parents=True, exist_ok=True)
@@ -93,13 +110,16 @@ def _publish(settings: Settings, store: Store, layer: LayerDef, record: LayerRec
         shutil.rmtree(staging, ignore_errors=True)
         raise
     manifest = {
-        "layer": layer.id, "version": record.version, "key": key, "directory": final.name,
+        "layer": layer.id,
+        "version": record.version,
+        "key": key,
+        "directory": final.name,
         "loaded_at": record.loaded_at,
         "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "feature_count": count, "geometry": layer.geometry,
+        "feature_count": count,
+        "geometry": layer.geometry,
         "bbox": list(record.bbox) if record.bbox else None,
-        "fields": [{"name": f.name, "type": f.type, "label": f.label.model_dump()}
-                   for f in target.fields],
+        "fields": [{"name": f.name, "type": f.type, "label": f.label.model_dump()} for f in target.fields],
         "files": files,
     }
     write_json_atomic(root / MANIFEST, manifest)
@@ -116,13 +136,15 @@ def _writers(staging: Path, settings: Settings, target: Target) -> list[FormatWr
     standard = target.layer.opendata.standard
     if standard is not None:
         for cls in (StandardCsvWriter, StandardCsvCp932Writer):
-            writers.append(cls(staging, target, STANDARDS[standard], settings.city_code,
-                               settings.city_name_ja))
+            writers.append(
+                cls(staging, target, STANDARDS[standard], settings.city_code, settings.city_name_ja)
+            )
     return writers
 
 
-def _write_files(staging: Path, settings: Settings, store: Store, target: Target,
-                 record: LayerRecord) -> tuple[int, list[dict[str, Any]]]:
+def _write_files(
+    staging: Path, settings: Settings, store: Store, target: Target, record: LayerRecord
+) -> tuple[int, list[dict[str, Any]]]:
     """One pass over the store feeding every writer; the manifest entries of the files."""
     writers = _writers(staging, settings, target)
     count = 0
@@ -132,8 +154,10 @@ def _write_files(staging: Path, settings: Settings, store: Store, target: Target
             writer.write(frame)
         count += len(frame)
     if count != record.feature_count:
-        raise GisError(f"{record.layer_id} v{record.version}: read {count} features from the store,"
-                       f" the registry says {record.feature_count}")
+        raise GisError(
+            f"{record.layer_id} v{record.version}: read {count} features from the store,"
+            f" the registry says {record.feature_count}"
+        )
     return count, [_describe(writer, writer.close()) for writer in writers]
 
 
@@ -142,8 +166,14 @@ def _describe(writer: FormatWriter, extra: dict[str, Any]) -> dict[str, Any]:
     with open(writer.path, "rb") as handle:
         while block := handle.read(1 << 20):
             digest.update(block)
-    return {"name": writer.name, "format": writer.label, "media_type": writer.media_type,
-            "size": writer.path.stat().st_size, "sha256": digest.hexdigest(), **extra}
+    return {
+        "name": writer.name,
+        "format": writer.label,
+        "media_type": writer.media_type,
+        "size": writer.path.stat().st_size,
+        "sha256": digest.hexdigest(),
+        **extra,
+    }
 
 
 def _refresh_records(settings: Settings) -> None:

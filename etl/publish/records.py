@@ -25,19 +25,36 @@ def bbox_polygon(bbox: list[float] | None) -> dict[str, Any] | None:
 
 def _links(layer: LayerDef, manifest: dict[str, Any]) -> list[dict[str, Any]]:
     links = [
-        {"rel": "describedby", "type": "text/html", "href": f"/opendata#{layer.id}",
-         "title": "オープンデータ / Open data"},
-        {"rel": "item", "type": "application/geo+json", "title": "OGC API - Features",
-         "href": f"/api/collections/{layer.id}/items?f=json"},
-        {"rel": "collection", "type": "application/json", "title": "OGC API - Features collection",
-         "href": f"/api/collections/{layer.id}?f=json"},
-        {"rel": "license", "type": "text/html", "title": layer.license.id,
-         "href": layer.license.url},
+        {
+            "rel": "describedby",
+            "type": "text/html",
+            "href": f"/opendata#{layer.id}",
+            "title": "オープンデータ / Open data",
+        },
+        {
+            "rel": "item",
+            "type": "application/geo+json",
+            "title": "OGC API - Features",
+            "href": f"/api/collections/{layer.id}/items?f=json",
+        },
+        {
+            "rel": "collection",
+            "type": "application/json",
+            "title": "OGC API - Features collection",
+            "href": f"/api/collections/{layer.id}?f=json",
+        },
+        {"rel": "license", "type": "text/html", "title": layer.license.id, "href": layer.license.url},
     ]
     for item in manifest["files"]:
-        links.append({"rel": "enclosure", "type": item["media_type"], "title": item["format"],
-                      "length": item["size"],
-                      "href": f"/opendata/files/{layer.id}/{item['name']}"})
+        links.append(
+            {
+                "rel": "enclosure",
+                "type": item["media_type"],
+                "title": item["format"],
+                "length": item["size"],
+                "href": f"/opendata/files/{layer.id}/{item['name']}",
+            }
+        )
     return links
 
 
@@ -47,8 +64,18 @@ def record(layer: LayerDef, manifest: dict[str, Any], catalog: Catalog) -> dict[
     dept_ja = department.name.ja if department else layer.department
     dept_en = department.name.en if department else layer.department
     keywords = list(layer.keywords) or [dept_ja]
-    anytext = " ".join([layer.id, layer.title.ja, layer.title.en, layer.description.ja,
-                        layer.description.en, dept_ja, dept_en, *keywords])
+    anytext = " ".join(
+        [
+            layer.id,
+            layer.title.ja,
+            layer.title.en,
+            layer.description.ja,
+            layer.description.en,
+            dept_ja,
+            dept_en,
+            *keywords,
+        ]
+    )
     return {
         "id": layer.id,
         "type": "Feature",
@@ -70,8 +97,7 @@ def record(layer: LayerDef, manifest: dict[str, Any], catalog: Catalog) -> dict[
             "publisher": dept_ja,
             "synthetic": layer.synthetic,
             "featureCount": manifest["feature_count"],
-            "formats": [{"name": f["format"], "mediaType": f["media_type"]}
-                        for f in manifest["files"]],
+            "formats": [{"name": f["format"], "mediaType": f["media_type"]} for f in manifest["files"]],
             # pygeoapi's TinyDBCatalogue searches q= in this property and never returns it.
             "_metadata-anytext": anytext,
         },
@@ -81,8 +107,10 @@ def record(layer: LayerDef, manifest: dict[str, Any], catalog: Catalog) -> dict[
 
 def write_records(data_dir: Path, catalog: Catalog) -> Path:
     """Rewrite the records file from every published public layer (untouched when unchanged)."""
-    documents = {str(i): record(layer, manifest, catalog)
-                 for i, (layer, manifest) in enumerate(published(data_dir, catalog), start=1)}
+    documents = {
+        str(i): record(layer, manifest, catalog)
+        for i, (layer, manifest) in enumerate(published(data_dir, catalog), start=1)
+    }
     path = opendata_dir(data_dir) / RECORDS
     write_json_atomic(path, {"_default": documents})
     return path

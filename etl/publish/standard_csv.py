@@ -28,25 +28,62 @@ from etl.publish.formats import FormatWriter, Target, python_values
 
 # Common leading block (sheets 01–03, 05, 07–14), per tsunagu-bosai/open-infra-japan and
 # geolonia/datamodels. 名称_英字 (not 名称_英語) for sheet 03 is UNVERIFIED.
-COMMON = ["全国地方公共団体コード", "ID", "地方公共団体名", "名称", "名称_カナ", "名称_英字",
-          "所在地_全国地方公共団体コード", "町字ID", "所在地_連結表記", "所在地_都道府県",
-          "所在地_市区町村", "所在地_町字", "所在地_番地以下", "建物名等(方書)", "緯度", "経度"]
+COMMON = [
+    "全国地方公共団体コード",
+    "ID",
+    "地方公共団体名",
+    "名称",
+    "名称_カナ",
+    "名称_英字",
+    "所在地_全国地方公共団体コード",
+    "町字ID",
+    "所在地_連結表記",
+    "所在地_都道府県",
+    "所在地_市区町村",
+    "所在地_町字",
+    "所在地_番地以下",
+    "建物名等(方書)",
+    "緯度",
+    "経度",
+]
 
 # 03 指定緊急避難場所一覧, after the common block (geolonia jichitai-opendata-site.yaml and
 # municipal files). The ORDER of these columns is UNVERIFIED.
-HAZARDS = {"洪水": "flood", "崖崩れ、土石流及び地滑り": "landslide", "高潮": "storm_surge",
-           "地震": "earthquake", "津波": "tsunami", "大規模な火事": "large_fire",
-           "内水氾濫": "inland_flood", "火山現象": "volcano"}
-EVACUATION_SPACE = [*COMMON, "標高", "電話番号", *(f"災害種別_{h}" for h in HAZARDS),
-                    "指定避難所との重複", "想定収容人数", "対象となる町会・自治会", "URL", "備考"]
+HAZARDS = {
+    "洪水": "flood",
+    "崖崩れ、土石流及び地滑り": "landslide",
+    "高潮": "storm_surge",
+    "地震": "earthquake",
+    "津波": "tsunami",
+    "大規模な火事": "large_fire",
+    "内水氾濫": "inland_flood",
+    "火山現象": "volcano",
+}
+EVACUATION_SPACE = [
+    *COMMON,
+    "標高",
+    "電話番号",
+    *(f"災害種別_{h}" for h in HAZARDS),
+    "指定避難所との重複",
+    "想定収容人数",
+    "対象となる町会・自治会",
+    "URL",
+    "備考",
+]
 
 # JIS X 0401 prefecture codes (the first two digits of a 全国地方公共団体コード).
-PREFECTURES = dict(enumerate((
-    "北海道 青森県 岩手県 宮城県 秋田県 山形県 福島県 茨城県 栃木県 群馬県 埼玉県 千葉県"
-    " 東京都 神奈川県 新潟県 富山県 石川県 福井県 山梨県 長野県 岐阜県 静岡県 愛知県"
-    " 三重県 滋賀県 京都府 大阪府 兵庫県 奈良県 和歌山県 鳥取県 島根県 岡山県 広島県"
-    " 山口県 徳島県 香川県 愛媛県 高知県 福岡県 佐賀県 長崎県 熊本県 大分県 宮崎県"
-    " 鹿児島県 沖縄県").split(), start=1))
+PREFECTURES = dict(
+    enumerate(
+        (
+            "北海道 青森県 岩手県 宮城県 秋田県 山形県 福島県 茨城県 栃木県 群馬県 埼玉県 千葉県"
+            " 東京都 神奈川県 新潟県 富山県 石川県 福井県 山梨県 長野県 岐阜県 静岡県 愛知県"
+            " 三重県 滋賀県 京都府 大阪府 兵庫県 奈良県 和歌山県 鳥取県 島根県 岡山県 広島県"
+            " 山口県 徳島県 香川県 愛媛県 高知県 福岡県 佐賀県 長崎県 熊本県 大分県 宮崎県"
+            " 鹿児島県 沖縄県"
+        ).split(),
+        start=1,
+    )
+)
 ADDRESS = re.compile(r"^(?P<pref>.{2,3}?[都道府県])(?P<city>.+?[市区町村])")
 
 
@@ -69,6 +106,7 @@ def _flag(series: pd.Series) -> list[str]:
 
 def _fill_evacuation_space(table: pd.DataFrame, frame: gpd.GeoDataFrame) -> None:
     """Fill sheet 03's columns from the emergency_sites fields (missing ones stay blank)."""
+
     def text(name: str) -> list[Any]:
         return python_values(frame[name]) if name in frame else [None] * len(frame)
 
@@ -84,9 +122,13 @@ def _fill_evacuation_space(table: pd.DataFrame, frame: gpd.GeoDataFrame) -> None
 
 STANDARDS: dict[str, Standard] = {
     "evacuation_space": Standard(
-        "evacuation_space", "03 指定緊急避難場所一覧", "03 Designated emergency evacuation sites",
+        "evacuation_space",
+        "03 指定緊急避難場所一覧",
+        "03 Designated emergency evacuation sites",
         "https://www.digital.go.jp/resources/open_data/municipal-standard-data-set-test",
-        EVACUATION_SPACE, _fill_evacuation_space),
+        EVACUATION_SPACE,
+        _fill_evacuation_space,
+    ),
 }
 
 
@@ -106,8 +148,7 @@ class StandardCsvWriter(FormatWriter):
     label, media_type = "自治体標準CSV (UTF-8)", "text/csv; charset=utf-8; header=present"
     encoding, tail = "utf-8-sig", ""
 
-    def __init__(self, directory: Path, target: Target, standard: Standard, city_code: str,
-                 city_name: str):
+    def __init__(self, directory: Path, target: Target, standard: Standard, city_code: str, city_name: str):
         self.standard, self.city_code, self.city_name = standard, city_code, city_name
         self.suffix = f"_{standard.name}{self.tail}.csv"
         super().__init__(directory, target)
@@ -132,8 +173,13 @@ class StandardCsvWriter(FormatWriter):
 
     def _close(self) -> dict[str, Any]:
         info = self._file.close()
-        info.update({"standard": self.standard.name, "standard_title": self.standard.title_ja,
-                     "conforms_to": self.standard.sheet_url})
+        info.update(
+            {
+                "standard": self.standard.name,
+                "standard_title": self.standard.title_ja,
+                "conforms_to": self.standard.sheet_url,
+            }
+        )
         return info
 
 

@@ -34,15 +34,15 @@ Audience = Literal["public", "internal"]
 # Bump when the tiles change for the same data (new rules): every layer's tiles are rebuilt.
 REVISION = 1
 TMS = morecantile.tms.get("WebMercatorQuad")
-EXTENT = 4096            # tile coordinate units (1 px of a 256-px tile = 16 units)
-BUFFER = 80              # units past the tile edge (5 px): strokes do not break at tile edges
-SIMPLIFY = 4.0           # tolerance below maxzoom, in units: a quarter of a pixel
-SIMPLIFY_MAXZOOM = 1.0   # at maxzoom, one unit: stays invisible when clients overzoom 4 levels
-MAX_SIZE = 500_000       # gzip-compressed bytes per tile; over it: coarser grid, then smallest out
-MIN_EXTENT = 256         # the coarsest grid tried before features are dropped
-MAX_FEATURES = 200_000   # GDAL's own default: the minzoom rule keeps tiles far below it
+EXTENT = 4096  # tile coordinate units (1 px of a 256-px tile = 16 units)
+BUFFER = 80  # units past the tile edge (5 px): strokes do not break at tile edges
+SIMPLIFY = 4.0  # tolerance below maxzoom, in units: a quarter of a pixel
+SIMPLIFY_MAXZOOM = 1.0  # at maxzoom, one unit: stays invisible when clients overzoom 4 levels
+MAX_SIZE = 500_000  # gzip-compressed bytes per tile; over it: coarser grid, then smallest out
+MIN_EXTENT = 256  # the coarsest grid tried before features are dropped
+MAX_FEATURES = 200_000  # GDAL's own default: the minzoom rule keeps tiles far below it
 MINZOOM_FLOOR, MAXZOOM_BASE, MAXZOOM_CAP = 8, 14, 16
-DENSE_AT_MAXZOOM = 200   # average features per tile that pushes maxzoom one level up
+DENSE_AT_MAXZOOM = 200  # average features per tile that pushes maxzoom one level up
 DENSE_AT_MINZOOM = 5_000  # average features per tile below which a zoom level is worth drawing
 
 
@@ -74,8 +74,7 @@ class TileSpec:
         return f"{self.variant}-{self.key}"
 
 
-def tile_fields(layer: LayerDef, record: LayerRecord, audience: Audience
-                ) -> tuple[tuple[str, str], ...]:
+def tile_fields(layer: LayerDef, record: LayerRecord, audience: Audience) -> tuple[tuple[str, str], ...]:
     """Attributes chosen for display: the id, the title field and the style's category field."""
     allowed = {f.name for f in layer.fields_for(audience)}
     stored = {c.name: c.type for c in record.columns}
@@ -120,16 +119,33 @@ def tile_spec(layer: LayerDef, record: LayerRecord, audience: Audience) -> TileS
         return None
     fields = tile_fields(layer, record, audience)
     variant = audience
-    if audience == "internal" and layer.access == "public" and fields == tile_fields(
-            layer, record, "public"):
+    if audience == "internal" and layer.access == "public" and fields == tile_fields(layer, record, "public"):
         variant = "public"  # the same bytes: one tile set, built and cached once
     minzoom, maxzoom = zoom_range(record)
-    parts = [REVISION, record.layer_id, record.version, record.source_checksum, variant, fields,
-             minzoom, maxzoom, layer.geometry]
+    parts = [
+        REVISION,
+        record.layer_id,
+        record.version,
+        record.source_checksum,
+        variant,
+        fields,
+        minzoom,
+        maxzoom,
+        layer.geometry,
+    ]
     key = hashlib.sha256(repr(parts).encode()).hexdigest()[:10]
-    return TileSpec(record.layer_id, record.version, variant, layer.geometry, fields,
-                    record.id_column or "fid", minzoom, maxzoom,
-                    tuple(record.bbox or (122.0, 20.0, 154.0, 46.0)), key)
+    return TileSpec(
+        record.layer_id,
+        record.version,
+        variant,
+        layer.geometry,
+        fields,
+        record.id_column or "fid",
+        minzoom,
+        maxzoom,
+        tuple(record.bbox or (122.0, 20.0, 154.0, 46.0)),
+        key,
+    )
 
 
 def tolerance_units(spec: TileSpec, z: int) -> float:
@@ -149,16 +165,14 @@ def mbtiles_path(data_dir: Path, spec: TileSpec) -> Path:
     return tiles_dir(data_dir, spec.layer_id) / f"v{spec.version}-{spec.variant}-{spec.key}.mbtiles"
 
 
-def publish(settings: Settings, store: Store, layer: LayerDef, record: LayerRecord
-            ) -> dict[str, Any]:
+def publish(settings: Settings, store: Store, layer: LayerDef, record: LayerRecord) -> dict[str, Any]:
     """Pre-build every tile of one layer version; a report entry.
 
     GeoPackage store: an MBTiles file per tile set. PostGIS: the same tiles, loaded into the
     database's shared tile cache (every server host sees them, no shared disk needed); a tile
     missing there (the cache is emptied by a crash) is made on demand with ST_AsMVT.
     """
-    specs = {s.variant: s for a in ("public", "internal")
-             if (s := tile_spec(layer, record, a)) is not None}
+    specs = {s.variant: s for a in ("public", "internal") if (s := tile_spec(layer, record, a)) is not None}
     cache = store.tile_cache()
     started, built = time.monotonic(), []
     for spec in specs.values():
@@ -170,18 +184,22 @@ def publish(settings: Settings, store: Store, layer: LayerDef, record: LayerReco
         elif not cache.prebuilt(spec.layer_id, spec.version, spec.cache_variant):
             with tempfile.TemporaryDirectory(prefix="tsukuba-gis-tiles-") as tmp:
                 path = build_mbtiles(store, record, spec, Path(tmp) / "tiles.mbtiles")
-                cache.put_prebuilt(spec.layer_id, spec.version, spec.cache_variant,
-                                   read_mbtiles(path))
+                cache.put_prebuilt(spec.layer_id, spec.version, spec.cache_variant, read_mbtiles(path))
             built.append(spec.variant)
     if cache is None:
-        _remove_old(settings.data_dir, layer.id, {mbtiles_path(settings.data_dir, s).name
-                                                  for s in specs.values()})
+        _remove_old(
+            settings.data_dir, layer.id, {mbtiles_path(settings.data_dir, s).name for s in specs.values()}
+        )
     if not built:
         return {"status": "unchanged", "version": record.version}
     spec = next(iter(specs.values()))
-    return {"status": "published", "version": record.version, "variants": built,
-            "zooms": [spec.minzoom, spec.maxzoom],
-            "duration_s": round(time.monotonic() - started, 3)}
+    return {
+        "status": "published",
+        "version": record.version,
+        "variants": built,
+        "zooms": [spec.minzoom, spec.maxzoom],
+        "duration_s": round(time.monotonic() - started, 3),
+    }
 
 
 def read_mbtiles(path: Path) -> Iterator[tuple[int, int, int, bytes]]:
@@ -190,8 +208,7 @@ def read_mbtiles(path: Path) -> Iterator[tuple[int, int, int, bytes]]:
 
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        for z, x, row, tile in con.execute(
-                "SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles"):
+        for z, x, row, tile in con.execute("SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles"):
             yield z, x, (1 << z) - 1 - row, bytes(tile)
     finally:
         con.close()
@@ -199,11 +216,19 @@ def read_mbtiles(path: Path) -> Iterator[tuple[int, int, int, bytes]]:
 
 def gdal_options(spec: TileSpec) -> dict[str, Any]:
     """GDAL MBTiles/MVT dataset creation options for a tile set."""
-    return {"MINZOOM": spec.minzoom, "MAXZOOM": spec.maxzoom, "EXTENT": EXTENT,
-            "BUFFER": BUFFER, "MAX_SIZE": MAX_SIZE, "MAX_FEATURES": MAX_FEATURES,
-            "SIMPLIFICATION": tolerance_units(spec, spec.minzoom),
-            "SIMPLIFICATION_MAX_ZOOM": tolerance_units(spec, spec.maxzoom),
-            "NAME": spec.layer_id, "TYPE": "overlay", "COMPRESS": "YES"}
+    return {
+        "MINZOOM": spec.minzoom,
+        "MAXZOOM": spec.maxzoom,
+        "EXTENT": EXTENT,
+        "BUFFER": BUFFER,
+        "MAX_SIZE": MAX_SIZE,
+        "MAX_FEATURES": MAX_FEATURES,
+        "SIMPLIFICATION": tolerance_units(spec, spec.minzoom),
+        "SIMPLIFICATION_MAX_ZOOM": tolerance_units(spec, spec.maxzoom),
+        "NAME": spec.layer_id,
+        "TYPE": "overlay",
+        "COMPRESS": "YES",
+    }
 
 
 def build_mbtiles(store: Store, record: LayerRecord, spec: TileSpec, path: Path) -> Path:
@@ -223,8 +248,9 @@ def build_mbtiles(store: Store, record: LayerRecord, spec: TileSpec, path: Path)
         target = staging / path.name
         if frame is not None and len(frame):
             options = gdal_options(spec) | {"TEMPORARY_DB": str(staging / "work.db")}
-            pyogrio.write_dataframe(frame, target, driver="MBTiles", layer=spec.layer_id,
-                                    dataset_options=options)
+            pyogrio.write_dataframe(
+                frame, target, driver="MBTiles", layer=spec.layer_id, dataset_options=options
+            )
         else:  # no features: an empty tile set is still a tile set
             _empty_mbtiles(target, spec)
         target.chmod(0o644)
@@ -240,11 +266,18 @@ def _empty_mbtiles(path: Path, spec: TileSpec) -> None:
     con = sqlite3.connect(path)
     with con:
         con.execute("CREATE TABLE metadata (name TEXT, value TEXT)")
-        con.execute("CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER,"
-                    " tile_row INTEGER, tile_data BLOB)")
-        con.executemany("INSERT INTO metadata VALUES (?, ?)",
-                        [("name", spec.layer_id), ("format", "pbf"),
-                         ("minzoom", str(spec.minzoom)), ("maxzoom", str(spec.maxzoom))])
+        con.execute(
+            "CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER, tile_row INTEGER, tile_data BLOB)"
+        )
+        con.executemany(
+            "INSERT INTO metadata VALUES (?, ?)",
+            [
+                ("name", spec.layer_id),
+                ("format", "pbf"),
+                ("minzoom", str(spec.minzoom)),
+                ("maxzoom", str(spec.maxzoom)),
+            ],
+        )
     con.close()
 
 
@@ -253,11 +286,13 @@ def _remove_old(data_dir: Path, layer_id: str, keep: set[str]) -> None:
     directory = tiles_dir(data_dir, layer_id)
     if not directory.is_dir():
         return
-    old = sorted((p for p in directory.glob("v*.mbtiles") if p.name not in keep),
-                 key=lambda p: p.stat().st_mtime, reverse=True)
+    old = sorted(
+        (p for p in directory.glob("v*.mbtiles") if p.name not in keep),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
     for path in old[2:]:
         path.unlink(missing_ok=True)
     for leftover in directory.glob(".tmp-*"):  # a killed build
         if time.time() - leftover.stat().st_mtime > 3600:
             shutil.rmtree(leftover, ignore_errors=True)
-

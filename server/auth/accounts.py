@@ -78,8 +78,7 @@ def normalize_username(username: str) -> str:
     """The canonical (lower-case) user name, or an AccountError saying what is allowed."""
     name = username.strip().lower()
     if not USERNAME.match(name):
-        raise AccountError("a user name is 1-64 characters a-z 0-9 . _ @ -, starting with a letter "
-                           "or digit")
+        raise AccountError("a user name is 1-64 characters a-z 0-9 . _ @ -, starting with a letter or digit")
     return name
 
 

@@ -100,8 +100,10 @@ class SQLiteAccountStore(AccountStore):
         user = User(username, role, password_hash, now, now)
         try:
             with self._transaction() as con:
-                con.execute(f"INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
-                            (user.username, user.role, user.password_hash, now, now))
+                con.execute(
+                    f"INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                    (user.username, user.role, user.password_hash, now, now),
+                )
         except sqlite3.IntegrityError:
             raise AccountError(f"user {username!r} already exists") from None
         return user
@@ -109,8 +111,7 @@ class SQLiteAccountStore(AccountStore):
     def get_user(self, username: str) -> User | None:
         """One account, or None."""
         with self._db() as con:
-            row = con.execute(f"SELECT {USER_COLUMNS} FROM users WHERE username = ?",
-                              (username,)).fetchone()
+            row = con.execute(f"SELECT {USER_COLUMNS} FROM users WHERE username = ?", (username,)).fetchone()
         return User(*row) if row else None
 
     def list_users(self) -> list[User]:
@@ -126,8 +127,10 @@ class SQLiteAccountStore(AccountStore):
     def set_password(self, username: str, password_hash: str) -> bool:
         """Replace the password hash and end the user's sessions."""
         with self._transaction() as con:
-            changed = con.execute("UPDATE users SET password_hash = ?, password_changed = ?"
-                                  " WHERE username = ?", (password_hash, time.time(), username))
+            changed = con.execute(
+                "UPDATE users SET password_hash = ?, password_changed = ? WHERE username = ?",
+                (password_hash, time.time(), username),
+            )
             con.execute("DELETE FROM sessions WHERE username = ?", (username,))
         return changed.rowcount > 0
 
@@ -137,32 +140,46 @@ class SQLiteAccountStore(AccountStore):
         """Keep a new token record."""
         try:
             with self._transaction() as con:
-                con.execute(f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                            (token.id, token.username, token.name, token.digest, token.created,
-                             token.expires, token.revoked, token.last_used))
+                con.execute(
+                    f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        token.id,
+                        token.username,
+                        token.name,
+                        token.digest,
+                        token.created,
+                        token.expires,
+                        token.revoked,
+                        token.last_used,
+                    ),
+                )
         except sqlite3.IntegrityError:
             raise AccountError(f"no user {token.username!r} (or a token id collision)") from None
 
     def get_token(self, token_id: str) -> TokenRecord | None:
         """One token record by id."""
         with self._db() as con:
-            row = con.execute(f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?",
-                              (token_id,)).fetchone()
+            row = con.execute(f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?", (token_id,)).fetchone()
         return TokenRecord(*row) if row else None
 
     def list_tokens(self, username: str | None = None) -> list[TokenRecord]:
         """Token records (of one user), newest first."""
         where, args = ("WHERE username = ?", (username,)) if username else ("", ())
         with self._db() as con:
-            rows = con.execute(f"SELECT {TOKEN_COLUMNS} FROM tokens {where} ORDER BY created DESC",
-                               args).fetchall()
+            rows = con.execute(
+                f"SELECT {TOKEN_COLUMNS} FROM tokens {where} ORDER BY created DESC", args
+            ).fetchall()
         return [TokenRecord(*r) for r in rows]
 
     def revoke_token(self, token_id: str, when: float) -> bool:
         """Mark a token revoked; False if there is no such unrevoked token."""
         with self._transaction() as con:
-            return con.execute("UPDATE tokens SET revoked = ? WHERE id = ? AND revoked IS NULL",
-                               (when, token_id)).rowcount > 0
+            return (
+                con.execute(
+                    "UPDATE tokens SET revoked = ? WHERE id = ? AND revoked IS NULL", (when, token_id)
+                ).rowcount
+                > 0
+            )
 
     def touch_token(self, token_id: str, when: float) -> None:
         """Record when a token was last used."""
@@ -175,15 +192,24 @@ class SQLiteAccountStore(AccountStore):
         """Keep a new session and drop expired ones."""
         with self._transaction() as con:
             con.execute("DELETE FROM sessions WHERE expires <= ?", (session.created,))
-            con.execute(f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-                        (session.digest, session.username, session.csrf_token, session.created,
-                         session.last_seen, session.expires))
+            con.execute(
+                f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    session.digest,
+                    session.username,
+                    session.csrf_token,
+                    session.created,
+                    session.last_seen,
+                    session.expires,
+                ),
+            )
 
     def get_session(self, digest: str) -> SessionRecord | None:
         """One session by the digest of its id."""
         with self._db() as con:
-            row = con.execute(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE digest = ?",
-                              (digest,)).fetchone()
+            row = con.execute(
+                f"SELECT {SESSION_COLUMNS} FROM sessions WHERE digest = ?", (digest,)
+            ).fetchone()
         return SessionRecord(*row) if row else None
 
     def touch_session(self, digest: str, when: float) -> None:
@@ -201,26 +227,32 @@ class SQLiteAccountStore(AccountStore):
     def record_failure(self, key: str, when: float, window: float) -> int:
         """Count one failure; the count restarts after ``window`` quiet seconds past any lock."""
         with self._transaction() as con:
-            con.execute("DELETE FROM login_failures WHERE MAX(last_failure, locked_until) < ?",
-                        (when - window,))
+            con.execute(
+                "DELETE FROM login_failures WHERE MAX(last_failure, locked_until) < ?", (when - window,)
+            )
             row = con.execute(
                 "INSERT INTO login_failures (key, failures, last_failure) VALUES (?, 1, ?)"
                 " ON CONFLICT (key) DO UPDATE SET failures = failures + 1,"
-                " last_failure = excluded.last_failure RETURNING failures", (key, when)).fetchone()
+                " last_failure = excluded.last_failure RETURNING failures",
+                (key, when),
+            ).fetchone()
         return int(row[0])
 
     def set_lock(self, key: str, until: float) -> None:
         """Refuse attempts for a key until a time."""
         with self._db() as con:
-            con.execute("UPDATE login_failures SET locked_until = MAX(locked_until, ?)"
-                        " WHERE key = ?", (until, key))
+            con.execute(
+                "UPDATE login_failures SET locked_until = MAX(locked_until, ?) WHERE key = ?", (until, key)
+            )
 
     def locked_until(self, keys: list[str], now: float) -> float:
         """The latest lock end among keys still locked at ``now`` (0 when none is)."""
         marks = ", ".join("?" * len(keys))
         with self._db() as con:
-            row = con.execute(f"SELECT MAX(locked_until) FROM login_failures WHERE key IN ({marks})"
-                              " AND locked_until > ?", (*keys, now)).fetchone()
+            row = con.execute(
+                f"SELECT MAX(locked_until) FROM login_failures WHERE key IN ({marks}) AND locked_until > ?",
+                (*keys, now),
+            ).fetchone()
         return float(row[0] or 0)
 
     def clear_failures(self, key: str) -> None:

@@ -33,7 +33,8 @@ def open_audit_log(path: Path, max_bytes: int, backups: int) -> logging.Logger:
     if max_bytes:
         # Each worker rotates on its own; a line is one O_APPEND write, so none is torn or lost.
         handler: logging.Handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+            path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+        )
     else:
         handler = logging.handlers.WatchedFileHandler(path, encoding="utf-8")  # for logrotate
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -43,8 +44,10 @@ def open_audit_log(path: Path, max_bytes: int, backups: int) -> logging.Logger:
 
 def redacted_query(query: str) -> str:
     """The query string with the values of secret-looking parameters replaced."""
-    pairs = [(k, "[redacted]" if SECRET_PARAM.search(k) else v)
-             for k, v in parse_qsl(query, keep_blank_values=True)]
+    pairs = [
+        (k, "[redacted]" if SECRET_PARAM.search(k) else v)
+        for k, v in parse_qsl(query, keep_blank_values=True)
+    ]
     return urlencode(pairs)[:MAX_QUERY]
 
 
@@ -68,8 +71,14 @@ def redact_access_log() -> None:
         logger.addFilter(RedactAccessLog())
 
 
-def audit(event: str, conn: HTTPConnection, status: int, user: str | None = None,
-          role: str | None = None, method: str | None = None) -> None:
+def audit(
+    event: str,
+    conn: HTTPConnection,
+    status: int,
+    user: str | None = None,
+    role: str | None = None,
+    method: str | None = None,
+) -> None:
     """Write one audit line."""
     path = conn.url.path
     collection = COLLECTION.search(path)

@@ -99,8 +99,9 @@ class Authenticator:
         user = self.store.get_user(session.username) if session else None
         if session and user:
             return Principal(user.username, user.role, "session", session=session)
-        raise AuthFailure(401, "AuthenticationRequired",
-                          "staff only: sign in, or send HTTP Basic credentials or a token")
+        raise AuthFailure(
+            401, "AuthenticationRequired", "staff only: sign in, or send HTTP Basic credentials or a token"
+        )
 
     def _authorization(self, header: str, conn: HTTPConnection) -> Principal:
         scheme, _, value = header.strip().partition(" ")
@@ -117,8 +118,7 @@ class Authenticator:
             return self._jwt(value)
         raise AuthFailure(401, "InvalidCredentials", "unsupported authorization scheme or token")
 
-    def check_password(self, username: str, password: str, client: str,
-                       cache: bool = False) -> User:
+    def check_password(self, username: str, password: str, client: str, cache: bool = False) -> User:
         """The user whose password this is; 429 while locked, 401 (and a counted failure) if wrong.
 
         A wrong name and a wrong password take the same path and time: an argon2 verification
@@ -126,8 +126,9 @@ class Authenticator:
         """
         wait = self.throttle.retry_after(username, client)
         if wait > 0:
-            raise AuthFailure(429, "TooManyRequests",
-                              "too many failed sign-ins; try again later", retry_after=wait)
+            raise AuthFailure(
+                429, "TooManyRequests", "too many failed sign-ins; try again later", retry_after=wait
+            )
         name = username.strip().lower()
         user = self.store.get_user(name) if len(name) <= 64 else None
         key = self._cache_key(user, password) if cache and user else None

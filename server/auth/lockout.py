@@ -37,8 +37,7 @@ class Throttle:
         """Count a failure; lock the name or the address once its threshold is reached."""
         now = time.time()
         user_key, ip_key = self._keys(username, client)
-        thresholds = ((user_key, self.settings.lock_user_failures),
-                      (ip_key, self.settings.lock_ip_failures))
+        thresholds = ((user_key, self.settings.lock_user_failures), (ip_key, self.settings.lock_ip_failures))
         for key, threshold in thresholds:
             failures = self.store.record_failure(key, now, self.settings.lock_window_s)
             if failures >= threshold:

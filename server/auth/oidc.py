@@ -40,8 +40,9 @@ class OIDCVerifier:
 
     def __init__(self, settings: AuthSettings):
         self.settings = settings
-        self.jwks = PyJWKClient(settings.oidc_jwks_url, cache_jwk_set=True,
-                                lifespan=max(settings.oidc_jwks_cache_s, 1), timeout=5)
+        self.jwks = PyJWKClient(
+            settings.oidc_jwks_url, cache_jwk_set=True, lifespan=max(settings.oidc_jwks_cache_s, 1), timeout=5
+        )
 
     def verify(self, token: str) -> tuple[str, Role]:
         """(user name, role) from a valid token; TokenRejected or NoStaffRole otherwise."""
@@ -51,9 +52,15 @@ class OIDCVerifier:
             if jwt.get_unverified_header(token).get("alg") not in ALGORITHMS:
                 raise TokenRejected("algorithm not allowed")
             key = self.jwks.get_signing_key_from_jwt(token)
-            claims = jwt.decode(token, key.key, algorithms=ALGORITHMS, audience=s.oidc_audience,
-                                issuer=s.oidc_issuer, leeway=s.oidc_leeway_s,
-                                options={"require": ["exp", "iss", "aud"]})
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=ALGORITHMS,
+                audience=s.oidc_audience,
+                issuer=s.oidc_issuer,
+                leeway=s.oidc_leeway_s,
+                options={"require": ["exp", "iss", "aud"]},
+            )
         except jwt.PyJWKClientConnectionError as err:
             LOG.warning("cannot fetch the identity provider's keys: %s", err)
             raise TokenRejected("the identity provider's keys cannot be fetched") from None

@@ -74,8 +74,9 @@ def auth_app(authenticator: Authenticator, trusted: frozenset[str]) -> Starlette
         except BadRequest as err:
             return ogc_error(400, "InvalidParameterValue", str(err))
         try:
-            user = await run_in_threadpool(authenticator.check_password, username, password,
-                                           client_address(request))
+            user = await run_in_threadpool(
+                authenticator.check_password, username, password, client_address(request)
+            )
         except AuthFailure as failure:
             audit("login_failed", request, failure.status)
             return refusal(request, failure)
@@ -114,8 +115,11 @@ def auth_app(authenticator: Authenticator, trusted: frozenset[str]) -> Starlette
             return refusal(request, failure)
         return JSONResponse(_me(principal, principal.session), headers=NO_STORE)
 
-    routes = [Route("/login", login, methods=["POST"]), Route("/logout", logout, methods=["POST"]),
-              Route("/me", me, methods=["GET"])]
+    routes = [
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/me", me, methods=["GET"]),
+    ]
     handlers = {HTTPException: http_error, AccountError: store_unavailable}
     return Starlette(routes=routes, exception_handlers=handlers)
 
@@ -123,5 +127,4 @@ def auth_app(authenticator: Authenticator, trusted: frozenset[str]) -> Starlette
 async def http_error(request: Request, exc: HTTPException) -> Response:
     """404/405 and the like as OGC JSON, like the OGC API's own errors."""
     code = {404: "NotFound", 405: "InvalidOperation"}.get(exc.status_code, "InvalidParameterValue")
-    return ogc_error(exc.status_code, code, "no such resource" if exc.status_code == 404
-                     else str(exc.detail))
+    return ogc_error(exc.status_code, code, "no such resource" if exc.status_code == 404 else str(exc.detail))

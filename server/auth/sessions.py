@@ -41,8 +41,14 @@ class Sessions:
         """A brand-new session (never one the browser brought along: no fixation)."""
         now = time.time()
         session_id = tokens.new_session_id()
-        record = SessionRecord(tokens.digest(session_id), username, tokens.new_csrf_token(),
-                               now, now, now + self.settings.session_hours * 3600)
+        record = SessionRecord(
+            tokens.digest(session_id),
+            username,
+            tokens.new_csrf_token(),
+            now,
+            now,
+            now + self.settings.session_hours * 3600,
+        )
         self.store.add_session(record)
         return session_id, record
 
@@ -70,10 +76,21 @@ class Sessions:
     def set_cookie(self, response: Response, conn: HTTPConnection, session_id: str) -> None:
         """Send the session cookie: HttpOnly, SameSite, Path=/, Secure over HTTPS, no Max-Age
         (it dies with the browser; the server ends it after the configured hours anyway)."""
-        response.set_cookie(self.cookie_name(conn), session_id, path="/", httponly=True,
-                            secure=self.secure(conn), samesite=self.settings.cookie_samesite)
+        response.set_cookie(
+            self.cookie_name(conn),
+            session_id,
+            path="/",
+            httponly=True,
+            secure=self.secure(conn),
+            samesite=self.settings.cookie_samesite,
+        )
 
     def clear_cookie(self, response: Response, conn: HTTPConnection) -> None:
         """Tell the browser to drop the cookie."""
-        response.delete_cookie(self.cookie_name(conn), path="/", httponly=True,
-                               secure=self.secure(conn), samesite=self.settings.cookie_samesite)
+        response.delete_cookie(
+            self.cookie_name(conn),
+            path="/",
+            httponly=True,
+            secure=self.secure(conn),
+            samesite=self.settings.cookie_samesite,
+        )

@@ -28,8 +28,7 @@ class AuthSettings(BaseSettings):
         oidc_*: optional single sign-on: bearer JWTs from this issuer, checked with its JWKS.
     """
 
-    model_config = SettingsConfigDict(env_prefix="TSUKUBA_GIS_AUTH_", env_file=".env",
-                                      extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="TSUKUBA_GIS_AUTH_", env_file=".env", extra="ignore")
 
     accounts: str | None = None
     audit_log: Path | None = None
@@ -67,8 +66,9 @@ class AuthSettings(BaseSettings):
     def _oidc_complete(self) -> "AuthSettings":
         given = [self.oidc_issuer, self.oidc_audience, self.oidc_jwks_url]
         if any(given) and not all(given):
-            raise ValueError("single sign-on needs all of TSUKUBA_GIS_AUTH_OIDC_ISSUER, "
-                             "_OIDC_AUDIENCE and _OIDC_JWKS_URL")
+            raise ValueError(
+                "single sign-on needs all of TSUKUBA_GIS_AUTH_OIDC_ISSUER, _OIDC_AUDIENCE and _OIDC_JWKS_URL"
+            )
         return self
 
     @property

@@ -32,21 +32,27 @@ def staff_app(settings: Settings, store: Store, staff_api: ASGIApp) -> Starlette
         return JSONResponse(viewer.viewer_config(settings, "internal"))
 
     api_path = PREFIXES["internal"].removeprefix(STAFF_ROOT)
-    routes = [Route("/viewer-config.json", viewer_config),
-              Route("/search", search.endpoint(settings, store, "internal")),
-              Route("/point", point.endpoint(settings, store, "internal")),
-              Mount(api_path, app=staff_api)]
+    routes = [
+        Route("/viewer-config.json", viewer_config),
+        Route("/search", search.endpoint(settings, store, "internal")),
+        Route("/point", point.endpoint(settings, store, "internal")),
+        Mount(api_path, app=staff_api),
+    ]
     return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
 
 
-def mount(app: FastAPI, settings: Settings, auth_settings: AuthSettings, store: Store,
-          staff_api: ASGIApp) -> None:
+def mount(
+    app: FastAPI, settings: Settings, auth_settings: AuthSettings, store: Store, staff_api: ASGIApp
+) -> None:
     """Add /auth and the walled /internal to the app."""
     if not PREFIXES["internal"].startswith(STAFF_ROOT + "/"):
         raise ValueError(f"the staff API must live under {STAFF_ROOT}/ to be behind the wall")
     accounts = open_account_store(auth_settings.accounts_url(settings.data_dir))
-    open_audit_log(auth_settings.audit_path(settings.data_dir), auth_settings.audit_max_bytes,
-                   auth_settings.audit_backups)
+    open_audit_log(
+        auth_settings.audit_path(settings.data_dir),
+        auth_settings.audit_max_bytes,
+        auth_settings.audit_backups,
+    )
     redact_access_log()
     authenticator = Authenticator(auth_settings, accounts)
     trusted = trusted_origins(settings.public_url, auth_settings.trusted_origins)

@@ -69,8 +69,7 @@ def csrf_ok(conn: HTTPConnection, principal: Principal) -> bool:
     return hmac.compare_digest(sent.encode(), principal.session.csrf_token.encode())
 
 
-def check_state_change(conn: HTTPConnection, principal: Principal,
-                       trusted: frozenset[str]) -> None:
+def check_state_change(conn: HTTPConnection, principal: Principal, trusted: frozenset[str]) -> None:
     """AuthFailure (403) for a cross-origin or CSRF-tokenless unsafe request."""
     if conn.scope.get("method", "GET") in SAFE_METHODS:
         return

@@ -73,8 +73,14 @@ class Publication:
         tiles: the publication's OGC API - Tiles service (server/tiles), if any.
     """
 
-    def __init__(self, name: str, build: Callable[[], tuple[dict, dict, list[LayerRecord]]],
-                 generation: Callable[[], int], in_process: bool = False, tiles: Any = None):
+    def __init__(
+        self,
+        name: str,
+        build: Callable[[], tuple[dict, dict, list[LayerRecord]]],
+        generation: Callable[[], int],
+        in_process: bool = False,
+        tiles: Any = None,
+    ):
         self.name, self.build, self.in_process, self.tiles = name, build, in_process, tiles
         self._current = Refreshed(self._make, generation)
 
@@ -103,8 +109,11 @@ class Publication:
         if not self.in_process:
             return False
         limit = request.query_params.get("limit")  # none: the default page (100)
-        return not request.url.path.endswith("/items") or limit is None or (
-            limit.isdigit() and int(limit) <= INLINE_MAX_ITEMS)
+        return (
+            not request.url.path.endswith("/items")
+            or limit is None
+            or (limit.isdigit() and int(limit) <= INLINE_MAX_ITEMS)
+        )
 
 
 def _to_response(headers: dict[str, str], status: int, content: Any) -> Response:
@@ -115,8 +124,9 @@ def _to_response(headers: dict[str, str], status: int, content: Any) -> Response
     return response
 
 
-def _validators(publication: Publication, built: Build, request: Request,
-                api_request: APIRequest) -> caching.Validators | None:
+def _validators(
+    publication: Publication, built: Build, request: Request, api_request: APIRequest
+) -> caching.Validators | None:
     """From the versions of the layer a route shows (every layer for the others)."""
     layer = request.path_params.get("collection_id")
     records = built.records
@@ -129,12 +139,23 @@ def _validators(publication: Publication, built: Build, request: Request,
 
 def _document_key(request: Request) -> tuple:
     headers = request.headers
-    return (request.url.path, request.url.query, headers.get("accept", ""),
-            headers.get("accept-language", ""))
+    return (
+        request.url.path,
+        request.url.query,
+        headers.get("accept", ""),
+        headers.get("accept-language", ""),
+    )
 
 
-async def _run(publication: Publication, built: Build, func: Callable, api_request: APIRequest,
-               request: Request, args: list, document: bool) -> tuple:
+async def _run(
+    publication: Publication,
+    built: Build,
+    func: Callable,
+    api_request: APIRequest,
+    request: Request,
+    args: list,
+    document: bool,
+) -> tuple:
     """pygeoapi's answer (headers, status, content): kept, on the event loop, or in a thread."""
     key = _document_key(request) if document else None
     if key is not None and (kept := built.documents.get(key)) is not None:
@@ -150,8 +171,14 @@ async def _run(publication: Publication, built: Build, func: Callable, api_reque
     return answer
 
 
-async def _answer(publication: Publication, func: Callable, params: tuple[str, ...],
-                  check_format: bool, request: Request, document: bool) -> Response:
+async def _answer(
+    publication: Publication,
+    func: Callable,
+    params: tuple[str, ...],
+    check_format: bool,
+    request: Request,
+    document: bool,
+) -> Response:
     built = publication.ready() or await run_in_threadpool(publication.current)
     api_request = await APIRequest.from_starlette(request, built.api.locales)
     validators = _validators(publication, built, request, api_request)
@@ -164,16 +191,16 @@ async def _answer(publication: Publication, func: Callable, params: tuple[str, .
         headers, status, content = built.api.get_format_exception(api_request)
     else:
         args = [request.path_params[p] for p in params]
-        headers, status, content = await _run(publication, built, func, api_request, request,
-                                              args, document)
+        headers, status, content = await _run(publication, built, func, api_request, request, args, document)
     response = _to_response(headers, status, content)
     if status == 200:
         response.headers.update(cache)
     return response
 
 
-def handler(publication: Publication, func: Callable, params: tuple[str, ...], check_format: bool,
-            document: bool):
+def handler(
+    publication: Publication, func: Callable, params: tuple[str, ...], check_format: bool, document: bool
+):
     """The route endpoint for one pygeoapi function (``document``: its answer depends on the
     config only, not on the data, so it is kept per build)."""
 
@@ -183,10 +210,8 @@ def handler(publication: Publication, func: Callable, params: tuple[str, ...], c
         except ClientDisconnect:  # the client left before sending its body: nobody to answer
             return Response(status_code=400)
         except StoreError as err:  # the database is down: say so; clients and proxies retry
-            LOG.warning("OGC API %s: store unavailable on %s: %s", publication.name,
-                        request.url.path, err)
-            response = ogc_error(503, StoreUnavailable.ogc_exception_code,
-                                 StoreUnavailable.default_msg)
+            LOG.warning("OGC API %s: store unavailable on %s: %s", publication.name, request.url.path, err)
+            response = ogc_error(503, StoreUnavailable.ogc_exception_code, StoreUnavailable.default_msg)
             response.headers["Retry-After"] = "5"
             return response
         except Exception:  # a bug in pygeoapi or here: answer, log, never drop the connection
@@ -199,8 +224,11 @@ def handler(publication: Publication, func: Callable, params: tuple[str, ...], c
 async def http_error(request: Request, exc: HTTPException) -> Response:
     """404/405 and other HTTP errors as OGC API exception bodies."""
     codes = {404: "NotFound", 405: "InvalidOperation"}
-    return ogc_error(exc.status_code, codes.get(exc.status_code, "InvalidParameterValue"),
-                     "no such resource" if exc.status_code == 404 else str(exc.detail))
+    return ogc_error(
+        exc.status_code,
+        codes.get(exc.status_code, "InvalidParameterValue"),
+        "no such resource" if exc.status_code == 404 else str(exc.detail),
+    )
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
@@ -213,8 +241,11 @@ def ogcapi_app(publication: Publication, schemas_dir=None) -> Starlette:
     patches.install()
     routes = [
         # Items depend on the data; every other route on the generated config only.
-        Route(path, handler(publication, func, params, check_format, "/items" not in path),
-              methods=["GET", "HEAD"])
+        Route(
+            path,
+            handler(publication, func, params, check_format, "/items" not in path),
+            methods=["GET", "HEAD"],
+        )
         for path, func, params, check_format in ROUTES
     ]
     if publication.tiles is not None:  # OGC API - Tiles (server/tiles): same wall, same mount
@@ -224,7 +255,6 @@ def ogcapi_app(publication: Publication, schemas_dir=None) -> Starlette:
     routes.append(Mount("/static", app=StaticFiles(directory=STATIC_DIRS[0])))
     if schemas_dir is not None:
         routes.append(Mount("/schemas", app=StaticFiles(directory=schemas_dir)))
-    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error,
-                                                      Exception: _server_error})
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: _server_error})
     app.router.redirect_slashes = False
     return app

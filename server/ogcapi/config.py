@@ -28,14 +28,20 @@ def _i18n(text) -> dict[str, str]:
     return {"ja": text.ja, "en": text.en}
 
 
-def _collection(layer: LayerDef, record: LayerRecord, settings: Settings, audience: Audience
-                ) -> dict[str, Any]:
+def _collection(
+    layer: LayerDef, record: LayerRecord, settings: Settings, audience: Audience
+) -> dict[str, Any]:
     fields = layer.fields_for(audience)
-    links = [{"type": "text/html", "rel": "license", "title": layer.license.id,
-              "href": layer.license.url}]
+    links = [{"type": "text/html", "rel": "license", "title": layer.license.id, "href": layer.license.url}]
     if layer.access == "public":
-        links.append({"type": "text/html", "rel": "describedby", "title": "オープンデータ / Open data",
-                      "href": f"{settings.public_url}/opendata#{layer.id}"})
+        links.append(
+            {
+                "type": "text/html",
+                "rel": "describedby",
+                "title": "オープンデータ / Open data",
+                "href": f"{settings.public_url}/opendata#{layer.id}",
+            }
+        )
     provider = {
         "type": "feature",
         "name": PROVIDER,
@@ -56,10 +62,17 @@ def _collection(layer: LayerDef, record: LayerRecord, settings: Settings, audien
         "description": _i18n(layer.description),
         "keywords": layer.keywords or [layer.department],
         "links": links,
-        "extents": {"spatial": {"bbox": list(record.bbox or (122.0, 20.0, 154.0, 46.0)),
-                                "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
-        "limits": {"default_items": settings.items_default_limit,
-                   "max_items": settings.items_max_limit, "on_exceed": "error"},
+        "extents": {
+            "spatial": {
+                "bbox": list(record.bbox or (122.0, 20.0, 154.0, 46.0)),
+                "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+            }
+        },
+        "limits": {
+            "default_items": settings.items_default_limit,
+            "max_items": settings.items_max_limit,
+            "on_exceed": "error",
+        },
         "providers": [provider, tile_provider(layer, record)],
     }
 
@@ -72,8 +85,11 @@ def _server(settings: Settings, base_url: str) -> dict[str, Any]:
         "encoding": "utf-8",
         "languages": ["ja", "en"],
         "pretty_print": False,
-        "limits": {"default_items": settings.items_default_limit,
-                   "max_items": settings.items_max_limit, "on_exceed": "error"},
+        "limits": {
+            "default_items": settings.items_default_limit,
+            "max_items": settings.items_max_limit,
+            "on_exceed": "error",
+        },
         "map": {"url": settings.basemap_std_url, "attribution": GSI_ATTRIBUTION},
         "templates": {"path": str(HERE / "templates"), "static": str(HERE / "static")},
     }
@@ -83,11 +99,14 @@ def _metadata(settings: Settings, audience: Audience) -> dict[str, Any]:
     staff = audience == "internal"
     return {
         "identification": {
-            "title": {"ja": f"{settings.city_name_ja} 統合型GIS" + ("（庁内）" if staff else ""),
-                      "en": f"{settings.city_name_en} integrated GIS" + (" (staff)" if staff else "")},
+            "title": {
+                "ja": f"{settings.city_name_ja} 統合型GIS" + ("（庁内）" if staff else ""),
+                "en": f"{settings.city_name_en} integrated GIS" + (" (staff)" if staff else ""),
+            },
             "description": {
                 "ja": "つくば市の各課の地理空間データを OGC API で提供します。",
-                "en": "Geospatial data of Tsukuba City's departments as OGC API."},
+                "en": "Geospatial data of Tsukuba City's departments as OGC API.",
+            },
             "keywords": ["つくば市", "Tsukuba", "GIS", "OGC API"],
             "keywords_type": "theme",
             "terms_of_service": "https://creativecommons.org/licenses/by/4.0/deed.ja",
@@ -95,27 +114,39 @@ def _metadata(settings: Settings, audience: Audience) -> dict[str, Any]:
         },
         "license": {"name": "CC-BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/"},
         "provider": {"name": settings.city_name_ja, "url": "https://www.city.tsukuba.lg.jp/"},
-        "contact": {"name": settings.city_name_ja, "position": "GIS", "address": "研究学園一丁目1番地1",
-                    "city": "つくば市", "stateorprovince": "茨城県", "postalcode": "305-8555",
-                    "country": "Japan", "url": "https://www.city.tsukuba.lg.jp/",
-                    "role": "pointOfContact"},
+        "contact": {
+            "name": settings.city_name_ja,
+            "position": "GIS",
+            "address": "研究学園一丁目1番地1",
+            "city": "つくば市",
+            "stateorprovince": "茨城県",
+            "postalcode": "305-8555",
+            "country": "Japan",
+            "url": "https://www.city.tsukuba.lg.jp/",
+            "role": "pointOfContact",
+        },
     }
 
 
-def build_config(settings: Settings, catalog: Catalog, records: list[LayerRecord],
-                 audience: Audience, base_url: str) -> dict[str, Any]:
+def build_config(
+    settings: Settings, catalog: Catalog, records: list[LayerRecord], audience: Audience, base_url: str
+) -> dict[str, Any]:
     """The pygeoapi config for one audience: loaded layers that audience may see, in order."""
     loaded = {r.layer_id: r for r in records}
-    visible = [layer for layer in catalog.layers.values()
-               if layer.id in loaded and (audience == "internal" or layer.access == "public")]
+    visible = [
+        layer
+        for layer in catalog.layers.values()
+        if layer.id in loaded and (audience == "internal" or layer.access == "public")
+    ]
     order = {d: dept.order for d, dept in catalog.departments.items()}
     visible.sort(key=lambda layer: (order.get(layer.department, 999), layer.department, layer.id))
     config = {
         "server": _server(settings, base_url),
         "logging": {"level": "WARNING"},
         "metadata": _metadata(settings, audience),
-        "resources": {layer.id: _collection(layer, loaded[layer.id], settings, audience)
-                      for layer in visible},
+        "resources": {
+            layer.id: _collection(layer, loaded[layer.id], settings, audience) for layer in visible
+        },
     }
     # The open-data catalog as OGC API - Records, on the public side only (it lists public data).
     if audience == "public" and (catalog_records := records_resource(settings)) is not None:

@@ -15,7 +15,7 @@ def _served(path: str, collections: set[str]) -> bool:
     prefix = "/collections/"
     if not path.startswith(prefix):
         return False
-    rest = path[len(prefix):]
+    rest = path[len(prefix) :]
     name, _, tail = rest.partition("/")
     return name in collections and (not tail or f"/{tail}" in OPENAPI_PATH_SUFFIXES)
 

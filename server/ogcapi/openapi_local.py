@@ -71,9 +71,7 @@ OGC_SCHEMA_HOSTS: frozenset[str] = frozenset(
 #: Keys whose (string) value is dereferenced by OpenAPI / JSON Schema tools.
 _FETCHED_KEYS = ("$ref", "$dynamicRef", "$recursiveRef", "externalValue")
 
-_SCHEMAS_OPENGIS = re.compile(
-    r"^https?://(?:beta\.)?schemas\.opengis\.net/(?P<path>[^#?]*)$"
-)
+_SCHEMAS_OPENGIS = re.compile(r"^https?://(?:beta\.)?schemas\.opengis\.net/(?P<path>[^#?]*)$")
 _RAW_GITHUB_OGC = re.compile(
     r"^https?://raw\.githubusercontent\.com/opengeospatial/"
     r"(?P<repo>[^/]+)/(?:refs/heads/)?(?P<branch>[^/]+)/(?P<path>[^#?]*)$"
@@ -92,8 +90,7 @@ class UnmappedReferenceError(ValueError):
         lines = [f"  {p}: {v!r} ({why})" for p, v, why in unmapped]
         super().__init__(
             f"{len(unmapped)} external reference(s) cannot be served from "
-            f"{SCHEMAS_DIR} (vendor them, see schemas/PROVENANCE.md):\n"
-            + "\n".join(lines)
+            f"{SCHEMAS_DIR} (vendor them, see schemas/PROVENANCE.md):\n" + "\n".join(lines)
         )
 
 
@@ -186,7 +183,7 @@ def map_external_url(url: str, schemas_url: str) -> tuple[str | None, str | None
     schemas_url = schemas_url.rstrip("/")
     base, _, fragment = url.partition("#")
     if base.startswith(schemas_url + "/"):
-        rel = base[len(schemas_url) + 1:]
+        rel = base[len(schemas_url) + 1 :]
         reason = _check_target(rel, fragment)
         return (url, None) if reason is None else (None, reason)
     rel = _relative_path(base)

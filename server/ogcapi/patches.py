@@ -32,9 +32,17 @@ import orjson
 from pygeoapi import crs, l10n
 from pygeoapi.util import json_serial
 
-MODULES = ("pygeoapi.util", "pygeoapi.api", "pygeoapi.api.itemtypes", "pygeoapi.api.tiles",
-           "pygeoapi.api.maps", "pygeoapi.api.coverages", "pygeoapi.openapi", "pygeoapi.config",
-           "pygeoapi.linked_data")
+MODULES = (
+    "pygeoapi.util",
+    "pygeoapi.api",
+    "pygeoapi.api.itemtypes",
+    "pygeoapi.api.tiles",
+    "pygeoapi.api.maps",
+    "pygeoapi.api.coverages",
+    "pygeoapi.openapi",
+    "pygeoapi.config",
+    "pygeoapi.linked_data",
+)
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 

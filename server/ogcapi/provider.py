@@ -35,15 +35,26 @@ class StoreUnavailable(ProviderConnectionError):
     default_msg = "the data store is not available; try again shortly"
 
 
-JSON_TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean",
-              "date": "string"}
+JSON_TYPES = {
+    "string": "string",
+    "integer": "integer",
+    "number": "number",
+    "boolean": "boolean",
+    "date": "string",
+}
 # 7 decimals of a degree are about 1 cm: finer digits only describe the float, not the survey.
 DECIMALS = 7
 SMALL_PAGE = 48  # fewer geometries than this are written by GEOS (see geometries)
 
 # GeoJSON type names by shapely type id (a LinearRing never comes out of the store).
-TYPE_NAMES = {0: "Point", 1: "LineString", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString",
-              6: "MultiPolygon"}
+TYPE_NAMES = {
+    0: "Point",
+    1: "LineString",
+    3: "Polygon",
+    4: "MultiPoint",
+    5: "MultiLineString",
+    6: "MultiPolygon",
+}
 
 # The pygeoapi APIRequest being answered, set by the adapter (server/ogcapi/adapter.py). When
 # its final format is GeoJSON, coordinates stay numpy arrays that our orjson ``to_json``
@@ -51,8 +62,7 @@ TYPE_NAMES = {0: "Point", 1: "LineString", 3: "Polygon", 4: "MultiPoint", 5: "Mu
 REQUEST: ContextVar[Any] = ContextVar("tsukuba_gis_ogc_request", default=None)
 # The layer records the publication's config was built from (set by the adapter too): a
 # request needs no registry read of its own (a database round trip on PostGIS).
-RECORDS: ContextVar[Mapping[str, LayerRecord] | None] = ContextVar("tsukuba_gis_records",
-                                                                   default=None)
+RECORDS: ContextVar[Mapping[str, LayerRecord] | None] = ContextVar("tsukuba_gis_records", default=None)
 
 
 def _json_out() -> bool:
@@ -85,8 +95,15 @@ def _rounded(geoms: np.ndarray) -> np.ndarray:
     if not shapely.has_z(geoms).any():
         return shapely.set_coordinates(geoms, np.round(shapely.get_coordinates(geoms), DECIMALS))
     # With z (rare): one geometry at a time, each keeping its own dimensions.
-    return np.array([shapely.set_coordinates(g, np.round(shapely.get_coordinates(
-        g, include_z=bool(shapely.has_z(g))), DECIMALS)) for g in geoms], dtype=object)
+    return np.array(
+        [
+            shapely.set_coordinates(
+                g, np.round(shapely.get_coordinates(g, include_z=bool(shapely.has_z(g))), DECIMALS)
+            )
+            for g in geoms
+        ],
+        dtype=object,
+    )
 
 
 def _via_text(geoms: np.ndarray) -> list[dict[str, Any]]:
@@ -112,11 +129,11 @@ def geometries(page: FeaturePage, plain: bool = True) -> list[dict[str, Any] | N
     types[shapely.is_empty(geoms) | shapely.has_z(geoms)] = -1
     for type_id in np.unique(types).tolist():
         where = np.flatnonzero(types == type_id).tolist()
-        shaped = (_coordinates(geoms[where]) if type_id in TYPE_NAMES else
-                  _via_text(geoms[where]))
+        shaped = _coordinates(geoms[where]) if type_id in TYPE_NAMES else _via_text(geoms[where])
         for i, geometry in zip(where, shaped, strict=True):
-            found[present[i]] = ({"type": TYPE_NAMES[type_id], "coordinates": geometry}
-                                 if type_id in TYPE_NAMES else geometry)
+            found[present[i]] = (
+                {"type": TYPE_NAMES[type_id], "coordinates": geometry} if type_id in TYPE_NAMES else geometry
+            )
     if plain:
         found = orjson.loads(orjson.dumps(found, option=orjson.OPT_SERIALIZE_NUMPY))
     return found
@@ -128,9 +145,10 @@ def features(page: FeaturePage, plain: bool = True) -> list[dict[str, Any]]:
     Turning each coordinate into a Python float (and lists of them) only for orjson to write
     it again was most of the cost of a large page, and of the garbage collection after it.
     """
-    return [{"type": "Feature", "id": fid, "geometry": geom, "properties": props}
-            for fid, geom, props in zip(page.ids, geometries(page, plain), page.properties,
-                                        strict=True)]
+    return [
+        {"type": "Feature", "id": fid, "geometry": geom, "properties": props}
+        for fid, geom, props in zip(page.ids, geometries(page, plain), page.properties, strict=True)
+    ]
 
 
 class StoreProvider(BaseProvider):
@@ -159,9 +177,13 @@ class StoreProvider(BaseProvider):
         """Field names and JSON Schema types (only those this audience may see)."""
         if not self._fields:
             self._fields = {
-                name: {"type": JSON_TYPES[kind], "title": self.field_titles.get(name, name),
-                       **({"format": "date"} if kind == "date" else {})}
-                for name, kind in self.allowed.items()}
+                name: {
+                    "type": JSON_TYPES[kind],
+                    "title": self.field_titles.get(name, name),
+                    **({"format": "date"} if kind == "date" else {}),
+                }
+                for name, kind in self.allowed.items()
+            }
         return self._fields
 
     def _record(self, fresh: bool = False) -> LayerRecord:
@@ -203,30 +225,48 @@ class StoreProvider(BaseProvider):
             return tuple(self.allowed)
         return tuple(n for n in select_properties if n in self.allowed)
 
-    def query(self, offset: int = 0, limit: int = 10, resulttype: str = "results",
-              bbox: list | None = None, datetime_: str | None = None,
-              properties: list | None = None, sortby: list | None = None,
-              select_properties: list | None = None, skip_geometry: bool = False,
-              q: str | None = None, filterq=None, **kwargs) -> dict[str, Any]:
+    def query(
+        self,
+        offset: int = 0,
+        limit: int = 10,
+        resulttype: str = "results",
+        bbox: list | None = None,
+        datetime_: str | None = None,
+        properties: list | None = None,
+        sortby: list | None = None,
+        select_properties: list | None = None,
+        skip_geometry: bool = False,
+        q: str | None = None,
+        filterq=None,
+        **kwargs,
+    ) -> dict[str, Any]:
         """A FeatureCollection page (pygeoapi adds links and timeStamp)."""
         if filterq is not None or q:
             raise ProviderInvalidQueryError(user_msg="filter and q are not supported on this collection")
         equals = tuple((n, self._coerce(n, v)) for n, v in (properties or []) if n in self.allowed)
-        order = tuple((s["property"], s["order"] != "-") for s in (sortby or [])
-                      if s["property"] in self.allowed)
+        order = tuple(
+            (s["property"], s["order"] != "-") for s in (sortby or []) if s["property"] in self.allowed
+        )
         query = Query(
             bbox=tuple(float(v) for v in bbox[:4]) if bbox else None,
-            equals=equals, sortby=order, select=self._select(select_properties),
-            offset=offset, limit=0 if resulttype == "hits" else limit,
-            skip_geometry=skip_geometry)
+            equals=equals,
+            sortby=order,
+            select=self._select(select_properties),
+            offset=offset,
+            limit=0 if resulttype == "hits" else limit,
+            skip_geometry=skip_geometry,
+        )
         page = self._read(lambda record: self.store.query(record, query))
-        return {"type": "FeatureCollection", "features": features(page, plain=not _json_out()),
-                "numberMatched": page.number_matched, "numberReturned": len(page.ids)}
+        return {
+            "type": "FeatureCollection",
+            "features": features(page, plain=not _json_out()),
+            "numberMatched": page.number_matched,
+            "numberReturned": len(page.ids),
+        }
 
     def get(self, identifier: str, **kwargs) -> dict[str, Any]:
         """One feature by id."""
-        page = self._read(lambda record: self.store.get(record, str(identifier),
-                                                        select=tuple(self.allowed)))
+        page = self._read(lambda record: self.store.get(record, str(identifier), select=tuple(self.allowed)))
         if not page.ids:
             # The id is not echoed back: error messages never reflect what a client sent.
             raise ProviderItemNotFoundError(user_msg="no such feature in this collection")

@@ -77,16 +77,36 @@ ROUTES = [
     ("/collections", core_api.describe_collections, (), True),
     ("/collections/{collection_id}", core_api.describe_collections, ("collection_id",), True),
     ("/collections/{collection_id}/schema", core_api.get_collection_schema, ("collection_id",), True),
-    ("/collections/{collection_id}/queryables", itemtypes_api.get_collection_queryables,
-     ("collection_id",), True),
+    (
+        "/collections/{collection_id}/queryables",
+        itemtypes_api.get_collection_queryables,
+        ("collection_id",),
+        True,
+    ),
     ("/collections/{collection_id}/items", collection_items, ("collection_id",), False),
-    ("/collections/{collection_id}/items/{item_id}", itemtypes_api.get_collection_item,
-     ("collection_id", "item_id"), True),
+    (
+        "/collections/{collection_id}/items/{item_id}",
+        itemtypes_api.get_collection_item,
+        ("collection_id", "item_id"),
+        True,
+    ),
 ]
 
 # OpenAPI paths kept from pygeoapi's generated document (anything else is not routed).
-OPENAPI_PATHS = ("/", "/openapi", "/conformance", "/collections", "/tileMatrixSets",
-                 "/tileMatrixSets/{tileMatrixSetId}")
-OPENAPI_PATH_SUFFIXES = ("/items", "/items/{featureId}", "/queryables", "/schema", "/tiles",
-                         "/tiles/{tileMatrixSetId}",
-                         "/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}")
+OPENAPI_PATHS = (
+    "/",
+    "/openapi",
+    "/conformance",
+    "/collections",
+    "/tileMatrixSets",
+    "/tileMatrixSets/{tileMatrixSetId}",
+)
+OPENAPI_PATH_SUFFIXES = (
+    "/items",
+    "/items/{featureId}",
+    "/queryables",
+    "/schema",
+    "/tiles",
+    "/tiles/{tileMatrixSetId}",
+    "/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
+)

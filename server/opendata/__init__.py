@@ -41,9 +41,10 @@ def page(request: Request, lang: str | None = None) -> Response:
         return error(400, "InvalidParameterValue", "lang must be ja or en")
     settings = request.app.state.settings
     found = datasets(settings, current_catalog(settings.layers_dir))
-    return HTMLResponse(render(settings, found, chosen),
-                        headers={"Content-Language": chosen, "Vary": "Accept-Language",
-                                 "Cache-Control": "no-cache"})
+    return HTMLResponse(
+        render(settings, found, chosen),
+        headers={"Content-Language": chosen, "Vary": "Accept-Language", "Cache-Control": "no-cache"},
+    )
 
 
 @router.api_route("/opendata/catalog.jsonld", methods=GET, include_in_schema=False)
@@ -51,8 +52,11 @@ def dcat(request: Request) -> Response:
     """The DCAT catalog (JSON-LD) of every published dataset."""
     settings = request.app.state.settings
     found = datasets(settings, current_catalog(settings.layers_dir))
-    return JSONResponse(catalog_document(settings, found), media_type="application/ld+json",
-                        headers={**CORS, "Cache-Control": "no-cache"})
+    return JSONResponse(
+        catalog_document(settings, found),
+        media_type="application/ld+json",
+        headers={**CORS, "Cache-Control": "no-cache"},
+    )
 
 
 @router.api_route("/opendata/files/{layer_id}/{name}", methods=GET, include_in_schema=False)
@@ -68,13 +72,18 @@ def download(request: Request, layer_id: str, name: str) -> Response:
         return not_found()
     entry = next(f for f in manifest["files"] if f["name"] == name)
     stat = path.stat()
-    headers = {**CORS, "ETag": f'"{entry["sha256"]}"', "Cache-Control": "public, max-age=300",
-               "Last-Modified": formatdate(stat.st_mtime, usegmt=True)}
+    headers = {
+        **CORS,
+        "ETag": f'"{entry["sha256"]}"',
+        "Cache-Control": "public, max-age=300",
+        "Last-Modified": formatdate(stat.st_mtime, usegmt=True),
+    }
     if caching.not_modified(request.headers, caching.Validators(headers["ETag"], stat.st_mtime)):
         return Response(status_code=304, headers=headers)
     # FileResponse answers Range (206, 416) and If-Range itself; it does not answer 304.
-    return FileResponse(path, media_type=entry["media_type"], filename=name, headers=headers,
-                        stat_result=stat)
+    return FileResponse(
+        path, media_type=entry["media_type"], filename=name, headers=headers, stat_result=stat
+    )
 
 
 @router.api_route("/opendata", methods=OTHER, include_in_schema=False)
@@ -90,4 +99,3 @@ def read_only(rest: str = "") -> JSONResponse:
 def unknown(rest: str) -> JSONResponse:
     """Anything else under /opendata (including path tricks) is a plain 404."""
     return not_found()
-

@@ -15,10 +15,11 @@ from tsukuba_gis.settings import Settings
 RECORDS_COLLECTION = "opendata-catalog"  # a hyphen: no layer id can take this name
 CITY_URL = "https://www.city.tsukuba.lg.jp/"
 LICENSE_NAMES = {
-    "CC-BY-4.0": I18n(ja="クリエイティブ・コモンズ 表示 4.0 国際（CC BY 4.0）",
-                      en="Creative Commons Attribution 4.0 International (CC BY 4.0)"),
-    "PDL-1.0": I18n(ja="公共データ利用規約（第1.0版）（PDL1.0）",
-                    en="Public Data License 1.0 (PDL1.0)"),
+    "CC-BY-4.0": I18n(
+        ja="クリエイティブ・コモンズ 表示 4.0 国際（CC BY 4.0）",
+        en="Creative Commons Attribution 4.0 International (CC BY 4.0)",
+    ),
+    "PDL-1.0": I18n(ja="公共データ利用規約（第1.0版）（PDL1.0）", en="Public Data License 1.0 (PDL1.0)"),
 }
 
 
@@ -73,8 +74,13 @@ def datasets(settings: Settings, catalog: Catalog | None = None) -> list[Dataset
     found = []
     for layer, manifest in published(settings.data_dir, catalog):
         department = catalog.departments.get(layer.department)
-        found.append(Dataset(
-            layer, manifest,
-            department.name if department else I18n(ja=layer.department, en=layer.department),
-            f"{base}/opendata#{layer.id}", f"{base}/opendata/files/{layer.id}"))
+        found.append(
+            Dataset(
+                layer,
+                manifest,
+                department.name if department else I18n(ja=layer.department, en=layer.department),
+                f"{base}/opendata#{layer.id}",
+                f"{base}/opendata/files/{layer.id}",
+            )
+        )
     return found

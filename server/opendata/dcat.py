@@ -43,10 +43,14 @@ def _spatial(bbox: list[float] | None) -> dict[str, Any] | None:
     polygon = [[[w, s], [e, s], [e, n], [w, n], [w, s]]]
     return {
         "@type": "dct:Location",
-        "dcat:bbox": {"@value": f"POLYGON(({w} {s},{e} {s},{e} {n},{w} {n},{w} {s}))",
-                      "@type": "gsp:wktLiteral"},
-        "locn:geometry": {"@value": json.dumps({"type": "Polygon", "coordinates": polygon}),
-                          "@type": "gsp:geoJSONLiteral"},
+        "dcat:bbox": {
+            "@value": f"POLYGON(({w} {s},{e} {s},{e} {n},{w} {n},{w} {s}))",
+            "@type": "gsp:wktLiteral",
+        },
+        "locn:geometry": {
+            "@value": json.dumps({"type": "Polygon", "coordinates": polygon}),
+            "@type": "gsp:geoJSONLiteral",
+        },
     }
 
 
@@ -55,8 +59,12 @@ def _distribution(dataset: Dataset, item: dict[str, Any]) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "@id": item["url"],
         "@type": "dcat:Distribution",
-        "dct:title": _text(I18n(ja=f"{dataset.layer.title.ja}（{item['format']}）",
-                                en=f"{dataset.layer.title.en} ({item['format']})")),
+        "dct:title": _text(
+            I18n(
+                ja=f"{dataset.layer.title.ja}（{item['format']}）",
+                en=f"{dataset.layer.title.en} ({item['format']})",
+            )
+        ),
         "dct:format": item["format"],
         "dcat:mediaType": _id(IANA + media_type),
         "dcat:downloadURL": _id(item["url"]),
@@ -82,8 +90,12 @@ def _api_distribution(dataset: Dataset, base: str) -> dict[str, Any]:
     return {
         "@id": url,
         "@type": "dcat:Distribution",
-        "dct:title": _text(I18n(ja=f"{dataset.layer.title.ja}（OGC API - Features）",
-                                en=f"{dataset.layer.title.en} (OGC API - Features)")),
+        "dct:title": _text(
+            I18n(
+                ja=f"{dataset.layer.title.ja}（OGC API - Features）",
+                en=f"{dataset.layer.title.en} (OGC API - Features)",
+            )
+        ),
         "dct:format": "OGC API - Features",
         "dcat:mediaType": _id(IANA + "application/geo+json"),
         "dcat:accessURL": _id(url),
@@ -102,17 +114,20 @@ def _dataset(dataset: Dataset, base: str, publisher: dict[str, Any]) -> dict[str
         "dct:description": _text(layer.description),
         "dcat:keyword": [*layer.keywords, *([] if not layer.synthetic else ["サンプル（架空）"])],
         "dct:publisher": publisher,
-        "dcat:contactPoint": {"@type": "vcard:Organization",
-                              "vcard:fn": f"つくば市 {dataset.department.ja}",
-                              "vcard:hasURL": _id(CITY_URL)},
+        "dcat:contactPoint": {
+            "@type": "vcard:Organization",
+            "vcard:fn": f"つくば市 {dataset.department.ja}",
+            "vcard:hasURL": _id(CITY_URL),
+        },
         "dct:license": _id(layer.license.url),
-        "dct:rights": {"@type": "dct:RightsStatement",
-                       "rdfs:label": _text(layer.license.attribution)},
+        "dct:rights": {"@type": "dct:RightsStatement", "rdfs:label": _text(layer.license.attribution)},
         "dct:modified": {"@value": manifest["loaded_at"], "@type": "xsd:dateTime"},
         "dct:language": [_id("http://id.loc.gov/vocabulary/iso639-1/ja")],
         "dcat:landingPage": _id(dataset.page_url),
-        "dcat:distribution": [*(_distribution(dataset, f) for f in dataset.files),
-                              _api_distribution(dataset, base)],
+        "dcat:distribution": [
+            *(_distribution(dataset, f) for f in dataset.files),
+            _api_distribution(dataset, base),
+        ],
     }
     spatial = _spatial(manifest.get("bbox"))
     if spatial is not None:
@@ -123,25 +138,37 @@ def _dataset(dataset: Dataset, base: str, publisher: dict[str, Any]) -> dict[str
 def catalog_document(settings: Settings, found: list[Dataset]) -> dict[str, Any]:
     """The whole DCAT catalog (JSON-LD) of the published datasets."""
     base = settings.public_url or ""
-    publisher = {"@id": CITY_URL, "@type": "foaf:Organization",
-                 "foaf:name": _text(I18n(ja=settings.city_name_ja, en=settings.city_name_en))}
+    publisher = {
+        "@id": CITY_URL,
+        "@type": "foaf:Organization",
+        "foaf:name": _text(I18n(ja=settings.city_name_ja, en=settings.city_name_en)),
+    }
     modified = max((d.manifest["loaded_at"] for d in found), default=None)
     document: dict[str, Any] = {
         "@context": CONTEXT,
         "@id": f"{base}/opendata/catalog.jsonld",
         "@type": "dcat:Catalog",
-        "dct:title": _text(I18n(ja=f"{settings.city_name_ja} オープンデータ（統合型GIS）",
-                                en=f"{settings.city_name_en} open data (integrated GIS)")),
-        "dct:description": _text(I18n(
-            ja="つくば市の統合型GISが公開する地理空間データの一覧です。",
-            en="Geospatial datasets published by Tsukuba City's integrated GIS.")),
+        "dct:title": _text(
+            I18n(
+                ja=f"{settings.city_name_ja} オープンデータ（統合型GIS）",
+                en=f"{settings.city_name_en} open data (integrated GIS)",
+            )
+        ),
+        "dct:description": _text(
+            I18n(
+                ja="つくば市の統合型GISが公開する地理空間データの一覧です。",
+                en="Geospatial datasets published by Tsukuba City's integrated GIS.",
+            )
+        ),
         "dct:publisher": publisher,
         "foaf:homepage": _id(f"{base}/opendata"),
         "dct:language": [_id("http://id.loc.gov/vocabulary/iso639-1/ja")],
-        "dcat:service": {"@id": f"{base}/api/collections/{RECORDS_COLLECTION}",
-                         "@type": "dcat:DataService",
-                         "dct:title": "OGC API - Records",
-                         "dcat:endpointURL": _id(f"{base}/api")},
+        "dcat:service": {
+            "@id": f"{base}/api/collections/{RECORDS_COLLECTION}",
+            "@type": "dcat:DataService",
+            "dct:title": "OGC API - Records",
+            "dcat:endpointURL": _id(f"{base}/api"),
+        },
         "dcat:dataset": [_dataset(d, base, publisher) for d in found],
     }
     if modified:

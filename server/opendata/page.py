@@ -13,8 +13,12 @@ from tsukuba_gis.settings import Settings
 LANGUAGES = ("ja", "en")
 JST = timezone(timedelta(hours=9), "JST")
 HERE = Path(__file__).resolve().parent
-_ENV = Environment(loader=FileSystemLoader(HERE / "templates"),
-                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+_ENV = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 
 TEXT: dict[str, dict[str, str]] = yaml.safe_load((HERE / "texts.yaml").read_text(encoding="utf-8"))
 
@@ -60,10 +64,14 @@ def render(settings: Settings, found: list[Dataset], lang: str) -> str:
         groups.setdefault(dataset.layer.department, []).append(dataset)
     standards = [(d, f) for d in found for f in d.files if "standard" in f]
     context: dict[str, Any] = {
-        "lang": lang, "other": other, "t": TEXT[lang],
+        "lang": lang,
+        "other": other,
+        "t": TEXT[lang],
         "city": getattr(settings, f"city_name_{lang}"),
-        "groups": list(groups.values()), "standards": standards,
+        "groups": list(groups.values()),
+        "standards": standards,
         "records_url": f"/api/collections/{RECORDS_COLLECTION}/items",
-        "size": lambda n: human_size(n, lang), "when": lambda iso: local_time(iso, lang),
+        "size": lambda n: human_size(n, lang),
+        "when": lambda iso: local_time(iso, lang),
     }
     return _ENV.get_template("opendata.html").render(context)

@@ -60,9 +60,12 @@ class CatalogueProvider(TinyDBCatalogueProvider):
 
     def _absolute(self, record: dict[str, Any]) -> dict[str, Any]:
         record = dict(record)
-        record["links"] = [{**link, "href": self.base_url + link["href"]}
-                           if str(link.get("href", "")).startswith("/") else link
-                           for link in record.get("links", [])]
+        record["links"] = [
+            {**link, "href": self.base_url + link["href"]}
+            if str(link.get("href", "")).startswith("/")
+            else link
+            for link in record.get("links", [])
+        ]
         return record
 
 
@@ -78,8 +81,12 @@ def _records(settings: Settings) -> list[dict[str, Any]]:
 def _union(boxes: list[list[float]]) -> list[float]:
     if not boxes:
         return [122.0, 20.0, 154.0, 46.0]  # Japan
-    return [min(b[0] for b in boxes), min(b[1] for b in boxes),
-            max(b[2] for b in boxes), max(b[3] for b in boxes)]
+    return [
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    ]
 
 
 def records_resource(settings: Settings) -> dict[str, Any] | None:
@@ -87,30 +94,48 @@ def records_resource(settings: Settings) -> dict[str, Any] | None:
     records = _records(settings)
     if not records:
         return None
-    boxes = [[min(x for x, _ in ring), min(y for _, y in ring), max(x for x, _ in ring),
-              max(y for _, y in ring)]
-             for r in records if r.get("geometry") for ring in r["geometry"]["coordinates"][:1]]
+    boxes = [
+        [min(x for x, _ in ring), min(y for _, y in ring), max(x for x, _ in ring), max(y for _, y in ring)]
+        for r in records
+        if r.get("geometry")
+        for ring in r["geometry"]["coordinates"][:1]
+    ]
     base = settings.public_url or ""
     return {
         "type": "collection",
         "title": {"ja": "オープンデータ カタログ", "en": "Open data catalogue"},
-        "description": {"ja": "公開データセットの目録（OGC API - Records）。q= で検索できます。",
-                        "en": "The catalogue of open datasets (OGC API - Records);"
-                              " search with q=."},
+        "description": {
+            "ja": "公開データセットの目録（OGC API - Records）。q= で検索できます。",
+            "en": "The catalogue of open datasets (OGC API - Records); search with q=.",
+        },
         "keywords": ["オープンデータ", "open data", "catalogue"],
         "links": [
-            {"type": "text/html", "rel": "alternate", "title": "オープンデータ / Open data",
-             "href": f"{base}/opendata"},
-            {"type": "application/ld+json", "rel": "alternate", "title": "DCAT (JSON-LD)",
-             "href": f"{base}/opendata/catalog.jsonld"},
+            {
+                "type": "text/html",
+                "rel": "alternate",
+                "title": "オープンデータ / Open data",
+                "href": f"{base}/opendata",
+            },
+            {
+                "type": "application/ld+json",
+                "rel": "alternate",
+                "title": "DCAT (JSON-LD)",
+                "href": f"{base}/opendata/catalog.jsonld",
+            },
         ],
         "extents": {"spatial": {"bbox": _union(boxes), "crs": CRS84}},
-        "providers": [{
-            "type": "record", "name": PROVIDER, "editable": False,
-            "data": str(opendata_dir(settings.data_dir) / RECORDS),
-            "id_field": "id", "time_field": "updated", "title_field": "title",
-            "options": {"base_url": base},
-        }],
+        "providers": [
+            {
+                "type": "record",
+                "name": PROVIDER,
+                "editable": False,
+                "data": str(opendata_dir(settings.data_dir) / RECORDS),
+                "id_field": "id",
+                "time_field": "updated",
+                "title_field": "title",
+                "options": {"base_url": base},
+            }
+        ],
     }
 
 

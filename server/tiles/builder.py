@@ -34,8 +34,9 @@ class BackgroundBuilder:
             if path in self._running:
                 return
             self._running.add(path)
-        threading.Thread(target=self._build, args=(record, spec, path), daemon=True,
-                         name=f"tiles-{spec.layer_id}").start()
+        threading.Thread(
+            target=self._build, args=(record, spec, path), daemon=True, name=f"tiles-{spec.layer_id}"
+        ).start()
 
     def _build(self, record: LayerRecord, spec: TileSpec, path: Path) -> None:
         marker = path.with_name(path.name + ".building")
@@ -44,8 +45,9 @@ class BackgroundBuilder:
                 return  # another process builds it
             try:
                 if not path.is_file():
-                    LOG.info("building the missing tiles of %s v%s (%s)", spec.layer_id,
-                             spec.version, spec.variant)
+                    LOG.info(
+                        "building the missing tiles of %s v%s (%s)", spec.layer_id, spec.version, spec.variant
+                    )
                     build_mbtiles(self.store, record, spec, path)
             finally:
                 marker.unlink(missing_ok=True)

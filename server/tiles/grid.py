@@ -29,14 +29,17 @@ def parse_tile(matrix: str, row: str, col: str) -> tuple[int, int, int]:
     try:
         z, y, x = int(matrix), int(row), int(col)
     except ValueError:
-        raise TileRequestError(400, "InvalidParameterValue",
-                               "tileMatrix, tileRow and tileCol must be integers") from None
+        raise TileRequestError(
+            400, "InvalidParameterValue", "tileMatrix, tileRow and tileCol must be integers"
+        ) from None
     if not (0 <= z <= TMS.maxzoom) or min(x, y) < 0:
-        raise TileRequestError(400, "InvalidParameterValue",
-                               f"tileMatrix must be 0..{TMS.maxzoom}, tileRow/tileCol >= 0")
-    if max(x, y) >= 2 ** z:
-        raise TileRequestError(400, "InvalidParameterValue",
-                               f"tileRow and tileCol must be below {2 ** z} at tileMatrix {z}")
+        raise TileRequestError(
+            400, "InvalidParameterValue", f"tileMatrix must be 0..{TMS.maxzoom}, tileRow/tileCol >= 0"
+        )
+    if max(x, y) >= 2**z:
+        raise TileRequestError(
+            400, "InvalidParameterValue", f"tileRow and tileCol must be below {2**z} at tileMatrix {z}"
+        )
     return z, x, y
 
 
@@ -47,19 +50,26 @@ def tile_range(bbox: tuple[float, float, float, float], z: int) -> tuple[int, in
     return top_left.x, top_left.y, bottom_right.x, bottom_right.y
 
 
-def limits(bbox: tuple[float, float, float, float], minzoom: int, maxzoom: int
-           ) -> list[dict[str, Any]]:
+def limits(bbox: tuple[float, float, float, float], minzoom: int, maxzoom: int) -> list[dict[str, Any]]:
     """OGC ``tileMatrixSetLimits``: per zoom, the rows and columns the tile set has."""
     out = []
     for z in range(minzoom, maxzoom + 1):
         col0, row0, col1, row1 = tile_range(bbox, z)
-        out.append({"tileMatrix": str(z), "minTileRow": row0, "maxTileRow": row1,
-                    "minTileCol": col0, "maxTileCol": col1})
+        out.append(
+            {
+                "tileMatrix": str(z),
+                "minTileRow": row0,
+                "maxTileRow": row1,
+                "minTileCol": col0,
+                "maxTileCol": col1,
+            }
+        )
     return out
 
 
-def inside(bbox: tuple[float, float, float, float], minzoom: int, maxzoom: int,
-           z: int, x: int, y: int) -> bool:
+def inside(
+    bbox: tuple[float, float, float, float], minzoom: int, maxzoom: int, z: int, x: int, y: int
+) -> bool:
     """Whether a tile is within a tile set's limits."""
     if not minzoom <= z <= maxzoom:
         return False

@@ -22,10 +22,17 @@ NAME = "server.tiles.provider.TileProvider"
 def provider_config(layer: LayerDef, record: LayerRecord) -> dict[str, Any]:
     """The tile provider entry of a collection in the generated pygeoapi config."""
     minzoom, maxzoom = zoom_range(record)
-    return {"type": "tile", "name": NAME, "data": layer.id,
-            "options": {"layer": layer.id, "zoom": {"min": minzoom, "max": maxzoom},
-                        "schemes": ["WebMercatorQuad"]},
-            "format": {"name": "mvt", "mimetype": MVT}}
+    return {
+        "type": "tile",
+        "name": NAME,
+        "data": layer.id,
+        "options": {
+            "layer": layer.id,
+            "zoom": {"min": minzoom, "max": maxzoom},
+            "schemes": ["WebMercatorQuad"],
+        },
+        "format": {"name": "mvt", "mimetype": MVT},
+    }
 
 
 class TileProvider(BaseTileProvider):
@@ -47,11 +54,25 @@ class TileProvider(BaseTileProvider):
         """WebMercatorQuad only."""
         return [TileMatrixSetEnum.WEBMERCATORQUAD.value]
 
-    def get_tiles_service(self, baseurl: str | None = None, servicepath: str | None = None,
-                          dirpath: str | None = None, tile_type: str | None = None) -> dict:
+    def get_tiles_service(
+        self,
+        baseurl: str | None = None,
+        servicepath: str | None = None,
+        dirpath: str | None = None,
+        tile_type: str | None = None,
+    ) -> dict:
         """The tile URL template link (for pygeoapi's HTML tiles page)."""
-        return {"links": [{"type": self.mimetype, "rel": "item", "templated": True,
-                           "title": "Mapbox vector tiles", "href": servicepath}]}
+        return {
+            "links": [
+                {
+                    "type": self.mimetype,
+                    "rel": "item",
+                    "templated": True,
+                    "title": "Mapbox vector tiles",
+                    "href": servicepath,
+                }
+            ]
+        }
 
     def get_tiles(self, layer=None, tileset=None, z=None, y=None, x=None, format_=None):
         """Never called: tiles have their own route."""

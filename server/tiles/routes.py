@@ -35,8 +35,7 @@ def _json(document: dict, status: int = 200) -> Response:
 def _format(request: Request, allowed: tuple[str, ...]) -> str | Response:
     value = request.query_params.get("f", allowed[0])
     if value not in allowed:
-        return ogc_error(400, "InvalidParameterValue",
-                         f"f must be one of: {', '.join(allowed)}")
+        return ogc_error(400, "InvalidParameterValue", f"f must be one of: {', '.join(allowed)}")
     return value
 
 
@@ -59,12 +58,15 @@ def _validators(tileset: TileSet, z: int, x: int, y: int) -> caching.Validators:
     spec = tileset.spec
     loaded = datetime.fromisoformat(tileset.record.loaded_at).timestamp()
     return caching.Validators(
-        f'"{spec.layer_id}-{spec.version}-{spec.variant}-{spec.key}-{z}-{x}-{y}"', loaded)
+        f'"{spec.layer_id}-{spec.version}-{spec.variant}-{spec.key}-{z}-{x}-{y}"', loaded
+    )
 
 
 def _headers(tiles: TileService, validators: caching.Validators) -> dict[str, str]:
-    return {**caching.headers(validators, tiles.audience == "public", PUBLIC_CACHE),
-            "Vary": "Accept-Encoding"}
+    return {
+        **caching.headers(validators, tiles.audience == "public", PUBLIC_CACHE),
+        "Vary": "Accept-Encoding",
+    }
 
 
 def _find_tile(tiles: TileService, request: Request) -> tuple[TileSet, int, int, int] | Response:
@@ -79,8 +81,12 @@ def _find_tile(tiles: TileService, request: Request) -> tuple[TileSet, int, int,
         return ogc_error(err.status, err.code, str(err))
     spec = tileset.spec
     if not grid.inside(spec.bounds, spec.minzoom, spec.maxzoom, z, x, y):
-        return ogc_error(404, "NotFound", f"the tile is outside this tileset's limits (zoom"
-                         f" {spec.minzoom}-{spec.maxzoom}, see tileMatrixSetLimits)")
+        return ogc_error(
+            404,
+            "NotFound",
+            f"the tile is outside this tileset's limits (zoom"
+            f" {spec.minzoom}-{spec.maxzoom}, see tileMatrixSetLimits)",
+        )
     return tileset, z, x, y
 
 
@@ -97,8 +103,9 @@ def _tile_answer(tiles: TileService, request: Request) -> Response:
     try:
         data = tiles.tile(tileset, z, x, y)
     except TilesUnavailable:
-        busy = ogc_error(503, "ServiceUnavailable", "the tiles of this layer version are"
-                         " being built; try again later")
+        busy = ogc_error(
+            503, "ServiceUnavailable", "the tiles of this layer version are being built; try again later"
+        )
         busy.headers["Retry-After"] = "10"
         return busy
     if not data:
@@ -112,6 +119,7 @@ def _tile_answer(tiles: TileService, request: Request) -> Response:
 
 def tile_endpoint(tiles: TileService) -> Callable:
     """``.../tiles/{tms}/{tileMatrix}/{tileRow}/{tileCol}``: one MVT (204 when empty)."""
+
     async def endpoint(request: Request) -> Response:
         bad = _format(request, ("mvt",))
         if isinstance(bad, Response):
@@ -126,6 +134,7 @@ def tile_endpoint(tiles: TileService) -> Callable:
 
 def document_endpoint(tiles: TileService, base: str, kind: str) -> Callable:
     """The tilesets list, the tileset (or its TileJSON), as JSON."""
+
     def answer(request: Request) -> Response:
         tileset = _lookup(tiles, request)
         if isinstance(tileset, Response):
@@ -148,6 +157,7 @@ def document_endpoint(tiles: TileService, base: str, kind: str) -> Callable:
 
 def matrix_sets_endpoint(base: str, one: bool) -> Callable:
     """``/tileMatrixSets`` and ``/tileMatrixSets/{tms}``."""
+
     async def endpoint(request: Request) -> Response:
         bad = _format(request, ("json",))
         if isinstance(bad, Response):
@@ -164,6 +174,7 @@ def _html_or(json_endpoint: Callable, html_endpoint: Callable) -> Callable:
         if request.query_params.get("f") == "html":
             return await html_endpoint(request)
         return await json_endpoint(request)
+
     return endpoint
 
 
@@ -178,22 +189,19 @@ def tile_routes(tiles: TileService, publication: Publication) -> list[Route]:
     collection = "/collections/{collection_id}/tiles"
     # The HTML pages are pygeoapi's (the adapter's handler, as for every other page); they
     # depend on the config only, so they are kept per build like the other documents.
-    tiles_page = handler(publication, pygeoapi_tiles.get_collection_tiles, ("collection_id",),
-                         True, document=True)
+    tiles_page = handler(
+        publication, pygeoapi_tiles.get_collection_tiles, ("collection_id",), True, document=True
+    )
     tms_page = handler(publication, pygeoapi_tiles.tilematrixsets, (), True, document=True)
     routes = [
-        Route("/tileMatrixSets", _html_or(matrix_sets_endpoint(base, False), tms_page),
-              methods=methods),
+        Route("/tileMatrixSets", _html_or(matrix_sets_endpoint(base, False), tms_page), methods=methods),
         # pygeoapi's landing page links here with a capital T.
-        Route("/TileMatrixSets", _html_or(matrix_sets_endpoint(base, False), tms_page),
-              methods=methods),
+        Route("/TileMatrixSets", _html_or(matrix_sets_endpoint(base, False), tms_page), methods=methods),
         Route("/tileMatrixSets/{tms}", matrix_sets_endpoint(base, True), methods=methods),
-        Route(collection, _html_or(document_endpoint(tiles, base, "list"), tiles_page),
-              methods=methods),
+        Route(collection, _html_or(document_endpoint(tiles, base, "list"), tiles_page), methods=methods),
         Route(collection + "/{tms}", document_endpoint(tiles, base, "tileset"), methods=methods),
         # pygeoapi's tiles page reads the metadata here (TileJSON, its default).
-        Route(collection + "/{tms}/metadata", document_endpoint(tiles, base, "tilejson"),
-              methods=methods),
+        Route(collection + "/{tms}/metadata", document_endpoint(tiles, base, "tilejson"), methods=methods),
         Route(collection + "/{tms}/{z}/{y}/{x}", tile_endpoint(tiles), methods=methods),
     ]
     return routes

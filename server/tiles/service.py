@@ -117,8 +117,10 @@ class TileService:
             self._builder.request(tileset.record, tileset.spec, path)
             raise
         # MBTiles rows count from the bottom (TMS); OGC tileRow counts from the top.
-        row = con.execute("SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ?"
-                          " AND tile_row = ?", (z, x, (1 << z) - 1 - y)).fetchone()
+        row = con.execute(
+            "SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
+            (z, x, (1 << z) - 1 - y),
+        ).fetchone()
         return bytes(row[0]) if row else b""
 
     def _connection(self, path: Path) -> sqlite3.Connection:
@@ -131,8 +133,9 @@ class TileService:
             if len(cons) > 64:  # old versions' files: closed, they will not be asked again
                 for old in list(cons):
                     cons.pop(old).close()
-            con = cons[path] = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True,
-                                               check_same_thread=False)
+            con = cons[path] = sqlite3.connect(
+                f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False
+            )
         return con
 
     def _postgis_tile(self, tileset: TileSet, z: int, x: int, y: int) -> bytes:
@@ -151,9 +154,13 @@ class TileService:
         cached = cache.get(*key)
         if cached is not None:
             return cached
-        request = MvtRequest(name=spec.layer_id, geometry=spec.geometry,
-                             bounds=grid.xy_bounds(z, x, y), fields=spec.fields,
-                             tolerance=tolerance_units(spec, z))
+        request = MvtRequest(
+            name=spec.layer_id,
+            geometry=spec.geometry,
+            bounds=grid.xy_bounds(z, x, y),
+            fields=spec.fields,
+            tolerance=tolerance_units(spec, z),
+        )
         tile = render_mvt(self.store, tileset.record, request)
         cache.put(*key, tile)
         return tile

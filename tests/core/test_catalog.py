@@ -27,7 +27,8 @@ def test_problems_name_file_and_line(tmp_path):
         "geometry: pointy\n"
         "fields:\n"
         "  - {name: 名前, label: {ja: 名前, en: Name}}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     catalog = load_catalog(tmp_path)
     messages = [str(p) for p in catalog.problems]
     assert any(m.startswith(f"{dept / 'bad.yaml'}:6: geometry") for m in messages), messages

@@ -12,8 +12,7 @@ def test_serve_runs_httptools_and_uvloop_workers(monkeypatch, sample_data_dir):
     calls = []
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append((args, kwargs)))
     monkeypatch.setenv("TSUKUBA_GIS_DATA_DIR", str(sample_data_dir))
-    result = CliRunner().invoke(cli, ["serve", "--port", "8123", "--workers", "3"],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(cli, ["serve", "--port", "8123", "--workers", "3"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     ((args, kwargs),) = calls
     # Plain h11 workers stalled keep-alive connections under wrk on these machines.

@@ -17,8 +17,7 @@ def test_migrate_both_backends_once(postgis_url, tmp_path, postgis_cluster):
         first = run("store", "migrate", "--url", url)
         assert first.exit_code == 0 and "applied migrations 1" in first.output, first.output
         assert run("store", "migrate", "--url", url).output.endswith("up to date\n")
-    assert postgis_cluster.password not in first.output + run("store", "migrate", "--url",
-                                                              postgis_url).output
+    assert postgis_cluster.password not in first.output + run("store", "migrate", "--url", postgis_url).output
 
 
 def _frames(store, record) -> gpd.GeoDataFrame:
@@ -36,12 +35,14 @@ def _assert_same_city(a, b) -> None:
             left, right = _frames(a, kept), _frames(b, copied)
             wkb = [shapely.to_wkb(f.geometry.values) for f in (left, right)]
             assert (wkb[0] == wkb[1]).all()
-            gpd.pd.testing.assert_frame_equal(left.drop(columns="geometry"),
-                                              right.drop(columns="geometry"), check_dtype=False)
+            gpd.pd.testing.assert_frame_equal(
+                left.drop(columns="geometry"), right.drop(columns="geometry"), check_dtype=False
+            )
 
 
 def test_copy_gpkg_to_postgis_and_back_keeps_versions_records_and_rejects(
-        sample_settings, postgis_url, tmp_path, postgis_cluster):
+    sample_settings, postgis_url, tmp_path, postgis_cluster
+):
     source = sample_settings.store_url
     there = run("store", "copy", "--from", source, "--to", postgis_url)
     assert there.exit_code == 0, there.output

@@ -12,8 +12,11 @@ from server.auth.settings import AuthSettings
 from tsukuba_gis.cli.main import cli
 
 PASSWORD = "correct horse battery"
-CHEAP = {"TSUKUBA_GIS_AUTH_ARGON2_TIME_COST": "1", "TSUKUBA_GIS_AUTH_ARGON2_MEMORY_COST": "8",
-         "TSUKUBA_GIS_AUTH_ARGON2_PARALLELISM": "1"}
+CHEAP = {
+    "TSUKUBA_GIS_AUTH_ARGON2_TIME_COST": "1",
+    "TSUKUBA_GIS_AUTH_ARGON2_MEMORY_COST": "8",
+    "TSUKUBA_GIS_AUTH_ARGON2_PARALLELISM": "1",
+}
 
 
 @pytest.fixture
@@ -32,8 +35,7 @@ def store(tmp_path):
 
 
 def test_add_prompts_twice_and_stores_an_argon2_hash(env, tmp_path):
-    result = run(env, "users", "add", "Yamada", "--role", "admin",
-                 stdin=f"{PASSWORD}\n{PASSWORD}\n")
+    result = run(env, "users", "add", "Yamada", "--role", "admin", stdin=f"{PASSWORD}\n{PASSWORD}\n")
     assert "added yamada (admin)" in result.stderr
     user = store(tmp_path).get_user("yamada")
     assert user.role == "admin" and user.password_hash.startswith("$argon2id$")
@@ -50,18 +52,26 @@ def test_production_hashing_uses_argon2_cffi_defaults(monkeypatch):
 
 
 def test_add_refuses_mismatch_weak_duplicate_and_bad_names(env):
-    mismatch = run(env, "users", "add", "sato", stdin=f"{PASSWORD}\nsomething else entirely\n",
-                   code=1)
+    mismatch = run(env, "users", "add", "sato", stdin=f"{PASSWORD}\nsomething else entirely\n", code=1)
     assert "do not match" in mismatch.output
-    assert "at least 12" in run(env, "users", "add", "sato", "--password-stdin", stdin="short\n",
-                                code=1).output
-    assert "user name" in run(env, "users", "add", "satotarou1234", "--password-stdin",
-                              stdin="SatoTarou1234\n", code=1).output
+    assert (
+        "at least 12" in run(env, "users", "add", "sato", "--password-stdin", stdin="short\n", code=1).output
+    )
+    assert (
+        "user name"
+        in run(
+            env, "users", "add", "satotarou1234", "--password-stdin", stdin="SatoTarou1234\n", code=1
+        ).output
+    )
     run(env, "users", "add", "sato", "--password-stdin", stdin=PASSWORD + "\n")
-    assert "already exists" in run(env, "users", "add", "SATO", "--password-stdin",
-                                   stdin=PASSWORD + "\n", code=1).output
-    assert run(env, "users", "add", "bad name!", "--password-stdin", stdin=PASSWORD + "\n",
-               code=2).exit_code == 2
+    assert (
+        "already exists"
+        in run(env, "users", "add", "SATO", "--password-stdin", stdin=PASSWORD + "\n", code=1).output
+    )
+    assert (
+        run(env, "users", "add", "bad name!", "--password-stdin", stdin=PASSWORD + "\n", code=2).exit_code
+        == 2
+    )
 
 
 def test_list_passwd_remove(env, tmp_path):
@@ -72,8 +82,10 @@ def test_list_passwd_remove(env, tmp_path):
     before = store(tmp_path).get_user("kato").password_hash
     run(env, "users", "passwd", "kato", "--password-stdin", stdin="another long password\n")
     assert store(tmp_path).get_user("kato").password_hash != before
-    assert "no user" in run(env, "users", "passwd", "nobody", "--password-stdin",
-                            stdin=PASSWORD + "\n", code=1).output
+    assert (
+        "no user"
+        in run(env, "users", "passwd", "nobody", "--password-stdin", stdin=PASSWORD + "\n", code=1).output
+    )
     assert run(env, "users", "remove", "kato", stdin="n\n", code=1).exit_code == 1  # asks first
     run(env, "users", "remove", "kato", "--yes")
     assert [u.username for u in store(tmp_path).list_users()] == ["ito"]
@@ -101,6 +113,5 @@ def test_tokens_are_shown_once_stored_hashed_listed_and_revoked(env, tmp_path):
 
 
 def test_a_postgresql_account_store_is_not_there_yet(env):
-    result = run({**env, "TSUKUBA_GIS_AUTH_ACCOUNTS": "postgresql://db/gis"}, "users", "list",
-                 code=1)
+    result = run({**env, "TSUKUBA_GIS_AUTH_ACCOUNTS": "postgresql://db/gis"}, "users", "list", code=1)
     assert "no account store for 'postgresql'" in result.output

@@ -31,9 +31,12 @@ def test_bulk_loaded_tree_is_valid_and_complete(n):
     assert con.execute("SELECT rtreecheck('r')").fetchone()[0] == "ok"
     assert con.execute("SELECT count(*) FROM r").fetchone()[0] == n
     for x0, y0, x1, y1 in ((140.0, 36.0, 140.1, 36.1), (139.0, 35.0, 141.0, 37.0), (0, 0, 1, 1)):
-        found = {r[0] for r in con.execute(
-            "SELECT id FROM r WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?",
-            (x0, x1, y0, y1))}
+        found = {
+            r[0]
+            for r in con.execute(
+                "SELECT id FROM r WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?", (x0, x1, y0, y1)
+            )
+        }
         assert found == set(fids[_hits(stored, x0, y0, x1, y1)].tolist())
         # float32 boxes are rounded outwards: never a feature missed, rarely one too many
         assert found >= set(fids[_hits(boxes, x0, y0, x1, y1)].tolist())
@@ -43,15 +46,17 @@ def test_float32_boxes_enclose_the_float64_ones():
     boxes = _boxes(10_000)
     stored = outward_float32(boxes).astype(np.float64)
     assert (stored[:, :2] <= boxes[:, :2]).all() and (stored[:, 2:] >= boxes[:, 2:]).all()
-    assert np.abs(stored - boxes).max() <= 2.0 ** -16  # one float32 step at 128-256 degrees
+    assert np.abs(stored - boxes).max() <= 2.0**-16  # one float32 step at 128-256 degrees
 
 
 def test_sqlite_keeps_working_with_the_tree_after_more_inserts():
     con = sqlite3.connect(":memory:")
     con.execute("CREATE VIRTUAL TABLE r USING rtree(id, minx, maxx, miny, maxy)")
     bulk_load(con, "r", np.arange(1, 5001), outward_float32(_boxes(5000)))
-    con.executemany("INSERT INTO r VALUES (?, ?, ?, ?, ?)",
-                    [(10_000 + i, 140.0, 140.001, 36.0, 36.001) for i in range(200)])
+    con.executemany(
+        "INSERT INTO r VALUES (?, ?, ?, ?, ?)",
+        [(10_000 + i, 140.0, 140.001, 36.0, 36.001) for i in range(200)],
+    )
     con.execute("DELETE FROM r WHERE id <= 100")
     assert con.execute("SELECT rtreecheck('r')").fetchone()[0] == "ok"
     assert con.execute("SELECT count(*) FROM r").fetchone()[0] == 5100

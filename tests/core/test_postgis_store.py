@@ -30,8 +30,9 @@ def test_environments_are_schemas_of_one_database(postgis_test_db, postgis_clust
     load(staging)
     assert staging.schema == "staging" and production.schema == "production"
     assert production.layers() == [] and [r.layer_id for r in staging.layers()] == ["sites"]
-    assert {"tg_layer_versions", "tg_rejects", "tg_meta", "tg_tile_cache", "l_sites_v1"} <= \
-        _tables(postgis_cluster, "staging")
+    assert {"tg_layer_versions", "tg_rejects", "tg_meta", "tg_tile_cache", "l_sites_v1"} <= _tables(
+        postgis_cluster, "staging"
+    )
     assert DatabaseSettings().schema_name == "staging"
     with pytest.raises(StoreError, match="plain lower-case SQL name"):
         PostGISStore(f"{db}?schema=Robert'); DROP TABLE x")
@@ -67,18 +68,20 @@ def test_reads_use_the_read_dsn_and_never_write_there(postgis_cluster, postgis_u
     record = load(writer)
     schema = writer.schema
     postgis_cluster.execute(
-        "DROP ROLE IF EXISTS tg_reader", "CREATE ROLE tg_reader LOGIN PASSWORD 'reader-pw'",
+        "DROP ROLE IF EXISTS tg_reader",
+        "CREATE ROLE tg_reader LOGIN PASSWORD 'reader-pw'",
         "ALTER ROLE tg_reader SET default_transaction_read_only = on",  # as a hot standby is
         f"GRANT USAGE ON SCHEMA {schema} TO tg_reader",
-        f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO tg_reader", database="stores")
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO tg_reader",
+        database="stores",
+    )
     reader_dsn = postgis_cluster.dsn("stores", user="tg_reader", password="reader-pw")
     server = PostGISStore(url, settings=DatabaseSettings(read_url=reader_dsn))
     assert server.layers() == [record] and server.generation() == 1
     assert server.query(record, Query()).ids
     assert len(server.rejects("sites", 1)) == 0 and len(list(server.iter_frames(record))) == 1
     with psycopg.connect(postgis_cluster.dsn("stores")) as conn:
-        users = {r[0] for r in conn.execute("SELECT usename FROM pg_stat_activity"
-                                            " WHERE datname = 'stores'")}
+        users = {r[0] for r in conn.execute("SELECT usename FROM pg_stat_activity WHERE datname = 'stores'")}
     assert "tg_reader" in users
     # A write through the same instance goes to the primary, and its reads follow it there.
     with server.writer("sites", COLUMNS, "point", id_column="code") as w:
@@ -87,8 +90,7 @@ def test_reads_use_the_read_dsn_and_never_write_there(postgis_cluster, postgis_u
     assert server.current("sites").version == 2
 
 
-def test_migrations_run_once_under_concurrency_and_explain_missing_rights(postgis_url,
-                                                                         postgis_cluster):
+def test_migrations_run_once_under_concurrency_and_explain_missing_rights(postgis_url, postgis_cluster):
     stores = [PostGISStore(postgis_url) for _ in range(4)]
     results: list[list[int]] = []
     threads = [threading.Thread(target=lambda s=s: results.append(s.migrate())) for s in stores]
@@ -97,9 +99,12 @@ def test_migrations_run_once_under_concurrency_and_explain_missing_rights(postgi
     for t in threads:
         t.join()
     assert sorted(map(tuple, results)) == [(), (), (), tuple(range(1, len(MIGRATIONS) + 1))]
-    postgis_cluster.execute("DROP DATABASE IF EXISTS bare", "DROP ROLE IF EXISTS tg_owner",
-                            "CREATE ROLE tg_owner LOGIN PASSWORD 'owner-pw'",
-                            "CREATE DATABASE bare OWNER tg_owner TEMPLATE template0")
+    postgis_cluster.execute(
+        "DROP DATABASE IF EXISTS bare",
+        "DROP ROLE IF EXISTS tg_owner",
+        "CREATE ROLE tg_owner LOGIN PASSWORD 'owner-pw'",
+        "CREATE DATABASE bare OWNER tg_owner TEMPLATE template0",
+    )
     bare = PostGISStore(postgis_cluster.dsn("bare", user="tg_owner", password="owner-pw"))
     with pytest.raises(StoreError, match="CREATE EXTENSION postgis") as caught:
         bare.migrate()

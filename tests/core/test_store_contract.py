@@ -13,9 +13,17 @@ from tsukuba_gis.store import Column, Query, Reject, Store
 from tsukuba_gis.store.gpkg import GeoPackageStore
 from tsukuba_gis.store.postgis import PostGISStore
 
-COLUMNS = [Column("code", "string"), Column("name", "string"), Column("rank", "integer"),
-           Column("depth", "number"), Column("open", "boolean"), Column("since", "date")]
+COLUMNS = [
+    Column("code", "string"),
+    Column("name", "string"),
+    Column("rank", "integer"),
+    Column("depth", "number"),
+    Column("open", "boolean"),
+    Column("since", "date"),
+]
 META = {"source_checksum": "s" * 64, "definition_checksum": "d" * 64, "title": "テスト"}
+
+
 @pytest.fixture(params=["gpkg", "postgis"])
 def make_store(request, tmp_path):
     """Make empty stores of one backend (``keep_versions`` as asked)."""
@@ -46,8 +54,7 @@ def frame(rows: list[dict], geoms: list) -> gpd.GeoDataFrame:
 
 
 ROWS = [
-    {"code": "A1", "name": "桜中学校", "rank": 3, "depth": 0.1, "open": True,
-     "since": "2020-04-01"},
+    {"code": "A1", "name": "桜中学校", "rank": 3, "depth": 0.1, "open": True, "since": "2020-04-01"},
     {"code": "A2", "name": "Zeta", "rank": None, "depth": 2.5, "open": False, "since": None},
     {"code": "A3", "name": None, "rank": 1, "depth": None, "open": None, "since": "1999-12-31"},
     {"code": "A4", "name": "alpha", "rank": 3, "depth": -1.0, "open": True, "since": "2001-01-01"},
@@ -56,13 +63,22 @@ ROWS = [
 POINTS = [shapely.Point(140.10 + i * 0.01, 36.05 + i * 0.01) for i in range(len(ROWS))]
 
 
-def load(store: Store, rows=ROWS, geoms=POINTS, layer="sites", geometry="point",
-         make_current=True, rejects=(), chunks=2, **meta):
+def load(
+    store: Store,
+    rows=ROWS,
+    geoms=POINTS,
+    layer="sites",
+    geometry="point",
+    make_current=True,
+    rejects=(),
+    chunks=2,
+    **meta,
+):
     """Write one version in ``chunks`` appends; its record."""
     with store.writer(layer, COLUMNS, geometry, id_column="code") as writer:
         step = -(-len(rows) // chunks)
         for i in range(0, len(rows), step):
-            writer.append(frame(rows[i:i + step], geoms[i:i + step]))
+            writer.append(frame(rows[i : i + step], geoms[i : i + step]))
         if rejects:
             writer.reject(list(rejects))
         return writer.commit({**META, **meta}, make_current=make_current)
@@ -76,8 +92,10 @@ def test_an_empty_store_has_nothing_and_migrates_once(store):
 
 
 def test_commit_records_and_reads_back_typed_values(store):
-    rejects = [Reject("a.csv", 7, "no coordinates", {"名称": "流星台", "x": None}),
-               Reject("a.csv", 9, "outside Japan", {"名称": "x"}, "POINT (0 0)")]
+    rejects = [
+        Reject("a.csv", 7, "no coordinates", {"名称": "流星台", "x": None}),
+        Reject("a.csv", 9, "outside Japan", {"名称": "x"}, "POINT (0 0)"),
+    ]
     record = load(store, rejects=rejects)
     assert (record.layer_id, record.version, record.current) == ("sites", 1, True)
     assert (record.feature_count, record.rejected_count) == (5, 2)
@@ -103,8 +121,7 @@ def test_iter_frames_gives_every_feature_in_order(store):
     assert list(whole.index) == [1, 2, 3, 4, 5] and whole.index.name == "fid"
     assert list(whole.geometry) == POINTS and whole.crs == "EPSG:4326"
     for column in COLUMNS:
-        assert [None if gpd.pd.isna(v) else v for v in whole[column.name]] == \
-            [r[column.name] for r in ROWS]
+        assert [None if gpd.pd.isna(v) else v for v in whole[column.name]] == [r[column.name] for r in ROWS]
 
 
 def test_nothing_is_visible_before_commit_and_an_error_discards_the_version(store):
@@ -127,8 +144,7 @@ def test_a_new_version_replaces_the_old_one_at_commit_only(store):
     old = load(store)
     with store.writer("sites", COLUMNS, "point", id_column="code") as writer:
         writer.append(frame(ROWS[:3], POINTS[:3]))
-        assert store.query(store.current("sites"), Query(limit=10)).ids == \
-            ["A1", "A2", "A3", "A4", "A5"]
+        assert store.query(store.current("sites"), Query(limit=10)).ids == ["A1", "A2", "A3", "A4", "A5"]
         new = writer.commit(META)
     assert store.current("sites") == new and new.version == 2 and new.feature_count == 3
     assert store.query(new, Query(limit=10)).ids == ["A1", "A2", "A3"]
@@ -164,10 +180,8 @@ def test_explicit_version_and_load_time_for_store_copies(store):
         store.writer("sites", COLUMNS, "point", version=1)
     with store.writer("sites", COLUMNS, "point", id_column="code", version=7) as writer:
         writer.append(frame(ROWS, POINTS))
-        copied = writer.commit({**META, "loaded_at": "2024-06-01T09:30:00+00:00",
-                                "duration_s": 1.5})
-    assert (copied.version, copied.loaded_at, copied.duration_s) == \
-        (7, "2024-06-01T09:30:00+00:00", 1.5)
+        copied = writer.commit({**META, "loaded_at": "2024-06-01T09:30:00+00:00", "duration_s": 1.5})
+    assert (copied.version, copied.loaded_at, copied.duration_s) == (7, "2024-06-01T09:30:00+00:00", 1.5)
 
 
 def test_equals_filters_each_type(store):
@@ -177,6 +191,7 @@ def test_equals_filters_each_type(store):
         page = store.query(record, Query(equals=equals, limit=10))
         assert page.number_matched == len(page.ids)
         return page.ids
+
     assert ids(("name", "桜中学校")) == ["A1"]
     assert ids(("rank", 3)) == ["A1", "A4"]
     assert ids(("depth", 2.5)) == ["A2"]
@@ -192,6 +207,7 @@ def test_sortby_is_byte_order_with_nulls_first_and_fid_ties(store):
 
     def order(*sortby):
         return store.query(record, Query(sortby=sortby, limit=10)).ids
+
     # Byte (code point) order, whatever the database collation: ASCII < kana/kanji.
     assert order(("name", True)) == ["A3", "A2", "A4", "A1", "A5"]  # None Zeta alpha 桜 竹
     assert order(("name", False)) == ["A5", "A1", "A4", "A2", "A3"]
@@ -219,13 +235,16 @@ def test_bbox_is_exact_not_just_envelopes(store):
     ell = shapely.MultiPolygon([shapely.Polygon([(0, 0), (3, 0), (3, 1), (1, 1), (1, 3), (0, 3)])])
     diagonal = shapely.MultiPolygon([shapely.Polygon([(0, 3), (3, 0), (3, 0.01), (0, 3.01)])])
     inside = shapely.MultiPolygon([shapely.box(2.1, 2.1, 2.2, 2.2)])
-    record = load(store, rows=ROWS[:3], geoms=[ell, diagonal, inside], layer="areas",
-                  geometry="polygon")
+    record = load(store, rows=ROWS[:3], geoms=[ell, diagonal, inside], layer="areas", geometry="polygon")
     box = (1.5, 1.8, 2.5, 2.5)
     page = store.query(record, Query(bbox=box, limit=10))
     assert page.ids == ["A3"] and page.number_matched == 1
-    points = load(store, rows=ROWS[:3], layer="dots",
-                  geoms=[shapely.Point(1, 1), shapely.Point(2.5, 2), shapely.Point(2.5000001, 2)])
+    points = load(
+        store,
+        rows=ROWS[:3],
+        layer="dots",
+        geoms=[shapely.Point(1, 1), shapely.Point(2.5, 2), shapely.Point(2.5000001, 2)],
+    )
     assert store.query(points, Query(bbox=(0, 0, 2.5, 2.5), limit=10)).ids == ["A1", "A2"]
 
 

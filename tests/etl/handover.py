@@ -29,9 +29,10 @@ NAMES = ["桜中学校", "竹園公民館", "吾妻小学校"]
 def sites_frame(crs: str = "EPSG:6668", n: int = 3) -> gpd.GeoDataFrame:
     """Three named points (番号, 名称, 区分) in Tsukuba, in ``crs``."""
     frame = gpd.GeoDataFrame(
-        {"番号": [str(i + 1) for i in range(n)], "名称": NAMES[:n],
-         "区分": ["学校", "公民館", "学校"][:n]},
-        geometry=[shapely.Point(*p) for p in POINTS[:n]], crs="EPSG:6668")
+        {"番号": [str(i + 1) for i in range(n)], "名称": NAMES[:n], "区分": ["学校", "公民館", "学校"][:n]},
+        geometry=[shapely.Point(*p) for p in POINTS[:n]],
+        crs="EPSG:6668",
+    )
     return frame.to_crs(crs)
 
 
@@ -43,8 +44,11 @@ def field(name: str, source: str | None = None, **extra: Any) -> dict[str, Any]:
     return spec
 
 
-SITE_FIELDS = [field("site_id", "番号", required=True), field("name", "名称", required=True),
-               field("kind", "区分")]
+SITE_FIELDS = [
+    field("site_id", "番号", required=True),
+    field("name", "名称", required=True),
+    field("kind", "区分"),
+]
 
 
 @dataclass
@@ -57,25 +61,39 @@ class Project:
         for sub in ("layers/test", "sources", "data"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         (self.root / "layers/test/_department.yaml").write_text(
-            "name: {ja: テスト, en: Test}\n", encoding="utf-8")
+            "name: {ja: テスト, en: Test}\n", encoding="utf-8"
+        )
 
     @property
     def settings(self) -> Settings:
-        return Settings(data_dir=self.root / "data", layers_dir=self.root / "layers",
-                        sources_dir=self.root / "sources", store=None)
+        return Settings(
+            data_dir=self.root / "data",
+            layers_dir=self.root / "layers",
+            sources_dir=self.root / "sources",
+            store=None,
+        )
 
     @property
     def sources(self) -> Path:
         return self.root / "sources"
 
-    def define(self, layer_id: str, source: dict | list, fields: list[dict] | None = None,
-               geometry: str = "point", **extra: Any) -> Path:
+    def define(
+        self,
+        layer_id: str,
+        source: dict | list,
+        fields: list[dict] | None = None,
+        geometry: str = "point",
+        **extra: Any,
+    ) -> Path:
         """Write ``layers/test/<layer_id>.yaml``."""
         definition = {
-            "title": {"ja": layer_id, "en": layer_id}, "description": {"ja": "説明", "en": "Text"},
+            "title": {"ja": layer_id, "en": layer_id},
+            "description": {"ja": "説明", "en": "Text"},
             "license": {"attribution": {"ja": "出典", "en": "Source"}},
             ("sources" if isinstance(source, list) else "source"): source,
-            "geometry": geometry, "fields": fields if fields is not None else SITE_FIELDS, **extra,
+            "geometry": geometry,
+            "fields": fields if fields is not None else SITE_FIELDS,
+            **extra,
         }
         path = self.root / "layers/test" / f"{layer_id}.yaml"
         path.write_text(yaml.safe_dump(definition, allow_unicode=True), encoding="utf-8")
@@ -96,12 +114,15 @@ class Project:
             return ((), (), ())
         con = sqlite3.connect(path)
         try:
-            registry = con.execute("SELECT * FROM tg_layer_versions WHERE layer_id = ? ORDER BY"
-                                   " version", (layer_id,)).fetchall()
-            tables = tuple(tuple(con.execute(f'SELECT * FROM "{row[2]}" ORDER BY fid').fetchall())
-                           for row in registry)
-            rejects = con.execute("SELECT * FROM tg_rejects WHERE layer_id = ? ORDER BY rowid",
-                                  (layer_id,)).fetchall()
+            registry = con.execute(
+                "SELECT * FROM tg_layer_versions WHERE layer_id = ? ORDER BY version", (layer_id,)
+            ).fetchall()
+            tables = tuple(
+                tuple(con.execute(f'SELECT * FROM "{row[2]}" ORDER BY fid').fetchall()) for row in registry
+            )
+            rejects = con.execute(
+                "SELECT * FROM tg_rejects WHERE layer_id = ? ORDER BY rowid", (layer_id,)
+            ).fetchall()
         finally:
             con.close()
         return tuple(registry), tables, tuple(rejects)
@@ -114,8 +135,9 @@ def entry(report, layer_id: str):
     return found[0]
 
 
-def write_shapefile(frame: gpd.GeoDataFrame, path: Path, encoding: str = "cp932",
-                    cpg: bool = False, prj: bool = True) -> Path:
+def write_shapefile(
+    frame: gpd.GeoDataFrame, path: Path, encoding: str = "cp932", cpg: bool = False, prj: bool = True
+) -> Path:
     """A shapefile as departments hand them over: cp932, no .cpg by default."""
     pyogrio.write_dataframe(frame, path, driver="ESRI Shapefile", encoding=encoding)
     if not cpg:
@@ -148,17 +170,20 @@ def write_geojson(path: Path, features: list[dict], crs: str | None = None) -> P
 
 
 def point_feature(lon: float, lat: float, **properties: Any) -> dict:
-    return {"type": "Feature", "properties": properties,
-            "geometry": {"type": "Point", "coordinates": [lon, lat]}}
+    return {
+        "type": "Feature",
+        "properties": properties,
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+    }
 
 
 def site_features(n: int = 3) -> list[dict]:
-    return [point_feature(*POINTS[i], 番号=str(i + 1), 名称=NAMES[i], 区分="学校")
-            for i in range(n)]
+    return [point_feature(*POINTS[i], 番号=str(i + 1), 名称=NAMES[i], 区分="学校") for i in range(n)]
 
 
-def write_csv(path: Path, rows: list[list[Any]], encoding: str = "cp932", newline: str = "\r\n",
-              bom: bool = False) -> Path:
+def write_csv(
+    path: Path, rows: list[list[Any]], encoding: str = "cp932", newline: str = "\r\n", bom: bool = False
+) -> Path:
     """A CSV as Excel writes it: cp932 and CRLF by default."""
     text = newline.join(",".join(str(v) for v in row) for row in rows) + newline
     data = text.encode(encoding)

@@ -17,8 +17,9 @@ TOKYO_IN_JGD = (140.08787082896106, 36.10377077065109)
 
 
 def _one_point(x: float, y: float, crs: str) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({"番号": ["1"], "名称": ["点"], "区分": ["x"]},
-                            geometry=[shapely.Point(x, y)], crs=crs)
+    return gpd.GeoDataFrame(
+        {"番号": ["1"], "名称": ["点"], "区分": ["x"]}, geometry=[shapely.Point(x, y)], crs=crs
+    )
 
 
 def _in(crs: str, lon: float, lat: float, geographic_of: str) -> tuple[float, float]:
@@ -26,11 +27,17 @@ def _in(crs: str, lon: float, lat: float, geographic_of: str) -> tuple[float, fl
     return pyproj.Transformer.from_crs(geographic_of, crs, always_xy=True).transform(lon, lat)
 
 
-@pytest.mark.parametrize("code, geographic, expected", [
-    ("EPSG:6668", "EPSG:6668", SAKURA), ("EPSG:6677", "EPSG:6668", SAKURA),   # JGD2011
-    ("EPSG:4612", "EPSG:4612", SAKURA), ("EPSG:2451", "EPSG:4612", SAKURA),   # JGD2000
-    ("EPSG:4301", "EPSG:4301", TOKYO_IN_JGD), ("EPSG:30169", "EPSG:4301", TOKYO_IN_JGD),  # Tokyo
-])
+@pytest.mark.parametrize(
+    "code, geographic, expected",
+    [
+        ("EPSG:6668", "EPSG:6668", SAKURA),
+        ("EPSG:6677", "EPSG:6668", SAKURA),  # JGD2011
+        ("EPSG:4612", "EPSG:4612", SAKURA),
+        ("EPSG:2451", "EPSG:4612", SAKURA),  # JGD2000
+        ("EPSG:4301", "EPSG:4301", TOKYO_IN_JGD),
+        ("EPSG:30169", "EPSG:4301", TOKYO_IN_JGD),  # Tokyo
+    ],
+)
 def test_each_japanese_datum_lands_where_gsi_says(project, code, geographic, expected):
     start = TOKYO if geographic == "EPSG:4301" else SAKURA
     x, y = _in(code, *start, geographic)
@@ -50,8 +57,9 @@ def test_each_japanese_datum_lands_where_gsi_says(project, code, geographic, exp
 def test_prj_without_epsg_code_is_identified(project):
     # GDAL writes ESRI WKT (PROJCS["JGD_2011_Japan_Zone_9",...]) with no AUTHORITY: the
     # usual .prj of a department.
-    path = write_shapefile(_one_point(*_in("EPSG:6677", *SAKURA, "EPSG:6668"), "EPSG:6677"),
-                           project.sources / "p.shp")
+    path = write_shapefile(
+        _one_point(*_in("EPSG:6677", *SAKURA, "EPSG:6668"), "EPSG:6677"), project.sources / "p.shp"
+    )
     assert "AUTHORITY" not in path.with_suffix(".prj").read_text()
     project.define("p", {"path": "p.shp", "encoding": "cp932"})
     result = entry(project.run("p"), "p")
@@ -60,8 +68,9 @@ def test_prj_without_epsg_code_is_identified(project):
 
 
 def test_prj_with_epsg_code(project):
-    path = write_shapefile(_one_point(*_in("EPSG:6677", *SAKURA, "EPSG:6668"), "EPSG:6677"),
-                           project.sources / "p.shp")
+    path = write_shapefile(
+        _one_point(*_in("EPSG:6677", *SAKURA, "EPSG:6668"), "EPSG:6677"), project.sources / "p.shp"
+    )
     path.with_suffix(".prj").write_text(pyproj.CRS("EPSG:6677").to_wkt("WKT1_GDAL"))
     project.define("p", {"path": "p.shp", "encoding": "cp932"})
     result = entry(project.run("p"), "p")
@@ -70,8 +79,9 @@ def test_prj_with_epsg_code(project):
 
 
 def test_crs_from_the_definition_when_the_file_has_none(project):
-    write_shapefile(_one_point(*_in("EPSG:6677", *SAKURA, "EPSG:6668"), "EPSG:6677"),
-                    project.sources / "p.shp", prj=False)
+    write_shapefile(
+        _one_point(*_in("EPSG:6677", *SAKURA, "EPSG:6668"), "EPSG:6677"), project.sources / "p.shp", prj=False
+    )
     project.define("p", {"path": "p.shp", "encoding": "cp932", "crs": "EPSG:6677"})
     result = entry(project.run("p"), "p")
     assert result.sources[0]["decisions"]["crs"].startswith("EPSG:6677, from the layer definition")
@@ -105,24 +115,30 @@ def _tokyo_checks(project, layer_id: str) -> dict:
 
 
 def test_tokyo_datum_shapefile_end_to_end(project):
-    write_shapefile(_one_point(*_in("EPSG:30169", *TOKYO, "EPSG:4301"), "EPSG:30169"),
-                    project.sources / "old.shp")
+    write_shapefile(
+        _one_point(*_in("EPSG:30169", *TOKYO, "EPSG:4301"), "EPSG:30169"), project.sources / "old.shp"
+    )
     project.define("old", {"path": "old.shp", "encoding": "cp932"})
     transform = _tokyo_checks(project, "old")
     assert transform["source_crs"] == "EPSG:30169"
 
 
 def test_tokyo_datum_csv_end_to_end(project):
-    write_csv(project.sources / "old.csv", [["番号", "名称", "区分", "緯度", "経度"],
-                                            ["1", "点", "x", TOKYO[1], TOKYO[0]]])
+    write_csv(
+        project.sources / "old.csv",
+        [["番号", "名称", "区分", "緯度", "経度"], ["1", "点", "x", TOKYO[1], TOKYO[0]]],
+    )
     project.define("old", {"path": "old.csv", "crs": "EPSG:4301", "lat": "緯度", "lon": "経度"})
     transform = _tokyo_checks(project, "old")
     assert transform["source_crs"] == "EPSG:4301"
 
 
 def test_tokyo_point_off_the_grid_is_quarantined_not_fatal(project):
-    rows = [["番号", "名称", "区分", "緯度", "経度"], ["1", "点", "x", TOKYO[1], TOKYO[0]],
-            ["2", "海", "x", 35.0, 141.5]]  # in the Pacific: TKY2JGD has no parameters there
+    rows = [
+        ["番号", "名称", "区分", "緯度", "経度"],
+        ["1", "点", "x", TOKYO[1], TOKYO[0]],
+        ["2", "海", "x", 35.0, 141.5],
+    ]  # in the Pacific: TKY2JGD has no parameters there
     write_csv(project.sources / "old.csv", rows)
     project.define("old", {"path": "old.csv", "crs": "EPSG:4301", "lat": "緯度", "lon": "経度"})
     result = entry(project.run("old"), "old")

@@ -31,8 +31,13 @@ SAMPLES = [
     (URBAN_PLANNING_AREA, 1, {"UrbanPlanningArea"}, (139.99575, 35.94739, 140.17333, 36.23681), 5),
     (USE_DISTRICT, 1, {"UseDistrict"}, (140.12992, 35.98828, 140.13551, 35.99455), 5),
     (AREA_CLASSIFICATION, 1, {"AreaClassification"}, (140.12992, 35.98584, 140.14132, 35.99655), 5),
-    (HEIGHT_AND_SPECIAL_USE, 2, {"HeightControlDistrict", "SpecialUseDistrict"},
-     (140.0918, 36.0720, 140.1109, 36.0779), 4),
+    (
+        HEIGHT_AND_SPECIAL_USE,
+        2,
+        {"HeightControlDistrict", "SpecialUseDistrict"},
+        (140.0918, 36.0720, 140.1109, 36.0779),
+        4,
+    ),
     (ROADS_1008, 253, {"Road"}, (140.09973, 36.08215, 140.11295, 36.09213), 5),
     (ROADS_1018, 210, {"Road"}, (140.09963, 36.09143, 140.11309, 36.10153), 5),
 ]
@@ -44,8 +49,9 @@ def _one(path: Path) -> pd.Series:
     return frame.iloc[0]
 
 
-@pytest.mark.parametrize(("path", "count", "types", "bbox", "digits"), SAMPLES,
-                         ids=[s[0].name for s in SAMPLES])
+@pytest.mark.parametrize(
+    ("path", "count", "types", "bbox", "digits"), SAMPLES, ids=[s[0].name for s in SAMPLES]
+)
 def test_counts_types_and_lonlat_bbox(path, count, types, bbox, digits):
     frame = read_citygml(path)
     assert len(frame) == count
@@ -56,8 +62,7 @@ def test_counts_types_and_lonlat_bbox(path, count, types, bbox, digits):
     assert set(frame.geom_type) == {"MultiPolygon"}
     assert not frame.has_z.any()
     # x is the longitude (~140), y the latitude (~36): the bbox is the PROVENANCE one.
-    assert [round(float(v), digits) for v in frame.total_bounds] == pytest.approx(
-        bbox, abs=1.5 * 10 ** -digits)
+    assert [round(float(v), digits) for v in frame.total_bounds] == pytest.approx(bbox, abs=1.5 * 10**-digits)
 
 
 def test_use_district_codes_numbers_and_placeholders():
@@ -67,8 +72,7 @@ def test_use_district_codes_numbers_and_placeholders():
     # function: the code as written, the label from Common_districtsAndZonesType.xml
     assert row["function"] == "1"
     assert row["function_label"] == "第1種低層住居専用地域"
-    assert row["function_label"] == read_codelist(
-        CODELISTS / "Common_districtsAndZonesType.xml")["1"]
+    assert row["function_label"] == read_codelist(CODELISTS / "Common_districtsAndZonesType.xml")["1"]
     assert row["buildingCoverageRate"] == 40 and row["floorAreaRate"] == 80
     assert isinstance(row["buildingCoverageRate"], (int, float, np.number))  # not text
     assert row["buildingHeightLimits"] == 10 and row["buildingHeightLimits_uom"] == "m"
@@ -101,10 +105,12 @@ def test_height_control_and_special_use_decode_their_own_code_lists():
     assert (height["function"], height["function_label"]) == ("18", "高度地区")
     assert (special["function"], special["function_label"]) == ("14", "特別用途地区")
     # same element name, different code list per feature type (named by each codeSpace)
-    assert height["usage_label"] == read_codelist(
-        CODELISTS / "HeightControlDistrict_usage.xml")[height["usage"]]
-    assert special["usage_label"] == read_codelist(
-        CODELISTS / "SpecialUseDistrict_usage.xml")[special["usage"]]
+    assert (
+        height["usage_label"] == read_codelist(CODELISTS / "HeightControlDistrict_usage.xml")[height["usage"]]
+    )
+    assert (
+        special["usage_label"] == read_codelist(CODELISTS / "SpecialUseDistrict_usage.xml")[special["usage"]]
+    )
     assert height["maximumBuildingHeight"] == 18
     assert pd.isna(special["maximumBuildingHeight"])  # absent on that feature
 
@@ -177,7 +183,8 @@ def test_codelist_dir_looks_lists_up_by_file_name(tmp_path):
 
 def test_unknown_code_gives_no_label(tmp_path):
     text = USE_DISTRICT.read_text(encoding="utf-8").replace(
-        'Common_districtsAndZonesType.xml">1<', 'Common_districtsAndZonesType.xml">999<')
+        'Common_districtsAndZonesType.xml">1<', 'Common_districtsAndZonesType.xml">999<'
+    )
     copy = tmp_path / USE_DISTRICT.name
     copy.write_text(text, encoding="utf-8")
     row = read_citygml(copy, codelist_dir=CODELISTS).iloc[0]
@@ -195,8 +202,10 @@ def test_truncated_file_raises_format_error_with_file_and_line(tmp_path):
 def test_bad_coordinates_raise_format_error_naming_the_element(tmp_path):
     text = USE_DISTRICT.read_text(encoding="utf-8")
     copy = tmp_path / "bad_coords.gml"
-    copy.write_text(text.replace("35.9888975782979 140.1347702548087 0 ",
-                                 "35.9888975782979 140.1347702548087 ", 1), encoding="utf-8")
+    copy.write_text(
+        text.replace("35.9888975782979 140.1347702548087 0 ", "35.9888975782979 140.1347702548087 ", 1),
+        encoding="utf-8",
+    )
     with pytest.raises(FormatError, match=r"bad_coords\.gml: line 30: <posList>"):
         read_citygml(copy, codelist_dir=CODELISTS)
 
@@ -216,11 +225,13 @@ def test_plane_rectangular_srs_is_read_in_its_own_axis_order(tmp_path):
     def rewrite(match: re.Match) -> str:
         lat_lon_h = np.array(match.group(1).split(), dtype=float).reshape(-1, 3)
         north, east = to_plane.transform(lat_lon_h[:, 0], lat_lon_h[:, 1])
-        return "<gml:posList>" + " ".join(f"{n:.4f} {e:.4f}" for n, e in zip(
-            north, east, strict=True)) + "</gml:posList>"
+        return (
+            "<gml:posList>"
+            + " ".join(f"{n:.4f} {e:.4f}" for n, e in zip(north, east, strict=True))
+            + "</gml:posList>"
+        )
 
-    text = re.sub(r"<gml:posList>(.*?)</gml:posList>", rewrite,
-                  USE_DISTRICT.read_text(encoding="utf-8"))
+    text = re.sub(r"<gml:posList>(.*?)</gml:posList>", rewrite, USE_DISTRICT.read_text(encoding="utf-8"))
     text = text.replace('EPSG/0/6697" srsDimension="3"', 'EPSG/0/6677" srsDimension="2"')
     copy = tmp_path / "plane.gml"
     copy.write_text(text, encoding="utf-8")

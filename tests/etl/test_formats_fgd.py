@@ -17,8 +17,7 @@ BLDA_SOURCE = FGD / "BldA_source.xml"
 
 def _inside(frame, bbox, tol=1e-5):
     x0, y0, x1, y1 = frame.total_bounds
-    return (bbox[0] - tol <= x0 and x1 <= bbox[2] + tol
-            and bbox[1] - tol <= y0 and y1 <= bbox[3] + tol)
+    return bbox[0] - tol <= x0 and x1 <= bbox[2] + tol and bbox[1] - tol <= y0 and y1 <= bbox[3] + tol
 
 
 def test_blda_three_building_polygons():
@@ -48,8 +47,10 @@ def test_rdcompt_two_lines_with_attributes():
     assert set(frame["type"]) == {"分離帯"} and set(frame["admOffice"]) == {"不明"}
     assert frame["fid"].tolist() == ["50265-12870-s-11690", "50265-12870-s-11691"]
     assert [len(g.coords) for g in frame.geometry] == [56, 2]
-    assert list(frame.geometry.iloc[1].coords) == [(139.625454944, 35.757679611),
-                                                    (139.625469639, 35.757650722)]
+    assert list(frame.geometry.iloc[1].coords) == [
+        (139.625454944, 35.757679611),
+        (139.625469639, 35.757650722),
+    ]
     assert _inside(frame, (139.62545, 35.75658, 139.62659, 35.75768))
 
 
@@ -72,12 +73,10 @@ def test_geometry_equals_gdal(path, tmp_path):
         assert ours[column].tolist() == gdal[column].tolist()
 
 
-@pytest.mark.parametrize(("srs_name", "epsg"), [("fguuid:jgd2000.bl", 4612),
-                                                ("fguuid:jgd2024.bl", 6668)])
+@pytest.mark.parametrize(("srs_name", "epsg"), [("fguuid:jgd2000.bl", 4612), ("fguuid:jgd2024.bl", 6668)])
 def test_other_geographic_srs_names(tmp_path, srs_name, epsg):
     copy = tmp_path / "BldA.xml"
-    copy.write_text(BLDA.read_text(encoding="utf-8").replace("fguuid:jgd2011.bl", srs_name),
-                    encoding="utf-8")
+    copy.write_text(BLDA.read_text(encoding="utf-8").replace("fguuid:jgd2011.bl", srs_name), encoding="utf-8")
     frame = read_fgd_gml(copy)
     assert frame.crs.to_epsg() == epsg
     assert frame.geometry.iloc[0].exterior.coords[0] == (139.708789472, 35.688618)
@@ -85,16 +84,19 @@ def test_other_geographic_srs_names(tmp_path, srs_name, epsg):
 
 def test_unknown_srs_name_raises(tmp_path):
     copy = tmp_path / "BldA_xy.xml"
-    copy.write_text(BLDA.read_text(encoding="utf-8").replace(
-        "fguuid:jgd2011.bl", "fguuid:jgd2011.xy.9"), encoding="utf-8")
+    copy.write_text(
+        BLDA.read_text(encoding="utf-8").replace("fguuid:jgd2011.bl", "fguuid:jgd2011.xy.9"), encoding="utf-8"
+    )
     with pytest.raises(FormatError, match=r"BldA_xy\.xml: line \d+: <posList>: unknown srsName"):
         read_fgd_gml(copy)
 
 
 def test_mixed_crs_in_one_file_raises(tmp_path):
     copy = tmp_path / "BldA_mixed.xml"
-    copy.write_text(BLDA.read_text(encoding="utf-8").replace(
-        "fguuid:jgd2011.bl", "fguuid:jgd2000.bl", 1), encoding="utf-8")
+    copy.write_text(
+        BLDA.read_text(encoding="utf-8").replace("fguuid:jgd2011.bl", "fguuid:jgd2000.bl", 1),
+        encoding="utf-8",
+    )
     with pytest.raises(FormatError, match="one file must have one CRS"):
         read_fgd_gml(copy)
 
@@ -108,8 +110,11 @@ def test_truncated_file_raises_format_error_with_file_and_line(tmp_path):
 
 def test_not_fgd_raises(tmp_path):
     with pytest.raises(FormatError, match="not an FGD GML Dataset"):
-        read_fgd_gml(shutil.copy(FGD.parent / "plateau" / "udx" / "urf" /
-                                 "534071_urf_6697_08_op.gml", tmp_path / "urf.gml"))
+        read_fgd_gml(
+            shutil.copy(
+                FGD.parent / "plateau" / "udx" / "urf" / "534071_urf_6697_08_op.gml", tmp_path / "urf.gml"
+            )
+        )
 
 
 ELEVPT = """<?xml version="1.0" encoding="utf-8"?>

@@ -14,8 +14,11 @@ BOWTIE = shapely.Polygon([(140.10, 36.10), (140.11, 36.11), (140.11, 36.10), (14
 
 
 def _frame(geoms, crs="EPSG:4326") -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({"name": [f"f{i}" for i in range(len(geoms))],
-                             ROW: np.arange(1, len(geoms) + 1)}, geometry=list(geoms), crs=crs)
+    return gpd.GeoDataFrame(
+        {"name": [f"f{i}" for i in range(len(geoms))], ROW: np.arange(1, len(geoms) + 1)},
+        geometry=list(geoms),
+        crs=crs,
+    )
 
 
 def _clean(geoms, kind="polygon"):
@@ -26,8 +29,9 @@ def test_make_valid_keeps_the_layer_type():
     result = _clean([BOWTIE])
     (geom,) = result.frame.geometry
     assert geom.is_valid and geom.geom_type == "MultiPolygon" and len(geom.geoms) == 2
-    assert geom.area == pytest.approx(BOWTIE.buffer(0).area + BOWTIE.reverse().buffer(0).area,
-                                      rel=0.5)  # both lobes kept, not one
+    assert geom.area == pytest.approx(
+        BOWTIE.buffer(0).area + BOWTIE.reverse().buffer(0).area, rel=0.5
+    )  # both lobes kept, not one
     assert result.repaired_count == 1
     assert result.repaired[0]["row"] == 1 and "Self-intersection" in result.repaired[0]["reason"]
 
@@ -43,7 +47,8 @@ def test_polygon_that_collapses_to_a_line_is_rejected_not_changed_into_a_line():
 def test_promote_to_multi_and_rfc7946_winding():
     clockwise_with_hole = shapely.Polygon(
         shapely.box(140.10, 36.10, 140.13, 36.13).exterior.coords[::-1],
-        [shapely.box(140.11, 36.11, 140.12, 36.12).exterior.coords])
+        [shapely.box(140.11, 36.11, 140.12, 36.12).exterior.coords],
+    )
     assert clockwise_with_hole.exterior.is_ccw is False
     (geom,) = _clean([clockwise_with_hole]).frame.geometry
     assert geom.geom_type == "MultiPolygon"
@@ -121,15 +126,31 @@ def test_wrong_dimension_is_rejected():
 
 
 def test_pipeline_counts_repaired_and_shows_them(project):
-    features = [{"type": "Feature", "properties": {"番号": str(i), "名称": "区画", "区分": "x"},
-                 "geometry": shapely.geometry.mapping(g)} for i, g in enumerate([BOWTIE, BOX])]
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"番号": str(i), "名称": "区画", "区分": "x"},
+            "geometry": shapely.geometry.mapping(g),
+        }
+        for i, g in enumerate([BOWTIE, BOX])
+    ]
     write_geojson(project.sources / "area.geojson", features)
-    project.define("area", {"path": "area.geojson"}, geometry="polygon",
-                   fields=[field("site_id", "番号"), field("name", "名称"), field("kind", "区分")])
+    project.define(
+        "area",
+        {"path": "area.geojson"},
+        geometry="polygon",
+        fields=[field("site_id", "番号"), field("name", "名称"), field("kind", "区分")],
+    )
     result = entry(project.run("area"), "area")
     assert (result.status, result.read, result.loaded, result.repaired, result.rejected) == (
-        "loaded", 2, 2, 1, 0)
-    assert result.repaired_examples == [{"file": "area.geojson", "row": 1,
-                                         "reason": result.repaired_examples[0]["reason"]}]
+        "loaded",
+        2,
+        2,
+        1,
+        0,
+    )
+    assert result.repaired_examples == [
+        {"file": "area.geojson", "row": 1, "reason": result.repaired_examples[0]["reason"]}
+    ]
     html = (project.settings.data_dir / "report.html").read_text(encoding="utf-8")
     assert "/ repaired (1)" in html  # a layer of the QA map highlights it

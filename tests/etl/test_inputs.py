@@ -64,8 +64,7 @@ def test_shapefile_cp932_without_cpg_uses_the_declared_encoding(project):
 
 
 def test_shapefile_cpg_wins_over_the_definition(project):
-    write_shapefile(sites_frame("EPSG:6677"), project.sources / "sites.shp", encoding="utf-8",
-                    cpg=True)
+    write_shapefile(sites_frame("EPSG:6677"), project.sources / "sites.shp", encoding="utf-8", cpg=True)
     project.define("sites", {"path": "sites.shp", "encoding": "cp932"})
     result = _loaded(project.run("sites"))
     why = result.sources[0]["decisions"]["encoding"]
@@ -115,8 +114,10 @@ def test_geojson_rfc7946(project):
 
 def test_old_geojson_with_a_projected_crs_member(project):
     plane = sites_frame("EPSG:6677")
-    features = [point_feature(g.x, g.y, 番号=i, 名称=n, 区分="学校") for g, i, n in
-                zip(plane.geometry, plane["番号"], plane["名称"], strict=True)]
+    features = [
+        point_feature(g.x, g.y, 番号=i, 名称=n, 区分="学校")
+        for g, i, n in zip(plane.geometry, plane["番号"], plane["名称"], strict=True)
+    ]
     write_geojson(project.sources / "sites.geojson", features, crs="EPSG:6677")
     project.define("sites", {"path": "sites.geojson"})
     result = _loaded(project.run("sites"))
@@ -127,8 +128,7 @@ def test_old_geojson_with_a_projected_crs_member(project):
 def test_old_geojson_with_an_urn_geographic_crs_keeps_lon_lat_order(project):
     # GeoJSON (2008 and RFC 7946) is always x=lon, y=lat, even when the crs member names a
     # CRS whose EPSG axis order is lat, lon: nothing may be swapped.
-    write_geojson(project.sources / "sites.geojson", site_features(),
-                  crs="urn:ogc:def:crs:EPSG::6668")
+    write_geojson(project.sources / "sites.geojson", site_features(), crs="urn:ogc:def:crs:EPSG::6668")
     project.define("sites", {"path": "sites.geojson"})
     _loaded(project.run("sites"))
     _assert_sites(project)
@@ -150,13 +150,20 @@ def test_kml_with_multigeometry(project):
     polygons = "".join(
         f"<Polygon><outerBoundaryIs><LinearRing><coordinates>{x},{y} {x + 0.01},{y} {x + 0.01},"
         f"{y + 0.01} {x},{y}</coordinates></LinearRing></outerBoundaryIs></Polygon>"
-        for x, y in ((140.10, 36.10), (140.12, 36.10)))
-    kml = ('<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2">'
-           "<Document><Placemark><name>公園</name><description>二つの区画</description>"
-           f"<MultiGeometry>{polygons}</MultiGeometry></Placemark></Document></kml>")
+        for x, y in ((140.10, 36.10), (140.12, 36.10))
+    )
+    kml = (
+        '<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2">'
+        "<Document><Placemark><name>公園</name><description>二つの区画</description>"
+        f"<MultiGeometry>{polygons}</MultiGeometry></Placemark></Document></kml>"
+    )
     (project.sources / "parks.kml").write_text(kml, encoding="utf-8")
-    project.define("parks", {"path": "parks.kml"}, geometry="polygon",
-                   fields=[field("name", "Name", required=True), field("note", "description")])
+    project.define(
+        "parks",
+        {"path": "parks.kml"},
+        geometry="polygon",
+        fields=[field("name", "Name", required=True), field("note", "description")],
+    )
     result = _loaded(project.run("parks"), "parks")
     assert result.warnings == []  # LIBKML's structural fields are not "unmapped by accident"
     frame = next(project.store().iter_frames(project.store().current("parks")))
@@ -171,10 +178,13 @@ def test_gml_with_urn_srsname_in_lat_lon_order(project):
         f' srsName="urn:ogc:def:crs:EPSG::6668"><gml:pos>{lat} {lon}</gml:pos></gml:Point>'
         f"</ogr:geometryProperty><ogr:番号>{i + 1}</ogr:番号><ogr:名称>{NAMES[i]}</ogr:名称>"
         f"<ogr:区分>学校</ogr:区分></ogr:site></ogr:featureMember>"
-        for i, (lon, lat) in enumerate(POINTS))
-    gml = ('<?xml version="1.0" encoding="UTF-8"?><ogr:FeatureCollection xmlns:ogr='
-           '"http://ogr.maptools.org/" xmlns:gml="http://www.opengis.net/gml/3.2">'
-           f"{members}</ogr:FeatureCollection>")
+        for i, (lon, lat) in enumerate(POINTS)
+    )
+    gml = (
+        '<?xml version="1.0" encoding="UTF-8"?><ogr:FeatureCollection xmlns:ogr='
+        '"http://ogr.maptools.org/" xmlns:gml="http://www.opengis.net/gml/3.2">'
+        f"{members}</ogr:FeatureCollection>"
+    )
     (project.sources / "sites.gml").write_text(gml, encoding="utf-8")
     project.define("sites", {"path": "sites.gml"}, drop=["gml_id"])
     result = _loaded(project.run("sites"))
@@ -185,9 +195,13 @@ def test_gml_with_urn_srsname_in_lat_lon_order(project):
 
 def test_gsi_fgd_gml(project):
     shutil.copy(FIXTURES / "fgd" / "BldA.xml", project.sources / "BldA.xml")
-    project.define("buildings", {"path": "BldA.xml"}, geometry="polygon",
-                   fields=[field("fgd_id", "fid", required=True), field("kind", "type")],
-                   drop=["gml_id", "feature_type", "lfSpanFr", "devDate", "orgGILvl", "*"])
+    project.define(
+        "buildings",
+        {"path": "BldA.xml"},
+        geometry="polygon",
+        fields=[field("fgd_id", "fid", required=True), field("kind", "type")],
+        drop=["gml_id", "feature_type", "lfSpanFr", "devDate", "orgGILvl", "*"],
+    )
     result = _loaded(project.run("buildings"), "buildings")
     assert (result.read, result.loaded) == (3, 3)
     assert "FGD GML" in result.sources[0]["decisions"]["crs"]
@@ -198,10 +212,18 @@ def test_gsi_fgd_gml(project):
 
 def test_plateau_citygml_codes_become_labels(project):
     shutil.copytree(FIXTURES / "plateau", project.sources / "plateau")
-    project.define("roads", {"path": "plateau/udx/tran/54401008_tran_6697_op.gml",
-                             "format": "citygml"}, geometry="polygon", id_field="gml_id",
-                   fields=[field("gml_id", required=True), field("road_class", "class_label"),
-                           field("class_code", "class")], drop=["*"])
+    project.define(
+        "roads",
+        {"path": "plateau/udx/tran/54401008_tran_6697_op.gml", "format": "citygml"},
+        geometry="polygon",
+        id_field="gml_id",
+        fields=[
+            field("gml_id", required=True),
+            field("road_class", "class_label"),
+            field("class_code", "class"),
+        ],
+        drop=["*"],
+    )
     result = _loaded(project.run("roads"), "roads")
     assert result.loaded == 253
     frame = next(project.store().iter_frames(project.store().current("roads")))
@@ -221,26 +243,28 @@ CSV_HEADER = ["番号", "名称", "区分", "緯度", "経度"]
 
 
 def _csv_rows(swap_xy=False):
-    return [CSV_HEADER] + [[str(i + 1), NAMES[i], "学校", lat, lon]
-                           for i, (lon, lat) in enumerate(POINTS)]
+    return [CSV_HEADER] + [[str(i + 1), NAMES[i], "学校", lat, lon] for i, (lon, lat) in enumerate(POINTS)]
 
 
-@pytest.mark.parametrize("encoding, bom, newline", [
-    ("cp932", False, "\r\n"), ("utf-8", True, "\r\n"), ("utf-8", False, "\n")])
+@pytest.mark.parametrize(
+    "encoding, bom, newline", [("cp932", False, "\r\n"), ("utf-8", True, "\r\n"), ("utf-8", False, "\n")]
+)
 def test_csv_lat_lon_in_every_encoding(project, encoding, bom, newline):
     write_csv(project.sources / "sites.csv", _csv_rows(), encoding, newline, bom)
     project.define("sites", {"path": "sites.csv", "crs": "EPSG:6668", "lat": "緯度", "lon": "経度"})
     result = _loaded(project.run("sites"))
     why = result.sources[0]["decisions"]["encoding"]
-    assert why.startswith({("cp932", False): "cp932", ("utf-8", True): "utf-8-sig",
-                           ("utf-8", False): "utf-8"}[(encoding, bom)]), why
+    assert why.startswith(
+        {("cp932", False): "cp932", ("utf-8", True): "utf-8-sig", ("utf-8", False): "utf-8"}[(encoding, bom)]
+    ), why
     _assert_sites(project)
 
 
 def test_csv_declared_utf8_with_excel_bom(project):
     write_csv(project.sources / "sites.csv", _csv_rows(), "utf-8", bom=True)
-    project.define("sites", {"path": "sites.csv", "crs": "EPSG:6668", "lat": "緯度",
-                             "lon": "経度", "encoding": "utf-8"})
+    project.define(
+        "sites", {"path": "sites.csv", "crs": "EPSG:6668", "lat": "緯度", "lon": "経度", "encoding": "utf-8"}
+    )
     result = _loaded(project.run("sites"))
     assert result.sources[0]["decisions"]["encoding"].startswith("utf-8-sig")
     _assert_sites(project)
@@ -250,10 +274,12 @@ def test_csv_plane_xy_survey_convention(project):
     plane = sites_frame("EPSG:6677")
     rows = [["番号", "名称", "区分", "X座標", "Y座標"]] + [
         [i, n, "学校", f"{g.y:.3f}", f"{g.x:.3f}"]  # X = northing, Y = easting
-        for i, n, g in zip(plane["番号"], plane["名称"], plane.geometry, strict=True)]
+        for i, n, g in zip(plane["番号"], plane["名称"], plane.geometry, strict=True)
+    ]
     write_csv(project.sources / "sites.csv", rows)
-    project.define("sites", {"path": "sites.csv", "crs": "EPSG:6677", "x": "X座標", "y": "Y座標",
-                             "encoding": "cp932"})
+    project.define(
+        "sites", {"path": "sites.csv", "crs": "EPSG:6677", "x": "X座標", "y": "Y座標", "encoding": "cp932"}
+    )
     result = _loaded(project.run("sites"))
     assert "X=X座標 is the northing" in result.sources[0]["decisions"]["axes"]
     _assert_sites(project)
@@ -270,8 +296,9 @@ def test_csv_full_width_digits_in_coordinates(project):
 
 def test_several_sources_in_one_layer(project):
     write_geojson(project.sources / "a.geojson", site_features(2))
-    write_geojson(project.sources / "b.geojson", [point_feature(*POINTS[2], 番号="3", 名称=NAMES[2],
-                                                                区分="学校")])
+    write_geojson(
+        project.sources / "b.geojson", [point_feature(*POINTS[2], 番号="3", 名称=NAMES[2], 区分="学校")]
+    )
     project.define("sites", [{"path": "a.geojson"}, {"path": "b.geojson"}])
     result = _loaded(project.run("sites"))
     assert [s["read"] for s in result.sources] == [2, 1]
@@ -287,8 +314,11 @@ def test_points_land_on_gsi_published_position(project):
 
 
 def test_polygon_shapefile_is_promoted_to_multi(project):
-    frame = gpd.GeoDataFrame({"番号": ["1"], "名称": ["区画"], "区分": ["x"]},
-                             geometry=[shapely.box(140.1, 36.1, 140.11, 36.11)], crs="EPSG:6668")
+    frame = gpd.GeoDataFrame(
+        {"番号": ["1"], "名称": ["区画"], "区分": ["x"]},
+        geometry=[shapely.box(140.1, 36.1, 140.11, 36.11)],
+        crs="EPSG:6668",
+    )
     write_shapefile(frame, project.sources / "area.shp")
     project.define("area", {"path": "area.shp", "encoding": "cp932"}, geometry="polygon")
     _loaded(project.run("area"), "area")

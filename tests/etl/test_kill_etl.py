@@ -52,8 +52,10 @@ def _writer_active(city: MiniCity) -> bool:
         finally:
             con.close()
     with psycopg.connect(split_schema(city.store, "tsukuba_gis")[0]) as conn:
-        rows = conn.execute("SELECT query FROM pg_stat_activity WHERE application_name ="
-                            " 'tsukuba-gis writer' AND xact_start IS NOT NULL").fetchall()
+        rows = conn.execute(
+            "SELECT query FROM pg_stat_activity WHERE application_name ="
+            " 'tsukuba-gis writer' AND xact_start IS NOT NULL"
+        ).fetchall()
     return any(r[0].startswith("COPY") for r in rows)
 
 
@@ -91,12 +93,15 @@ def _leftover_tables(city: MiniCity) -> set[str]:
     dsn, schema = split_schema(city.store, "tsukuba_gis")
     with psycopg.connect(dsn, autocommit=True) as conn:
         # The killed ETL's backend rolls back as soon as it notices its client is gone.
-        while conn.execute("SELECT 1 FROM pg_stat_activity WHERE application_name ="
-                           " 'tsukuba-gis writer'").fetchone():
+        while conn.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE application_name = 'tsukuba-gis writer'"
+        ).fetchone():
             assert time.monotonic() < deadline, "the killed ETL's transaction is still open"
             time.sleep(0.1)
-        rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s AND"
-                            " tablename LIKE 'l_sites_v2%%'", (schema,))
+        rows = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename LIKE 'l_sites_v2%%'",
+            (schema,),
+        )
         return {r[0] for r in rows}
 
 

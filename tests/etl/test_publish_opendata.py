@@ -130,8 +130,12 @@ def test_cp932_replaces_what_it_cannot_hold_and_reports_it():
 
 def test_dbf_names_are_short_unique_and_stable():
     names = dbf_names(["same_as_emergency_site", "same_as_emergency_note", "name", "NAME"])
-    assert names == {"same_as_emergency_site": "same_as_em", "same_as_emergency_note": "same_as__1",
-                     "name": "name", "NAME": "NAME_1"}
+    assert names == {
+        "same_as_emergency_site": "same_as_em",
+        "same_as_emergency_note": "same_as__1",
+        "name": "name",
+        "NAME": "NAME_1",
+    }
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -171,9 +175,14 @@ def test_publish_is_idempotent_and_replaces_atomically(scratch, store, monkeypat
 
 def test_internal_fields_and_layers_never_reach_the_files(scratch, store):
     shelters = CATALOG.layers["shelters"]
-    hidden = shelters.model_copy(update={"fields": [
-        f.model_copy(update={"access": "internal"}) if f.name == "accepted" else f
-        for f in shelters.fields]})
+    hidden = shelters.model_copy(
+        update={
+            "fields": [
+                f.model_copy(update={"access": "internal"}) if f.name == "accepted" else f
+                for f in shelters.fields
+            ]
+        }
+    )
     opendata.publish(scratch, store, hidden, store.current("shelters"))
     manifest = read_manifest(scratch.data_dir, "shelters")
     assert "accepted" not in [f["name"] for f in manifest["fields"]]

@@ -13,7 +13,9 @@ from etl.qamap import MapSample
 # Anything the browser would fetch by itself from another host.
 EXTERNAL = re.compile(
     r"""<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*["']?(?:https?:)?//"""
-    r"""|@import\s+(?:url\()?["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//""", re.I)
+    r"""|@import\s+(?:url\()?["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//""",
+    re.I,
+)
 
 
 def _big_csv(project, n: int, bad_every: int = 0):
@@ -25,8 +27,12 @@ def _big_csv(project, n: int, bad_every: int = 0):
             lat, lon = lon, lat  # swapped: a reject with a geometry
         rows.append([str(i + 1), f"地点{i + 1}", "x", f"{lat:.6f}", f"{lon:.6f}"])
     write_csv(project.sources / "many.csv", rows)
-    project.define("many", {"path": "many.csv", "crs": "EPSG:6668", "lat": "緯度", "lon": "経度"},
-                   id_field="site_id", title_field="name")
+    project.define(
+        "many",
+        {"path": "many.csv", "crs": "EPSG:6668", "lat": "緯度", "lon": "経度"},
+        id_field="site_id",
+        title_field="name",
+    )
 
 
 def test_report_json_has_counts_decisions_warnings_timings(project):
@@ -37,7 +43,12 @@ def test_report_json_has_counts_decisions_warnings_timings(project):
     assert saved["ok"] is True and saved["duration_s"] > 0
     (layer,) = saved["layers"]
     assert {k: layer[k] for k in ("status", "read", "loaded", "repaired", "rejected")} == {
-        "status": "loaded", "read": 3, "loaded": 3, "repaired": 0, "rejected": 0}
+        "status": "loaded",
+        "read": 3,
+        "loaded": 3,
+        "repaired": 0,
+        "rejected": 0,
+    }
     assert layer["sources"][0]["decisions"]["crs"].startswith("EPSG:4326, as the file declares")
     assert set(layer["timings"]) >= {"read", "reproject", "validate", "schema", "write", "total"}
     assert layer["transforms"][0]["accuracy_m"] is not None

@@ -38,8 +38,9 @@ def test_every_layer_loads(report):
     assert all(r["status"] == "loaded" for r in report["layers"])
 
 
-@pytest.mark.parametrize("layer_id", ["shelters", "emergency_sites", "shelters_staff", "flood_sample",
-                                      "towns", "city_boundary"])
+@pytest.mark.parametrize(
+    "layer_id", ["shelters", "emergency_sites", "shelters_staff", "flood_sample", "towns", "city_boundary"]
+)
 def test_counts_equal_the_source(report, layer_id):
     catalog = load_catalog(PROJECT_ROOT / "layers")
     source = catalog.get(layer_id).sources[0]

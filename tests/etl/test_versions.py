@@ -22,13 +22,17 @@ def etl(project, monkeypatch):
     """Run `tsukuba-gis ARGS` against the project; returns the click Result."""
     monkeypatch.setattr("etl.publish.PUBLISHERS", ["test_versions:recording_publisher"])
     PUBLISHED.clear()
-    env = {"TSUKUBA_GIS_DATA_DIR": str(project.settings.data_dir),
-           "TSUKUBA_GIS_LAYERS_DIR": str(project.settings.layers_dir),
-           "TSUKUBA_GIS_SOURCES_DIR": str(project.settings.sources_dir),
-           "TSUKUBA_GIS_STORE": "", "TSUKUBA_GIS_KEEP_VERSIONS": "5"}
+    env = {
+        "TSUKUBA_GIS_DATA_DIR": str(project.settings.data_dir),
+        "TSUKUBA_GIS_LAYERS_DIR": str(project.settings.layers_dir),
+        "TSUKUBA_GIS_SOURCES_DIR": str(project.settings.sources_dir),
+        "TSUKUBA_GIS_STORE": "",
+        "TSUKUBA_GIS_KEEP_VERSIONS": "5",
+    }
 
     def invoke(*args: str):
         return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
     return invoke
 
 
@@ -77,8 +81,7 @@ def test_one_broken_layer_does_not_stop_the_others(project, etl, tmp_path):
     assert project.snapshot("broken") == before
     saved = json.loads((project.settings.data_dir / "report.json").read_text(encoding="utf-8"))
     assert saved["ok"] is False
-    assert {r["layer_id"]: r["status"] for r in saved["layers"]} == {"broken": "failed",
-                                                                     "sites": "loaded"}
+    assert {r["layer_id"]: r["status"] for r in saved["layers"]} == {"broken": "failed", "sites": "loaded"}
 
 
 def test_idempotent_unless_something_changed(project, etl):
@@ -117,8 +120,12 @@ def test_history_diff_rollback_and_activate(project, etl):
     rolled = etl("etl", "rollback", "sites")
     assert rolled.exit_code == 0 and "sites: v1 is current" in rolled.output
     assert PUBLISHED == [("sites", 1)]  # publishers ran for the version now current
-    assert json.loads((project.settings.data_dir / "rejects/sites.geojson").read_text(
-        encoding="utf-8"))["version"] == 1
+    assert (
+        json.loads((project.settings.data_dir / "rejects/sites.geojson").read_text(encoding="utf-8"))[
+            "version"
+        ]
+        == 1
+    )
     # The rolled-back hand-over is still in sources/: a cron run must not re-publish it.
     again = etl("etl")
     assert again.exit_code == 0 and "already in v2, which is not current" in again.output

@@ -12,22 +12,32 @@ from tsukuba_gis.cli.main import cli
 
 PASSWORD = "tsukuba-express 2005"
 EVIL = "http://evil.example"
-LOCK = {"TSUKUBA_GIS_AUTH_LOCK_USER_FAILURES": "3", "TSUKUBA_GIS_AUTH_LOCK_IP_FAILURES": "8",
-        "TSUKUBA_GIS_AUTH_LOCK_BASE_S": "2", "TSUKUBA_GIS_AUTH_LOCK_MAX_S": "4",
-        "TSUKUBA_GIS_AUTH_LOCK_WINDOW_S": "60"}
+LOCK = {
+    "TSUKUBA_GIS_AUTH_LOCK_USER_FAILURES": "3",
+    "TSUKUBA_GIS_AUTH_LOCK_IP_FAILURES": "8",
+    "TSUKUBA_GIS_AUTH_LOCK_BASE_S": "2",
+    "TSUKUBA_GIS_AUTH_LOCK_MAX_S": "4",
+    "TSUKUBA_GIS_AUTH_LOCK_WINDOW_S": "60",
+}
 # argon2 at 16 MiB, one pass: a few ms a check, enough to see whether an unknown name is checked
 # against the dummy hash; the production defaults (64 MiB, 3 passes) cost ~100 ms.
-ARGON2 = {"TSUKUBA_GIS_AUTH_ARGON2_TIME_COST": "1", "TSUKUBA_GIS_AUTH_ARGON2_MEMORY_COST": "16384",
-          "TSUKUBA_GIS_AUTH_ARGON2_PARALLELISM": "1"}
+ARGON2 = {
+    "TSUKUBA_GIS_AUTH_ARGON2_TIME_COST": "1",
+    "TSUKUBA_GIS_AUTH_ARGON2_MEMORY_COST": "16384",
+    "TSUKUBA_GIS_AUTH_ARGON2_PARALLELISM": "1",
+}
 
 
 @pytest.fixture(scope="module")
 def accounts(sample_data_dir, tmp_path_factory):
     """The CLI's environment, with one account per test that changes accounts."""
     home = tmp_path_factory.mktemp("auth")
-    env = {"TSUKUBA_GIS_DATA_DIR": str(sample_data_dir),
-           "TSUKUBA_GIS_AUTH_ACCOUNTS": str(home / "accounts.sqlite"),
-           "TSUKUBA_GIS_AUTH_AUDIT_LOG": str(home / "audit.log"), **ARGON2}
+    env = {
+        "TSUKUBA_GIS_DATA_DIR": str(sample_data_dir),
+        "TSUKUBA_GIS_AUTH_ACCOUNTS": str(home / "accounts.sqlite"),
+        "TSUKUBA_GIS_AUTH_AUDIT_LOG": str(home / "audit.log"),
+        **ARGON2,
+    }
     for name in ("yamada", "sato", "kato", "ito", "goto"):
         run_cli(env, "users", "add", name, "--password-stdin", stdin=PASSWORD + "\n")
     return {"env": env, "home": home}
@@ -48,12 +58,10 @@ def server(sample_data_dir, live_server, accounts):
 
 def new_client(server, address: str = "10.0.0.1", **headers: str) -> httpx.Client:
     """A client; X-Forwarded-For (trusted from 127.0.0.1) gives each test its own address."""
-    return httpx.Client(base_url=server.url, timeout=30,
-                        headers={"X-Forwarded-For": address, **headers})
+    return httpx.Client(base_url=server.url, timeout=30, headers={"X-Forwarded-For": address, **headers})
 
 
-def login(client: httpx.Client, username: str, password: str = PASSWORD,
-          **kwargs) -> httpx.Response:
+def login(client: httpx.Client, username: str, password: str = PASSWORD, **kwargs) -> httpx.Response:
     return client.post("/auth/login", json={"username": username, "password": password}, **kwargs)
 
 
@@ -95,13 +103,13 @@ def test_form_login_and_bad_bodies(server):
     with new_client(server, "10.0.0.3") as client:
         form = client.post("/auth/login", data={"username": "yamada", "password": PASSWORD})
         assert form.status_code == 200 and form.json()["user"] == "yamada"
-        bad = [client.post("/auth/login", content=b"{not json",
-                           headers={"content-type": "application/json"}),
-               client.post("/auth/login", json={"username": "yamada"}),
-               client.post("/auth/login", json=["yamada", PASSWORD]),
-               client.post("/auth/login", content=b"yamada",
-                           headers={"content-type": "text/plain"}),
-               client.post("/auth/login", json={"username": "x", "password": "y" * 20000})]
+        bad = [
+            client.post("/auth/login", content=b"{not json", headers={"content-type": "application/json"}),
+            client.post("/auth/login", json={"username": "yamada"}),
+            client.post("/auth/login", json=["yamada", PASSWORD]),
+            client.post("/auth/login", content=b"yamada", headers={"content-type": "text/plain"}),
+            client.post("/auth/login", json={"username": "x", "password": "y" * 20000}),
+        ]
         assert [r.status_code for r in bad] == [400] * 5
         assert all(r.json()["code"] == "InvalidParameterValue" for r in bad)
         wrong_method = client.get("/auth/login")
@@ -154,15 +162,15 @@ def test_state_changes_need_the_csrf_token_and_our_origin(server):
             client.post("/auth/logout", headers={"X-CSRF-Token": csrf, "Referer": f"{EVIL}/x"}),
             client.post("/auth/logout", headers={"X-CSRF-Token": csrf, "Origin": "null"}),
             client.post("/internal/api/collections", headers={"Origin": server.url}),
-            client.delete("/internal/api/collections", headers={"X-CSRF-Token": csrf,
-                                                                "Origin": EVIL}),
+            client.delete("/internal/api/collections", headers={"X-CSRF-Token": csrf, "Origin": EVIL}),
         ]
         assert [r.status_code for r in refused] == [403] * len(refused)
         assert all(r.json()["code"] == "Forbidden" for r in refused)
         assert client.get("/auth/me").status_code == 200  # none of them signed anybody out
         # with the token and from here, the request passes the wall (there is no POST route)
-        passed = client.post("/internal/api/collections",
-                             headers={"X-CSRF-Token": csrf, "Origin": server.url})
+        passed = client.post(
+            "/internal/api/collections", headers={"X-CSRF-Token": csrf, "Origin": server.url}
+        )
         assert passed.status_code == 405
         foreign_login = login(client, "yamada", headers={"Origin": EVIL})
         assert foreign_login.status_code == 403 and "set-cookie" not in foreign_login.headers
@@ -217,8 +225,7 @@ def test_wrong_name_and_wrong_password_answer_alike(server):
 def test_passwd_and_remove_end_sessions_and_tokens(server, accounts):
     with new_client(server, "10.0.4.1") as client:
         ito = login(client, "ito").cookies["tsukuba_gis_session"]
-        run_cli(accounts["env"], "users", "passwd", "ito", "--password-stdin",
-                stdin="a brand new password\n")
+        run_cli(accounts["env"], "users", "passwd", "ito", "--password-stdin", stdin="a brand new password\n")
         assert staff_config(server, ito) == 401
         assert login(client, "ito", "a brand new password").status_code == 200
         token = run_cli(accounts["env"], "tokens", "create", "ito")
@@ -232,10 +239,14 @@ def test_audit_names_who_read_what_and_no_log_holds_a_secret(server, accounts):
     token = run_cli(accounts["env"], "tokens", "create", "sato")
     with new_client(server, "10.0.5.1") as client:
         session = login(client, "yamada")
-        client.get("/internal/api/collections/shelters_staff/items",
-                   params={"limit": 2, "api_key": "leaked-in-a-url"})
-        httpx.get(f"{server.url}/internal/api/collections/shelters_staff/items",
-                  headers={"Authorization": f"Bearer {token}"})
+        client.get(
+            "/internal/api/collections/shelters_staff/items",
+            params={"limit": 2, "api_key": "leaked-in-a-url"},
+        )
+        httpx.get(
+            f"{server.url}/internal/api/collections/shelters_staff/items",
+            headers={"Authorization": f"Bearer {token}"},
+        )
         httpx.get(f"{server.url}/internal/api/collections", auth=("sato", PASSWORD))
         login(client, "sato", "a wrong password for the log")
     # The server writes the log after answering: wait (bounded) for the last event to land.
@@ -246,15 +257,25 @@ def test_audit_names_who_read_what_and_no_log_holds_a_secret(server, accounts):
             break
         time.sleep(0.1)
     lines = audit.splitlines()
-    assert any('"user": "yamada"' in line and '"auth": "session"' in line
-               and '"collection": "shelters_staff"' in line and '"status": 200' in line
-               for line in lines)
+    assert any(
+        '"user": "yamada"' in line
+        and '"auth": "session"' in line
+        and '"collection": "shelters_staff"' in line
+        and '"status": 200' in line
+        for line in lines
+    )
     assert any('"user": "sato"' in line and '"auth": "token"' in line for line in lines)
     assert any('"event": "login_failed"' in line for line in lines)
     server_log = open(server.log.name, encoding="utf-8").read()
-    secrets = [PASSWORD, "a wrong password for the log", token, token.split("_")[-1],
-               session.cookies["tsukuba_gis_session"], session.json()["csrf_token"],
-               "leaked-in-a-url"]
+    secrets = [
+        PASSWORD,
+        "a wrong password for the log",
+        token,
+        token.split("_")[-1],
+        session.cookies["tsukuba_gis_session"],
+        session.json()["csrf_token"],
+        "leaked-in-a-url",
+    ]
     for secret in secrets:
         assert secret not in audit and secret not in server_log
 
@@ -268,12 +289,16 @@ def test_a_broken_account_store_answers_503_not_500(sample_data_dir, tmp_path):
     from tsukuba_gis.settings import Settings
 
     accounts = tmp_path / "accounts.sqlite"
-    app = create_app(Settings(data_dir=sample_data_dir, public_url="http://testserver"),
-                     AuthSettings(accounts=str(accounts), audit_log=tmp_path / "audit.log"))
+    app = create_app(
+        Settings(data_dir=sample_data_dir, public_url="http://testserver"),
+        AuthSettings(accounts=str(accounts), audit_log=tmp_path / "audit.log"),
+    )
     accounts.write_bytes(b"this is not a database" * 100)
     with TestClient(app, raise_server_exceptions=False) as client:
-        for response in (client.get("/internal/api/collections", auth=("yamada", PASSWORD)),
-                         client.post("/auth/login", json={"username": "yamada", "password": "x"}),
-                         client.get("/auth/me", headers={"X-API-Key": new_token()[1]})):
+        for response in (
+            client.get("/internal/api/collections", auth=("yamada", PASSWORD)),
+            client.post("/auth/login", json={"username": "yamada", "password": "x"}),
+            client.get("/auth/me", headers={"X-API-Key": new_token()[1]}),
+        ):
             assert response.status_code == 503, response.text
             assert response.json()["code"] == "ServiceUnavailable"

@@ -83,11 +83,17 @@ def test_if_none_match_answers_304_without_a_body(client, path, params):
 def test_if_modified_since_answers_304_until_the_layer_changes(client):
     first = client.get(ITEMS, params={"limit": 5, "f": "json"})
     last = first.headers["last-modified"]
-    assert client.get(ITEMS, params={"limit": 5, "f": "json"},
-                      headers={"If-Modified-Since": last}).status_code == 304
+    assert (
+        client.get(ITEMS, params={"limit": 5, "f": "json"}, headers={"If-Modified-Since": last}).status_code
+        == 304
+    )
     earlier = formatdate(parsedate_to_datetime(last).timestamp() - 10, usegmt=True)
-    assert client.get(ITEMS, params={"limit": 5, "f": "json"},
-                      headers={"If-Modified-Since": earlier}).status_code == 200
+    assert (
+        client.get(
+            ITEMS, params={"limit": 5, "f": "json"}, headers={"If-Modified-Since": earlier}
+        ).status_code
+        == 200
+    )
     # If-None-Match wins: a stale tag gets the document even with a matching date.
     both = {"If-Modified-Since": last, "If-None-Match": '"stale"'}
     assert client.get(ITEMS, params={"limit": 5, "f": "json"}, headers=both).status_code == 200
@@ -99,8 +105,10 @@ def test_single_feature_revalidates(client):
     path = f"{ITEMS}/{_first_id(client)}"
     first = client.get(path, params={"f": "json"})
     assert first.status_code == 200 and first.headers["etag"].startswith('W/"')
-    assert client.get(path, params={"f": "json"},
-                      headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    assert (
+        client.get(path, params={"f": "json"}, headers={"If-None-Match": first.headers["etag"]}).status_code
+        == 304
+    )
 
 
 def test_representations_of_one_url_have_their_own_tags(client):
@@ -112,8 +120,14 @@ def test_representations_of_one_url_have_their_own_tags(client):
     tags = {r.headers["etag"] for r in (as_json, as_html, english, japanese)}
     assert len(tags) == 4
     # A tag of one representation does not revalidate the other.
-    assert client.get(ITEMS, params={"limit": 2}, headers={
-        "Accept": "text/html", "If-None-Match": as_json.headers["etag"]}).status_code == 200
+    assert (
+        client.get(
+            ITEMS,
+            params={"limit": 2},
+            headers={"Accept": "text/html", "If-None-Match": as_json.headers["etag"]},
+        ).status_code
+        == 200
+    )
 
 
 def test_layers_have_their_own_tags_and_errors_have_none(client):
@@ -146,9 +160,10 @@ def test_a_new_version_changes_the_tag_at_once(mini_city):
     assert httpx.get(items, params={"f": "json"}, headers={"If-None-Match": old}).status_code == 304
     city.hand_over(60, "second")
     city.etl()
-    _wait_for(lambda: httpx.get(items, params={"f": "json"},
-                                headers={"If-None-Match": old}).status_code == 200,
-              "the old tag still revalidated")
+    _wait_for(
+        lambda: httpx.get(items, params={"f": "json"}, headers={"If-None-Match": old}).status_code == 200,
+        "the old tag still revalidated",
+    )
     fresh = httpx.get(items, params={"f": "json"})
     assert fresh.headers["etag"] != old
     assert {f["properties"]["edition"] for f in fresh.json()["features"]} == {"second"}
@@ -161,8 +176,9 @@ def test_validators_unit():
     assert not caching.not_modified({"if-none-match": '"abcd"'}, tag)
     assert not caching.not_modified({}, tag)
     assert caching.not_modified({"if-modified-since": "Thu, 01 Jan 1970 00:00:00 GMT"}, tag)
-    assert not caching.not_modified({"if-modified-since": "Thu, 01 Jan 1970 00:00:00 GMT"},
-                                    caching.Validators('"t"', 5.0))
+    assert not caching.not_modified(
+        {"if-modified-since": "Thu, 01 Jan 1970 00:00:00 GMT"}, caching.Validators('"t"', 5.0)
+    )
     assert caching.headers(tag, public=False)["Cache-Control"] == "private, no-store"
     kept = caching.not_modified_response({"ETag": '"t"', "Content-Type": "x", "Vary": "Accept"})
     assert kept.status_code == 304 and "content-type" not in kept.headers
@@ -171,19 +187,20 @@ def test_validators_unit():
 
 def test_tiles_revalidate_through_the_same_helper(client):
     """Tiles (server/tiles) use server/caching.py too: If-None-Match and If-Modified-Since."""
-    tilejson = client.get("/api/collections/shelters/tiles/WebMercatorQuad",
-                          params={"f": "tilejson"}).json()
+    tilejson = client.get("/api/collections/shelters/tiles/WebMercatorQuad", params={"f": "tilejson"}).json()
     feature = client.get(ITEMS, params={"limit": 1, "f": "json"}).json()["features"][0]
     lon, lat = feature["geometry"]["coordinates"]
     z = tilejson["minzoom"]
-    x = int((lon + 180) / 360 * 2 ** z)
-    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2 ** z)
+    x = int((lon + 180) / 360 * 2**z)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2**z)
     url = f"/api/collections/shelters/tiles/WebMercatorQuad/{z}/{y}/{x}"
     first = client.get(url)
     assert first.status_code == 200 and first.headers["etag"].startswith('"')
     assert first.headers["cache-control"].startswith("public")
-    for condition in ({"If-None-Match": first.headers["etag"]},
-                      {"If-Modified-Since": first.headers["last-modified"]}):
+    for condition in (
+        {"If-None-Match": first.headers["etag"]},
+        {"If-Modified-Since": first.headers["last-modified"]},
+    ):
         again = client.get(url, headers=condition)
         assert again.status_code == 304 and again.headers["etag"] == first.headers["etag"]
 
@@ -198,5 +215,7 @@ def test_kept_documents_follow_a_new_version(mini_city):
     assert httpx.get(url, params={"f": "json", "lang": "ja"}).json()["title"] == "テスト地点"
     city.hand_over(400, "second")  # other random points: another extent
     city.etl()
-    _wait_for(lambda: httpx.get(url, params={"f": "json"}).json()["extent"] != first["extent"],
-              "the collection document still showed the old extent")
+    _wait_for(
+        lambda: httpx.get(url, params={"f": "json"}).json()["extent"] != first["extent"],
+        "the collection document still showed the old extent",
+    )

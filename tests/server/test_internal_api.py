@@ -25,9 +25,11 @@ PASSWORD = "kenkyu-gakuen 2025"
 ISSUER, AUDIENCE = "https://sso.example.lg.jp/realms/tsukuba", "tsukuba-gis"
 # Cheap argon2 for tests only (the defaults cost ~100 ms a hash); the server reads the same
 # parameters from these variables, so hashes made by the CLI here verify there.
-CHEAP_ARGON2 = {"TSUKUBA_GIS_AUTH_ARGON2_TIME_COST": "1",
-                "TSUKUBA_GIS_AUTH_ARGON2_MEMORY_COST": "8",
-                "TSUKUBA_GIS_AUTH_ARGON2_PARALLELISM": "1"}
+CHEAP_ARGON2 = {
+    "TSUKUBA_GIS_AUTH_ARGON2_TIME_COST": "1",
+    "TSUKUBA_GIS_AUTH_ARGON2_MEMORY_COST": "8",
+    "TSUKUBA_GIS_AUTH_ARGON2_PARALLELISM": "1",
+}
 
 
 def run_cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
@@ -43,8 +45,10 @@ class JWKSServer:
         self.rsa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.ec = ec.generate_private_key(ec.SECP256R1())
         self.stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        keys = [self._jwk(self.rsa.public_key(), "rsa-1", "RS256"),
-                self._jwk(self.ec.public_key(), "ec-1", "ES256")]
+        keys = [
+            self._jwk(self.rsa.public_key(), "rsa-1", "RS256"),
+            self._jwk(self.ec.public_key(), "ec-1", "ES256"),
+        ]
         body = json.dumps({"keys": keys}).encode()
 
         class Handler(BaseHTTPRequestHandler):
@@ -68,11 +72,19 @@ class JWKSServer:
 
     def token(self, key=None, kid: str = "rsa-1", alg: str = "RS256", **claims) -> str:
         now = int(time.time())
-        payload = {"iss": ISSUER, "aud": AUDIENCE, "sub": "f3a1", "preferred_username": "suzuki",
-                   "roles": ["staff"], "iat": now, "nbf": now, "exp": now + 300, **claims}
+        payload = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": "f3a1",
+            "preferred_username": "suzuki",
+            "roles": ["staff"],
+            "iat": now,
+            "nbf": now,
+            "exp": now + 300,
+            **claims,
+        }
         payload = {k: v for k, v in payload.items() if v is not None}
-        return jwt.encode(payload, key if key is not None else self.rsa, algorithm=alg,
-                          headers={"kid": kid})
+        return jwt.encode(payload, key if key is not None else self.rsa, algorithm=alg, headers={"kid": kid})
 
 
 SAKURA = (140.129771, 36.098502)  # 桜中学校, a shelter in both the public and the staff layer
@@ -89,26 +101,41 @@ def jwks():
 def staff(sample_data_dir, live_server, jwks, tmp_path_factory):
     """A server with staff accounts made by the CLI, and the credentials to try on it."""
     home = tmp_path_factory.mktemp("staff")
-    env = {"TSUKUBA_GIS_DATA_DIR": str(sample_data_dir),
-           "TSUKUBA_GIS_AUTH_ACCOUNTS": str(home / "accounts.sqlite"),
-           "TSUKUBA_GIS_AUTH_AUDIT_LOG": str(home / "audit.log"), **CHEAP_ARGON2}
+    env = {
+        "TSUKUBA_GIS_DATA_DIR": str(sample_data_dir),
+        "TSUKUBA_GIS_AUTH_ACCOUNTS": str(home / "accounts.sqlite"),
+        "TSUKUBA_GIS_AUTH_AUDIT_LOG": str(home / "audit.log"),
+        **CHEAP_ARGON2,
+    }
     run_cli(env, "users", "add", "yamada", "--password-stdin", stdin=PASSWORD + "\n")
     token = run_cli(env, "tokens", "create", "yamada", "--name", "QGIS")
     revoked = run_cli(env, "tokens", "create", "yamada")
     run_cli(env, "tokens", "revoke", tokens.token_id_of(revoked))
     store = open_account_store(str(home / "accounts.sqlite"))
     expired_id, expired = tokens.new_token()
-    store.add_token(TokenRecord(expired_id, "yamada", "old", tokens.digest(expired),
-                                time.time() - 86400, expires=time.time() - 1))
-    server_env = {**env, "TSUKUBA_GIS_AUTH_OIDC_ISSUER": ISSUER,
-                  "TSUKUBA_GIS_AUTH_OIDC_AUDIENCE": AUDIENCE,
-                  "TSUKUBA_GIS_AUTH_OIDC_JWKS_URL": jwks.url,
-                  # this module tries thousands of wrong passwords on purpose: no lock-out here
-                  "TSUKUBA_GIS_AUTH_LOCK_USER_FAILURES": "1000000",
-                  "TSUKUBA_GIS_AUTH_LOCK_IP_FAILURES": "1000000"}
+    store.add_token(
+        TokenRecord(
+            expired_id, "yamada", "old", tokens.digest(expired), time.time() - 86400, expires=time.time() - 1
+        )
+    )
+    server_env = {
+        **env,
+        "TSUKUBA_GIS_AUTH_OIDC_ISSUER": ISSUER,
+        "TSUKUBA_GIS_AUTH_OIDC_AUDIENCE": AUDIENCE,
+        "TSUKUBA_GIS_AUTH_OIDC_JWKS_URL": jwks.url,
+        # this module tries thousands of wrong passwords on purpose: no lock-out here
+        "TSUKUBA_GIS_AUTH_LOCK_USER_FAILURES": "1000000",
+        "TSUKUBA_GIS_AUTH_LOCK_IP_FAILURES": "1000000",
+    }
     server = type(live_server)(sample_data_dir, server_env)  # tests/conftest.py's LiveServer
-    yield {"server": server, "url": server.url, "token": token, "revoked": revoked,
-           "expired": expired, "home": home}
+    yield {
+        "server": server,
+        "url": server.url,
+        "token": token,
+        "revoked": revoked,
+        "expired": expired,
+        "home": home,
+    }
     server.stop()
 
 
@@ -129,9 +156,12 @@ def basic(username: str, password: str) -> dict[str, str]:
 def wrong_credentials(staff, jwks) -> dict[str, dict[str, str]]:
     good = staff["token"]
     forged = good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB")
-    hs256 = jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 300,
-                        "roles": ["staff"]}, "a-guessed-shared-secret-of-32-bytes!",
-                       algorithm="HS256", headers={"kid": "rsa-1"})
+    hs256 = jwt.encode(
+        {"iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 300, "roles": ["staff"]},
+        "a-guessed-shared-secret-of-32-bytes!",
+        algorithm="HS256",
+        headers={"kid": "rsa-1"},
+    )
     return {
         "none": {},
         "wrong password": basic("yamada", "not the password"),
@@ -146,14 +176,14 @@ def wrong_credentials(staff, jwks) -> dict[str, dict[str, str]]:
         "jwt wrong signature": bearer(jwks.token(key=jwks.stranger)),
         "jwt wrong issuer": bearer(jwks.token(iss="https://evil.example/realms/tsukuba")),
         "jwt wrong audience": bearer(jwks.token(aud="another-app")),
-        "jwt expired": bearer(jwks.token(exp=int(time.time()) - 600, nbf=None,
-                                         iat=int(time.time()) - 900)),
+        "jwt expired": bearer(jwks.token(exp=int(time.time()) - 600, nbf=None, iat=int(time.time()) - 900)),
         "jwt not yet valid": bearer(jwks.token(nbf=int(time.time()) + 600)),
         "jwt without exp": bearer(jwks.token(exp=None)),
         "jwt unknown key id": bearer(jwks.token(kid="rsa-2")),
         "jwt hs256 (algorithm confusion)": bearer(hs256),
-        "jwt alg none": bearer(jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "roles": ["staff"]},
-                                          None, algorithm="none")),
+        "jwt alg none": bearer(
+            jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "roles": ["staff"]}, None, algorithm="none")
+        ),
         "forged session cookie": {"Cookie": "tsukuba_gis_session=guessed-session-id"},
     }
 
@@ -163,12 +193,13 @@ def _a_tile(client: httpx.Client, headers: dict[str, str], path: str) -> str:
     if "{tileMatrix}" not in path:  # a tileset or a tile matrix set
         return path.replace("{tileMatrixSetId}", "WebMercatorQuad")
     tileset_path = path.split("/{tileMatrixSetId}")[0] + "/WebMercatorQuad"
-    limit = client.get(f"/internal/api{tileset_path}", headers=headers).json()[
-        "tileMatrixSetLimits"][0]
-    return (path.replace("{tileMatrixSetId}", "WebMercatorQuad")
-            .replace("{tileMatrix}", limit["tileMatrix"])
-            .replace("{tileRow}", str(limit["minTileRow"]))
-            .replace("{tileCol}", str(limit["minTileCol"])))
+    limit = client.get(f"/internal/api{tileset_path}", headers=headers).json()["tileMatrixSetLimits"][0]
+    return (
+        path.replace("{tileMatrixSetId}", "WebMercatorQuad")
+        .replace("{tileMatrix}", limit["tileMatrix"])
+        .replace("{tileRow}", str(limit["minTileRow"]))
+        .replace("{tileCol}", str(limit["minTileCol"]))
+    )
 
 
 def staff_routes(client: httpx.Client, headers: dict[str, str], html: bool = True) -> list[str]:
@@ -178,8 +209,9 @@ def staff_routes(client: httpx.Client, headers: dict[str, str], html: bool = Tru
     routes = []
     for path in openapi["paths"]:
         if "{featureId}" in path:
-            items = client.get(f"/internal/api{path.split('/items/')[0]}/items",
-                               params={"limit": 1}, headers=headers).json()
+            items = client.get(
+                f"/internal/api{path.split('/items/')[0]}/items", params={"limit": 1}, headers=headers
+            ).json()
             path = path.replace("{featureId}", str(items["features"][0]["id"]))
         if "{tileMatrixSetId}" in path:  # vector tiles (server/tiles): a tile the layer has
             path = _a_tile(client, headers, path)
@@ -187,11 +219,18 @@ def staff_routes(client: httpx.Client, headers: dict[str, str], html: bool = Tru
         routes += [f"/internal/api{path}", *([f"/internal/api{path}?f=html"] if html else [])]
     static = next(p for p in sorted(STATIC_DIRS[0].rglob("*.css")))
     schema = next(p for p in sorted(SCHEMAS_DIR.rglob("*.json")))
-    routes += ["/internal/api", "/internal/api/", "/internal/", "/internal/nothing-here",
-               f"/internal/api/static/{static.relative_to(STATIC_DIRS[0])}",
-               f"/internal/api/schemas/{schema.relative_to(SCHEMAS_DIR)}",
-               "/internal/viewer-config.json", "/internal/api/collections/nope/items",
-               "/internal/search?q=桜中学校", f"/internal/point?lat={SAKURA[1]}&lon={SAKURA[0]}"]
+    routes += [
+        "/internal/api",
+        "/internal/api/",
+        "/internal/",
+        "/internal/nothing-here",
+        f"/internal/api/static/{static.relative_to(STATIC_DIRS[0])}",
+        f"/internal/api/schemas/{schema.relative_to(SCHEMAS_DIR)}",
+        "/internal/viewer-config.json",
+        "/internal/api/collections/nope/items",
+        "/internal/search?q=桜中学校",
+        f"/internal/point?lat={SAKURA[1]}&lon={SAKURA[0]}",
+    ]
     return routes
 
 
@@ -210,13 +249,17 @@ def test_every_staff_route_refuses_every_wrong_credential(client, staff, jwks):
         return refused
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = [r for batch in pool.map(attempts, wrong_credentials(staff, jwks).items())
-                   for r in batch]
-    leaks = [(route, name, status) for route, name, status, body in results
-             if status != 401 or INTERNAL_LAYER in body or "内線" in body]
+        results = [r for batch in pool.map(attempts, wrong_credentials(staff, jwks).items()) for r in batch]
+    leaks = [
+        (route, name, status)
+        for route, name, status, body in results
+        if status != 401 or INTERNAL_LAYER in body or "内線" in body
+    ]
     assert leaks == []
     assert {json.loads(body)["code"] for *_, body in results} <= {
-        "AuthenticationRequired", "InvalidCredentials"}
+        "AuthenticationRequired",
+        "InvalidCredentials",
+    }
 
 
 def test_with_credentials_every_staff_route_answers(client, staff):
@@ -228,16 +271,19 @@ def test_with_credentials_every_staff_route_answers(client, staff):
     assert all(statuses[r] == 404 for r in missing)
 
 
-@pytest.mark.parametrize("raw_path", [
-    "/internal/api/%2e%2e/api/collections",  # dot segments, encoded
-    "/internal/api/collections/%2e%2e/collections",
-    "/internal%2Fapi/collections",  # an encoded slash
-    "/internal/API/collections",  # case variants are behind the wall or nowhere
-    "/Internal/api/collections",
-    "//internal/api/collections",
-    "/internal/./api/collections",
-    "/api/../internal/api/collections",
-])
+@pytest.mark.parametrize(
+    "raw_path",
+    [
+        "/internal/api/%2e%2e/api/collections",  # dot segments, encoded
+        "/internal/api/collections/%2e%2e/collections",
+        "/internal%2Fapi/collections",  # an encoded slash
+        "/internal/API/collections",  # case variants are behind the wall or nowhere
+        "/Internal/api/collections",
+        "//internal/api/collections",
+        "/internal/./api/collections",
+        "/api/../internal/api/collections",
+    ],
+)
 def test_path_tricks_never_get_past_the_wall(staff, raw_path):
     with httpx.Client(timeout=30) as client:
         request = client.build_request("GET", staff["url"])
@@ -248,8 +294,9 @@ def test_path_tricks_never_get_past_the_wall(staff, raw_path):
 
 
 def _staff_items(client: httpx.Client, headers: dict[str, str]) -> dict:
-    response = client.get(f"/internal/api/collections/{INTERNAL_LAYER}/items",
-                          params={"limit": 500}, headers=headers)
+    response = client.get(
+        f"/internal/api/collections/{INTERNAL_LAYER}/items", params={"limit": 500}, headers=headers
+    )
     assert response.status_code == 200, response.text
     assert response.headers["cache-control"] == "private, no-store"
     return response.json()
@@ -287,11 +334,16 @@ def test_challenges_name_basic_for_tools_but_not_for_the_viewers_fetch(client):
     tool = client.get("/internal/api/collections")
     assert tool.status_code == 401
     assert tool.headers.get_list("www-authenticate") == [
-        'Basic realm="tsukuba-gis staff", charset="UTF-8"', 'Bearer realm="tsukuba-gis staff"']
+        'Basic realm="tsukuba-gis staff", charset="UTF-8"',
+        'Bearer realm="tsukuba-gis staff"',
+    ]
     fetch = client.get("/internal/viewer-config.json", headers={"Sec-Fetch-Mode": "cors"})
     assert fetch.headers.get_list("www-authenticate") == ['Bearer realm="tsukuba-gis staff"']
-    assert tool.json() == {"code": "AuthenticationRequired", "type": "AuthenticationRequired",
-                           "description": tool.json()["description"]}
+    assert tool.json() == {
+        "code": "AuthenticationRequired",
+        "type": "AuthenticationRequired",
+        "description": tool.json()["description"],
+    }
 
 
 def test_staff_viewer_config_has_internal_layers_fields_and_api(client, staff):

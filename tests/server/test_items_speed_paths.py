@@ -58,16 +58,18 @@ def _both_paths(client, monkeypatch, path: str, params: dict) -> tuple[bytes, by
 @pytest.mark.parametrize("layer_id", PUBLIC)
 def test_numpy_path_gives_the_same_bytes_as_plain_dicts(api_client, monkeypatch, layer_id):
     for params in QUERIES:
-        fast, plain = _both_paths(api_client, monkeypatch, f"/collections/{layer_id}/items",
-                                  {**params, "f": "json"})
+        fast, plain = _both_paths(
+            api_client, monkeypatch, f"/collections/{layer_id}/items", {**params, "f": "json"}
+        )
         assert fast == plain, (layer_id, params)
         body = orjson.loads(fast)
         assert set(body) == {"type", "features", "numberMatched", "numberReturned", "links"}
     first = orjson.loads(fast)  # resulttype=hits: no features; take one from a page
     page = api_client.get(f"/collections/{layer_id}/items", params={"limit": 1, "f": "json"})
     feature_id = page.json()["features"][0]["id"]
-    fast, plain = _both_paths(api_client, monkeypatch, f"/collections/{layer_id}/items/{feature_id}",
-                              {"f": "json"})
+    fast, plain = _both_paths(
+        api_client, monkeypatch, f"/collections/{layer_id}/items/{feature_id}", {"f": "json"}
+    )
     assert fast == plain and first["numberReturned"] == 0
 
 
@@ -82,8 +84,7 @@ def test_other_formats_still_get_dicts(api_client):
 
 def test_coordinates_are_rounded_to_seven_decimals(api_client):
     body = api_client.get("/collections/road_areas/items", params={"limit": 20, "f": "json"}).json()
-    numbers = re.findall(r"-?\d+\.(\d+)", orjson.dumps([f["geometry"] for f in body["features"]])
-                         .decode())
+    numbers = re.findall(r"-?\d+\.(\d+)", orjson.dumps([f["geometry"] for f in body["features"]]).decode())
     assert numbers and max(len(digits) for digits in numbers) <= provider.DECIMALS
 
 
@@ -102,23 +103,32 @@ def test_rtree_page_equals_the_general_bbox_path(sample_settings):
         for _ in range(40):
             x, y = rnd.uniform(140.0, 140.2), rnd.uniform(35.95, 36.2)
             half = rnd.choice([1e-4, 1e-3, 1e-2, 0.1])
-            query = Query(bbox=(x - half, y - half, x + half, y + half),
-                          offset=rnd.choice([0, 0, 3, 50]), limit=rnd.choice([0, 1, 10, 1000]))
+            query = Query(
+                bbox=(x - half, y - half, x + half, y + half),
+                offset=rnd.choice([0, 0, 3, 50]),
+                limit=rnd.choice([0, 1, 10, 1000]),
+            )
             ids = gpkg_query._bbox_ids(con, record, query)
             page, matched = gpkg_query._rtree_page(con, record, query)
             assert matched == len(ids), record.layer_id
-            assert page == (ids[query.offset:query.offset + query.limit] if query.limit else [])
+            assert page == (ids[query.offset : query.offset + query.limit] if query.limit else [])
 
 
 def test_only_the_crs84_identity_skips_pyproj(api_client):
     crs84 = patches.crs.DEFAULT_CRS
     assert patches.transform_bbox([1.0, 2.0, 3.0, 4.0], crs84, crs84) == [1.0, 2.0, 3.0, 4.0]
-    mercator = patches.transform_bbox([140.0, 36.0, 140.1, 36.1], crs84,
-                                      "http://www.opengis.net/def/crs/EPSG/0/3857")
+    mercator = patches.transform_bbox(
+        [140.0, 36.0, 140.1, 36.1], crs84, "http://www.opengis.net/def/crs/EPSG/0/3857"
+    )
     assert 15_584_000 < mercator[0] < 15_585_000 and 4_300_000 < mercator[1] < 4_305_000
     # Collections offer CRS84 only: another bbox-crs is refused before any transform.
-    refused = api_client.get("/collections/shelters/items", params={
-        "bbox": "140.10,36.07,140.13,36.10", "bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/3857"})
+    refused = api_client.get(
+        "/collections/shelters/items",
+        params={
+            "bbox": "140.10,36.07,140.13,36.10",
+            "bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+        },
+    )
     assert refused.status_code == 400
 
 
@@ -141,7 +151,8 @@ def test_points_just_outside_a_bbox_edge_stay_out(each_sample_settings):
             found_out = store.query(record, Query(bbox=outside, limit=1000))
             found_in = store.query(record, Query(bbox=inside, limit=1000))
             assert found_in.number_matched == found_out.number_matched + len(
-                set(found_in.ids) - set(found_out.ids))
+                set(found_in.ids) - set(found_out.ids)
+            )
             assert set(found_out.ids) < set(found_in.ids)
 
 

@@ -28,23 +28,43 @@ MAX_URLS = 900
 NEVER_FOLLOW = ("/internal", "/auth/logout", "/vendor/", "/build/", "/api/static/", "/api/schemas/")
 
 SEEDS = [
-    "/", "/viewer-config.json", "/health", "/auth/me",
-    "/api", "/api?f=html", "/api?f=jsonld", "/api/conformance", "/api/conformance?f=html",
-    "/api/openapi?f=json", "/api/openapi?f=html", "/api/collections?f=json", "/api/collections?f=html",
+    "/",
+    "/viewer-config.json",
+    "/health",
+    "/auth/me",
+    "/api",
+    "/api?f=html",
+    "/api?f=jsonld",
+    "/api/conformance",
+    "/api/conformance?f=html",
+    "/api/openapi?f=json",
+    "/api/openapi?f=html",
+    "/api/collections?f=json",
+    "/api/collections?f=html",
     "/api/collections?f=jsonld",
-    "/opendata", "/opendata?lang=en", "/opendata/catalog.jsonld",
-    "/api/collections/opendata-catalog/items?f=json", "/api/collections/opendata-catalog/items?f=html",
-    "/search?q=避難", "/search?q=つくば", "/search?q=36.08,140.11",
-    "/point?lat=36.0828&lon=140.1115", "/point?lat=36.0828&lon=140.1115&f=csv",
-    "/point?lat=36.0828&lon=140.1115&f=html", "/point?lat=35.9912&lon=140.1327&radius=500",
-    "/api/tileMatrixSets", "/api/TileMatrixSets?f=html", "/api/tileMatrixSets/WebMercatorQuad",
+    "/opendata",
+    "/opendata?lang=en",
+    "/opendata/catalog.jsonld",
+    "/api/collections/opendata-catalog/items?f=json",
+    "/api/collections/opendata-catalog/items?f=html",
+    "/search?q=避難",
+    "/search?q=つくば",
+    "/search?q=36.08,140.11",
+    "/point?lat=36.0828&lon=140.1115",
+    "/point?lat=36.0828&lon=140.1115&f=csv",
+    "/point?lat=36.0828&lon=140.1115&f=html",
+    "/point?lat=35.9912&lon=140.1327&radius=500",
+    "/api/tileMatrixSets",
+    "/api/TileMatrixSets?f=html",
+    "/api/tileMatrixSets/WebMercatorQuad",
 ]
 TILES_PER_LAYER = 8  # MVTs fetched per public layer (from its tileset's limits, lowest zooms first)
 
 
 PUBLIC_FIELDS = {f.name for layer in CATALOG.public_layers() for f in layer.public_fields()}
-PUBLIC_LABELS = {t for layer in CATALOG.public_layers() for f in layer.public_fields()
-                 for t in (f.label.ja, f.label.en)}
+PUBLIC_LABELS = {
+    t for layer in CATALOG.public_layers() for f in layer.public_fields() for t in (f.label.ja, f.label.en)
+}
 
 
 def _hidden_fields(layer) -> list:
@@ -79,27 +99,56 @@ def secrets(sample_settings) -> set[str]:
 
 def _crafted(collection: str, internal: str, fields: list[str]) -> list[str]:
     base = f"/api/collections/{collection}"
-    urls = [f"{base}/items?properties={','.join(fields)}", f"{base}/items?sortby={fields[0]}",
-            f"{base}/items?filter={fields[0]}='x'", f"{base}/items?{fields[0]}=1",
-            f"{base}/items?q={internal}", f"{base}/items/{internal}", f"{base}/queryables?f=json",
-            f"{base}/schema?f=json", f"{base}/items?f=jsonld&limit=5"]
-    variants = [internal, internal.upper(), internal.replace("_", "%5F"), f"{internal}%2F",
-                f"..%2f{internal}", f"%2e%2e%2finternal%2fapi%2fcollections%2f{internal}",
-                f"{collection}%2f..%2f{internal}", internal.title()]
+    urls = [
+        f"{base}/items?properties={','.join(fields)}",
+        f"{base}/items?sortby={fields[0]}",
+        f"{base}/items?filter={fields[0]}='x'",
+        f"{base}/items?{fields[0]}=1",
+        f"{base}/items?q={internal}",
+        f"{base}/items/{internal}",
+        f"{base}/queryables?f=json",
+        f"{base}/schema?f=json",
+        f"{base}/items?f=jsonld&limit=5",
+    ]
+    variants = [
+        internal,
+        internal.upper(),
+        internal.replace("_", "%5F"),
+        f"{internal}%2F",
+        f"..%2f{internal}",
+        f"%2e%2e%2finternal%2fapi%2fcollections%2f{internal}",
+        f"{collection}%2f..%2f{internal}",
+        internal.title(),
+    ]
     for v in variants:
-        urls += [f"/api/collections/{v}", f"/api/collections/{v}/items", f"/api/collections/{v}/items?f=html",
-                 f"/opendata/files/{v}/{v}.geojson", f"/search?q={v}"]
+        urls += [
+            f"/api/collections/{v}",
+            f"/api/collections/{v}/items",
+            f"/api/collections/{v}/items?f=html",
+            f"/opendata/files/{v}/{v}.geojson",
+            f"/search?q={v}",
+        ]
     return urls
 
 
 def _path_tricks(internal: str) -> list[str]:
-    return ["/internal%2fapi/collections", "//internal/api/collections", "/Internal/api/collections",
-            "/api/../internal/api/collections", f"/api/%2e%2e/internal/api/collections/{internal}/items",
-            "/vendor/../data/store.gpkg", "/vendor/..%2f..%2fdata%2fstore.gpkg",
-            "/build/..%2f..%2f..%2fdata/store.gpkg",
-            "/opendata/files/..%2f..%2fstore.gpkg", "/api/static/..%2f..%2f..%2fdata%2fstore.gpkg",
-            "/api/schemas/..%2f..%2fprovider.py", "/data/store.gpkg", "/data/accounts.sqlite",
-            "/data/generated/pygeoapi-internal.yml", "/.env"]
+    return [
+        "/internal%2fapi/collections",
+        "//internal/api/collections",
+        "/Internal/api/collections",
+        "/api/../internal/api/collections",
+        f"/api/%2e%2e/internal/api/collections/{internal}/items",
+        "/vendor/../data/store.gpkg",
+        "/vendor/..%2f..%2fdata%2fstore.gpkg",
+        "/build/..%2f..%2f..%2fdata/store.gpkg",
+        "/opendata/files/..%2f..%2fstore.gpkg",
+        "/api/static/..%2f..%2f..%2fdata%2fstore.gpkg",
+        "/api/schemas/..%2f..%2fprovider.py",
+        "/data/store.gpkg",
+        "/data/accounts.sqlite",
+        "/data/generated/pygeoapi-internal.yml",
+        "/.env",
+    ]
 
 
 def _links(response: httpx.Response, base: str) -> list[str]:
@@ -125,7 +174,8 @@ def _crawl(client: httpx.Client, base: str, start: list[str]) -> dict[str, httpx
         # Absolute URLs, so a path like //internal/... stays a path and never becomes a host.
         seen[url] = response = client.get(base + url)
         if "text" in response.headers.get("content-type", "") or "json" in response.headers.get(
-                "content-type", ""):
+            "content-type", ""
+        ):
             queue.extend(u for u in _links(response, base) if u not in seen)
     return seen
 
@@ -146,13 +196,20 @@ def _tile_urls(client: httpx.Client) -> list[str]:
     urls = []
     for layer_id in PUBLIC_LAYERS:
         base = f"/api/collections/{layer_id}/tiles"
-        urls += [base, f"{base}?f=html", f"{base}/WebMercatorQuad",
-                 f"{base}/WebMercatorQuad?f=tilejson", f"{base}/WebMercatorQuad/metadata"]
+        urls += [
+            base,
+            f"{base}?f=html",
+            f"{base}/WebMercatorQuad",
+            f"{base}/WebMercatorQuad?f=tilejson",
+            f"{base}/WebMercatorQuad/metadata",
+        ]
         tileset = client.get(f"{base}/WebMercatorQuad").json()
-        tiles = [f"{base}/WebMercatorQuad/{lim['tileMatrix']}/{row}/{col}"
-                 for lim in tileset["tileMatrixSetLimits"]
-                 for row in range(lim["minTileRow"], lim["maxTileRow"] + 1)
-                 for col in range(lim["minTileCol"], lim["maxTileCol"] + 1)]
+        tiles = [
+            f"{base}/WebMercatorQuad/{lim['tileMatrix']}/{row}/{col}"
+            for lim in tileset["tileMatrixSetLimits"]
+            for row in range(lim["minTileRow"], lim["maxTileRow"] + 1)
+            for col in range(lim["minTileCol"], lim["maxTileCol"] + 1)
+        ]
         urls += tiles[:TILES_PER_LAYER]
     return urls
 
@@ -195,8 +252,9 @@ def test_public_tiles_decode_to_public_fields_only(responses):
     import mapbox_vector_tile
 
     allowed = PUBLIC_FIELDS | {"fid"}  # fid: the OGC API id of layers without an id field
-    tiles = [r for r in responses.values()
-             if r.headers.get("content-type") == "application/vnd.mapbox-vector-tile"]
+    tiles = [
+        r for r in responses.values() if r.headers.get("content-type") == "application/vnd.mapbox-vector-tile"
+    ]
     assert len(tiles) > 3 * len(PUBLIC_LAYERS)
     for response in tiles:
         for name, layer in mapbox_vector_tile.decode(response.content).items():
@@ -221,8 +279,9 @@ def test_internal_collection_is_indistinguishable_from_an_unknown_one(live_serve
             hidden = client.get(f"/api/collections/{internal}{suffix}")
             unknown = client.get(f"/api/collections/no_such_layer{suffix}")
             assert hidden.status_code == unknown.status_code == 404
-            assert hidden.json()["description"].replace(internal, "X") == \
-                unknown.json()["description"].replace("no_such_layer", "X")
+            assert hidden.json()["description"].replace(internal, "X") == unknown.json()[
+                "description"
+            ].replace("no_such_layer", "X")
 
 
 def test_files_outside_the_served_directories_are_unreachable(responses):

@@ -42,8 +42,11 @@ def test_walk_collections_and_page_through_every_item(client):
     collections = client.get("/api/collections", params={"f": "json"}).json()["collections"]
     ids = {c["id"] for c in collections if c["itemType"] == "feature"}  # not the records catalog
     assert ids == {layer.id for layer in catalog.public_layers()}
-    url = next(link["href"] for link in next(c for c in collections if c["id"] == "towns")["links"]
-               if link["rel"] == "items" and "json" in link["type"])
+    url = next(
+        link["href"]
+        for link in next(c for c in collections if c["id"] == "towns")["links"]
+        if link["rel"] == "items" and "json" in link["type"]
+    )
     seen, pages = [], 0
     url = f"{url}&limit=50" if "?" in url else f"{url}?limit=50"
     while url and pages < 50:
@@ -74,20 +77,23 @@ def test_one_item_and_queryables(client):
     assert [f["id"] for f in filtered["features"]] == ["E0822000021111"]
 
 
-@pytest.mark.parametrize("path,params,status", [
-    ("/api/collections/shelters/items", {"bbox": "1,2,3"}, 400),
-    ("/api/collections/shelters/items", {"bbox": "a,b,c,d"}, 400),
-    ("/api/collections/shelters/items", {"limit": "-1"}, 400),
-    ("/api/collections/shelters/items", {"limit": "abc"}, 400),
-    ("/api/collections/shelters/items", {"offset": "-5"}, 400),
-    ("/api/collections/shelters/items", {"limit": "100000"}, 400),
-    ("/api/collections/shelters/items", {"sortby": "nonexistent"}, 400),
-    ("/api/collections/shelters/items", {"f": "xml"}, 400),
-    ("/api/collections/nope", {}, 404),
-    ("/api/collections/nope/items", {}, 404),
-    ("/api/collections/shelters/items/NOPE", {}, 404),
-    ("/api/no/such/path", {}, 404),
-])
+@pytest.mark.parametrize(
+    "path,params,status",
+    [
+        ("/api/collections/shelters/items", {"bbox": "1,2,3"}, 400),
+        ("/api/collections/shelters/items", {"bbox": "a,b,c,d"}, 400),
+        ("/api/collections/shelters/items", {"limit": "-1"}, 400),
+        ("/api/collections/shelters/items", {"limit": "abc"}, 400),
+        ("/api/collections/shelters/items", {"offset": "-5"}, 400),
+        ("/api/collections/shelters/items", {"limit": "100000"}, 400),
+        ("/api/collections/shelters/items", {"sortby": "nonexistent"}, 400),
+        ("/api/collections/shelters/items", {"f": "xml"}, 400),
+        ("/api/collections/nope", {}, 404),
+        ("/api/collections/nope/items", {}, 404),
+        ("/api/collections/shelters/items/NOPE", {}, 404),
+        ("/api/no/such/path", {}, 404),
+    ],
+)
 def test_malformed_requests_get_ogc_json_errors(client, path, params, status):
     response = client.get(path, params=params)
     assert response.status_code == status

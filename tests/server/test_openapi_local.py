@@ -87,9 +87,16 @@ def _write_sample_data(tmp: Path) -> dict:
     tiles = tmp / "tiles"
     tiles.mkdir()
     (tiles / "metadata.json").write_text(
-        json.dumps({"name": "shelters", "format": "pbf", "minzoom": "0", "maxzoom": "16",
-                    "bounds": "139.9,35.9,140.3,36.3",
-                    "json": json.dumps({"vector_layers": [{"id": "shelters", "fields": {}}]})}),
+        json.dumps(
+            {
+                "name": "shelters",
+                "format": "pbf",
+                "minzoom": "0",
+                "maxzoom": "16",
+                "bounds": "139.9,35.9,140.3,36.3",
+                "json": json.dumps({"vector_layers": [{"id": "shelters", "fields": {}}]}),
+            }
+        ),
         encoding="utf-8",
     )
 
@@ -97,17 +104,25 @@ def _write_sample_data(tmp: Path) -> dict:
 
     catalogue = tmp / "catalogue.tinydb"
     with TinyDB(catalogue) as db:
-        db.insert({"id": "shelters", "type": "Feature", "geometry": None, "links": [],
-                   "properties": {"title": "避難所", "type": "dataset",
-                                  "updated": "2024-04-01T00:00:00Z"}})
+        db.insert(
+            {
+                "id": "shelters",
+                "type": "Feature",
+                "geometry": None,
+                "links": [],
+                "properties": {"title": "避難所", "type": "dataset", "updated": "2024-04-01T00:00:00Z"},
+            }
+        )
     return {"geojson": geojson, "tiles": tiles, "catalogue": catalogue}
 
 
-def sample_config(tmp: Path, *, server_url: str = API_URL, admin: bool = False,
-                  ogc_schemas_location: str | None = None) -> dict:
+def sample_config(
+    tmp: Path, *, server_url: str = API_URL, admin: bool = False, ogc_schemas_location: str | None = None
+) -> dict:
     data = _write_sample_data(tmp)
-    extents = {"spatial": {"bbox": [139.9, 35.9, 140.3, 36.3],
-                           "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}}
+    extents = {
+        "spatial": {"bbox": [139.9, 35.9, 140.3, 36.3], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}
+    }
     server = {
         "bind": {"host": "127.0.0.1", "port": 8000},
         "url": server_url,
@@ -126,44 +141,84 @@ def sample_config(tmp: Path, *, server_url: str = API_URL, admin: bool = False,
         "metadata": {
             "identification": {
                 "title": {"ja": "つくば市統合型GIS", "en": "Tsukuba City GIS"},
-                "description": "OGC API", "keywords": ["つくば市"], "keywords_type": "theme",
+                "description": "OGC API",
+                "keywords": ["つくば市"],
+                "keywords_type": "theme",
                 "terms_of_service": "https://creativecommons.org/licenses/by/4.0/",
                 "url": "https://www.city.tsukuba.lg.jp/",
             },
-            "license": {"name": "CC-BY 4.0",
-                        "url": "https://creativecommons.org/licenses/by/4.0/"},
+            "license": {"name": "CC-BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/"},
             "provider": {"name": "つくば市", "url": "https://www.city.tsukuba.lg.jp/"},
-            "contact": {"name": "情報政策課", "position": "GIS", "address": "研究学園一丁目1番地1",
-                        "city": "つくば市", "stateorprovince": "茨城県", "postalcode": "305-8555",
-                        "country": "Japan", "phone": "+81-29-883-1111",
-                        "email": "gis@example.invalid", "url": "https://www.city.tsukuba.lg.jp/",
-                        "hours": "8:30-17:15", "instructions": "平日", "role": "pointOfContact"},
+            "contact": {
+                "name": "情報政策課",
+                "position": "GIS",
+                "address": "研究学園一丁目1番地1",
+                "city": "つくば市",
+                "stateorprovince": "茨城県",
+                "postalcode": "305-8555",
+                "country": "Japan",
+                "phone": "+81-29-883-1111",
+                "email": "gis@example.invalid",
+                "url": "https://www.city.tsukuba.lg.jp/",
+                "hours": "8:30-17:15",
+                "instructions": "平日",
+                "role": "pointOfContact",
+            },
         },
         "resources": {
             "shelters": {
-                "type": "collection", "title": "避難所", "description": "指定避難所",
-                "keywords": ["防災"], "links": [], "extents": extents,
+                "type": "collection",
+                "title": "避難所",
+                "description": "指定避難所",
+                "keywords": ["防災"],
+                "links": [],
+                "extents": extents,
                 "providers": [
-                    {"type": "feature", "name": "GeoJSON", "data": str(data["geojson"]),
-                     "id_field": "id", "time_field": "updated", "editable": True},
-                    {"type": "tile", "name": "MVT-tippecanoe", "data": str(data["tiles"]),
-                     "options": {"zoom": {"min": 0, "max": 16}},
-                     "format": {"name": "pbf",
-                                "mimetype": "application/vnd.mapbox-vector-tile"}},
+                    {
+                        "type": "feature",
+                        "name": "GeoJSON",
+                        "data": str(data["geojson"]),
+                        "id_field": "id",
+                        "time_field": "updated",
+                        "editable": True,
+                    },
+                    {
+                        "type": "tile",
+                        "name": "MVT-tippecanoe",
+                        "data": str(data["tiles"]),
+                        "options": {"zoom": {"min": 0, "max": 16}},
+                        "format": {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"},
+                    },
                 ],
             },
             "roads": {
-                "type": "collection", "title": "道路", "description": "市道",
-                "keywords": ["道路"], "links": [], "extents": extents,
-                "providers": [{"type": "feature", "name": "GeoJSON",
-                               "data": str(data["geojson"]), "id_field": "id"}],
+                "type": "collection",
+                "title": "道路",
+                "description": "市道",
+                "keywords": ["道路"],
+                "links": [],
+                "extents": extents,
+                "providers": [
+                    {"type": "feature", "name": "GeoJSON", "data": str(data["geojson"]), "id_field": "id"}
+                ],
             },
             "catalogue": {
-                "type": "collection", "title": "データカタログ", "description": "メタデータ",
-                "keywords": ["カタログ"], "links": [], "extents": extents,
-                "providers": [{"type": "record", "name": "TinyDBCatalogue",
-                               "data": str(data["catalogue"]), "id_field": "id",
-                               "time_field": "updated", "title_field": "title"}],
+                "type": "collection",
+                "title": "データカタログ",
+                "description": "メタデータ",
+                "keywords": ["カタログ"],
+                "links": [],
+                "extents": extents,
+                "providers": [
+                    {
+                        "type": "record",
+                        "name": "TinyDBCatalogue",
+                        "data": str(data["catalogue"]),
+                        "id_field": "id",
+                        "time_field": "updated",
+                        "title_field": "title",
+                    }
+                ],
             },
         },
     }
@@ -220,7 +275,7 @@ def iter_refs(node):
 
 def vendored_file(url: str) -> Path:
     assert url.startswith(SCHEMAS_URL + "/"), f"{url} is not served by this server"
-    path = SCHEMAS_DIR / unquote(url[len(SCHEMAS_URL) + 1:])
+    path = SCHEMAS_DIR / unquote(url[len(SCHEMAS_URL) + 1 :])
     assert path.resolve().is_relative_to(SCHEMAS_DIR), url
     assert path.is_file(), f"{url} -> {path} does not exist"
     return path
@@ -353,7 +408,7 @@ def test_vendored_relative_refs_resolve():
         document = load_schema_file(path)
         for _key, ref in iter_refs(document):
             target, fragment = urldefrag(urljoin(base, ref))
-            target_path = SCHEMAS_DIR / unquote(target[len(SCHEMAS_URL) + 1:])
+            target_path = SCHEMAS_DIR / unquote(target[len(SCHEMAS_URL) + 1 :])
             try:
                 resolve_pointer(load_schema_file(target_path), fragment)
             except (FileNotFoundError, KeyError) as err:
@@ -368,8 +423,11 @@ def test_every_vendored_file_is_used_and_documented(local_doc, tmp_path):
     used = follow_all_refs(local_doc)
     admin = localize(generate(sample_config(tmp_path, admin=True)), SCHEMAS_URL)
     used |= follow_all_refs(admin)
-    vendored = {p.relative_to(SCHEMAS_DIR).as_posix() for p in SCHEMAS_DIR.rglob("*")
-                if p.is_file() and p.name != "PROVENANCE.md"}
+    vendored = {
+        p.relative_to(SCHEMAS_DIR).as_posix()
+        for p in SCHEMAS_DIR.rglob("*")
+        if p.is_file() and p.name != "PROVENANCE.md"
+    }
     assert vendored == used
     provenance = (SCHEMAS_DIR / "PROVENANCE.md").read_text(encoding="utf-8")
     for rel in vendored:
@@ -447,8 +505,7 @@ def test_ref_named_properties_are_not_references(local_doc):
         "type": "object",
         "properties": {"$ref": {"type": "string"}, "$id": {"type": "string"}},
     }
-    assert localize(doc, SCHEMAS_URL)["components"]["schemas"]["odd"] == \
-        doc["components"]["schemas"]["odd"]
+    assert localize(doc, SCHEMAS_URL)["components"]["schemas"]["odd"] == doc["components"]["schemas"]["odd"]
 
 
 def test_localized_document_is_valid_openapi_30(local_doc):

@@ -70,12 +70,15 @@ def _downloads(text: str, base: str) -> list[str]:
     return sorted({h for h in _parse(text).hrefs if h.startswith(f"{base}/opendata/files/")})
 
 
-@pytest.mark.parametrize("params,headers,lang", [
-    ({}, {}, "ja"),
-    ({"lang": "en"}, {}, "en"),
-    ({}, {"Accept-Language": "en-US,en;q=0.9,ja;q=0.5"}, "en"),
-    ({"lang": "ja"}, {"Accept-Language": "en"}, "ja"),
-])
+@pytest.mark.parametrize(
+    "params,headers,lang",
+    [
+        ({}, {}, "ja"),
+        ({"lang": "en"}, {}, "en"),
+        ({}, {"Accept-Language": "en-US,en;q=0.9,ja;q=0.5"}, "en"),
+        ({"lang": "ja"}, {"Accept-Language": "en"}, "ja"),
+    ],
+)
 def test_page_language(client, params, headers, lang):
     response = client.get("/opendata", params=params, headers=headers)
     assert response.status_code == 200 and response.headers["content-language"] == lang
@@ -91,7 +94,7 @@ def test_page_shows_license_attribution_samples_and_the_standard(client):
     ja = client.get("/opendata").text
     assert "出典：つくば市「指定避難所」" in ja and "を加工して作成" in ja
     assert "クリエイティブ・コモンズ 表示 4.0 国際" in ja
-    sample = ja[ja.index('id="flood_sample"'):]
+    sample = ja[ja.index('id="flood_sample"') :]
     assert 'class="badge">サンプル（架空）' in sample[:600]
     assert "082201_evacuation_space.csv" in ja
     assert "指定避難所については標準データセットに様式" in ja
@@ -120,15 +123,15 @@ def _read_back(name: str, data: bytes) -> pd.DataFrame:
         return pyogrio.read_dataframe(path)
 
 
-def test_every_download_works_and_counts_equal_the_store(client, live_server, sample_settings,
-                                                          store):
+def test_every_download_works_and_counts_equal_the_store(client, live_server, sample_settings, store):
     page = client.get("/opendata").text
     urls = _downloads(page, live_server.url)
     seen = set()
     for url in urls:
         layer_id, name = url.split("/")[-2:]
-        entry = next(f for f in read_manifest(sample_settings.data_dir, layer_id)["files"]
-                     if f["name"] == name)
+        entry = next(
+            f for f in read_manifest(sample_settings.data_dir, layer_id)["files"] if f["name"] == name
+        )
         response = client.get(url, headers={"Accept-Encoding": "identity"})  # the bytes as stored
         assert response.status_code == 200, url
         assert response.headers["content-type"].startswith(entry["media_type"].split(";")[0])
@@ -169,20 +172,23 @@ def _raw_get(live_server, path: str) -> httpx.Response:
         return raw.send(request)
 
 
-@pytest.mark.parametrize("path", [
-    "/opendata/files/shelters/..%2f..%2fstore.gpkg",
-    "/opendata/files/shelters/..%2F..%2Freport.json",
-    "/opendata/files/shelters/../../store.gpkg",
-    "/opendata/files/..%2fshelters/shelters.geojson",
-    "/opendata/files/shelters/%2e%2e%2fmanifest.json",
-    "/opendata/files/shelters/manifest.json",
-    "/opendata/files/shelters/",
-    "/opendata/files/SHELTERS/shelters.geojson",
-    "/opendata/files/shelters/shelters.geojson%00.txt",
-    "/opendata/files/shelters_staff/shelters_staff.geojson",
-    "/opendata/files/shelters_staff/shelters_staff.csv",
-    "/opendata/nothing",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/opendata/files/shelters/..%2f..%2fstore.gpkg",
+        "/opendata/files/shelters/..%2F..%2Freport.json",
+        "/opendata/files/shelters/../../store.gpkg",
+        "/opendata/files/..%2fshelters/shelters.geojson",
+        "/opendata/files/shelters/%2e%2e%2fmanifest.json",
+        "/opendata/files/shelters/manifest.json",
+        "/opendata/files/shelters/",
+        "/opendata/files/SHELTERS/shelters.geojson",
+        "/opendata/files/shelters/shelters.geojson%00.txt",
+        "/opendata/files/shelters_staff/shelters_staff.geojson",
+        "/opendata/files/shelters_staff/shelters_staff.csv",
+        "/opendata/nothing",
+    ],
+)
 def test_unknown_internal_and_crafted_paths_are_the_same_404(live_server, path):
     response = _raw_get(live_server, path)
     assert response.status_code == 404, path
@@ -226,9 +232,18 @@ def test_records_list_every_public_layer_and_search_works(live_server):
     assert f"{live_server.url}/opendata/files/emergency_sites/082201_evacuation_space.csv" in hrefs
 
 
-@pytest.mark.parametrize("params", [{"q": "("}, {"q": "[a-"}, {"datetime": "2026-01-01T00:00:00Z"},
-                                    {"sortby": "-featureCount"}, {"sortby": "keywords"},
-                                    {"f": "html"}, {"bbox": "140,36,140.2,36.2"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": "("},
+        {"q": "[a-"},
+        {"datetime": "2026-01-01T00:00:00Z"},
+        {"sortby": "-featureCount"},
+        {"sortby": "keywords"},
+        {"f": "html"},
+        {"bbox": "140,36,140.2,36.2"},
+    ],
+)
 def test_records_queries_never_fail(client, params):
     response = client.get(f"/api/collections/{RECORDS}/items", params=params)
     assert response.status_code in (200, 400), response.text
@@ -263,8 +278,12 @@ def test_nothing_internal_leaks_anywhere_on_the_open_data_side(client, live_serv
     }
     for url in _downloads(bodies["page ja"], live_server.url):
         response = client.get(url)
-        bodies[url] = " ".join([json.dumps(dict(response.headers), ensure_ascii=False),
-                                _read_back(url.rsplit("/", 1)[1], response.content).to_csv()])
+        bodies[url] = " ".join(
+            [
+                json.dumps(dict(response.headers), ensure_ascii=False),
+                _read_back(url.rsplit("/", 1)[1], response.content).to_csv(),
+            ]
+        )
     for where, body in bodies.items():
         leaked = sorted(m for m in markers if m in body)
         assert not leaked, f"{where} leaks {leaked}"

@@ -138,21 +138,24 @@ def test_html_report(client):
     assert "default-src 'none'" in response.headers["content-security-policy"]
 
 
-@pytest.mark.parametrize(("params", "code"), [
-    ({}, "MissingParameterValue"),
-    ({"lat": "36.08"}, "MissingParameterValue"),
-    ({"lat": "abc", "lon": "140.11"}, "InvalidParameterValue"),
-    ({"lat": "nan", "lon": "140.11"}, "InvalidParameterValue"),
-    ({"lat": "inf", "lon": "140.11"}, "InvalidParameterValue"),
-    ({"lat": "95", "lon": "140.11"}, "InvalidParameterValue"),
-    ({"lat": "35.68", "lon": "139.76"}, "InvalidParameterValue"),  # Tokyo: outside Tsukuba
-    ({"lat": "140.11", "lon": "36.08"}, "InvalidParameterValue"),  # swapped
-    ({**ZONED, "radius": "-1"}, "InvalidParameterValue"),
-    ({**ZONED, "radius": "5000"}, "InvalidParameterValue"),
-    ({**ZONED, "nearest": "2.5"}, "InvalidParameterValue"),
-    ({**ZONED, "f": "xml"}, "InvalidParameterValue"),
-    ({**ZONED, "lang": "fr"}, "InvalidParameterValue"),
-])
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({}, "MissingParameterValue"),
+        ({"lat": "36.08"}, "MissingParameterValue"),
+        ({"lat": "abc", "lon": "140.11"}, "InvalidParameterValue"),
+        ({"lat": "nan", "lon": "140.11"}, "InvalidParameterValue"),
+        ({"lat": "inf", "lon": "140.11"}, "InvalidParameterValue"),
+        ({"lat": "95", "lon": "140.11"}, "InvalidParameterValue"),
+        ({"lat": "35.68", "lon": "139.76"}, "InvalidParameterValue"),  # Tokyo: outside Tsukuba
+        ({"lat": "140.11", "lon": "36.08"}, "InvalidParameterValue"),  # swapped
+        ({**ZONED, "radius": "-1"}, "InvalidParameterValue"),
+        ({**ZONED, "radius": "5000"}, "InvalidParameterValue"),
+        ({**ZONED, "nearest": "2.5"}, "InvalidParameterValue"),
+        ({**ZONED, "f": "xml"}, "InvalidParameterValue"),
+        ({**ZONED, "lang": "fr"}, "InvalidParameterValue"),
+    ],
+)
 def test_bad_input_is_400_never_500(client, params, code):
     response = client.get("/point", params=params)
     assert response.status_code == 400, response.text
@@ -171,8 +174,12 @@ def test_nothing_internal_leaks(client, sample_settings, report):
             if field.name not in public_fields:
                 assert f'"{field.name}"' not in text and field.label.ja not in csv_text
         page = store.query(store.current(internal.id), Query(limit=1000))
-        secret = {str(props[f.name]) for props in page.properties for f in internal.fields
-                  if f.name not in public_fields and props.get(f.name)}
+        secret = {
+            str(props[f.name])
+            for props in page.properties
+            for f in internal.fields
+            if f.name not in public_fields and props.get(f.name)
+        }
         assert secret and not any(value in text or value in csv_text for value in secret)
 
 

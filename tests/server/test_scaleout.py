@@ -22,8 +22,11 @@ def _version_of(client: httpx.Client) -> tuple[int, int, frozenset]:
     response = client.get(ITEMS, params={"limit": 1000, "f": "json"})
     assert response.status_code == 200, response.text[:300]
     body = response.json()
-    return (body["numberMatched"], len(body["features"]),
-            frozenset(f["properties"]["edition"] for f in body["features"]))
+    return (
+        body["numberMatched"],
+        len(body["features"]),
+        frozenset(f["properties"]["edition"] for f in body["features"]),
+    )
 
 
 def _wait_for(predicate, timeout: float = 10.0) -> None:
@@ -84,26 +87,29 @@ def _reader_role(cluster: Cluster, database: str, schema: str) -> str:
         f"GRANT USAGE ON SCHEMA {schema} TO tg_replica",
         f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO tg_replica",
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT ON TABLES TO tg_replica",
-        database=database)
+        database=database,
+    )
     return cluster.dsn(database, user="tg_replica", password="replica-pw")
 
 
-def test_two_servers_on_one_database_one_through_a_read_dsn(postgis_cluster, tmp_path,
-                                                            start_server):
+def test_two_servers_on_one_database_one_through_a_read_dsn(postgis_cluster, tmp_path, start_server):
     database = "two_servers"
     city = MiniCity(tmp_path, f"{postgis_cluster.create_database(database)}?schema=city")
     city.hand_over(40, "A")
     city.etl()
     reader = _reader_role(postgis_cluster, database, "city")
     with ThreadPoolExecutor(2) as starting:  # both start at once: half the wait
-        one, two = starting.map(lambda env: start_server(city.data_dir, env),
-                                [city.env, {**city.env, "TSUKUBA_GIS_STORE_READ": reader}])
+        one, two = starting.map(
+            lambda env: start_server(city.data_dir, env),
+            [city.env, {**city.env, "TSUKUBA_GIS_STORE_READ": reader}],
+        )
     paths = ["/api/collections", "/api/collections/sites", ITEMS, f"{ITEMS}/S0000007"]
 
     def answers(server) -> list:
         with httpx.Client(base_url=server.url) as client:
             bodies = [client.get(p, params={"f": "json"}).text for p in paths]
         return [b.replace(server.url, "").split('"timeStamp"')[0] for b in bodies]
+
     assert answers(one) == answers(two)
     city.hand_over(70, "B")
     city.etl()  # through the primary; both servers notice within the reload interval
@@ -133,8 +139,7 @@ def _timed_get(client: httpx.Client, path: str) -> tuple[int, float]:
     return status, time.monotonic() - started
 
 
-def test_postgresql_restart_under_load_the_server_recovers_by_itself(own_cluster, tmp_path,
-                                                                     start_server):
+def test_postgresql_restart_under_load_the_server_recovers_by_itself(own_cluster, tmp_path, start_server):
     own_cluster.execute("CREATE DATABASE city")  # no PostGIS yet: the first ETL installs it
     city = MiniCity(tmp_path, own_cluster.dsn("city"))
     city.hand_over(100, "A")
@@ -150,6 +155,7 @@ def test_postgresql_restart_under_load_the_server_recovers_by_itself(own_cluster
                 status = _timed_get(client, f"{ITEMS}?limit=50")[0]
                 # A request in flight when the phase changed belongs to the outage.
                 statuses["down" if phase[0] != started_in else started_in][status] += 1
+
     workers = [threading.Thread(target=load) for _ in range(4)]
     for worker in workers:
         worker.start()

@@ -13,14 +13,20 @@ from tsukuba_gis.catalog import load_catalog
 from tsukuba_gis.settings import PROJECT_ROOT
 
 PUBLIC = [layer.id for layer in load_catalog(PROJECT_ROOT / "layers").public_layers()]
-BBOXES = ["140.10,36.07,140.13,36.10", "140.0,35.9,140.2,36.2", "140.12,36.08,140.121,36.081",
-          "139.0,35.0,139.1,35.1"]
+BBOXES = [
+    "140.10,36.07,140.13,36.10",
+    "140.0,35.9,140.2,36.2",
+    "140.12,36.08,140.121,36.081",
+    "139.0,35.0,139.1,35.1",
+]
 
 
 @pytest.fixture(scope="module")
 def both(live_server, postgis_live_server):
-    with httpx.Client(base_url=live_server.url, timeout=30) as gpkg, \
-            httpx.Client(base_url=postgis_live_server.url, timeout=30) as postgis:
+    with (
+        httpx.Client(base_url=live_server.url, timeout=30) as gpkg,
+        httpx.Client(base_url=postgis_live_server.url, timeout=30) as postgis,
+    ):
         yield gpkg, postgis
 
 

@@ -70,8 +70,7 @@ def overrides() -> dict[str, str]:
 # ---------------------------------------------------------------------------------------
 def test_every_upstream_template_loading_external_assets_is_overridden():
     upstream = templates(UPSTREAM)
-    loading = {name for name, text in upstream.items()
-               if EXTERNAL_ASSET.search(JINJA_COMMENT.sub("", text))}
+    loading = {name for name, text in upstream.items() if EXTERNAL_ASSET.search(JINJA_COMMENT.sub("", text))}
     assert "_base.html" in loading and "openapi/swagger.html" in loading  # scan works
     missing = loading - set(overrides())
     assert not missing, f"pygeoapi templates loading CDN assets without override: {missing}"
@@ -86,8 +85,7 @@ def test_overrides_correspond_to_upstream_templates():
 def test_override_loads_nothing_from_outside(name):
     text = JINJA_COMMENT.sub("", (OURS / name).read_text(encoding="utf-8"))
     assert not EXTERNAL_LOAD.search(text), EXTERNAL_LOAD.search(text).group(0)
-    for needle in ("unpkg.com", "cdnjs", "jsdelivr", "googleapis", "gstatic", "html5shiv",
-                   "@latest"):
+    for needle in ("unpkg.com", "cdnjs", "jsdelivr", "googleapis", "gstatic", "html5shiv", "@latest"):
         assert needle not in text, needle
     for m in re.finditer(r"https?://[^\s\"'<>)]+", text):
         assert any(p.match(m.group(0)) for p in ALLOWED_URL_TEXT), m.group(0)
@@ -99,16 +97,21 @@ def test_override_stays_close_to_upstream(name):
     a pygeoapi upgrade that changes an overridden template is noticed here."""
     upstream = (UPSTREAM / name).read_text(encoding="utf-8")
     ours = (OURS / name).read_text(encoding="utf-8")
-    assert "{% import \"_local_assets.html\" as local with context %}" in ours
+    assert '{% import "_local_assets.html" as local with context %}' in ours
     our_lines = {line.strip() for line in ours.splitlines()}
     deliberately_changed = (
         "https://",  # the asset lines themselves (and the pygeoapi.io links)
-        "<!--[if lt IE 9]>", "<![endif]-->",  # html5shiv
+        "<!--[if lt IE 9]>",
+        "<![endif]-->",  # html5shiv
         "<redoc spec-url=",  # ReDoc is started with Redoc.init (theme fonts)
     )
-    missing = [line for line in upstream.splitlines()
-               if line.strip() and line.strip() not in our_lines
-               and not any(marker in line for marker in deliberately_changed)]
+    missing = [
+        line
+        for line in upstream.splitlines()
+        if line.strip()
+        and line.strip() not in our_lines
+        and not any(marker in line for marker in deliberately_changed)
+    ]
     assert not missing, f"{name}: upstream lines not in the override: {missing}"
 
 
@@ -124,36 +127,60 @@ def minimal_config(server_url: str, basemap: bool = True) -> dict:
         "templates": {"path": str(OURS), "static": str(OUR_STATIC)},
     }
     if basemap:
-        server["map"] = {"url": "https://tiles.lgwan.example/{z}/{x}/{y}.png",
-                         "attribution": "つくば市"}
+        server["map"] = {"url": "https://tiles.lgwan.example/{z}/{x}/{y}.png", "attribution": "つくば市"}
     return {
         "server": server,
         "metadata": {
-            "identification": {"title": "つくば市統合型GIS", "description": "OGC API",
-                               "keywords": ["GIS"]},
+            "identification": {"title": "つくば市統合型GIS", "description": "OGC API", "keywords": ["GIS"]},
             "contact": {"email": "gis@example.invalid"},
         },
         "resources": {
-            "shelters": {"type": "collection", "title": "避難所", "description": "指定避難所",
-                         "keywords": ["防災"], "links": [],
-                         "providers": [{"type": "feature", "name": "GeoJSON",
-                                        "data": "shelters.geojson", "id_field": "id"}]},
+            "shelters": {
+                "type": "collection",
+                "title": "避難所",
+                "description": "指定避難所",
+                "keywords": ["防災"],
+                "links": [],
+                "providers": [
+                    {"type": "feature", "name": "GeoJSON", "data": "shelters.geojson", "id_field": "id"}
+                ],
+            },
         },
     }
 
 
 MINIMAL_DATA = {
-    "id": "shelters", "title": "避難所", "description": "指定避難所", "keywords": ["防災"],
-    "links": [], "type": "FeatureCollection", "itemtype": "record",
-    "features": [{"type": "Feature", "id": 1, "properties": {"name": "x"},
-                  "geometry": {"type": "Point", "coordinates": [140.11, 36.08]}}],
-    "properties": {"name": "x"}, "geometry": {"type": "Point", "coordinates": [140.11, 36.08]},
-    "collections_path": "/api/collections", "dataset_path": "/api/collections/shelters",
-    "items_path": "/api/collections/shelters/items", "query_path": "/q", "query_type": "position",
+    "id": "shelters",
+    "title": "避難所",
+    "description": "指定避難所",
+    "keywords": ["防災"],
+    "links": [],
+    "type": "FeatureCollection",
+    "itemtype": "record",
+    "features": [
+        {
+            "type": "Feature",
+            "id": 1,
+            "properties": {"name": "x"},
+            "geometry": {"type": "Point", "coordinates": [140.11, 36.08]},
+        }
+    ],
+    "properties": {"name": "x"},
+    "geometry": {"type": "Point", "coordinates": [140.11, 36.08]},
+    "collections_path": "/api/collections",
+    "dataset_path": "/api/collections/shelters",
+    "items_path": "/api/collections/shelters/items",
+    "query_path": "/q",
+    "query_type": "position",
     "extent": {"spatial": {"bbox": [[139.9, 35.9, 140.3, 36.3]]}},
-    "tilesets": ["WebMercatorQuad"], "maxzoom": 16, "bounds": [139.9, 35.9, 140.3, 36.3],
-    "tile_type": "vector", "path": "stac/shelters", "assets": {},
-    "openapi-document-path": "/api/openapi", "asyncapi-document-path": "/api/asyncapi",
+    "tilesets": ["WebMercatorQuad"],
+    "maxzoom": 16,
+    "bounds": [139.9, 35.9, 140.3, 36.3],
+    "tile_type": "vector",
+    "path": "stac/shelters",
+    "assets": {},
+    "openapi-document-path": "/api/openapi",
+    "asyncapi-document-path": "/api/asyncapi",
 }
 
 
@@ -172,23 +199,35 @@ def render(name: str, server_url: str, basemap: bool = True) -> str:
     from pygeoapi.util import render_j2_template
 
     config = minimal_config(server_url, basemap)
-    return render_j2_template(config, config["server"]["templates"], name, MINIMAL_DATA,
-                              l10n.str2locale("ja"))
+    return render_j2_template(
+        config, config["server"]["templates"], name, MINIMAL_DATA, l10n.str2locale("ja")
+    )
 
 
 # <link rel=...> values for which the browser fetches href by itself; other link
 # relations (alternate, license, describedby, ...) are metadata and never loaded.
-FETCHED_LINK_RELS = {"stylesheet", "icon", "shortcut", "apple-touch-icon", "preload",
-                     "prefetch", "modulepreload", "manifest", "preconnect", "dns-prefetch",
-                     "mask-icon"}
+FETCHED_LINK_RELS = {
+    "stylesheet",
+    "icon",
+    "shortcut",
+    "apple-touch-icon",
+    "preload",
+    "prefetch",
+    "modulepreload",
+    "manifest",
+    "preconnect",
+    "dns-prefetch",
+    "mask-icon",
+}
 
 
 def loaded_urls(html: str) -> list[str]:
     """URLs the browser loads by itself: script/img/iframe/source src, <link> href of
     stylesheets/icons/preloads, CSS url()."""
     html = HTML_COMMENT.sub("", html)
-    urls = re.findall(r"<(?:script|img|iframe|source|embed)\b[^>]*?\bsrc\s*=\s*[\"']([^\"']*)",
-                      html, re.I | re.S)
+    urls = re.findall(
+        r"<(?:script|img|iframe|source|embed)\b[^>]*?\bsrc\s*=\s*[\"']([^\"']*)", html, re.I | re.S
+    )
     for tag in re.findall(r"<link\b[^>]*>", html, re.I | re.S):
         rel = re.search(r"\brel\s*=\s*[\"']([^\"']*)", tag, re.I)
         href = re.search(r"\bhref\s*=\s*[\"']([^\"']*)", tag, re.I)
@@ -218,8 +257,11 @@ def test_rendered_pages_load_only_local_assets(name, server_url, app_root):
     urls = loaded_urls(html)
     assert urls, f"{name} loads nothing?"
     for url in urls:
-        assert url.startswith((vendor, f"{server}/static/", f"{server}/")) or \
-            (url.startswith("/") and not url.startswith("//")) or url.startswith("data:"), url
+        assert (
+            url.startswith((vendor, f"{server}/static/", f"{server}/"))
+            or (url.startswith("/") and not url.startswith("//"))
+            or url.startswith("data:")
+        ), url
         host = urlsplit(url).hostname
         assert host in (None, urlsplit(server).hostname), url
     assert "/vendor/" in html or name in ("_base.html",) or f"{server}/static/" in html
@@ -232,10 +274,16 @@ def test_no_external_reference_in_rendered_page(name):
         assert urlsplit(m.group(1)).hostname == "127.0.0.1", m.group(0)
 
 
-MAP_PAGES = ["collections/collection.html", "collections/items/index.html",
-             "collections/items/item.html", "collections/tiles/index.html",
-             "collections/coverage/index.html", "collections/edr/query.html",
-             "stac/collection_base.html", "stac/item.html"]
+MAP_PAGES = [
+    "collections/collection.html",
+    "collections/items/index.html",
+    "collections/items/item.html",
+    "collections/tiles/index.html",
+    "collections/coverage/index.html",
+    "collections/edr/query.html",
+    "stac/collection_base.html",
+    "stac/item.html",
+]
 
 
 @pytest.mark.parametrize("name", MAP_PAGES)
@@ -297,8 +345,15 @@ def test_vendor_packages_are_documented_with_versions():
 
 # Packages only the pages this product does not route need (Coverages, EDR, AsyncAPI, ReDoc):
 # they are not installed; those pages would get a 404 from our own /vendor, never a CDN request.
-NOT_ROUTED_PACKAGES = {"@asyncapi/react-component", "c3", "covjson-reader", "covutils", "d3",
-                       "leaflet-coverage", "redoc"}
+NOT_ROUTED_PACKAGES = {
+    "@asyncapi/react-component",
+    "c3",
+    "covjson-reader",
+    "covutils",
+    "d3",
+    "leaflet-coverage",
+    "redoc",
+}
 
 
 def test_vendor_files_exist_in_viewer_node_modules():
@@ -314,14 +369,16 @@ def test_vendor_files_exist_in_viewer_node_modules():
             continue
         assert (NODE_MODULES / path).is_file(), f"{path} not in {package_dir}"
         installed = json.loads((package_dir / "package.json").read_text(encoding="utf-8"))
-        assert installed["version"].split(".")[:2] == versions[package].split(".")[:2], \
-            (package, installed["version"], versions[package])
+        assert installed["version"].split(".")[:2] == versions[package].split(".")[:2], (
+            package,
+            installed["version"],
+            versions[package],
+        )
     assert not_installed <= NOT_ROUTED_PACKAGES, not_installed - NOT_ROUTED_PACKAGES
 
 
 def test_static_dir_is_a_superset_of_pygeoapi_static():
-    upstream = {p.relative_to(UPSTREAM_STATIC).as_posix()
-                for p in UPSTREAM_STATIC.rglob("*") if p.is_file()}
+    upstream = {p.relative_to(UPSTREAM_STATIC).as_posix() for p in UPSTREAM_STATIC.rglob("*") if p.is_file()}
     ours = {p.relative_to(OUR_STATIC).as_posix() for p in OUR_STATIC.rglob("*") if p.is_file()}
     assert upstream <= ours, upstream - ours
     assert "js/Leaflet.ImageOverlay.OGCAPI.js" in ours
@@ -369,10 +426,16 @@ E2E = textwrap.dedent(
     """
 )
 E2E_PAGES = [
-    "/?f=html", "/collections?f=html", "/collections/shelters?f=html",
-    "/collections/shelters/items?f=html", "/collections/shelters/items/1?f=html",
-    "/collections/catalogue/items?f=html", "/collections/shelters/tiles?f=html",
-    "/openapi?f=html&ui=swagger", "/openapi?f=html&ui=redoc", "/conformance?f=html",
+    "/?f=html",
+    "/collections?f=html",
+    "/collections/shelters?f=html",
+    "/collections/shelters/items?f=html",
+    "/collections/shelters/items/1?f=html",
+    "/collections/catalogue/items?f=html",
+    "/collections/shelters/tiles?f=html",
+    "/openapi?f=html&ui=swagger",
+    "/openapi?f=html&ui=redoc",
+    "/conformance?f=html",
     "/static/js/Leaflet.ImageOverlay.OGCAPI.js",
 ]
 
@@ -382,13 +445,23 @@ def run_pygeoapi_pages(server_url: str, basemap: bool, tmp_path: Path) -> dict:
     script.write_text(E2E, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYGEOAPI_")}
     proc = subprocess.run(
-        [sys.executable, str(script), str(REPO), server_url, "map" if basemap else "nomap",
-         json.dumps(E2E_PAGES)],
-        capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path,
+        [
+            sys.executable,
+            str(script),
+            str(REPO),
+            server_url,
+            "map" if basemap else "nomap",
+            json.dumps(E2E_PAGES),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        cwd=tmp_path,
     )
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("E2E-JSON")]
     assert line, proc.stdout[-2000:] + proc.stderr[-4000:]
-    return json.loads(line[-1][len("E2E-JSON"):])
+    return json.loads(line[-1][len("E2E-JSON") :])
 
 
 @pytest.mark.parametrize("basemap", [True, False], ids=["basemap", "no-basemap"])
@@ -407,6 +480,5 @@ def test_pygeoapi_pages_render_with_local_assets(basemap, tmp_path):
     assert ("/tiles/basemap/{z}/{x}/{y}.png" in items) is basemap
     assert "leaflet-draw" in pages["/collections/catalogue/items?f=html"][1]
     assert "leaflet.vectorgrid" in pages["/collections/shelters/tiles?f=html"][1]
-    assert "/vendor/swagger-ui-dist/swagger-ui-bundle.js" in \
-        pages["/openapi?f=html&ui=swagger"][1]
+    assert "/vendor/swagger-ui-dist/swagger-ui-bundle.js" in pages["/openapi?f=html&ui=swagger"][1]
     assert "/vendor/redoc/bundles/redoc.standalone.js" in pages["/openapi?f=html&ui=redoc"][1]

@@ -63,10 +63,14 @@ def test_documents_have_the_ogc_and_tilejson_shapes(client):
     for key in ("dataType", "crs", "links", "tileMatrixSetURI", "tileMatrixSetLimits", "layers"):
         assert key in tileset, key
     links = {link["rel"]: link["href"] for link in tileset["links"]}
-    assert links["http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"] == \
-        f"{base}/api/tileMatrixSets/WebMercatorQuad"
-    assert links["item"] == f"{base}/api/collections/flood_sample/tiles/WebMercatorQuad" \
+    assert (
+        links["http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"]
+        == f"{base}/api/tileMatrixSets/WebMercatorQuad"
+    )
+    assert (
+        links["item"] == f"{base}/api/collections/flood_sample/tiles/WebMercatorQuad"
         "/{tileMatrix}/{tileRow}/{tileCol}"
+    )
     for limit in tileset["tileMatrixSetLimits"]:
         assert {"tileMatrix", "minTileRow", "maxTileRow", "minTileCol", "maxTileCol"} <= set(limit)
     (layer,) = tileset["layers"]
@@ -76,8 +80,11 @@ def test_documents_have_the_ogc_and_tilejson_shapes(client):
     assert tilejson["tilejson"] == "3.0.0" and "overzoom" in tilejson["description"]
     template = f"{base}/api/collections/flood_sample/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"
     assert tilejson["tiles"] == [template]
-    assert tilejson["vector_layers"][0]["fields"] == {"fid": "Number", "depth": "String",
-                                                      "depth_rank": "Number"}
+    assert tilejson["vector_layers"][0]["fields"] == {
+        "fid": "Number",
+        "depth": "String",
+        "depth_rank": "Number",
+    }
     assert (tilejson["minzoom"], tilejson["maxzoom"]) == (layer_min_max(tileset))
     scheme = client.get(links["http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"]).json()
     morecantile.TileMatrixSet.model_validate(scheme)
@@ -95,9 +102,12 @@ def test_landing_conformance_and_openapi_name_the_tiles(client):
     assert "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt" in conformance
     assert "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset" in conformance
     paths = client.get("/api/openapi", params={"f": "json"}).json()["paths"]
-    for path in ("/tileMatrixSets", "/collections/road_areas/tiles",
-                 "/collections/road_areas/tiles/{tileMatrixSetId}",
-                 "/collections/road_areas/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}"):
+    for path in (
+        "/tileMatrixSets",
+        "/collections/road_areas/tiles",
+        "/collections/road_areas/tiles/{tileMatrixSetId}",
+        "/collections/road_areas/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
+    ):
         assert path in paths, path
     landing = client.get("/api", params={"f": "json"}).json()
     schemes = [link["href"] for link in landing["links"] if link["rel"].endswith("tiling-schemes")]
@@ -163,21 +173,24 @@ def test_gzip_is_negotiated_and_never_doubled(client):
     assert mapbox_vector_tile.decode(plain.content)["road_areas"]["features"]
 
 
-@pytest.mark.parametrize("path,status", [
-    ("/api/collections/road_areas/tiles/WebMercatorQuad/x/1/1", 400),
-    ("/api/collections/road_areas/tiles/WebMercatorQuad/14/-1/3", 400),
-    ("/api/collections/road_areas/tiles/WebMercatorQuad/3/8/1", 400),
-    ("/api/collections/road_areas/tiles/WebMercatorQuad/99/1/1", 400),
-    ("/api/collections/road_areas/tiles/WebMercatorQuad/14/0/0", 404),
-    ("/api/collections/road_areas/tiles/WebMercatorQuad/3/1/1", 404),
-    ("/api/collections/road_areas/tiles/WorldCRS84Quad/14/1/1", 404),
-    ("/api/collections/road_areas/tiles/NoSuchSet", 404),
-    ("/api/collections/no_such_layer/tiles", 404),
-    ("/api/collections/no_such_layer/tiles/WebMercatorQuad/14/1/1", 404),
-    ("/api/tileMatrixSets/NoSuchSet", 404),
-    ("/api/collections/road_areas/tiles/WebMercatorQuad/14/6429/14568?f=png", 400),
-    ("/api/collections/road_areas/tiles/WebMercatorQuad?f=xml", 400),
-])
+@pytest.mark.parametrize(
+    "path,status",
+    [
+        ("/api/collections/road_areas/tiles/WebMercatorQuad/x/1/1", 400),
+        ("/api/collections/road_areas/tiles/WebMercatorQuad/14/-1/3", 400),
+        ("/api/collections/road_areas/tiles/WebMercatorQuad/3/8/1", 400),
+        ("/api/collections/road_areas/tiles/WebMercatorQuad/99/1/1", 400),
+        ("/api/collections/road_areas/tiles/WebMercatorQuad/14/0/0", 404),
+        ("/api/collections/road_areas/tiles/WebMercatorQuad/3/1/1", 404),
+        ("/api/collections/road_areas/tiles/WorldCRS84Quad/14/1/1", 404),
+        ("/api/collections/road_areas/tiles/NoSuchSet", 404),
+        ("/api/collections/no_such_layer/tiles", 404),
+        ("/api/collections/no_such_layer/tiles/WebMercatorQuad/14/1/1", 404),
+        ("/api/tileMatrixSets/NoSuchSet", 404),
+        ("/api/collections/road_areas/tiles/WebMercatorQuad/14/6429/14568?f=png", 400),
+        ("/api/collections/road_areas/tiles/WebMercatorQuad?f=xml", 400),
+    ],
+)
 def test_bad_tile_requests_are_ogc_json(client, path, status):
     response = client.get(path)
     assert response.status_code == status, path
@@ -202,11 +215,16 @@ def small_city(request, tmp_path, start_server):
     store = request.getfixturevalue("postgis_url") if request.param == "postgis" else None
     settings = Settings(data_dir=tmp_path, store=store)
     assert run_etl(settings, ["shelters", "shelters_staff", "towns"], quiet=True).ok
-    env = {"TSUKUBA_GIS_DATA_DIR": str(tmp_path), "TSUKUBA_GIS_AUTH_ARGON2_TIME_COST": "1",
-           "TSUKUBA_GIS_AUTH_ARGON2_MEMORY_COST": "8", "TSUKUBA_GIS_AUTH_ARGON2_PARALLELISM": "1",
-           **({"TSUKUBA_GIS_STORE": store} if store else {})}
-    result = CliRunner().invoke(cli, ["users", "add", "sato", "--password-stdin"], env=env,
-                                input=STAFF_PASSWORD + "\n")
+    env = {
+        "TSUKUBA_GIS_DATA_DIR": str(tmp_path),
+        "TSUKUBA_GIS_AUTH_ARGON2_TIME_COST": "1",
+        "TSUKUBA_GIS_AUTH_ARGON2_MEMORY_COST": "8",
+        "TSUKUBA_GIS_AUTH_ARGON2_PARALLELISM": "1",
+        **({"TSUKUBA_GIS_STORE": store} if store else {}),
+    }
+    result = CliRunner().invoke(
+        cli, ["users", "add", "sato", "--password-stdin"], env=env, input=STAFF_PASSWORD + "\n"
+    )
     assert result.exit_code == 0, result.output
     return settings, start_server(tmp_path, env)
 
@@ -250,14 +268,20 @@ def test_an_etl_reload_changes_the_etags_of_exactly_that_layer(small_city):
 
 # -- the two stores answer the same ----------------------------------------------------------
 
-PARITY_TILES = [("flood_sample", range(8, 12)), ("road_areas", range(14, 16)),
-                ("shelters", range(11, 12)), ("urban_planning_area", range(10, 12))]
+PARITY_TILES = [
+    ("flood_sample", range(8, 12)),
+    ("road_areas", range(14, 16)),
+    ("shelters", range(11, 12)),
+    ("urban_planning_area", range(10, 12)),
+]
 
 
 @pytest.fixture(scope="module")
 def both(live_server, postgis_live_server):
-    with httpx.Client(base_url=live_server.url, timeout=30) as gpkg, \
-            httpx.Client(base_url=postgis_live_server.url, timeout=30) as postgis:
+    with (
+        httpx.Client(base_url=live_server.url, timeout=30) as gpkg,
+        httpx.Client(base_url=postgis_live_server.url, timeout=30) as postgis,
+    ):
         yield gpkg, postgis
 
 
@@ -301,8 +325,9 @@ def test_both_stores_serve_the_same_tiles(both, postgis_sample_settings, layer_i
         a = decode(gpkg.get(tile_url(layer_id, z, x, y)))
         b = mapbox_vector_tile.decode(gzip.decompress(made)) if made else {}
         fa, fb = (t.get(layer_id, {}).get("features", []) for t in (a, b))
-        assert sorted(map(str, (f["properties"] for f in fa))) == \
-            sorted(map(str, (f["properties"] for f in fb))), (z, x, y)
+        assert sorted(map(str, (f["properties"] for f in fa))) == sorted(
+            map(str, (f["properties"] for f in fb))
+        ), (z, x, y)
         area_a, area_b = sum(map(_area, fa)), sum(map(_area, fb))
         assert area_a == pytest.approx(area_b, rel=0.02, abs=50), (z, x, y)
 

@@ -27,8 +27,13 @@ def viewer_build():
     npm = shutil.which("npm")
     if not npm or not (VIEWER / "node_modules" / ".bin" / "esbuild").exists():
         pytest.fail("the viewer is not built: run `make install` (npm ci && npm run build)")
-    subprocess.run([npm, "run", "build"], cwd=VIEWER, check=True, timeout=120,
-                   env={**os.environ, "npm_config_update_notifier": "false"})
+    subprocess.run(
+        [npm, "run", "build"],
+        cwd=VIEWER,
+        check=True,
+        timeout=120,
+        env={**os.environ, "npm_config_update_notifier": "false"},
+    )
     return bundle
 
 
@@ -38,6 +43,5 @@ def api(live_server):
     with httpx.Client(base_url=live_server.url, timeout=30) as client:
         config = client.get("/viewer-config.json").json()
         collections = client.get("/api/collections", params={"f": "json"}).json()["collections"]
-        shelters = client.get("/api/collections/shelters/items",
-                              params={"f": "json", "limit": 1000}).json()
+        shelters = client.get("/api/collections/shelters/items", params={"f": "json", "limit": 1000}).json()
     return {"config": config, "collections": collections, "shelters": shelters}

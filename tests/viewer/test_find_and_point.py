@@ -15,12 +15,16 @@ def suggestions(page, typed: str) -> list[str]:
     """Type into the search box and return the suggestion names."""
     page.fill(SEARCH, "")
     page.type(SEARCH, typed, delay=20)
-    page.wait_for_function("(t) => document.querySelector('.tg-search-input').value === t &&"
-                           " document.querySelectorAll('.tg-search-option').length > 0", arg=typed,
-                           timeout=WAIT_MS)
+    page.wait_for_function(
+        "(t) => document.querySelector('.tg-search-input').value === t &&"
+        " document.querySelectorAll('.tg-search-option').length > 0",
+        arg=typed,
+        timeout=WAIT_MS,
+    )
     page.wait_for_timeout(300)  # the last keystroke's answer
-    return page.eval_on_selector_all(".tg-search-option .tg-search-name",
-                                     "els => els.map(e => e.textContent)")
+    return page.eval_on_selector_all(
+        ".tg-search-option .tg-search-name", "els => els.map(e => e.textContent)"
+    )
 
 
 def hash_view(page) -> tuple[int, float, float]:
@@ -29,8 +33,9 @@ def hash_view(page) -> tuple[int, float, float]:
     return int(match[1]), float(match[2]), float(match[3])
 
 
-@pytest.mark.parametrize(("typed", "expected"), [
-    ("研究学園", "研究学園一丁目"), ("吾妻1", "吾妻一丁目"), ("梅ヶ丘", "梅ケ丘")])
+@pytest.mark.parametrize(
+    ("typed", "expected"), [("研究学園", "研究学園一丁目"), ("吾妻1", "吾妻一丁目"), ("梅ヶ丘", "梅ケ丘")]
+)
 def test_search_finds_towns(page, live_server, typed, expected):
     open_viewer(page, live_server)
     assert expected in suggestions(page, typed)
@@ -100,7 +105,7 @@ def test_a_tap_inside_the_zoning_polygon_reports_its_zoning(page, live_server):
     assert "サンプル（架空）" in flood
     assert len(page.locator('.tg-point-nearest[data-layer="shelters"] li').all()) == 3
     # Downloads of the same report.
-    csv_link = page.locator('.tg-point-actions a[download]')
+    csv_link = page.locator(".tg-point-actions a[download]")
     assert "f=csv" in csv_link.get_attribute("href")
     with page.expect_download(timeout=WAIT_MS) as download:
         csv_link.click()
@@ -139,8 +144,9 @@ def test_the_language_switch_changes_the_labels(page, live_server, api):
     page.wait_for_function("() => document.documentElement.lang === 'en'", timeout=WAIT_MS)
     assert page.inner_text("#tg-tab-layers") == "Layers"
     assert page.inner_text(".tg-lang") == "日本語"
-    departments = page.eval_on_selector_all(".tg-group[data-department] > legend",
-                                            "ls => ls.map(l => l.textContent)")
+    departments = page.eval_on_selector_all(
+        ".tg-group[data-department] > legend", "ls => ls.map(l => l.textContent)"
+    )
     assert "Disaster prevention" in departments
     shelters = api["config"]["layers"]["shelters"]
     title = page.inner_text('.tg-layer[data-layer="shelters"] .tg-layer-title')
@@ -156,11 +162,20 @@ def test_the_language_switch_changes_the_labels(page, live_server, api):
 
 def test_my_location_centres_the_map_and_asks_the_point(browser, live_server):
     lat, lon = ZONED
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="ja-JP",
-                                  geolocation={"latitude": lat, "longitude": lon},
-                                  permissions=["geolocation"])
-    context.route("**/*", lambda route: route.abort() if not route.request.url.startswith(
-        ("http://127.0.0.1", "data:", "blob:")) else route.continue_())
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800},
+        locale="ja-JP",
+        geolocation={"latitude": lat, "longitude": lon},
+        permissions=["geolocation"],
+    )
+    context.route(
+        "**/*",
+        lambda route: (
+            route.abort()
+            if not route.request.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+            else route.continue_()
+        ),
+    )
     page = context.new_page()
     try:
         open_viewer(page, live_server)

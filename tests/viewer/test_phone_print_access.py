@@ -68,10 +68,12 @@ def test_phone_bottom_sheet(page, live_server):
     assert sheet_state(page) == "full"
     handle.click()  # back to peek
     assert sheet_state(page) == "peek"
-    page.wait_for_function("() => Math.abs(document.querySelector('#map')"
-                           ".getBoundingClientRect().bottom - document.querySelector('.tg-sheet')"
-                           ".getBoundingClientRect().top) < 2",
-                           timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => Math.abs(document.querySelector('#map')"
+        ".getBoundingClientRect().bottom - document.querySelector('.tg-sheet')"
+        ".getBoundingClientRect().top) < 2",
+        timeout=WAIT_MS,
+    )
     # A tap on the map opens the point report in the sheet, nothing needs hover.
     map_box = page.locator("#map").bounding_box()
     page.mouse.click(map_box["x"] + map_box["width"] / 2, map_box["y"] + map_box["height"] / 2)
@@ -84,9 +86,19 @@ def test_phone_buttons_are_thumb_sized(page, live_server):
     page.set_viewport_size(PHONE)
     open_viewer(page, live_server)
     page.click(".tg-sheet-handle")
-    selectors = [".tg-sheet-handle", ".tg-tab", ".tg-lang", ".tg-search-input", ".tg-search-button",
-                 ".leaflet-control-zoom-in", ".leaflet-control-zoom-out", ".tg-locate",
-                 ".tg-print-button", ".tg-staff-login", ".tg-layer-label"]
+    selectors = [
+        ".tg-sheet-handle",
+        ".tg-tab",
+        ".tg-lang",
+        ".tg-search-input",
+        ".tg-search-button",
+        ".leaflet-control-zoom-in",
+        ".leaflet-control-zoom-out",
+        ".tg-locate",
+        ".tg-print-button",
+        ".tg-staff-login",
+        ".tg-layer-label",
+    ]
     small = []
     for selector in selectors:
         for box in [el.bounding_box() for el in page.locator(selector).all() if el.is_visible()]:
@@ -163,8 +175,10 @@ def test_photo_base_map_credits_landsat_at_small_scales(page, live_server, api):
     credits = page.locator(".leaflet-control-attribution")
     assert "Landsat8" in credits.inner_text() and "GEBCO" in credits.inner_text()
     page.click(".leaflet-control-zoom-in")
-    page.wait_for_function("() => !document.querySelector('.leaflet-control-attribution')"
-                           ".textContent.includes('Landsat8')", timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => !document.querySelector('.leaflet-control-attribution').textContent.includes('Landsat8')",
+        timeout=WAIT_MS,
+    )
     assert "地理院タイル" in credits.inner_text()
 
 
@@ -184,8 +198,14 @@ def test_speed_and_bytes(page, live_server):
     """First paint and first layer drawn on loopback, and the bytes the page loads."""
     sizes = {}
     kinds = ("script", "stylesheet", "document")
-    page.on("response", lambda r: sizes.update({r.url: len(r.body())})
-            if r.url.startswith(live_server.url) and r.request.resource_type in kinds else None)
+    page.on(
+        "response",
+        lambda r: (
+            sizes.update({r.url: len(r.body())})
+            if r.url.startswith(live_server.url) and r.request.resource_type in kinds
+            else None
+        ),
+    )
     open_viewer(page, live_server)
     timings = page.evaluate("""() => ({
         paint: performance.getEntriesByName('first-contentful-paint')[0]?.startTime,
@@ -199,8 +219,12 @@ def test_speed_and_bytes(page, live_server):
     build = PROJECT_ROOT / "viewer" / "public" / "build"
     raw = {name: (build / name).stat().st_size for name in ("index.js", "index.css")}
     gz = {name: len(gzip.compress((build / name).read_bytes(), 9)) for name in raw}
-    report = {"ms": {k: round(v) for k, v in timings.items()}, "raw": raw, "gzip": gz,
-              "page_bytes": sum(sizes.values())}
+    report = {
+        "ms": {k: round(v) for k, v in timings.items()},
+        "raw": raw,
+        "gzip": gz,
+        "page_bytes": sum(sizes.values()),
+    }
     print("\nviewer speed:", json.dumps(report))
     assert timings["paint"] < 3000 and timings["layer"] < 5000
     assert raw["index.js"] < 260_000 and gz["index.js"] < 75_000 and gz["index.css"] < 10_000

@@ -10,19 +10,26 @@ pytestmark = pytest.mark.browser
 
 PASSWORD = "tsukuba-express 2005"
 # argon2 at its cheapest (as tests/server/test_auth.py): the test is about the viewer.
-ARGON2 = {"TSUKUBA_GIS_AUTH_ARGON2_TIME_COST": "1", "TSUKUBA_GIS_AUTH_ARGON2_MEMORY_COST": "16384",
-          "TSUKUBA_GIS_AUTH_ARGON2_PARALLELISM": "1"}
+ARGON2 = {
+    "TSUKUBA_GIS_AUTH_ARGON2_TIME_COST": "1",
+    "TSUKUBA_GIS_AUTH_ARGON2_MEMORY_COST": "16384",
+    "TSUKUBA_GIS_AUTH_ARGON2_PARALLELISM": "1",
+}
 
 
 @pytest.fixture(scope="module")
 def staff_server(sample_data_dir, live_server, tmp_path_factory):
     """A server with one staff account (its own account store and audit log)."""
     home = tmp_path_factory.mktemp("viewer-auth")
-    env = {"TSUKUBA_GIS_DATA_DIR": str(sample_data_dir),
-           "TSUKUBA_GIS_AUTH_ACCOUNTS": str(home / "accounts.sqlite"),
-           "TSUKUBA_GIS_AUTH_AUDIT_LOG": str(home / "audit.log"), **ARGON2}
-    result = CliRunner().invoke(cli, ["users", "add", "suzuki", "--password-stdin"], env=env,
-                                input=PASSWORD + "\n")
+    env = {
+        "TSUKUBA_GIS_DATA_DIR": str(sample_data_dir),
+        "TSUKUBA_GIS_AUTH_ACCOUNTS": str(home / "accounts.sqlite"),
+        "TSUKUBA_GIS_AUTH_AUDIT_LOG": str(home / "audit.log"),
+        **ARGON2,
+    }
+    result = CliRunner().invoke(
+        cli, ["users", "add", "suzuki", "--password-stdin"], env=env, input=PASSWORD + "\n"
+    )
     assert result.exit_code == 0, result.output
     server = type(live_server)(sample_data_dir, env)  # tests/conftest.py LiveServer
     yield server
@@ -45,8 +52,7 @@ def test_staff_log_in_see_internal_layers_and_log_out(page, staff_server):
     page.fill('.tg-dialog input[name="password"]', PASSWORD)
     with page.expect_navigation(timeout=WAIT_MS):
         page.click('.tg-dialog button[type="submit"]')
-    page.wait_for_selector('.tg-layer[data-layer="shelters_staff"]', state="attached",
-                           timeout=WAIT_MS)
+    page.wait_for_selector('.tg-layer[data-layer="shelters_staff"]', state="attached", timeout=WAIT_MS)
     assert "suzuki" in page.inner_text(".tg-staff-mode")
     page.click("#tg-tab-layers")
     page.check(checkbox("shelters_staff"))

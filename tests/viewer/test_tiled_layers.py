@@ -17,8 +17,11 @@ def test_areas_draw_from_tiles_with_their_category_colours(page, live_server, ap
     assert any("/tiles/WebMercatorQuad/12/" in u for u in flood)
     assert not any("/items" in u for u in flood)  # no GeoJSON for a tiled layer
     style = api["config"]["layers"]["flood_sample"]["style"]
-    colours = set(page.eval_on_selector_all(".tg-vector-tile path.tg-layer-flood_sample",
-                                            "paths => paths.map(p => p.getAttribute('fill'))"))
+    colours = set(
+        page.eval_on_selector_all(
+            ".tg-vector-tile path.tg-layer-flood_sample", "paths => paths.map(p => p.getAttribute('fill'))"
+        )
+    )
     assert colours and colours <= {c["color"] for c in style["categories"]}
     # The tile's own data: the style's category field is there for every feature.
     assert page.locator('.tg-layer[data-layer="flood_sample"][data-status="loaded"]').count() == 1
@@ -32,8 +35,12 @@ def test_a_click_on_a_tiled_feature_shows_its_attributes(page, live_server, api)
 
     page.route("**/viewer-config.json", config)
     item_requests = []
-    page.on("request", lambda request: item_requests.append(request.url)
-            if "/collections/shelters/items/" in request.url else None)
+    page.on(
+        "request",
+        lambda request: (
+            item_requests.append(request.url) if "/collections/shelters/items/" in request.url else None
+        ),
+    )
     open_viewer(page, live_server, "#map=14/36.0828/140.1115&layers=shelters")
     marker = page.wait_for_selector(".tg-vector-tile circle.tg-layer-shelters", timeout=WAIT_MS)
     marker.click()
@@ -63,8 +70,10 @@ def test_point_layers_switch_to_tiles_when_their_tile_set_is_dense(page, live_se
         route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
 
     requests = []
-    page.on("request", lambda request: requests.append(request.url)
-            if "/collections/shelters/" in request.url else None)
+    page.on(
+        "request",
+        lambda request: requests.append(request.url) if "/collections/shelters/" in request.url else None,
+    )
     page.route("**/collections/shelters/tiles/WebMercatorQuad?f=tilejson", dense)
     open_viewer(page, live_server, "#map=14/36.0828/140.1115&layers=shelters")
     page.wait_for_selector(".tg-vector-tile circle.tg-layer-shelters", timeout=WAIT_MS)

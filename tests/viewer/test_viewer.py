@@ -17,20 +17,22 @@ INTERNAL_LAYER = "shelters_staff"
 
 
 def listed_layers(page) -> list[str]:
-    return page.eval_on_selector_all(".tg-layer[data-layer]",
-                                     "rows => rows.map(r => r.dataset.layer)")
+    return page.eval_on_selector_all(".tg-layer[data-layer]", "rows => rows.map(r => r.dataset.layer)")
 
 
 def topmost_marker_center(page, layer_id: str) -> tuple[float, float]:
     """The centre of a marker of ``layer_id`` that nothing covers (so a real click reaches it)."""
-    point = page.evaluate("""(id) => {
+    point = page.evaluate(
+        """(id) => {
         for (const el of document.querySelectorAll(`path.tg-layer-${id}`)) {
             const r = el.getBoundingClientRect();
             const x = r.x + r.width / 2, y = r.y + r.height / 2;
             if (document.elementFromPoint(x, y) === el) return [x, y];
         }
         return null;
-    }""", layer_id)
+    }""",
+        layer_id,
+    )
     assert point, f"no uncovered {layer_id} marker on screen"
     return point[0], point[1]
 
@@ -47,8 +49,10 @@ def test_panel_lists_every_public_layer_from_the_api(page, live_server, api):
     # Grouped by department, Japanese names, in the config's order.
     used = {config["layers"][layer_id]["department"] for layer_id in expected}
     names = [d["name"]["ja"] for d in config["departments"] if d["id"] in used]
-    assert page.eval_on_selector_all(".tg-group[data-department] > legend",
-                                     "ls => ls.map(l => l.textContent)") == names
+    assert (
+        page.eval_on_selector_all(".tg-group[data-department] > legend", "ls => ls.map(l => l.textContent)")
+        == names
+    )
     # Synthetic layers carry the mark, and only they.
     for layer_id in expected:
         badge = page.locator(f'.tg-layer[data-layer="{layer_id}"] .tg-badge-synthetic')
@@ -57,8 +61,9 @@ def test_panel_lists_every_public_layer_from_the_api(page, live_server, api):
     assert page.inner_text(flood_badge) == "サンプル（架空）"
     # Categorised styles show one legend entry per category, with its label.
     zoning = config["layers"]["zoning"]["style"]["categories"]
-    legend = page.eval_on_selector_all('.tg-layer[data-layer="zoning"] .tg-legend li',
-                                       "items => items.map(i => i.textContent)")
+    legend = page.eval_on_selector_all(
+        '.tg-layer[data-layer="zoning"] .tg-legend li', "items => items.map(i => i.textContent)"
+    )
     assert legend == [c["label"]["ja"] for c in zoning]
     assert page.get_attribute("html", "lang") == "ja"
     assert page.title() == config["title"]["ja"]
@@ -66,8 +71,7 @@ def test_panel_lists_every_public_layer_from_the_api(page, live_server, api):
 
 def test_default_layers_draw_from_bbox_requests(page, live_server, api):
     requests = []
-    page.on("request", lambda request: requests.append(request.url)
-            if "/items" in request.url else None)
+    page.on("request", lambda request: requests.append(request.url) if "/items" in request.url else None)
     open_viewer(page, live_server)
     # The first view shows every layer's extent: all the shelters are drawn.
     shelters = page.locator("path.tg-layer-shelters")
@@ -94,9 +98,11 @@ def test_clicking_a_shelter_opens_its_popup(page, live_server, api):
     title = popup.query_selector(".tg-popup-title").inner_text()
     names = {f["properties"]["name"] for f in api["shelters"]["features"]}
     assert title in names
-    rows = dict(page.eval_on_selector_all(
-        ".tg-popup-fields tr",
-        "rows => rows.map(r => [r.cells[0].textContent, r.cells[1].textContent])"))
+    rows = dict(
+        page.eval_on_selector_all(
+            ".tg-popup-fields tr", "rows => rows.map(r => [r.cells[0].textContent, r.cells[1].textContent])"
+        )
+    )
     assert rows["施設名"] == title
     assert "指定避難所" in popup.inner_text()
     # Empty values are skipped: every row shown has a value.
@@ -107,10 +113,17 @@ def test_feature_text_is_never_html(page, live_server, api):
     evil = '<img src="x" onerror="window.__pwned = 1">'
     feature = {**api["shelters"]["features"][0]}
     feature["properties"] = {**feature["properties"], "name": evil, "address": "<b>太字</b>"}
-    body = {"type": "FeatureCollection", "features": [feature], "numberMatched": 1,
-            "numberReturned": 1, "links": []}
-    page.route("**/api/collections/shelters/items*", lambda route: route.fulfill(
-        status=200, content_type="application/geo+json", body=json.dumps(body)))
+    body = {
+        "type": "FeatureCollection",
+        "features": [feature],
+        "numberMatched": 1,
+        "numberReturned": 1,
+        "links": [],
+    }
+    page.route(
+        "**/api/collections/shelters/items*",
+        lambda route: route.fulfill(status=200, content_type="application/geo+json", body=json.dumps(body)),
+    )
     open_viewer(page, live_server)
     page.mouse.click(*topmost_marker_center(page, "shelters"))
     popup = page.wait_for_selector(".leaflet-popup .tg-popup", timeout=WAIT_MS)
@@ -129,13 +142,32 @@ def test_follows_next_links_on_our_own_origin(page, live_server, api):
         query = parse_qs(urlsplit(route.request.url).query)
         seen.append(route.request.url)
         offset = int(query.get("offset", ["0"])[0])
-        page_features = features[offset:offset + half] if offset else features[:half]
-        links = [] if offset else [{"rel": "next", "type": "application/geo+json",
-                                    "href": "https://gis.example.jp/api/collections/shelters/items"
-                                            f"?f=json&offset={half}&limit={half}&bbox={query['bbox'][0]}"}]
-        route.fulfill(status=200, content_type="application/geo+json", body=json.dumps({
-            "type": "FeatureCollection", "features": page_features, "numberMatched": len(features),
-            "numberReturned": len(page_features), "links": links}))
+        page_features = features[offset : offset + half] if offset else features[:half]
+        links = (
+            []
+            if offset
+            else [
+                {
+                    "rel": "next",
+                    "type": "application/geo+json",
+                    "href": "https://gis.example.jp/api/collections/shelters/items"
+                    f"?f=json&offset={half}&limit={half}&bbox={query['bbox'][0]}",
+                }
+            ]
+        )
+        route.fulfill(
+            status=200,
+            content_type="application/geo+json",
+            body=json.dumps(
+                {
+                    "type": "FeatureCollection",
+                    "features": page_features,
+                    "numberMatched": len(features),
+                    "numberReturned": len(page_features),
+                    "links": links,
+                }
+            ),
+        )
 
     page.route("**/api/collections/shelters/items*", serve)
     open_viewer(page, live_server)
@@ -145,13 +177,11 @@ def test_follows_next_links_on_our_own_origin(page, live_server, api):
 
 
 def test_a_failing_layer_is_marked_and_the_rest_works(page, live_server):
-    page.route("**/api/collections/shelters/items*",
-               lambda route: route.fulfill(status=500, body="{}"))
+    page.route("**/api/collections/shelters/items*", lambda route: route.fulfill(status=500, body="{}"))
     page.goto(f"{live_server.url}/")
     page.wait_for_selector('.tg-layer[data-layer="shelters"][data-status="error"]', timeout=WAIT_MS)
     assert page.inner_text('.tg-layer[data-layer="shelters"] .tg-status') == "読み込めませんでした"
-    page.wait_for_selector('.tg-layer[data-layer="flood_sample"][data-status="loaded"]',
-                           timeout=WAIT_MS)
+    page.wait_for_selector('.tg-layer[data-layer="flood_sample"][data-status="loaded"]', timeout=WAIT_MS)
     assert page.locator("path.tg-layer-flood_sample").count() > 0
 
 
@@ -164,26 +194,40 @@ def test_start_failure_says_so(page, live_server):
 
 def test_no_console_errors_and_nothing_fetched_from_outside_but_tiles(page, live_server, api):
     errors, failed, external, shelter_requests = [], {}, [], []
-    page.on("console", lambda msg: errors.append((msg.text, msg.location.get("url", "")))
-            if msg.type == "error" else None)
+    page.on(
+        "console",
+        lambda msg: errors.append((msg.text, msg.location.get("url", ""))) if msg.type == "error" else None,
+    )
     page.on("pageerror", lambda err: errors.append((str(err), "")))
     page.on("requestfailed", lambda request: failed.update({request.url: request.failure}))
-    page.on("request", lambda request: external.append(request.url)
-            if not request.url.startswith(live_server.url) else None)
-    page.on("request", lambda request: shelter_requests.append(request.url)
-            if "/collections/shelters/items" in request.url else None)
-    page.on("response", lambda response: errors.append((f"HTTP {response.status}", response.url))
-            if response.url.startswith(live_server.url) and response.status >= 400 else None)
+    page.on(
+        "request",
+        lambda request: external.append(request.url) if not request.url.startswith(live_server.url) else None,
+    )
+    page.on(
+        "request",
+        lambda request: (
+            shelter_requests.append(request.url) if "/collections/shelters/items" in request.url else None
+        ),
+    )
+    page.on(
+        "response",
+        lambda response: (
+            errors.append((f"HTTP {response.status}", response.url))
+            if response.url.startswith(live_server.url) and response.status >= 400
+            else None
+        ),
+    )
     open_viewer(page, live_server)
     # Zoom out twice: the view outgrows what was loaded, so layers refetch (a stale request may be
     # aborted on the way: that is the only way a local request may fail).
     loads = len(shelter_requests)
-    with page.expect_request(lambda request: "/collections/shelters/items" in request.url,
-                             timeout=WAIT_MS):
+    with page.expect_request(lambda request: "/collections/shelters/items" in request.url, timeout=WAIT_MS):
         page.click(".leaflet-control-zoom-out")
         page.click(".leaflet-control-zoom-out")
-    page.wait_for_function("() => !document.querySelector('.tg-layer[data-status=\"loading\"]')",
-                           timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => !document.querySelector('.tg-layer[data-status=\"loading\"]')", timeout=WAIT_MS
+    )
     assert len(shelter_requests) > loads
     assert page.locator(".tg-layer[data-status='error']").count() == 0
     local = live_server.url
@@ -238,9 +282,9 @@ def test_state_survives_a_reload_and_the_hash_wins(page, live_server):
     page.locator('.tg-layer[data-layer="towns"] input.tg-opacity').fill("50")
     page.check('.tg-basemaps input[value="pale"]')
     page.click(".tg-lang")
-    page.wait_for_function("() => location.hash.includes('lang=en')"
-                           " && location.hash.includes('base=pale')",
-                           timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => location.hash.includes('lang=en') && location.hash.includes('base=pale')", timeout=WAIT_MS
+    )
     # Without a hash: what was remembered (localStorage).
     open_viewer(page, live_server, "#")
     assert page.get_attribute("html", "lang") == "en"

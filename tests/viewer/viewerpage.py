@@ -10,9 +10,11 @@ ZONED = (35.9909, 140.13296)
 
 def wait_loaded(page) -> None:
     """Wait until no layer shown is loading any more."""
-    page.wait_for_function("() => document.querySelector('.tg-layer') &&"
-                           " !document.querySelector('.tg-layer[data-status=\"loading\"]')",
-                           timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => document.querySelector('.tg-layer') &&"
+        " !document.querySelector('.tg-layer[data-status=\"loading\"]')",
+        timeout=WAIT_MS,
+    )
 
 
 def open_viewer(page, live_server, hash: str = "") -> None:

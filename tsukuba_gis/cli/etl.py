@@ -37,11 +37,13 @@ def etl() -> None:
 
 @etl.command()
 @click.argument("layer_ids", nargs=-1)
-@click.option("--force", is_flag=True,
-              help="Reload even when sources and definition are unchanged.")
-@click.option("--dry-run", is_flag=True,
-              help="Keep each new version without publishing it; the report shows what it would"
-                   " change. Publish it later with `etl activate LAYER VERSION`.")
+@click.option("--force", is_flag=True, help="Reload even when sources and definition are unchanged.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Keep each new version without publishing it; the report shows what it would"
+    " change. Publish it later with `etl activate LAYER VERSION`.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing unless something fails (cron).")
 @click.pass_obj
 def run(obj: dict, layer_ids: tuple[str, ...], force: bool, dry_run: bool, quiet: bool) -> None:
@@ -61,8 +63,7 @@ def run(obj: dict, layer_ids: tuple[str, ...], force: bool, dry_run: bool, quiet
 
 def _transform_text(crs: dict) -> str:
     transforms = crs.get("transforms", [])
-    return "; ".join(f"{t['source_crs']} via {t['method']} ({t['accuracy_m']} m)"
-                     for t in transforms)
+    return "; ".join(f"{t['source_crs']} via {t['method']} ({t['accuracy_m']} m)" for t in transforms)
 
 
 @etl.command()
@@ -78,9 +79,11 @@ def history(obj: dict, layer_id: str) -> None:
         raise click.ClickException(str(err)) from None
     for r in records:
         mark = "*" if r.current else " "
-        click.echo(f"{mark} v{r.version}\t{r.loaded_at}\t{r.feature_count} features\t"
-                   f"{r.rejected_count} rejected\tsource {r.source_checksum[:12]}\t"
-                   f"{r.duration_s} s\t{_transform_text(r.crs)}")
+        click.echo(
+            f"{mark} v{r.version}\t{r.loaded_at}\t{r.feature_count} features\t"
+            f"{r.rejected_count} rejected\tsource {r.source_checksum[:12]}\t"
+            f"{r.duration_s} s\t{_transform_text(r.crs)}"
+        )
 
 
 def _activate(obj: dict, layer_id: str, version: int | None) -> None:
@@ -100,8 +103,9 @@ def _activate(obj: dict, layer_id: str, version: int | None) -> None:
 
 @etl.command()
 @click.argument("layer_id")
-@click.option("--to", "version", type=int, help="The version to go back to (default: the one"
-              " before the current).")
+@click.option(
+    "--to", "version", type=int, help="The version to go back to (default: the one before the current)."
+)
 @click.pass_obj
 def rollback(obj: dict, layer_id: str, version: int | None) -> None:
     """Make an earlier kept version of LAYER_ID current again, and re-publish its files."""
@@ -119,8 +123,9 @@ def activate(obj: dict, layer_id: str, version: int) -> None:
 
 def _echo_diff(d: dict) -> None:
     click.echo(f"{d['layer_id']} v{d['from']} -> v{d['to']} (matched by {d['matched_by']})")
-    click.echo(f"  added {d['added']}, removed {d['removed']}, changed {d['changed']},"
-               f" unchanged {d['unchanged']}")
+    click.echo(
+        f"  added {d['added']}, removed {d['removed']}, changed {d['changed']}, unchanged {d['unchanged']}"
+    )
     for kind, sign in (("added", "+"), ("removed", "-")):
         for item in d["examples"][kind]:
             click.echo(f"  {sign} {item}")

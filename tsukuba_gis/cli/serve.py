@@ -12,8 +12,9 @@ from tsukuba_gis.store import open_store
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
-@click.option("--workers", default=1, show_default=True, type=int,
-              help="Worker processes (production: one per core).")
+@click.option(
+    "--workers", default=1, show_default=True, type=int, help="Worker processes (production: one per core)."
+)
 @click.pass_obj
 def serve(obj: dict, host: str, port: int, workers: int) -> None:
     """Serve the viewer at /, the OGC API at /api and the open data at /opendata."""
@@ -28,5 +29,13 @@ def serve(obj: dict, host: str, port: int, workers: int) -> None:
     # Workers build their own app from the environment: pass the resolved URL that way.
     os.environ["TSUKUBA_GIS_PUBLIC_URL"] = public_url
     click.echo(f"serving {public_url}/ (OGC API: {public_url}/api)", err=True)
-    uvicorn.run("server.main:app", host=host, port=port, workers=workers, http="httptools",
-                loop="uvloop", log_level="warning" if obj["quiet"] else "info", proxy_headers=True)
+    uvicorn.run(
+        "server.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        http="httptools",
+        loop="uvloop",
+        log_level="warning" if obj["quiet"] else "info",
+        proxy_headers=True,
+    )

@@ -45,8 +45,10 @@ def _line(result: Copied) -> str:
     mark = "*" if result.current else " "
     if result.status == "failed":
         return f"✗ {result.layer_id} v{result.version}: {result.error}"
-    return (f"{mark} {result.layer_id} v{result.version}: {result.status}, {result.features}"
-            f" features, {result.rejects} rejected")
+    return (
+        f"{mark} {result.layer_id} v{result.version}: {result.status}, {result.features}"
+        f" features, {result.rejects} rejected"
+    )
 
 
 @store.command()

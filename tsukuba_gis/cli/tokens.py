@@ -14,8 +14,14 @@ def tokens() -> None:
 
 @tokens.command()
 @click.argument("username")
-@click.option("--expires", "days", type=click.IntRange(min=0), default=365, show_default=True,
-              help="Days until the token stops working; 0 for never.")
+@click.option(
+    "--expires",
+    "days",
+    type=click.IntRange(min=0),
+    default=365,
+    show_default=True,
+    help="Days until the token stops working; 0 for never.",
+)
 @click.option("--name", default="", help="What the token is for (e.g. 'QGIS on PC-123').")
 @click.pass_obj
 def create(obj: dict, username: str, days: int, name: str) -> None:
@@ -29,14 +35,18 @@ def create(obj: dict, username: str, days: int, name: str) -> None:
         raise click.ClickException(f"no user {username!r}")
     token_id, token = token_secrets.new_token()
     now = time.time()
-    record = TokenRecord(token_id, user.username, name, token_secrets.digest(token), now,
-                         now + days * 86400 if days else None)
+    record = TokenRecord(
+        token_id, user.username, name, token_secrets.digest(token), now, now + days * 86400 if days else None
+    )
     try:
         store.add_token(record)
     except AccountError as err:
         raise click.ClickException(str(err)) from None
-    click.echo(f"token {token_id} for {user.username}, expires {when(record.expires)}; "
-               "copy it now, it is not shown again:", err=True)
+    click.echo(
+        f"token {token_id} for {user.username}, expires {when(record.expires)}; "
+        "copy it now, it is not shown again:",
+        err=True,
+    )
     click.echo(token)
 
 
@@ -58,5 +68,7 @@ def list_tokens(obj: dict, username: str | None) -> None:
     """One line per token: id, user, status, created, expires, last used, name."""
     store, _ = open_accounts(obj)
     for t in store.list_tokens(username.strip().lower() if username else None):
-        click.echo(f"{t.id}\t{t.username}\t{t.status()}\t{when(t.created)}\t{when(t.expires)}\t"
-                   f"{when(t.last_used)}\t{t.name}")
+        click.echo(
+            f"{t.id}\t{t.username}\t{t.status()}\t{when(t.created)}\t{when(t.expires)}\t"
+            f"{when(t.last_used)}\t{t.name}"
+        )

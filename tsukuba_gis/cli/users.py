@@ -46,8 +46,9 @@ def _new_password(passwords: "Passwords", username: str, from_stdin: bool) -> st
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = click.prompt(f"New password for {username}", hide_input=True,
-                                confirmation_prompt=True, err=True)
+        password = click.prompt(
+            f"New password for {username}", hide_input=True, confirmation_prompt=True, err=True
+        )
     try:
         passwords.check_new(password, username)
     except WeakPassword as err:
@@ -55,8 +56,9 @@ def _new_password(passwords: "Passwords", username: str, from_stdin: bool) -> st
     return passwords.hash(password)
 
 
-password_stdin = click.option("--password-stdin", is_flag=True,
-                              help="Read the password from the first line of stdin (for scripts).")
+password_stdin = click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin (for scripts)."
+)
 
 
 @click.group()
@@ -103,8 +105,10 @@ def list_users(obj: dict) -> None:
     store, _ = open_accounts(obj)
     for user in store.list_users():
         active = sum(t.status() == "active" for t in store.list_tokens(user.username))
-        click.echo(f"{user.username}\t{user.role}\t{when(user.created)}\t"
-                   f"{when(user.password_changed)}\t{active} token(s)")
+        click.echo(
+            f"{user.username}\t{user.role}\t{when(user.created)}\t"
+            f"{when(user.password_changed)}\t{active} token(s)"
+        )
 
 
 @users.command()

@@ -22,8 +22,18 @@ STORES: dict[str, str] = {
 }
 
 __all__ = [
-    "Column", "FeaturePage", "LayerRecord", "LayerWriter", "Query", "Reject", "Store",
-    "STORES", "register_store", "open_store", "scheme_of", "redact_url",
+    "Column",
+    "FeaturePage",
+    "LayerRecord",
+    "LayerWriter",
+    "Query",
+    "Reject",
+    "Store",
+    "STORES",
+    "register_store",
+    "open_store",
+    "scheme_of",
+    "redact_url",
 ]
 
 

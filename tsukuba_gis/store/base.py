@@ -111,13 +111,11 @@ class TileCache(ABC):
     """
 
     @abstractmethod
-    def get(self, layer_id: str, version: int, variant: str, z: int, x: int, y: int
-            ) -> bytes | None:
+    def get(self, layer_id: str, version: int, variant: str, z: int, x: int, y: int) -> bytes | None:
         """The cached tile, or None."""
 
     @abstractmethod
-    def put(self, layer_id: str, version: int, variant: str, z: int, x: int, y: int,
-            tile: bytes) -> None:
+    def put(self, layer_id: str, version: int, variant: str, z: int, x: int, y: int, tile: bytes) -> None:
         """Keep a tile (concurrent puts of the same key: the first one wins)."""
 
 
@@ -159,8 +157,14 @@ class Store(ABC):
         """Make a kept version current again (rollback)."""
 
     @abstractmethod
-    def writer(self, layer_id: str, columns: Sequence[Column], geometry_type: str,
-               id_column: str | None = None, version: int | None = None) -> LayerWriter:
+    def writer(
+        self,
+        layer_id: str,
+        columns: Sequence[Column],
+        geometry_type: str,
+        id_column: str | None = None,
+        version: int | None = None,
+    ) -> LayerWriter:
         """Start writing a new version of a layer (``version``: an explicit number, higher than
         any kept, for ``store copy``; ``commit`` then takes ``loaded_at``/``duration_s`` from
         its meta too)."""
@@ -174,13 +178,11 @@ class Store(ABC):
         """One page of features of a layer version."""
 
     @abstractmethod
-    def get(self, record: LayerRecord, feature_id: str, select: Sequence[str] | None = None
-            ) -> FeaturePage:
+    def get(self, record: LayerRecord, feature_id: str, select: Sequence[str] | None = None) -> FeaturePage:
         """One feature by id (an empty page when there is none)."""
 
     @abstractmethod
-    def iter_frames(self, record: LayerRecord, chunk_size: int = 50_000
-                    ) -> Iterator[gpd.GeoDataFrame]:
+    def iter_frames(self, record: LayerRecord, chunk_size: int = 50_000) -> Iterator[gpd.GeoDataFrame]:
         """Every feature of a version, in chunks (for exports, diffs and store copies)."""
 
     def current(self, layer_id: str) -> LayerRecord | None:

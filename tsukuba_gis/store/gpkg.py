@@ -61,14 +61,21 @@ _RECORD_COLUMNS = (
 def _record(row: sqlite3.Row) -> LayerRecord:
     bbox = json.loads(row["bbox"]) if row["bbox"] else None
     return LayerRecord(
-        layer_id=row["layer_id"], version=row["version"], table=row["table_name"],
-        current=bool(row["current"]), geometry_type=row["geometry_type"],
-        feature_count=row["feature_count"], rejected_count=row["rejected_count"],
+        layer_id=row["layer_id"],
+        version=row["version"],
+        table=row["table_name"],
+        current=bool(row["current"]),
+        geometry_type=row["geometry_type"],
+        feature_count=row["feature_count"],
+        rejected_count=row["rejected_count"],
         bbox=tuple(bbox) if bbox else None,
         columns=tuple(Column(**c) for c in json.loads(row["columns"])),
-        id_column=row["id_column"], source_checksum=row["source_checksum"],
-        definition_checksum=row["definition_checksum"], loaded_at=row["loaded_at"],
-        duration_s=row["duration_s"], crs=json.loads(row["crs"]),
+        id_column=row["id_column"],
+        source_checksum=row["source_checksum"],
+        definition_checksum=row["definition_checksum"],
+        loaded_at=row["loaded_at"],
+        duration_s=row["duration_s"],
+        crs=json.loads(row["crs"]),
     )
 
 
@@ -151,8 +158,11 @@ class GeoPackageStore(Store):
         if not self.path.exists():
             return []
         try:
-            rows = self._reader().execute(
-                f"SELECT {_RECORD_COLUMNS} FROM tg_layer_versions WHERE {where}", args).fetchall()
+            rows = (
+                self._reader()
+                .execute(f"SELECT {_RECORD_COLUMNS} FROM tg_layer_versions WHERE {where}", args)
+                .fetchall()
+            )
         except sqlite3.OperationalError as err:
             if "no such table" in str(err):
                 return []
@@ -182,14 +192,16 @@ class GeoPackageStore(Store):
         con = self.connect(readonly=False)
         try:
             con.execute("BEGIN IMMEDIATE")
-            hit = con.execute("SELECT 1 FROM tg_layer_versions WHERE layer_id=? AND version=?",
-                              (layer_id, version)).fetchone()
+            hit = con.execute(
+                "SELECT 1 FROM tg_layer_versions WHERE layer_id=? AND version=?", (layer_id, version)
+            ).fetchone()
             if hit is None:
                 con.execute("ROLLBACK")
                 kept = [r.version for r in self.history(layer_id)]
                 raise LayerNotFound(f"layer {layer_id!r} has no version {version} (kept: {kept})")
-            con.execute("UPDATE tg_layer_versions SET current = (version = ?) WHERE layer_id = ?",
-                        (version, layer_id))
+            con.execute(
+                "UPDATE tg_layer_versions SET current = (version = ?) WHERE layer_id = ?", (version, layer_id)
+            )
             _bump_generation(con)
             con.execute("COMMIT")
         finally:
@@ -198,15 +210,27 @@ class GeoPackageStore(Store):
 
     def rejects(self, layer_id: str, version: int) -> list[Reject]:
         """The quarantine of one version."""
-        rows = self._reader().execute(
-            "SELECT source, row, reason, attributes, geometry_wkt FROM tg_rejects"
-            " WHERE layer_id=? AND version=? ORDER BY rowid", (layer_id, version)).fetchall()
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT source, row, reason, attributes, geometry_wkt FROM tg_rejects"
+                " WHERE layer_id=? AND version=? ORDER BY rowid",
+                (layer_id, version),
+            )
+            .fetchall()
+        )
         return [Reject(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
 
     # -- write -------------------------------------------------------------------------------
 
-    def writer(self, layer_id: str, columns: Sequence[Column], geometry_type: str,
-               id_column: str | None = None, version: int | None = None) -> LayerWriter:
+    def writer(
+        self,
+        layer_id: str,
+        columns: Sequence[Column],
+        geometry_type: str,
+        id_column: str | None = None,
+        version: int | None = None,
+    ) -> LayerWriter:
         """Start a new version; see GeoPackageWriter."""
         self.migrate()
         return GeoPackageWriter(self, layer_id, list(columns), geometry_type, id_column, version)
@@ -217,8 +241,7 @@ class GeoPackageStore(Store):
         """One page of a layer version (R-tree for the bbox)."""
         return run_query(self._reader(), record, query)
 
-    def get(self, record: LayerRecord, feature_id: str, select: Sequence[str] | None = None
-            ) -> FeaturePage:
+    def get(self, record: LayerRecord, feature_id: str, select: Sequence[str] | None = None) -> FeaturePage:
         """One feature by its id column (or fid)."""
         key = record.id_column or "fid"
         value: Any = feature_id
@@ -226,22 +249,22 @@ class GeoPackageStore(Store):
             if not str(feature_id).isdigit():
                 return FeaturePage([], [], [], 0)
             value = int(feature_id)
-        query = Query(equals=((key, value),), limit=1, select=tuple(select) if select else None,
-                      with_count=False)
+        query = Query(
+            equals=((key, value),), limit=1, select=tuple(select) if select else None, with_count=False
+        )
         return run_query(self._reader(), record, query)
 
-    def iter_frames(self, record: LayerRecord, chunk_size: int = 50_000
-                    ) -> Iterator[gpd.GeoDataFrame]:
+    def iter_frames(self, record: LayerRecord, chunk_size: int = 50_000) -> Iterator[gpd.GeoDataFrame]:
         """All features in fid order, chunk by chunk."""
         names = [c.name for c in record.columns]
         cols = ", ".join(f'"{n}"' for n in names)
         cursor = self._reader().execute(f'SELECT fid, geom, {cols} FROM "{record.table}" ORDER BY fid')
         while rows := cursor.fetchmany(chunk_size):
             geoms = shapely.from_wkb([fmt.wkb_of(r[1]) for r in rows])
-            data = {c.name: booleans([r[i + 2] for r in rows], c.type)
-                    for i, c in enumerate(record.columns)}
-            frame = gpd.GeoDataFrame(data, geometry=geoms, crs="EPSG:4326",
-                                     index=pd.Index([r[0] for r in rows], name="fid"))
+            data = {c.name: booleans([r[i + 2] for r in rows], c.type) for i, c in enumerate(record.columns)}
+            frame = gpd.GeoDataFrame(
+                data, geometry=geoms, crs="EPSG:4326", index=pd.Index([r[0] for r in rows], name="fid")
+            )
             yield frame
 
 
@@ -252,8 +275,15 @@ def _bump_generation(con: sqlite3.Connection) -> None:
 class GeoPackageWriter(LayerWriter):
     """Writes one layer version inside a single SQLite transaction."""
 
-    def __init__(self, store: GeoPackageStore, layer_id: str, columns: list[Column],
-                 geometry_type: str, id_column: str | None, version: int | None = None):
+    def __init__(
+        self,
+        store: GeoPackageStore,
+        layer_id: str,
+        columns: list[Column],
+        geometry_type: str,
+        id_column: str | None,
+        version: int | None = None,
+    ):
         self.store, self.layer_id, self.columns = store, layer_id, columns
         self.geometry_type, self.id_column = geometry_type, id_column
         self.count = 0
@@ -268,8 +298,12 @@ class GeoPackageWriter(LayerWriter):
         # A bounded page cache for the big inserts (16 MB, not per feature).
         self.con.execute("PRAGMA cache_size = -16384")
         self.con.execute("BEGIN IMMEDIATE")
-        last = self.con.execute("SELECT MAX(version) FROM tg_layer_versions WHERE layer_id = ?",
-                                (layer_id,)).fetchone()[0] or 0
+        last = (
+            self.con.execute(
+                "SELECT MAX(version) FROM tg_layer_versions WHERE layer_id = ?", (layer_id,)
+            ).fetchone()[0]
+            or 0
+        )
         if version is not None and version <= last:  # an explicit number (store copy)
             self.con.execute("ROLLBACK")
             self.con.close()
@@ -278,10 +312,13 @@ class GeoPackageWriter(LayerWriter):
         self.table = f"l_{layer_id}_v{self.version}"
         fmt.drop_table(self.con, self.table)  # a leftover of a killed run that never committed
         defs = ", ".join(f'"{c.name}" {fmt.SQL_TYPES[c.type]}' for c in columns)
-        self.con.execute(f'CREATE TABLE "{self.table}" (fid INTEGER PRIMARY KEY AUTOINCREMENT,'
-                         f' geom {fmt.GEOMETRY_NAMES[geometry_type]}{", " + defs if defs else ""})')
-        self.con.execute(f'CREATE VIRTUAL TABLE "rtree_{self.table}_geom"'
-                         " USING rtree(id, minx, maxx, miny, maxy)")
+        self.con.execute(
+            f'CREATE TABLE "{self.table}" (fid INTEGER PRIMARY KEY AUTOINCREMENT,'
+            f" geom {fmt.GEOMETRY_NAMES[geometry_type]}{', ' + defs if defs else ''})"
+        )
+        self.con.execute(
+            f'CREATE VIRTUAL TABLE "rtree_{self.table}_geom" USING rtree(id, minx, maxx, miny, maxy)'
+        )
 
     def append(self, frame: gpd.GeoDataFrame) -> None:
         """Insert a chunk of loaded features; their R-tree entries are built at commit."""
@@ -293,50 +330,83 @@ class GeoPackageWriter(LayerWriter):
         cols = ", ".join(["geom"] + [f'"{n}"' for n in names])
         cur = self.con.execute(f'SELECT COALESCE(MAX(fid), 0) FROM "{self.table}"')
         first = cur.fetchone()[0] + 1
-        self.con.executemany(f'INSERT INTO "{self.table}" ({cols}) VALUES ({placeholders})',
-                             zip(blobs, *fmt.python_columns(frame, names), strict=True))
+        self.con.executemany(
+            f'INSERT INTO "{self.table}" ({cols}) VALUES ({placeholders})',
+            zip(blobs, *fmt.python_columns(frame, names), strict=True),
+        )
         self.fids.append(np.arange(first, first + len(blobs), dtype=np.int64))
         self.boxes.append(outward_float32(bounds))
         self.count += len(blobs)
         box = [bounds[:, 0].min(), bounds[:, 1].min(), bounds[:, 2].max(), bounds[:, 3].max()]
-        self.bbox = box if self.bbox is None else [
-            min(self.bbox[0], box[0]), min(self.bbox[1], box[1]),
-            max(self.bbox[2], box[2]), max(self.bbox[3], box[3])]
+        self.bbox = (
+            box
+            if self.bbox is None
+            else [
+                min(self.bbox[0], box[0]),
+                min(self.bbox[1], box[1]),
+                max(self.bbox[2], box[2]),
+                max(self.bbox[3], box[3]),
+            ]
+        )
 
     def reject(self, rejects: Sequence[Reject]) -> None:
         """Keep rejected source features in the quarantine table, with this version."""
         self.con.executemany(
             "INSERT INTO tg_rejects VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(self.layer_id, self.version, r.source, r.row, r.reason,
-              json.dumps(r.attributes, ensure_ascii=False, default=str), r.geometry_wkt)
-             for r in rejects])
+            [
+                (
+                    self.layer_id,
+                    self.version,
+                    r.source,
+                    r.row,
+                    r.reason,
+                    json.dumps(r.attributes, ensure_ascii=False, default=str),
+                    r.geometry_wkt,
+                )
+                for r in rejects
+            ],
+        )
         self.rejected += len(rejects)
 
     def commit(self, meta: dict[str, Any], make_current: bool = True) -> LayerRecord:
         """Index, register and (unless staged) make current, then commit: the swap is atomic."""
         con = self.con
         if self.fids:
-            bulk_load(con, f"rtree_{self.table}_geom", np.concatenate(self.fids),
-                      np.concatenate(self.boxes))
+            bulk_load(con, f"rtree_{self.table}_geom", np.concatenate(self.fids), np.concatenate(self.boxes))
             self.fids, self.boxes = [], []
         if self.id_column:
             con.execute(f'CREATE INDEX "{self.table}_id" ON "{self.table}" ("{self.id_column}")')
-        fmt.register_table(con, self.table, f"{self.layer_id} v{self.version}",
-                           meta.get("title", ""), self.geometry_type, self.bbox)
+        fmt.register_table(
+            con,
+            self.table,
+            f"{self.layer_id} v{self.version}",
+            meta.get("title", ""),
+            self.geometry_type,
+            self.bbox,
+        )
         if make_current:
-            con.execute("UPDATE tg_layer_versions SET current = 0 WHERE layer_id = ?",
-                        (self.layer_id,))
+            con.execute("UPDATE tg_layer_versions SET current = 0 WHERE layer_id = ?", (self.layer_id,))
         con.execute(
             f"INSERT INTO tg_layer_versions ({_RECORD_COLUMNS}) VALUES"
             " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (self.layer_id, self.version, self.table, int(make_current), self.geometry_type,
-             self.count, self.rejected,
-             json.dumps(self.bbox) if self.bbox else None,
-             json.dumps([c.__dict__ for c in self.columns]), self.id_column,
-             meta["source_checksum"], meta["definition_checksum"],
-             meta.get("loaded_at") or datetime.now(UTC).isoformat(timespec="seconds"),
-             meta.get("duration_s", round(time.monotonic() - self.started, 3)),
-             json.dumps(meta.get("crs", {}), ensure_ascii=False)))
+            (
+                self.layer_id,
+                self.version,
+                self.table,
+                int(make_current),
+                self.geometry_type,
+                self.count,
+                self.rejected,
+                json.dumps(self.bbox) if self.bbox else None,
+                json.dumps([c.__dict__ for c in self.columns]),
+                self.id_column,
+                meta["source_checksum"],
+                meta["definition_checksum"],
+                meta.get("loaded_at") or datetime.now(UTC).isoformat(timespec="seconds"),
+                meta.get("duration_s", round(time.monotonic() - self.started, 3)),
+                json.dumps(meta.get("crs", {}), ensure_ascii=False),
+            ),
+        )
         self._prune()
         _bump_generation(con)
         con.execute("COMMIT")
@@ -347,13 +417,17 @@ class GeoPackageWriter(LayerWriter):
     def _prune(self) -> None:
         rows = self.con.execute(
             "SELECT version, table_name FROM tg_layer_versions WHERE layer_id = ? AND current = 0"
-            " ORDER BY version DESC", (self.layer_id,)).fetchall()
-        for version, table in rows[self.store.keep_versions - 1:]:
+            " ORDER BY version DESC",
+            (self.layer_id,),
+        ).fetchall()
+        for version, table in rows[self.store.keep_versions - 1 :]:
             fmt.drop_table(self.con, table)
-            self.con.execute("DELETE FROM tg_layer_versions WHERE layer_id=? AND version=?",
-                             (self.layer_id, version))
-            self.con.execute("DELETE FROM tg_rejects WHERE layer_id=? AND version=?",
-                             (self.layer_id, version))
+            self.con.execute(
+                "DELETE FROM tg_layer_versions WHERE layer_id=? AND version=?", (self.layer_id, version)
+            )
+            self.con.execute(
+                "DELETE FROM tg_rejects WHERE layer_id=? AND version=?", (self.layer_id, version)
+            )
 
     def __exit__(self, exc_type, exc, tb) -> None:
         # Leaving without commit (an error, or a caller that gave up) discards the version.

@@ -15,8 +15,9 @@ APPLICATION_ID = 0x47504B47  # "GPKG"
 USER_VERSION = 10400  # GeoPackage 1.4
 SRS_ID = 4326
 # Header: magic, version 0, flags = little-endian + envelope [minx, maxx, miny, maxy].
-_HEADER_DTYPE = np.dtype([("magic", "S2"), ("version", "u1"), ("flags", "u1"), ("srs_id", "<i4"),
-                          ("envelope", "<f8", (4,))])
+_HEADER_DTYPE = np.dtype(
+    [("magic", "S2"), ("version", "u1"), ("flags", "u1"), ("srs_id", "<i4"), ("envelope", "<f8", (4,))]
+)
 _FLAGS_XY_LE = 0b0000_0011
 _ENVELOPE_SIZES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 
@@ -48,16 +49,33 @@ WGS84_WKT = (
     'AXIS["Latitude",NORTH],AXIS["Longitude",EAST],AUTHORITY["EPSG","4326"]]'
 )
 SRS_ROWS = [
-    ("Undefined cartesian SRS", -1, "NONE", -1, "undefined",
-     "undefined cartesian coordinate reference system"),
-    ("Undefined geographic SRS", 0, "NONE", 0, "undefined",
-     "undefined geographic coordinate reference system"),
-    ("WGS 84 geodetic", 4326, "EPSG", 4326, WGS84_WKT,
-     "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid"),
+    (
+        "Undefined cartesian SRS",
+        -1,
+        "NONE",
+        -1,
+        "undefined",
+        "undefined cartesian coordinate reference system",
+    ),
+    (
+        "Undefined geographic SRS",
+        0,
+        "NONE",
+        0,
+        "undefined",
+        "undefined geographic coordinate reference system",
+    ),
+    (
+        "WGS 84 geodetic",
+        4326,
+        "EPSG",
+        4326,
+        WGS84_WKT,
+        "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid",
+    ),
 ]
 
-SQL_TYPES = {"string": "TEXT", "integer": "INTEGER", "number": "DOUBLE", "boolean": "BOOLEAN",
-             "date": "DATE"}
+SQL_TYPES = {"string": "TEXT", "integer": "INTEGER", "number": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE"}
 GEOMETRY_NAMES = {"point": "POINT", "line": "MULTILINESTRING", "polygon": "MULTIPOLYGON"}
 
 
@@ -79,7 +97,7 @@ def encode(geometries: np.ndarray) -> tuple[list[bytes], np.ndarray]:
     head["magic"], head["flags"], head["srs_id"] = b"GP", _FLAGS_XY_LE, SRS_ID
     head["envelope"] = bounds[:, [0, 2, 1, 3]]
     raw, size = head.tobytes(), _HEADER_DTYPE.itemsize
-    blobs = [raw[i * size:(i + 1) * size] + w for i, w in enumerate(wkb.tolist())]
+    blobs = [raw[i * size : (i + 1) * size] + w for i, w in enumerate(wkb.tolist())]
     return blobs, bounds
 
 
@@ -94,12 +112,18 @@ def wkb_of(blob: bytes | None) -> bytes | None:
         return None
     flags = blob[3]
     if flags == _FLAGS_XY_LE:
-        return blob[_HEADER_DTYPE.itemsize:]
-    return blob[8 + _ENVELOPE_SIZES[(flags >> 1) & 0b111]:]
+        return blob[_HEADER_DTYPE.itemsize :]
+    return blob[8 + _ENVELOPE_SIZES[(flags >> 1) & 0b111] :]
 
 
-def register_table(con: sqlite3.Connection, table: str, identifier: str, description: str,
-                   geometry_type: str, bbox: Sequence[float] | None) -> None:
+def register_table(
+    con: sqlite3.Connection,
+    table: str,
+    identifier: str,
+    description: str,
+    geometry_type: str,
+    bbox: Sequence[float] | None,
+) -> None:
     """Record a feature table in the GeoPackage metadata tables, with its R-tree extension."""
     minx, miny, maxx, maxy = bbox if bbox else (None, None, None, None)
     con.execute(
@@ -107,11 +131,15 @@ def register_table(con: sqlite3.Connection, table: str, identifier: str, descrip
         " min_x, min_y, max_x, max_y, srs_id) VALUES (?, 'features', ?, ?, ?, ?, ?, ?, ?)",
         (table, identifier, description, minx, miny, maxx, maxy, SRS_ID),
     )
-    con.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, ?, 0, 0)",
-                (table, GEOMETRY_NAMES[geometry_type], SRS_ID))
+    con.execute(
+        "INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, ?, 0, 0)",
+        (table, GEOMETRY_NAMES[geometry_type], SRS_ID),
+    )
     con.execute(
         "INSERT INTO gpkg_extensions VALUES (?, 'geom', 'gpkg_rtree_index',"
-        " 'http://www.geopackage.org/spec120/#extension_rtree', 'write-only')", (table,))
+        " 'http://www.geopackage.org/spec120/#extension_rtree', 'write-only')",
+        (table,),
+    )
 
 
 def drop_table(con: sqlite3.Connection, table: str) -> None:

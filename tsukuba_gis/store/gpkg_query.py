@@ -39,9 +39,10 @@ def _outside(con: sqlite3.Connection, table: str, fids: list[int], bbox: tuple) 
     box = shapely.box(*bbox)
     outside: set[int] = set()
     for i in range(0, len(fids), _CHUNK):
-        part = fids[i:i + _CHUNK]
-        found = con.execute(f'SELECT fid, geom FROM "{table}" WHERE fid IN ({",".join("?" * len(part))})',
-                            part).fetchall()
+        part = fids[i : i + _CHUNK]
+        found = con.execute(
+            f'SELECT fid, geom FROM "{table}" WHERE fid IN ({",".join("?" * len(part))})', part
+        ).fetchall()
         geoms = shapely.from_wkb([wkb_of(g) for _, g in found])
         hits = shapely.intersects(geoms, box)
         outside.update(fid for (fid, _), hit in zip(found, hits, strict=True) if not hit)
@@ -58,11 +59,12 @@ def _bbox_ids(con: sqlite3.Connection, record: LayerRecord, query: Query) -> lis
     where, args = _where(record, query)
     table = record.table
     rows = con.execute(
-        f'SELECT t.fid, (r.minx >= ? AND r.maxx <= ? AND r.miny >= ? AND r.maxy <= ?)'
+        f"SELECT t.fid, (r.minx >= ? AND r.maxx <= ? AND r.miny >= ? AND r.maxy <= ?)"
         f' FROM "{table}" t JOIN "rtree_{table}_geom" r ON r.id = t.fid'
         f" WHERE r.maxx >= ? AND r.minx <= ? AND r.maxy >= ? AND r.miny <= ? AND {where}"
         f" ORDER BY {_order(record, query)}",
-        [x0, x1, y0, y1, x0, x1, y0, y1, *args]).fetchall()
+        [x0, x1, y0, y1, x0, x1, y0, y1, *args],
+    ).fetchall()
     border = [fid for fid, inside in rows if not inside]
     outside = _outside(con, table, border, query.bbox) if border else set()
     return [fid for fid, _ in rows if fid not in outside]
@@ -71,8 +73,7 @@ def _bbox_ids(con: sqlite3.Connection, record: LayerRecord, query: Query) -> lis
 _OVERLAP = "maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?"
 
 
-def _rtree_page(con: sqlite3.Connection, record: LayerRecord, query: Query
-                ) -> tuple[list[int], int]:
+def _rtree_page(con: sqlite3.Connection, record: LayerRecord, query: Query) -> tuple[list[int], int]:
     """Page ids (fid order) and the count of a bbox query without filters, from the R-tree.
 
     Listing every candidate to count and order it costs ~50 ms for 10,000 features; instead
@@ -81,18 +82,19 @@ def _rtree_page(con: sqlite3.Connection, record: LayerRecord, query: Query
     """
     x0, y0, x1, y1 = query.bbox
     rtree = f'"rtree_{record.table}_geom"'
-    candidates = con.execute(f"SELECT count(*) FROM {rtree} WHERE {_OVERLAP}",
-                             [x0, x1, y0, y1]).fetchone()[0]
+    candidates = con.execute(f"SELECT count(*) FROM {rtree} WHERE {_OVERLAP}", [x0, x1, y0, y1]).fetchone()[0]
     border: set[int] = set()
     for edge in ([x0, x0, y0, y1], [x1, x1, y0, y1], [x0, x1, y0, y0], [x0, x1, y1, y1]):
         border.update(r[0] for r in con.execute(f"SELECT id FROM {rtree} WHERE {_OVERLAP}", edge))
     outside = _outside(con, record.table, sorted(border), query.bbox) if border else set()
     if query.limit <= 0:
         return [], candidates - len(outside)
-    first = con.execute(f"SELECT id FROM {rtree} WHERE {_OVERLAP} ORDER BY id LIMIT ?",
-                        [x0, x1, y0, y1, query.offset + query.limit + len(outside)]).fetchall()
+    first = con.execute(
+        f"SELECT id FROM {rtree} WHERE {_OVERLAP} ORDER BY id LIMIT ?",
+        [x0, x1, y0, y1, query.offset + query.limit + len(outside)],
+    ).fetchall()
     ids = [r[0] for r in first if r[0] not in outside]
-    return ids[query.offset:query.offset + query.limit], candidates - len(outside)
+    return ids[query.offset : query.offset + query.limit], candidates - len(outside)
 
 
 def booleans(values: list[Any], kind: str) -> list[Any]:
@@ -102,21 +104,24 @@ def booleans(values: list[Any], kind: str) -> list[Any]:
     return [None if v is None else bool(v) for v in values]
 
 
-def _fetch(con: sqlite3.Connection, record: LayerRecord, query: Query, where: str,
-           args: list[Any], tail: str) -> FeaturePage:
+def _fetch(
+    con: sqlite3.Connection, record: LayerRecord, query: Query, where: str, args: list[Any], tail: str
+) -> FeaturePage:
     names = list(query.select) if query.select is not None else [c.name for c in record.columns]
     id_col = record.id_column
     cols = ["t.fid", "NULL" if query.skip_geometry else "t.geom", f't."{id_col}"' if id_col else "t.fid"]
     cols += [f"t.{c}" for c in _quoted(record, names)]
-    rows = con.execute(f'SELECT {", ".join(cols)} FROM "{record.table}" t WHERE {where} {tail}',
-                       args).fetchall()
+    rows = con.execute(
+        f'SELECT {", ".join(cols)} FROM "{record.table}" t WHERE {where} {tail}', args
+    ).fetchall()
     kinds = {c.name: c.type for c in record.columns}
     values = [booleans([r[i + 3] for r in rows], kinds[n]) for i, n in enumerate(names)]
     return FeaturePage(
         ids=[r[2] for r in rows],
         wkb=[wkb_of(r[1]) for r in rows],
         properties=[dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
-        if names else [{} for _ in rows],
+        if names
+        else [{} for _ in rows],
         number_matched=None,
     )
 
@@ -136,21 +141,23 @@ def _run(con: sqlite3.Connection, record: LayerRecord, query: Query) -> FeatureP
     if query.bbox is not None:
         if query.equals or query.sortby:
             ids = _bbox_ids(con, record, query)
-            page_ids, matched = ids[query.offset:query.offset + query.limit], len(ids)
+            page_ids, matched = ids[query.offset : query.offset + query.limit], len(ids)
         else:
             page_ids, matched = _rtree_page(con, record, query)
         if not page_ids:
             return FeaturePage([], [], [], matched)
         marks = ",".join("?" * len(page_ids))
         # The same ORDER BY as the id list gives the page in the requested order.
-        page = _fetch(con, record, query, f"t.fid IN ({marks})", page_ids,
-                      f"ORDER BY {_order(record, query)}")
+        page = _fetch(
+            con, record, query, f"t.fid IN ({marks})", page_ids, f"ORDER BY {_order(record, query)}"
+        )
         page.number_matched = matched
         return page
     where, args = _where(record, query)
     page_args = [query.limit, query.offset]
-    page = _fetch(con, record, query, where, args + page_args,
-                  f"ORDER BY {_order(record, query)} LIMIT ? OFFSET ?")
+    page = _fetch(
+        con, record, query, where, args + page_args, f"ORDER BY {_order(record, query)} LIMIT ? OFFSET ?"
+    )
     if query.with_count:
         if not query.equals:
             page.number_matched = record.feature_count

@@ -51,9 +51,14 @@ def _pack(ids: np.ndarray, boxes: np.ndarray, fanout: int):
     order = _str_order(boxes, fanout)
     ids, boxes = ids[order], boxes[order]
     starts = np.arange(0, len(ids), fanout)
-    node_boxes = np.column_stack([
-        np.minimum.reduceat(boxes[:, 0], starts), np.minimum.reduceat(boxes[:, 1], starts),
-        np.maximum.reduceat(boxes[:, 2], starts), np.maximum.reduceat(boxes[:, 3], starts)])
+    node_boxes = np.column_stack(
+        [
+            np.minimum.reduceat(boxes[:, 0], starts),
+            np.minimum.reduceat(boxes[:, 1], starts),
+            np.maximum.reduceat(boxes[:, 2], starts),
+            np.maximum.reduceat(boxes[:, 3], starts),
+        ]
+    )
     return ids, boxes, starts, node_boxes
 
 
@@ -70,8 +75,9 @@ def _levels(fids: np.ndarray, boxes: np.ndarray, fanout: int) -> list[tuple]:
         boxes = node_boxes
 
 
-def _blobs(ids: np.ndarray, boxes: np.ndarray, starts: np.ndarray, node_size: int,
-           depth: int | None) -> list[bytes]:
+def _blobs(
+    ids: np.ndarray, boxes: np.ndarray, starts: np.ndarray, node_size: int, depth: int | None
+) -> list[bytes]:
     cells = np.empty(len(ids), dtype=_CELL)
     cells["id"] = ids
     cells["box"] = boxes[:, [0, 2, 1, 3]]  # rtree order: minx, maxx, miny, maxy
@@ -80,7 +86,7 @@ def _blobs(ids: np.ndarray, boxes: np.ndarray, starts: np.ndarray, node_size: in
     blobs = []
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
         head = (depth or 0).to_bytes(2, "big") + (end - start).to_bytes(2, "big")
-        body = raw[start * _CELL.itemsize:end * _CELL.itemsize]
+        body = raw[start * _CELL.itemsize : end * _CELL.itemsize]
         blobs.append((head + body).ljust(node_size, b"\0"))
     return blobs
 
@@ -117,7 +123,9 @@ def bulk_load(con: sqlite3.Connection, rtree: str, fids: np.ndarray, bounds: np.
     # Every node is full except the last, so a row's leaf follows from its position; json_each
     # binds the whole column in one statement, and ORDER BY appends to the rowid B-tree in
     # order (together a third of the time of executemany over tuples in leaf order).
-    con.execute(f'INSERT INTO "{rtree}_rowid" (rowid, nodeno) SELECT value, ? + key / ?'
-                " FROM json_each(?) ORDER BY value",
-                (int(firsts[0]), fanout, json.dumps(rowids.tolist())))
+    con.execute(
+        f'INSERT INTO "{rtree}_rowid" (rowid, nodeno) SELECT value, ? + key / ?'
+        " FROM json_each(?) ORDER BY value",
+        (int(firsts[0]), fanout, json.dumps(rowids.tolist())),
+    )
     con.executemany(f'INSERT INTO "{rtree}_parent" VALUES (?, ?)', parents)

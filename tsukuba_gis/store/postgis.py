@@ -52,16 +52,40 @@ def _settings() -> DatabaseSettings:
 
 
 def _record(row: tuple) -> LayerRecord:
-    (layer_id, version, table, current, geometry_type, count, rejected, bbox, columns,
-     id_column, source_checksum, definition_checksum, loaded_at, duration_s, crs) = row
+    (
+        layer_id,
+        version,
+        table,
+        current,
+        geometry_type,
+        count,
+        rejected,
+        bbox,
+        columns,
+        id_column,
+        source_checksum,
+        definition_checksum,
+        loaded_at,
+        duration_s,
+        crs,
+    ) = row
     return LayerRecord(
-        layer_id=layer_id, version=version, table=table, current=current,
-        geometry_type=geometry_type, feature_count=count, rejected_count=rejected,
-        bbox=tuple(bbox) if bbox else None, columns=tuple(Column(**c) for c in columns),
-        id_column=id_column, source_checksum=source_checksum,
+        layer_id=layer_id,
+        version=version,
+        table=table,
+        current=current,
+        geometry_type=geometry_type,
+        feature_count=count,
+        rejected_count=rejected,
+        bbox=tuple(bbox) if bbox else None,
+        columns=tuple(Column(**c) for c in columns),
+        id_column=id_column,
+        source_checksum=source_checksum,
         definition_checksum=definition_checksum,
         loaded_at=loaded_at.astimezone(UTC).isoformat(timespec="seconds"),
-        duration_s=duration_s, crs=crs)
+        duration_s=duration_s,
+        crs=crs,
+    )
 
 
 class PostGISStore(Store):
@@ -75,8 +99,7 @@ class PostGISStore(Store):
 
     scheme = "postgresql"
 
-    def __init__(self, url: str, keep_versions: int = 5,
-                 settings: DatabaseSettings | None = None):
+    def __init__(self, url: str, keep_versions: int = 5, settings: DatabaseSettings | None = None):
         super().__init__(url, keep_versions)
         # The server's provider gets only the URL (from pygeoapi's config): tuning comes from
         # the environment, read here, where a settings object cannot be passed down.
@@ -122,19 +145,23 @@ class PostGISStore(Store):
 
     def generation(self) -> int:
         """The registry change counter (0 before the first migration)."""
+
         def read(conn: psycopg.Connection) -> int:
             try:
-                row = conn.execute(self._s("SELECT value FROM {s}.tg_meta WHERE key ="
-                                           " 'generation'")).fetchone()
+                row = conn.execute(
+                    self._s("SELECT value FROM {s}.tg_meta WHERE key = 'generation'")
+                ).fetchone()
             except psycopg.errors.UndefinedTable:
                 return 0
             return int(row[0]) if row else 0
+
         return self._read(read)
 
     def bump_generation(self, conn: psycopg.Connection) -> None:
         """Count one more registry change (inside the writer's transaction: seen at its commit)."""
-        conn.execute(self._s("UPDATE {s}.tg_meta SET value = (value::bigint + 1)::text"
-                             " WHERE key = 'generation'"))
+        conn.execute(
+            self._s("UPDATE {s}.tg_meta SET value = (value::bigint + 1)::text WHERE key = 'generation'")
+        )
 
     # -- registry ----------------------------------------------------------------------------
 
@@ -146,6 +173,7 @@ class PostGISStore(Store):
                 return [_record(r) for r in conn.execute(statement, args).fetchall()]
             except psycopg.errors.UndefinedTable:
                 return []  # not migrated yet: nothing loaded, as a missing GeoPackage
+
         return self._read(read)
 
     def layers(self) -> list[LayerRecord]:
@@ -168,26 +196,37 @@ class PostGISStore(Store):
 
     def read_version(self, conn: psycopg.Connection, layer_id: str, version: int) -> LayerRecord:
         """One version's record as the writer's own transaction sees it."""
-        row = conn.execute(self._s(f"SELECT {RECORD_COLUMNS} FROM {{s}}.tg_layer_versions"
-                                   " WHERE layer_id = %s AND version = %s"),
-                           (layer_id, version)).fetchone()
+        row = conn.execute(
+            self._s(
+                f"SELECT {RECORD_COLUMNS} FROM {{s}}.tg_layer_versions WHERE layer_id = %s AND version = %s"
+            ),
+            (layer_id, version),
+        ).fetchone()
         return _record(row)
 
     def activate(self, layer_id: str, version: int) -> LayerRecord:
         """Point the registry at a kept version (rollback) in one transaction."""
         with self.connect_primary() as conn:
             layer_lock(conn, self.schema, layer_id)
-            hit = conn.execute(self._s("SELECT 1 FROM {s}.tg_layer_versions WHERE layer_id = %s"
-                                       " AND version = %s"), (layer_id, version)).fetchone()
+            hit = conn.execute(
+                self._s("SELECT 1 FROM {s}.tg_layer_versions WHERE layer_id = %s AND version = %s"),
+                (layer_id, version),
+            ).fetchone()
             if hit is None:
                 conn.rollback()
                 kept = [r.version for r in self.history(layer_id)]
                 raise LayerNotFound(f"layer {layer_id!r} has no version {version} (kept: {kept})")
             # Two steps: the unique index allows one current row per layer at any moment.
-            conn.execute(self._s("UPDATE {s}.tg_layer_versions SET current = false"
-                                 " WHERE layer_id = %s AND current"), (layer_id,))
-            conn.execute(self._s("UPDATE {s}.tg_layer_versions SET current = true"
-                                 " WHERE layer_id = %s AND version = %s"), (layer_id, version))
+            conn.execute(
+                self._s("UPDATE {s}.tg_layer_versions SET current = false WHERE layer_id = %s AND current"),
+                (layer_id,),
+            )
+            conn.execute(
+                self._s(
+                    "UPDATE {s}.tg_layer_versions SET current = true WHERE layer_id = %s AND version = %s"
+                ),
+                (layer_id, version),
+            )
             self.bump_generation(conn)
             record = self.read_version(conn, layer_id, version)
             conn.commit()
@@ -195,30 +234,44 @@ class PostGISStore(Store):
 
     def prune(self, conn: psycopg.Connection, layer_id: str) -> None:
         """Drop versions beyond ``keep_versions`` (the current one always stays)."""
-        rows = conn.execute(self._s("SELECT version, table_name FROM {s}.tg_layer_versions"
-                                    " WHERE layer_id = %s AND NOT current ORDER BY version DESC"),
-                            (layer_id,)).fetchall()
-        for version, table in rows[self.keep_versions - 1:]:
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(
-                sql.Identifier(self.schema, table)))
+        rows = conn.execute(
+            self._s(
+                "SELECT version, table_name FROM {s}.tg_layer_versions"
+                " WHERE layer_id = %s AND NOT current ORDER BY version DESC"
+            ),
+            (layer_id,),
+        ).fetchall()
+        for version, table in rows[self.keep_versions - 1 :]:
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(self.schema, table)))
             for registry in ("tg_layer_versions", "tg_rejects", "tg_tile_cache"):
-                conn.execute(self._s(f"DELETE FROM {{s}}.{registry} WHERE layer_id = %s"
-                                     " AND version = %s"), (layer_id, version))
+                conn.execute(
+                    self._s(f"DELETE FROM {{s}}.{registry} WHERE layer_id = %s AND version = %s"),
+                    (layer_id, version),
+                )
 
     def rejects(self, layer_id: str, version: int) -> list[Reject]:
         """The quarantine of one version, in the order it was written."""
-        statement = self._s('SELECT source, "row", reason, attributes, geometry_wkt FROM'
-                            " {s}.tg_rejects WHERE layer_id = %s AND version = %s ORDER BY seq")
+        statement = self._s(
+            'SELECT source, "row", reason, attributes, geometry_wkt FROM'
+            " {s}.tg_rejects WHERE layer_id = %s AND version = %s ORDER BY seq"
+        )
 
         def read(conn: psycopg.Connection) -> list[Reject]:
             rows = conn.execute(statement, (layer_id, version)).fetchall()
             return [Reject(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
         return self._read(read)
 
     # -- write -------------------------------------------------------------------------------
 
-    def writer(self, layer_id: str, columns: Sequence[Column], geometry_type: str,
-               id_column: str | None = None, version: int | None = None) -> LayerWriter:
+    def writer(
+        self,
+        layer_id: str,
+        columns: Sequence[Column],
+        geometry_type: str,
+        id_column: str | None = None,
+        version: int | None = None,
+    ) -> LayerWriter:
         """Start a new version (``version``: a store copy keeps the source's numbers)."""
         self.migrate()
         return PostGISWriter(self, layer_id, list(columns), geometry_type, id_column, version)
@@ -229,30 +282,31 @@ class PostGISStore(Store):
         """One page of a layer version (GiST index for the bbox)."""
         return self._read(lambda conn: self._on_table(record, run_query, conn, query))
 
-    def _on_table(self, record: LayerRecord, fn: Callable, conn: psycopg.Connection,
-                  *args: Any) -> Any:
+    def _on_table(self, record: LayerRecord, fn: Callable, conn: psycopg.Connection, *args: Any) -> Any:
         try:
             return fn(conn, self.schema, record, *args)
         except psycopg.errors.UndefinedTable:
             # Pruned between reading the record and reading its table (keep_versions = 1).
-            raise LayerNotFound(f"{record.layer_id} v{record.version} is no longer kept in"
-                                f" {self.where}; read the current version again") from None
+            raise LayerNotFound(
+                f"{record.layer_id} v{record.version} is no longer kept in"
+                f" {self.where}; read the current version again"
+            ) from None
 
-    def get(self, record: LayerRecord, feature_id: str, select: Sequence[str] | None = None
-            ) -> FeaturePage:
+    def get(self, record: LayerRecord, feature_id: str, select: Sequence[str] | None = None) -> FeaturePage:
         """One feature by its id column (or fid)."""
         key = record.id_column or "fid"
-        query = Query(equals=((key, feature_id),), limit=1,
-                      select=tuple(select) if select else None, with_count=False)
+        query = Query(
+            equals=((key, feature_id),), limit=1, select=tuple(select) if select else None, with_count=False
+        )
         return self.query(record, query)
 
-    def iter_frames(self, record: LayerRecord, chunk_size: int = 50_000
-                    ) -> Iterator[gpd.GeoDataFrame]:
+    def iter_frames(self, record: LayerRecord, chunk_size: int = 50_000) -> Iterator[gpd.GeoDataFrame]:
         """All features in fid order, chunk by chunk (a server-side cursor on one connection)."""
         names = [c.name for c in record.columns]
         statement = sql.SQL("SELECT fid, ST_AsBinary(geom){} FROM {} ORDER BY fid").format(
             sql.SQL("").join(sql.SQL(", ") + sql.Identifier(n) for n in names),
-            sql.Identifier(self.schema, record.table))
+            sql.Identifier(self.schema, record.table),
+        )
         conn = connect(self._primary if self._sticky_primary else self._read_info, self.where)
         try:
             with conn.transaction(), conn.cursor(name="tg_iter_frames") as cursor:
@@ -261,8 +315,9 @@ class PostGISStore(Store):
                 while rows := cursor.fetchmany(chunk_size):
                     yield _frame(rows, names)
         except psycopg.errors.UndefinedTable:
-            raise LayerNotFound(f"{record.layer_id} v{record.version} is no longer kept in"
-                                f" {self.where}") from None
+            raise LayerNotFound(
+                f"{record.layer_id} v{record.version} is no longer kept in {self.where}"
+            ) from None
         finally:
             conn.close()
 
@@ -280,5 +335,6 @@ class PostGISStore(Store):
 def _frame(rows: list[tuple], names: list[str]) -> gpd.GeoDataFrame:
     geoms = shapely.from_wkb([bytes(r[1]) for r in rows])
     data = {n: [r[i + 2] for r in rows] for i, n in enumerate(names)}
-    return gpd.GeoDataFrame(data, geometry=geoms, crs="EPSG:4326",
-                            index=pd.Index([r[0] for r in rows], name="fid"))
+    return gpd.GeoDataFrame(
+        data, geometry=geoms, crs="EPSG:4326", index=pd.Index([r[0] for r in rows], name="fid")
+    )

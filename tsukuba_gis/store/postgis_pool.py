@@ -40,16 +40,17 @@ class QueryTimeout(StoreError):
 
 def conninfo(url: str, settings: DatabaseSettings, name: str, serving: bool) -> str:
     """A libpq connection string: timeouts, an application name, and for serving a time limit."""
-    extra: dict[str, object] = {"connect_timeout": settings.connect_timeout_s,
-                                "fallback_application_name": name}
+    extra: dict[str, object] = {
+        "connect_timeout": settings.connect_timeout_s,
+        "fallback_application_name": name,
+    }
     if serving and settings.statement_timeout_ms:
         options = conninfo_to_dict(url).get("options") or ""
         extra["options"] = f"{options} -c statement_timeout={settings.statement_timeout_ms}".strip()
     try:
         return make_conninfo(url, **extra)
     except psycopg.ProgrammingError as err:
-        raise StoreError(f"the store URL for {describe(url)} is not a valid PostgreSQL DSN:"
-                         f" {err}") from None
+        raise StoreError(f"the store URL for {describe(url)} is not a valid PostgreSQL DSN: {err}") from None
 
 
 def _configure(conn: psycopg.Connection) -> None:
@@ -63,8 +64,10 @@ def connect(info: str, where: str, autocommit: bool = False) -> psycopg.Connecti
     try:
         conn = psycopg.connect(info, autocommit=autocommit)
     except psycopg.OperationalError as err:
-        raise StoreUnavailable(f"cannot connect to the PostGIS store at {where}: {_first(err)};"
-                               " check that PostgreSQL runs and the DSN is right") from None
+        raise StoreUnavailable(
+            f"cannot connect to the PostGIS store at {where}: {_first(err)};"
+            " check that PostgreSQL runs and the DSN is right"
+        ) from None
     _configure(conn)
     return conn
 
@@ -111,17 +114,20 @@ class ReadPool:
         except PoolTimeout:
             if not self._probe():
                 raise self._unavailable("no connection could be made") from None
-            raise StoreBusy(f"all {self.settings.pool_max_size} connections to {self.where} stayed"
-                            f" busy for {self.settings.pool_timeout_s} s; raise"
-                            " TSUKUBA_GIS_DB_POOL_MAX_SIZE or add server processes") from None
+            raise StoreBusy(
+                f"all {self.settings.pool_max_size} connections to {self.where} stayed"
+                f" busy for {self.settings.pool_timeout_s} s; raise"
+                " TSUKUBA_GIS_DB_POOL_MAX_SIZE or add server processes"
+            ) from None
         try:
             return fn(conn)
         except psycopg.errors.QueryCanceled:
-            raise QueryTimeout(f"a query on {self.where} ran longer than"
-                               f" {self.settings.statement_timeout_ms} ms"
-                               " (TSUKUBA_GIS_DB_STATEMENT_TIMEOUT_MS)") from None
-        except (psycopg.OperationalError, psycopg.InterfaceError,
-                psycopg.errors.SerializationFailure) as err:
+            raise QueryTimeout(
+                f"a query on {self.where} ran longer than"
+                f" {self.settings.statement_timeout_ms} ms"
+                " (TSUKUBA_GIS_DB_STATEMENT_TIMEOUT_MS)"
+            ) from None
+        except (psycopg.OperationalError, psycopg.InterfaceError, psycopg.errors.SerializationFailure) as err:
             # SerializationFailure: a replica cancelled the query to replay a pruned table's drop.
             if conn.broken or conn.closed or isinstance(err, psycopg.errors.SerializationFailure):
                 raise _Broken(_first(err)) from None
@@ -160,10 +166,16 @@ class ReadPool:
     def _new_pool(self) -> ConnectionPool:
         s = self.settings
         pool = ConnectionPool(
-            self.info, min_size=s.pool_min_size, max_size=max(s.pool_max_size, s.pool_min_size),
+            self.info,
+            min_size=s.pool_min_size,
+            max_size=max(s.pool_max_size, s.pool_min_size),
             kwargs={"autocommit": True, "prepare_threshold": s.prepare_threshold},
-            configure=_configure, name=self.where, timeout=s.pool_timeout_s,
-            reconnect_timeout=60.0, open=False)
+            configure=_configure,
+            name=self.where,
+            timeout=s.pool_timeout_s,
+            reconnect_timeout=60.0,
+            open=False,
+        )
         pool.open(wait=False)
         return pool
 
@@ -183,8 +195,9 @@ class ReadPool:
         return True
 
     def _unavailable(self, why: str) -> StoreUnavailable:
-        return StoreUnavailable(f"the PostGIS store at {self.where} is unavailable ({why});"
-                                " check that PostgreSQL runs")
+        return StoreUnavailable(
+            f"the PostGIS store at {self.where} is unavailable ({why}); check that PostgreSQL runs"
+        )
 
     def close(self) -> None:
         """Close the pool (its connections close as their users return them)."""

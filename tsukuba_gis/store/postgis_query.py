@@ -62,7 +62,8 @@ def _bbox(bbox: tuple[float, float, float, float]) -> tuple[sql.Composable, list
     if x1 - x0 <= 2 * m or y1 - y0 <= 2 * m:
         return exact, [*bbox, *bbox]
     inside = sql.SQL("t.geom && {e} AND (t.geom @ {i} OR ST_Intersects(t.geom, {e}))").format(
-        e=_ENVELOPE, i=_ENVELOPE)
+        e=_ENVELOPE, i=_ENVELOPE
+    )
     return inside, [*bbox, x0 + m, y0 + m, x1 - m, y1 - m, *bbox]
 
 
@@ -92,22 +93,29 @@ def _order(record: LayerRecord, query: Query) -> sql.Composable:
         column = sql.SQL("t.{}").format(sql.Identifier(_checked(record, [name])[0]))
         if types[name] == "string":
             column = sql.SQL('{} COLLATE "C"').format(column)
-        parts.append(sql.SQL("{} {}").format(
-            column, sql.SQL("ASC NULLS FIRST" if ascending else "DESC NULLS LAST")))
+        parts.append(
+            sql.SQL("{} {}").format(column, sql.SQL("ASC NULLS FIRST" if ascending else "DESC NULLS LAST"))
+        )
     return sql.SQL(", ").join([*parts, sql.SQL("t.fid")])
 
 
-def _page(conn: psycopg.Connection, table: sql.Composable, record: LayerRecord, query: Query,
-          where: sql.Composable, args: list[Any]) -> FeaturePage:
+def _page(
+    conn: psycopg.Connection,
+    table: sql.Composable,
+    record: LayerRecord,
+    query: Query,
+    where: sql.Composable,
+    args: list[Any],
+) -> FeaturePage:
     names = list(query.select) if query.select is not None else [c.name for c in record.columns]
     columns = [
         sql.SQL("NULL" if query.skip_geometry else "ST_AsBinary(t.geom)"),
-        sql.SQL("t.{}").format(sql.Identifier(record.id_column)) if record.id_column
-        else sql.SQL("t.fid"),
+        sql.SQL("t.{}").format(sql.Identifier(record.id_column)) if record.id_column else sql.SQL("t.fid"),
         *(sql.SQL("t.{}").format(sql.Identifier(n)) for n in _checked(record, names)),
     ]
     statement = sql.SQL("SELECT {} FROM {} t WHERE {} ORDER BY {} LIMIT %s OFFSET %s").format(
-        sql.SQL(", ").join(columns), table, where, _order(record, query))
+        sql.SQL(", ").join(columns), table, where, _order(record, query)
+    )
     rows = conn.execute(statement, [*args, query.limit, query.offset]).fetchall()
     return FeaturePage(
         ids=[r[1] for r in rows],
@@ -117,8 +125,7 @@ def _page(conn: psycopg.Connection, table: sql.Composable, record: LayerRecord, 
     )
 
 
-def run_query(conn: psycopg.Connection, schema: str, record: LayerRecord, query: Query
-              ) -> FeaturePage:
+def run_query(conn: psycopg.Connection, schema: str, record: LayerRecord, query: Query) -> FeaturePage:
     """One page of features, and how many match (from the registry when nothing filters)."""
     table = sql.Identifier(schema, record.table)
     where, args = _where(record, query)

@@ -43,8 +43,13 @@ MIGRATIONS: list[list[str]] = [
     ],
 ]
 
-PG_TYPES = {"string": "text", "integer": "bigint", "number": "double precision",
-            "boolean": "boolean", "date": "date"}
+PG_TYPES = {
+    "string": "text",
+    "integer": "bigint",
+    "number": "double precision",
+    "boolean": "boolean",
+    "date": "date",
+}
 GEOMETRY_TYPES = {"point": "Point", "line": "MultiLineString", "polygon": "MultiPolygon"}
 _MAX_NAME = 63  # PostgreSQL truncates longer identifiers, which would merge two versions
 
@@ -68,8 +73,10 @@ def pending(conn: psycopg.Connection, schema: str) -> list[int]:
     row = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".tg_migrations',)).fetchone()
     if row[0] is None:
         return list(range(1, len(MIGRATIONS) + 1))
-    done = {r[0] for r in conn.execute(
-        sql.SQL("SELECT version FROM {}.tg_migrations").format(sql.Identifier(schema)))}
+    done = {
+        r[0]
+        for r in conn.execute(sql.SQL("SELECT version FROM {}.tg_migrations").format(sql.Identifier(schema)))
+    }
     return [n for n in range(1, len(MIGRATIONS) + 1) if n not in done]
 
 
@@ -78,20 +85,24 @@ def migrate(conn: psycopg.Connection, schema: str, where: str) -> list[int]:
     if not pending(conn, schema):
         return []  # the common case; also works for a role that may not write DDL
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                     (f"tsukuba-gis migrate {schema}",))
+        conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"tsukuba-gis migrate {schema}",)
+        )
         _ensure_postgis(conn, where)
         if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone():
             _create_schema(conn, schema, where)  # checked first: CREATE needs a database grant
-        conn.execute(statement("CREATE TABLE IF NOT EXISTS {s}.tg_migrations (version integer"
-                               " PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
-                               schema))
+        conn.execute(
+            statement(
+                "CREATE TABLE IF NOT EXISTS {s}.tg_migrations (version integer"
+                " PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+                schema,
+            )
+        )
         applied = []
         for number in pending(conn, schema):
             for template in MIGRATIONS[number - 1]:
                 conn.execute(statement(template, schema))
-            conn.execute(statement("INSERT INTO {s}.tg_migrations (version) VALUES (%s)", schema),
-                         (number,))
+            conn.execute(statement("INSERT INTO {s}.tg_migrations (version) VALUES (%s)", schema), (number,))
             applied.append(number)
     return applied
 
@@ -103,12 +114,16 @@ def _ensure_postgis(conn: psycopg.Connection, where: str) -> None:
         with conn.transaction():
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
     except psycopg.errors.InsufficientPrivilege:
-        raise StoreError(f"PostGIS is not installed in {where} and this role may not install"
-                         " it: ask the database administrator to run `CREATE EXTENSION postgis;`"
-                         " in that database") from None
+        raise StoreError(
+            f"PostGIS is not installed in {where} and this role may not install"
+            " it: ask the database administrator to run `CREATE EXTENSION postgis;`"
+            " in that database"
+        ) from None
     except (psycopg.errors.UndefinedFile, psycopg.errors.FeatureNotSupported) as err:
-        raise StoreError(f"PostGIS is not available on the server of {where} ({err}); install"
-                         " Debian's postgresql-15-postgis-3 (or your version's) there") from None
+        raise StoreError(
+            f"PostGIS is not available on the server of {where} ({err}); install"
+            " Debian's postgresql-15-postgis-3 (or your version's) there"
+        ) from None
 
 
 def _create_schema(conn: psycopg.Connection, schema: str, where: str) -> None:
@@ -116,6 +131,8 @@ def _create_schema(conn: psycopg.Connection, schema: str, where: str) -> None:
         with conn.transaction():
             conn.execute(statement("CREATE SCHEMA {s}", schema))
     except psycopg.errors.InsufficientPrivilege:
-        raise StoreError(f"this role may not create the schema {schema!r} in {where}: ask the"
-                         f" database administrator to run `CREATE SCHEMA {schema} AUTHORIZATION"
-                         " <the store's role>;`") from None
+        raise StoreError(
+            f"this role may not create the schema {schema!r} in {where}: ask the"
+            f" database administrator to run `CREATE SCHEMA {schema} AUTHORIZATION"
+            " <the store's role>;`"
+        ) from None

@@ -33,13 +33,19 @@ class DatabaseSettings(BaseSettings):
     """
 
     # An empty variable means "not set" (TSUKUBA_GIS_DB_PREPARE_THRESHOLD= : never prepare).
-    model_config = SettingsConfigDict(env_prefix="TSUKUBA_GIS_DB_", env_file=".env",
-                                      extra="ignore", populate_by_name=True,
-                                      env_parse_none_str="")
+    model_config = SettingsConfigDict(
+        env_prefix="TSUKUBA_GIS_DB_",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+        env_parse_none_str="",
+    )
 
     schema_name: str = Field(default="tsukuba_gis", alias="TSUKUBA_GIS_DB_SCHEMA")
-    read_url: str | None = Field(default=None, validation_alias=AliasChoices(
-        "TSUKUBA_GIS_STORE_READ", "TSUKUBA_GIS_DB_READ_URL", "read_url"))
+    read_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TSUKUBA_GIS_STORE_READ", "TSUKUBA_GIS_DB_READ_URL", "read_url"),
+    )
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
     pool_timeout_s: float = Field(default=10.0, gt=0)
@@ -51,8 +57,9 @@ class DatabaseSettings(BaseSettings):
     @classmethod
     def _identifier(cls, value: str) -> str:
         if not SCHEMA_NAME.match(value):
-            raise ValueError(f"{value!r} is not a plain lower-case SQL name (a-z, 0-9, _;"
-                             " not starting with pg_)")
+            raise ValueError(
+                f"{value!r} is not a plain lower-case SQL name (a-z, 0-9, _; not starting with pg_)"
+            )
         return value
 
     @field_validator("read_url")

@@ -29,17 +29,19 @@ if TYPE_CHECKING:
 
 # COPY's binary format needs each column's exact type; geometry goes in as EWKB through the
 # bytea dumper (the bytes are passed as they are, and geometry_recv reads EWKB).
-_COPY_TYPES = {"string": "text", "integer": "int8", "number": "float8", "boolean": "bool",
-               "date": "date"}
-RECORD_COLUMNS = ("layer_id, version, table_name, current, geometry_type, feature_count,"
-                  " rejected_count, bbox, columns, id_column, source_checksum,"
-                  " definition_checksum, loaded_at, duration_s, crs")
+_COPY_TYPES = {"string": "text", "integer": "int8", "number": "float8", "boolean": "bool", "date": "date"}
+RECORD_COLUMNS = (
+    "layer_id, version, table_name, current, geometry_type, feature_count,"
+    " rejected_count, bbox, columns, id_column, source_checksum,"
+    " definition_checksum, loaded_at, duration_s, crs"
+)
 
 
 def layer_lock(conn: psycopg.Connection, schema: str, layer_id: str) -> None:
     """Serialise writers of one layer (ETL, rollback) until the transaction ends."""
-    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                 (f"tsukuba-gis layer {schema}.{layer_id}",))
+    conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"tsukuba-gis layer {schema}.{layer_id}",)
+    )
 
 
 def _values(series: pd.Series, kind: str) -> list[Any]:
@@ -52,8 +54,10 @@ def _values(series: pd.Series, kind: str) -> list[Any]:
     elif kind == "boolean":
         values = [bool(v) if not m else None for v, m in zip(series.tolist(), missing, strict=True)]
     elif kind == "date":
-        values = [v if isinstance(v, date) or m else date.fromisoformat(str(v)[:10])
-                  for v, m in zip(series.tolist(), missing, strict=True)]
+        values = [
+            v if isinstance(v, date) or m else date.fromisoformat(str(v)[:10])
+            for v, m in zip(series.tolist(), missing, strict=True)
+        ]
     else:
         values = [str(v) for v in series.tolist()]
     return [None if m else v for v, m in zip(values, missing, strict=True)]
@@ -62,8 +66,15 @@ def _values(series: pd.Series, kind: str) -> list[Any]:
 class PostGISWriter(LayerWriter):
     """Writes one layer version inside a single PostgreSQL transaction."""
 
-    def __init__(self, store: "PostGISStore", layer_id: str, columns: list[Column],
-                 geometry_type: str, id_column: str | None, version: int | None = None):
+    def __init__(
+        self,
+        store: "PostGISStore",
+        layer_id: str,
+        columns: list[Column],
+        geometry_type: str,
+        id_column: str | None,
+        version: int | None = None,
+    ):
         self.store, self.layer_id, self.columns = store, layer_id, columns
         self.geometry_type, self.id_column = geometry_type, id_column
         self.count = self.rejected = 0
@@ -78,39 +89,59 @@ class PostGISWriter(LayerWriter):
             raise
 
     def _sql(self, template: str, **names: sql.Composable) -> sql.Composed:
-        return sql.SQL(template).format(s=sql.Identifier(self.store.schema),
-                                        t=sql.Identifier(self.store.schema, self.table), **names)
+        return sql.SQL(template).format(
+            s=sql.Identifier(self.store.schema), t=sql.Identifier(self.store.schema, self.table), **names
+        )
 
     def _begin(self, version: int | None) -> None:
         conn, schema = self.conn, self.store.schema
         # The server notices a killed ETL within seconds even while it builds an index.
         conn.execute("SET client_connection_check_interval = '2s'")
         layer_lock(conn, schema, self.layer_id)
-        last = conn.execute(sql.SQL("SELECT max(version) FROM {}.tg_layer_versions WHERE"
-                                    " layer_id = %s").format(sql.Identifier(schema)),
-                            (self.layer_id,)).fetchone()[0] or 0
+        last = (
+            conn.execute(
+                sql.SQL("SELECT max(version) FROM {}.tg_layer_versions WHERE layer_id = %s").format(
+                    sql.Identifier(schema)
+                ),
+                (self.layer_id,),
+            ).fetchone()[0]
+            or 0
+        )
         if version is not None and version <= last:
-            raise StoreError(f"cannot write {self.layer_id} v{version}: the store at"
-                             f" {self.store.where} already has v{last}")
+            raise StoreError(
+                f"cannot write {self.layer_id} v{version}: the store at"
+                f" {self.store.where} already has v{last}"
+            )
         self.version = version or last + 1
         self.table = table_name(self.layer_id, self.version)
         # Text sorts and compares byte-wise, as the API promises (and the GeoPackage does),
         # whatever the database's locale; its indexes are cheaper to build that way too.
-        defs = [sql.SQL("{} {}{}").format(
-            sql.Identifier(c.name), sql.SQL(PG_TYPES[c.type]),
-            sql.SQL(' COLLATE "C"' if c.type == "string" else "")) for c in self.columns]
+        defs = [
+            sql.SQL("{} {}{}").format(
+                sql.Identifier(c.name),
+                sql.SQL(PG_TYPES[c.type]),
+                sql.SQL(' COLLATE "C"' if c.type == "string" else ""),
+            )
+            for c in self.columns
+        ]
         geometry = sql.SQL(f"geometry({GEOMETRY_TYPES[self.geometry_type]}, 4326)")
         conn.execute(self._sql("DROP TABLE IF EXISTS {t}"))
-        conn.execute(self._sql("CREATE TABLE {t} (fid bigint NOT NULL, geom {g} NOT NULL{d})",
-                               g=geometry, d=sql.SQL("").join(sql.SQL(", ") + d for d in defs)))
+        conn.execute(
+            self._sql(
+                "CREATE TABLE {t} (fid bigint NOT NULL, geom {g} NOT NULL{d})",
+                g=geometry,
+                d=sql.SQL("").join(sql.SQL(", ") + d for d in defs),
+            )
+        )
 
     def append(self, frame: gpd.GeoDataFrame) -> None:
         """COPY a chunk of loaded features (fids continue from the previous chunk)."""
         if frame.empty:
             return
         geoms = frame.geometry.to_numpy()
-        ewkb = shapely.to_wkb(shapely.set_srid(geoms, 4326), include_srid=True,
-                              output_dimension=2, byte_order=1)
+        ewkb = shapely.to_wkb(
+            shapely.set_srid(geoms, 4326), include_srid=True, output_dimension=2, byte_order=1
+        )
         values = [_values(frame[c.name], c.type) for c in self.columns]
         fids = range(self.count + 1, self.count + len(frame) + 1)
         names = sql.SQL("").join(sql.SQL(", ") + sql.Identifier(c.name) for c in self.columns)
@@ -121,27 +152,47 @@ class PostGISWriter(LayerWriter):
                 for row in zip(fids, ewkb, *values, strict=True):
                     copy.write_row(row)
         except psycopg.Error as err:
-            raise StoreError(f"cannot load {self.layer_id} into {self.store.where}:"
-                             f" {err}") from None
+            raise StoreError(f"cannot load {self.layer_id} into {self.store.where}: {err}") from None
         self.count += len(frame)
         self._grow_bbox(shapely.bounds(geoms))
 
     def _grow_bbox(self, bounds: np.ndarray) -> None:
-        box = [float(bounds[:, 0].min()), float(bounds[:, 1].min()),
-               float(bounds[:, 2].max()), float(bounds[:, 3].max())]
-        self.bbox = box if self.bbox is None else [
-            min(self.bbox[0], box[0]), min(self.bbox[1], box[1]),
-            max(self.bbox[2], box[2]), max(self.bbox[3], box[3])]
+        box = [
+            float(bounds[:, 0].min()),
+            float(bounds[:, 1].min()),
+            float(bounds[:, 2].max()),
+            float(bounds[:, 3].max()),
+        ]
+        self.bbox = (
+            box
+            if self.bbox is None
+            else [
+                min(self.bbox[0], box[0]),
+                min(self.bbox[1], box[1]),
+                max(self.bbox[2], box[2]),
+                max(self.bbox[3], box[3]),
+            ]
+        )
 
     def reject(self, rejects: Sequence[Reject]) -> None:
         """Keep rejected source features in the quarantine table, with this version."""
-        statement = self._sql('COPY {s}.tg_rejects (layer_id, version, source, "row", reason,'
-                              " attributes, geometry_wkt) FROM STDIN")
+        statement = self._sql(
+            'COPY {s}.tg_rejects (layer_id, version, source, "row", reason,'
+            " attributes, geometry_wkt) FROM STDIN"
+        )
         with self.conn.cursor().copy(statement) as copy:
             for r in rejects:
-                copy.write_row((self.layer_id, self.version, r.source, r.row, r.reason,
-                                json.dumps(r.attributes, ensure_ascii=False, default=str),
-                                r.geometry_wkt))
+                copy.write_row(
+                    (
+                        self.layer_id,
+                        self.version,
+                        r.source,
+                        r.row,
+                        r.reason,
+                        json.dumps(r.attributes, ensure_ascii=False, default=str),
+                        r.geometry_wkt,
+                    )
+                )
         self.rejected += len(rejects)
 
     def commit(self, meta: dict[str, Any], make_current: bool = True) -> LayerRecord:
@@ -153,11 +204,17 @@ class PostGISWriter(LayerWriter):
             conn.execute(self._sql("CREATE INDEX ON {t} ({c})", c=sql.Identifier(self.id_column)))
         conn.execute(self._sql("ANALYZE {t}"))  # the first queries already get good plans
         if make_current:
-            conn.execute(self._sql("UPDATE {s}.tg_layer_versions SET current = false"
-                                   " WHERE layer_id = %s AND current"), (self.layer_id,))
-        conn.execute(self._sql(f"INSERT INTO {{s}}.tg_layer_versions ({RECORD_COLUMNS}) VALUES"
-                               " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"),
-                     self._record_row(meta, make_current))
+            conn.execute(
+                self._sql("UPDATE {s}.tg_layer_versions SET current = false WHERE layer_id = %s AND current"),
+                (self.layer_id,),
+            )
+        conn.execute(
+            self._sql(
+                f"INSERT INTO {{s}}.tg_layer_versions ({RECORD_COLUMNS}) VALUES"
+                " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            ),
+            self._record_row(meta, make_current),
+        )
         self.store.prune(conn, self.layer_id)
         self.store.bump_generation(conn)
         record = self.store.read_version(conn, self.layer_id, self.version)
@@ -169,11 +226,23 @@ class PostGISWriter(LayerWriter):
         # A store copy passes the original load time and duration; the ETL passes neither.
         loaded_at = meta.get("loaded_at") or datetime.now(UTC).isoformat(timespec="seconds")
         duration = meta.get("duration_s", round(time.monotonic() - self.started, 3))
-        return (self.layer_id, self.version, self.table, current, self.geometry_type, self.count,
-                self.rejected, self.bbox, json.dumps([c.__dict__ for c in self.columns]),
-                self.id_column, meta["source_checksum"], meta["definition_checksum"],
-                datetime.fromisoformat(loaded_at), duration,
-                json.dumps(meta.get("crs", {}), ensure_ascii=False))
+        return (
+            self.layer_id,
+            self.version,
+            self.table,
+            current,
+            self.geometry_type,
+            self.count,
+            self.rejected,
+            self.bbox,
+            json.dumps([c.__dict__ for c in self.columns]),
+            self.id_column,
+            meta["source_checksum"],
+            meta["definition_checksum"],
+            datetime.fromisoformat(loaded_at),
+            duration,
+            json.dumps(meta.get("crs", {}), ensure_ascii=False),
+        )
 
     def _close(self) -> None:
         self.done = True

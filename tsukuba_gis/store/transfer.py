@@ -26,8 +26,11 @@ class Copied:
 
 
 def _same(a: LayerRecord, b: LayerRecord) -> bool:
-    return (a.source_checksum, a.definition_checksum, a.feature_count) == \
-        (b.source_checksum, b.definition_checksum, b.feature_count)
+    return (a.source_checksum, a.definition_checksum, a.feature_count) == (
+        b.source_checksum,
+        b.definition_checksum,
+        b.feature_count,
+    )
 
 
 def copy_version(source: Store, target: Store, record: LayerRecord) -> Copied:
@@ -35,49 +38,72 @@ def copy_version(source: Store, target: Store, record: LayerRecord) -> Copied:
     present = target.version(record.layer_id, record.version)
     if present is not None:
         if not _same(present, record):
-            raise StoreError(f"{record.layer_id} v{record.version} already exists in the target"
-                             " with other content; copy into an empty store or schema")
+            raise StoreError(
+                f"{record.layer_id} v{record.version} already exists in the target"
+                " with other content; copy into an empty store or schema"
+            )
         if record.current and not present.current:
             target.activate(record.layer_id, record.version)
-        return Copied(record.layer_id, record.version, record.current, "present",
-                      present.feature_count, present.rejected_count)
-    with target.writer(record.layer_id, record.columns, record.geometry_type,
-                       record.id_column, version=record.version) as writer:
+        return Copied(
+            record.layer_id,
+            record.version,
+            record.current,
+            "present",
+            present.feature_count,
+            present.rejected_count,
+        )
+    with target.writer(
+        record.layer_id, record.columns, record.geometry_type, record.id_column, version=record.version
+    ) as writer:
         expected = 1
         for frame in source.iter_frames(record):
             if list(frame.index) != list(range(expected, expected + len(frame))):
-                raise StoreError(f"{record.layer_id} v{record.version}: feature ids in the"
-                                 " source are not 1..n; reload it with `tsukuba-gis etl --force`")
+                raise StoreError(
+                    f"{record.layer_id} v{record.version}: feature ids in the"
+                    " source are not 1..n; reload it with `tsukuba-gis etl --force`"
+                )
             writer.append(frame)
             expected += len(frame)
         rejects = source.rejects(record.layer_id, record.version)
         if rejects:
             writer.reject(rejects)
-        meta = {"source_checksum": record.source_checksum, "title": record.layer_id,
-                "definition_checksum": record.definition_checksum, "crs": record.crs,
-                "loaded_at": record.loaded_at, "duration_s": record.duration_s}
+        meta = {
+            "source_checksum": record.source_checksum,
+            "title": record.layer_id,
+            "definition_checksum": record.definition_checksum,
+            "crs": record.crs,
+            "loaded_at": record.loaded_at,
+            "duration_s": record.duration_s,
+        }
         done = writer.commit(meta, make_current=record.current)
     if done.feature_count != record.feature_count:
-        raise StoreError(f"{record.layer_id} v{record.version}: copied {done.feature_count}"
-                         f" features of {record.feature_count}")
-    return Copied(record.layer_id, record.version, record.current, "copied",
-                  done.feature_count, done.rejected_count)
+        raise StoreError(
+            f"{record.layer_id} v{record.version}: copied {done.feature_count}"
+            f" features of {record.feature_count}"
+        )
+    return Copied(
+        record.layer_id, record.version, record.current, "copied", done.feature_count, done.rejected_count
+    )
 
 
-def copy_store(source: Store, target: Store, current_only: bool = False,
-               report: Callable[[Copied], None] = lambda c: None) -> list[Copied]:
+def copy_store(
+    source: Store,
+    target: Store,
+    current_only: bool = False,
+    report: Callable[[Copied], None] = lambda c: None,
+) -> list[Copied]:
     """Copy every layer (its kept versions, oldest first); one failed layer spares the others."""
     target.migrate()
     results = []
     for current in source.layers():
-        versions = [current] if current_only else sorted(source.history(current.layer_id),
-                                                         key=lambda r: r.version)
+        versions = (
+            [current] if current_only else sorted(source.history(current.layer_id), key=lambda r: r.version)
+        )
         for record in versions:
             try:
                 result = copy_version(source, target, record)
             except StoreError as err:
-                result = Copied(record.layer_id, record.version, record.current, "failed",
-                                error=str(err))
+                result = Copied(record.layer_id, record.version, record.current, "failed", error=str(err))
             results.append(result)
             report(result)
             if result.status == "failed":
