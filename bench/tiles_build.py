@@ -32,11 +32,13 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import data, scenarios  # noqa: E402
-from etl.publish.tiles import build_mbtiles, tile_spec  # noqa: E402
+from server.snapshot import Snapshots  # noqa: E402
 from server.tiles.service import TileService  # noqa: E402
 from tsukuba_gis.catalog import load_catalog  # noqa: E402
 from tsukuba_gis.settings import Settings  # noqa: E402
 from tsukuba_gis.store import open_store  # noqa: E402
+from tsukuba_gis.tiles.mbtiles import build_mbtiles  # noqa: E402
+from tsukuba_gis.tiles.rules import tile_spec  # noqa: E402
 
 ZOOMS = {13: 3, 14: 5, 15: 7, 16: 9}  # zoom -> side of the block of tiles around つくば駅
 
@@ -88,23 +90,27 @@ def _timed(service: TileService, tileset, z: int, block) -> tuple[list[float], l
     return times, tiles
 
 
+def _service(settings: Settings) -> TileService:
+    return TileService(Snapshots(settings, open_store(settings.store_url)), "public", "http://x/api")
+
+
 def measure_serving(settings: Settings, label: str, layer_id: str) -> None:
     """Per zoom: TileService.tile over a block of tiles (PostGIS: cold, then warm), sizes."""
-    service = TileService(settings, open_store(settings.store_url), "public", "http://x/api")
+    service = _service(settings)
     tileset = service.tilesets()[layer_id]
     for z, side in ZOOMS.items():
         if not tileset.spec.minzoom <= z <= tileset.spec.maxzoom:
             continue
         block = scenarios.tiles(z, side)
         passes = ["warm"]
-        if service.postgis:  # cold: ST_AsMVT for every tile (the ETL's pre-built ones removed)
+        if service.waits:  # PostGIS, cold: ST_AsMVT for every tile (the ETL's pre-built ones removed)
             service.store.tile_cache().clear(layer_id)
             # table: what a server process that has not seen the tile yet reads (tg_tile_cache,
             # pre-built by the ETL or by the cold pass); warm: from the process's own memory.
             passes = ["cold (ST_AsMVT)", "table", "warm (memory)"]
         for name in passes:
             if name == "table":
-                service = TileService(settings, service.store, "public", "http://x/api")
+                service = _service(settings)  # a fresh process's memory: empty
                 tileset = service.tilesets()[layer_id]
             times, tiles = _timed(service, tileset, z, block)
             print(
@@ -123,8 +129,8 @@ def measure_python(settings: Settings, layer_id: str) -> None:
     import shapely
     from pyproj import Transformer
 
-    from server.tiles import grid
     from tsukuba_gis.store import Query
+    from tsukuba_gis.tiles import grid
 
     store = open_store(settings.store_url)
     record = store.current(layer_id)

@@ -23,13 +23,12 @@ from typing import Any
 
 import numpy as np
 import shapely
-from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.requests import Request
 
-from server.ogcapi.adapter import ogc_error
-from server.search import PUBLISHED, Published, audience_endpoint
+from server.snapshot import PublishedLayer, Snapshot, Snapshots, audience_endpoint
+from tsukuba_gis.errors import BadRequest
 from tsukuba_gis.layerdef import Access, LayerDef
-from tsukuba_gis.settings import Settings
 from tsukuba_gis.store import LayerRecord, Query, Store
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -43,26 +42,18 @@ MAX_FEATURES, MAX_NEARBY = 500, 10
 FORMATS = ("json", "csv", "html")
 
 
-class BadRequest(ValueError):
-    """A parameter the client must fix (answered 400)."""
-
-    def __init__(self, code: str, description: str):
-        super().__init__(description)
-        self.code, self.description = code, description
-
-
 def _number(params: Any, name: str, default: float | None = None) -> float:
     raw = params.get(name)
     if raw is None or raw.strip() == "":
         if default is None:
-            raise BadRequest("MissingParameterValue", f"{name} is required (decimal degrees)")
+            raise BadRequest(f"{name} is required (decimal degrees)", code="MissingParameterValue")
         return default
     try:
         value = float(raw)
     except ValueError:
-        raise BadRequest("InvalidParameterValue", f"{name}: {raw[:40]!r} is not a number") from None
+        raise BadRequest(f"{name}: {raw[:40]!r} is not a number") from None
     if not math.isfinite(value):
-        raise BadRequest("InvalidParameterValue", f"{name} must be a finite number")
+        raise BadRequest(f"{name} must be a finite number")
     return value
 
 
@@ -177,15 +168,10 @@ def _nearest(
 
 
 def _layer_report(
-    layer: LayerDef,
-    record: LayerRecord,
-    pub: Published,
-    store: Store,
-    plane: LocalPlane,
-    radius: float,
-    audience: Access,
+    published: PublishedLayer, snapshot: Snapshot, plane: LocalPlane, radius: float
 ) -> dict[str, Any]:
-    fields = _fields(layer, record, audience)
+    layer, record, store = published.definition, published.record, snapshot.store
+    fields = _fields(layer, record, snapshot.audience)
     select = tuple(name for name, _, _ in fields)
     rows, truncated = _around(store, record, plane, select, radius)
     here = [r for r in rows if r[0] == 0 and layer.geometry != "point"]
@@ -196,7 +182,7 @@ def _layer_report(
         "id": layer.id,
         "title": layer.title.model_dump(),
         "department": layer.department,
-        "department_name": pub.departments.get(layer.department, {"ja": layer.department}),
+        "department_name": snapshot.department_name(layer.department).model_dump(),
         "geometry": layer.geometry,
         "synthetic": layer.synthetic,
         # "outside": the point is beyond the area this layer's data covers (no answer, not "none").
@@ -209,28 +195,24 @@ def _layer_report(
 
 
 def point_report(
-    settings: Settings,
-    store: Store,
-    audience: Access,
+    snapshot: Snapshot,
     lat: float,
     lon: float,
     radius: float = DEFAULT_RADIUS_M,
     nearest: int = DEFAULT_NEAREST,
 ) -> dict[str, Any]:
-    """What applies at (lat, lon) in every layer ``audience`` may see."""
+    """What applies at (lat, lon) in every layer of the audience's snapshot."""
     started = time.perf_counter()
-    pub: Published = PUBLISHED.get(settings, store, audience)
-    if not _contains(pub.area, lat, lon):
-        raise BadRequest(
-            "InvalidParameterValue", f"lat={lat}, lon={lon} is outside the area this map covers (Tsukuba)"
-        )
+    if not snapshot.inside(lat, lon):
+        raise BadRequest(f"lat={lat}, lon={lon} is outside the area this map covers (Tsukuba)")
     plane = LocalPlane(lat, lon)
     layers, closest = [], []
-    for layer, record in pub.layers:
-        layers.append(_layer_report(layer, record, pub, store, plane, radius, audience))
+    for published in snapshot.layers:
+        layers.append(_layer_report(published, snapshot, plane, radius))
+        layer, record = published.definition, published.record
         if layer.geometry == "point" and NEAREST_KEYWORDS & set(layer.keywords) and nearest:
-            fields = _fields(layer, record, audience)
-            rows = _nearest(store, record, plane, tuple(n for n, _, _ in fields), nearest)
+            fields = _fields(layer, record, snapshot.audience)
+            rows = _nearest(snapshot.store, record, plane, tuple(n for n, _, _ in fields), nearest)
             found = [_feature(layer, fields, fid, p, w, d) for d, fid, p, w in rows]
             for feature in found:
                 feature["walk_min"] = math.ceil(feature["distance_m"] / WALK_M_PER_MIN)
@@ -422,26 +404,29 @@ _CSS = (
 # -- HTTP -----------------------------------------------------------------------------------------
 
 
-def answer(request: Request, settings: Settings, store: Store, audience: Access) -> Response:
-    """The point report of one audience for a request (lat, lon, radius, nearest, f, lang)."""
-    params = request.query_params
-    try:
-        lat, lon = _number(params, "lat"), _number(params, "lon")
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            raise BadRequest("InvalidParameterValue", "lat must be within ±90 and lon within ±180")
-        radius = _number(params, "radius", DEFAULT_RADIUS_M)
-        if not 0 <= radius <= MAX_RADIUS_M:
-            raise BadRequest("InvalidParameterValue", f"radius: 0 to {MAX_RADIUS_M} metres")
-        nearest = _number(params, "nearest", DEFAULT_NEAREST)
-        if not (nearest.is_integer() and 0 <= nearest <= MAX_NEAREST):
-            raise BadRequest("InvalidParameterValue", f"nearest: an integer from 0 to {MAX_NEAREST}")
-        fmt, lang = params.get("f", "json"), params.get("lang", "ja")
-        if fmt not in FORMATS or lang not in TEXT:
-            raise BadRequest("InvalidParameterValue", f"f: one of {', '.join(FORMATS)}; lang: ja or en")
-        report = point_report(settings, store, audience, lat, lon, radius, int(nearest))
-    except BadRequest as err:
-        return ogc_error(400, err.code, err.description)
-    cache = {"Cache-Control": "public, max-age=60" if audience == "public" else "private, no-store"}
+def _parameters(params: Any) -> tuple[float, float, float, int, str, str]:
+    """(lat, lon, radius, nearest, f, lang) of a request, or BadRequest naming the parameter."""
+    lat, lon = _number(params, "lat"), _number(params, "lon")
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise BadRequest("lat must be within ±90 and lon within ±180")
+    radius = _number(params, "radius", DEFAULT_RADIUS_M)
+    if not 0 <= radius <= MAX_RADIUS_M:
+        raise BadRequest(f"radius: 0 to {MAX_RADIUS_M} metres")
+    nearest = _number(params, "nearest", DEFAULT_NEAREST)
+    if not (nearest.is_integer() and 0 <= nearest <= MAX_NEAREST):
+        raise BadRequest(f"nearest: an integer from 0 to {MAX_NEAREST}")
+    fmt, lang = params.get("f", "json"), params.get("lang", "ja")
+    if fmt not in FORMATS or lang not in TEXT:
+        raise BadRequest(f"f: one of {', '.join(FORMATS)}; lang: ja or en")
+    return lat, lon, radius, int(nearest), fmt, lang
+
+
+def answer(request: Request, snapshot: Snapshot) -> Response:
+    """The point report of one audience's snapshot for a request (lat, lon, radius, nearest, f, lang)."""
+    lat, lon, radius, nearest, fmt, lang = _parameters(request.query_params)
+    report = point_report(snapshot, lat, lon, radius, nearest)
+    public = snapshot.audience == "public"
+    cache = {"Cache-Control": "public, max-age=60" if public else "private, no-store"}
     name = f"point-{lat:.5f}-{lon:.5f}"
     if fmt == "csv":
         return Response(
@@ -458,15 +443,6 @@ def answer(request: Request, settings: Settings, store: Store, audience: Access)
     return JSONResponse(report, headers=cache)
 
 
-def endpoint(settings: Settings, store: Store, audience: Access) -> Callable:
+def endpoint(snapshots: Snapshots, audience: Access) -> Callable:
     """A Starlette endpoint answering point reports over ``audience``'s layers (e.g. /internal)."""
-    return audience_endpoint(answer, settings, store, audience)
-
-
-router = APIRouter()
-
-
-@router.get("/point", include_in_schema=False)
-def point(request: Request) -> Response:
-    """What applies at a point, over the public layers (lat, lon, radius, nearest, f, lang)."""
-    return answer(request, request.app.state.settings, request.app.state.store, "public")
+    return audience_endpoint(answer, snapshots, audience)

@@ -1,13 +1,13 @@
 """The viewer: its static files, its npm packages under /vendor, and its configuration."""
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.staticfiles import StaticFiles
 
-from server.publications import PREFIXES
-from tsukuba_gis.catalog import cached_catalog
+from server.snapshot import PREFIXES, Snapshot, Snapshots, audience_endpoint
 from tsukuba_gis.layerdef import Access, LayerDef
 from tsukuba_gis.settings import Settings
 
@@ -77,14 +77,12 @@ def _layer(layer: LayerDef, audience: Access) -> dict[str, Any]:
     }
 
 
-def viewer_config(settings: Settings, audience: Access = "public") -> dict[str, Any]:
+def viewer_config(settings: Settings, snapshot: Snapshot) -> dict[str, Any]:
     """What the viewer needs besides the OGC API: styles, labels, departments, base maps.
 
-    The staff config (``audience="internal"``) has every layer and field, and the staff API.
+    From the audience's snapshot: the staff config has every layer and field, and the staff API.
     """
-    catalog = cached_catalog(settings.layers_dir)
-    layers = catalog.public_layers() if audience == "public" else list(catalog.layers.values())
-    departments = sorted(catalog.departments.values(), key=lambda d: (d.order, d.id))
+    audience = snapshot.audience
     return {
         "title": {
             "ja": f"{settings.city_name_ja} 統合型GIS",
@@ -94,8 +92,8 @@ def viewer_config(settings: Settings, audience: Access = "public") -> dict[str, 
         "center": [36.083, 140.111],
         "zoom": 12,
         "basemaps": basemaps(settings),
-        "departments": [{"id": d.id, "name": d.name.model_dump()} for d in departments],
-        "layers": {layer.id: _layer(layer, audience) for layer in layers},
+        "departments": [{"id": d.id, "name": d.name.model_dump()} for d in snapshot.departments],
+        "layers": {layer.id: _layer(layer.definition, audience) for layer in snapshot.layers},
         # Staff search and point reports also see internal layers, behind the same wall.
         "endpoints": {
             name: f"{PREFIXES[audience].removesuffix('/api')}/{name}" for name in ("search", "point")
@@ -103,13 +101,18 @@ def viewer_config(settings: Settings, audience: Access = "public") -> dict[str, 
     }
 
 
-def mount(app: FastAPI, settings: Settings) -> None:
+def config_endpoint(snapshots: Snapshots, audience: Access) -> Callable:
+    """``/viewer-config.json`` of one audience (the staff one lives behind the /internal wall)."""
+
+    def answer(request: Request, snapshot: Snapshot) -> JSONResponse:
+        return JSONResponse(viewer_config(snapshots.settings, snapshot))
+
+    return audience_endpoint(answer, snapshots, audience)
+
+
+def mount(app: FastAPI, settings: Settings, snapshots: Snapshots) -> None:
     """Add the viewer's routes; the static mount comes last because it catches every path."""
-
-    @app.get("/viewer-config.json", include_in_schema=False)
-    def config(request: Request) -> JSONResponse:
-        return JSONResponse(viewer_config(request.app.state.settings))
-
+    app.add_route("/viewer-config.json", config_endpoint(snapshots, "public"), include_in_schema=False)
     modules = settings.viewer_dir / "node_modules"
     if modules.is_dir():
         app.mount("/vendor", StaticFiles(directory=modules), name="vendor")

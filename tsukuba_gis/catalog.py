@@ -1,5 +1,6 @@
 """Load and check every layer definition under ``layers/``, reporting problems with file and line."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from tsukuba_gis.errors import DefinitionError
 from tsukuba_gis.layerdef import Department, LayerDef
 
 DEPARTMENT_FILE = "_department.yaml"
+NO_ORDER = 999  # a layer of a department without a definition comes after the others
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,13 @@ class Catalog:
     departments: dict[str, Department] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+
+    def in_order(self, layers: Iterable[LayerDef]) -> list[LayerDef]:
+        """The one order every listing uses: department order, then department, then layer id."""
+        order = {d: dept.order for d, dept in self.departments.items()}
+        return sorted(
+            layers, key=lambda layer: (order.get(layer.department, NO_ORDER), layer.department, layer.id)
+        )
 
     def public_layers(self) -> list[LayerDef]:
         """Layers the world may see."""
@@ -135,7 +144,10 @@ def load_catalog(layers_dir: Path, sources_dir: Path | None = None) -> Catalog:
 _CACHE: dict[Path, tuple[tuple, Catalog]] = {}
 
 
-def _signature(layers_dir: Path) -> tuple:
+def catalog_signature(layers_dir: Path) -> tuple:
+    """(path, mtime, size) of every definition file: changes whenever a definition does."""
+    if not layers_dir.is_dir():
+        return ()
     return tuple(
         sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in layers_dir.glob("*/*.yaml"))
     )
@@ -147,7 +159,7 @@ def cached_catalog(layers_dir: Path) -> Catalog:
     A stat of each file costs microseconds; parsing and validating every YAML costs a hundred
     milliseconds or more, which the viewer's first request would otherwise wait for.
     """
-    signature = _signature(layers_dir) if layers_dir.is_dir() else ()
+    signature = catalog_signature(layers_dir)
     hit = _CACHE.get(layers_dir)
     if hit is None or hit[0] != signature:
         hit = _CACHE[layers_dir] = (signature, load_catalog(layers_dir))

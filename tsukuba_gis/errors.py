@@ -1,8 +1,17 @@
-"""Errors of the product; each message says what went wrong, where, and what to do."""
+"""Errors of the product; each message says what went wrong, where, and what to do.
+
+Every error raised on purpose is a :class:`GisError`. Each class carries the OGC API exception
+code a client sees; the HTTP status of each class is decided in one table on the server side
+(``server/errors.py``), and the CLI turns any of them into a one-line message and exit code 1.
+"""
+
+from typing import ClassVar
 
 
 class GisError(Exception):
     """Base of every error this product raises on purpose."""
+
+    code: ClassVar[str] = "NoApplicableCode"
 
 
 class DefinitionError(GisError):
@@ -19,3 +28,58 @@ class StoreError(GisError):
 
 class LayerNotFound(StoreError):
     """The layer (or version) is not in the store."""
+
+    code = "NotFound"
+
+
+class StoreUnavailable(StoreError):
+    """The store does not answer (database down, restarting): try again shortly."""
+
+    code = "ServiceUnavailable"
+    retry_after: ClassVar[int] = 5
+    public_message: ClassVar[str] = "the data store is not available; try again shortly"
+
+
+class StoreBusy(StoreUnavailable):
+    """Every connection to the store is in use: try again shortly."""
+
+
+class QueryTimeout(StoreUnavailable):
+    """A query ran past the store's statement timeout."""
+
+
+class TilesNotReady(StoreUnavailable):
+    """The tiles of a layer version are not built yet (the ETL or the server builds them)."""
+
+    retry_after = 10
+    public_message = "the tiles of this layer version are being built; try again later"
+
+
+class RequestError(GisError):
+    """A request the client must change (a parameter, a body, a path).
+
+    Attributes:
+        code: the OGC exception code (InvalidParameterValue, MissingParameterValue, ...).
+    """
+
+    code = "InvalidParameterValue"
+
+    def __init__(self, description: str, code: str | None = None):
+        super().__init__(description)
+        self.description = description
+        if code is not None:
+            self.code = code
+
+
+class BadRequest(RequestError):
+    """A parameter or body the client must fix (answered 400)."""
+
+
+class NotFound(RequestError):
+    """No such resource (answered 404, the same for unknown and not-yours)."""
+
+    code = "NotFound"
+
+
+class NotAcceptable(RequestError):
+    """No representation of the resource in the format asked for."""

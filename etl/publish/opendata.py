@@ -19,13 +19,13 @@ from typing import Any
 from etl.publish.formats import WRITERS, FormatWriter, Target, public_frame
 from etl.publish.manifest import (
     MANIFEST,
-    current_catalog,
     layer_dir,
     read_manifest,
     write_json_atomic,
 )
 from etl.publish.records import write_records
 from etl.publish.standard_csv import STANDARDS, StandardCsvCp932Writer, StandardCsvWriter
+from tsukuba_gis.catalog import cached_catalog
 from tsukuba_gis.errors import GisError
 from tsukuba_gis.layerdef import LayerDef
 from tsukuba_gis.settings import Settings
@@ -178,5 +178,5 @@ def _describe(writer: FormatWriter, extra: dict[str, Any]) -> dict[str, Any]:
 
 def _refresh_records(settings: Settings) -> None:
     """Keep the catalog's records in step with the manifests and today's definitions."""
-    # current_catalog: publish runs once per layer; the definitions are parsed once per change.
-    write_records(settings.data_dir, current_catalog(settings.layers_dir))
+    # cached_catalog: publish runs once per layer; the definitions are parsed once per change.
+    write_records(settings.data_dir, cached_catalog(settings.layers_dir))

@@ -18,6 +18,7 @@ from server.auth.oidc import NoStaffRole, OIDCVerifier, TokenRejected
 from server.auth.passwords import Passwords
 from server.auth.sessions import Sessions
 from server.auth.settings import AuthSettings
+from tsukuba_gis.errors import GisError
 
 Method = Literal["session", "basic", "token", "oidc"]
 MAX_HEADER = 8192
@@ -37,7 +38,7 @@ class Principal:
     token_id: str | None = None
 
 
-class AuthFailure(Exception):
+class AuthFailure(GisError):
     """Refused: the HTTP status, OGC code and description to answer with."""
 
     def __init__(self, status: int, code: str, description: str, retry_after: float = 0):

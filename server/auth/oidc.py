@@ -8,6 +8,7 @@ from jwt import PyJWKClient
 
 from server.auth.accounts import Role
 from server.auth.settings import AuthSettings
+from tsukuba_gis.errors import GisError
 
 LOG = logging.getLogger(__name__)
 # Asymmetric only: with a shared-secret algorithm allowed, a public key could be used as the
@@ -15,11 +16,11 @@ LOG = logging.getLogger(__name__)
 ALGORITHMS = ["RS256", "ES256"]
 
 
-class TokenRejected(Exception):
+class TokenRejected(GisError):
     """The JWT is not valid for this server (signature, issuer, audience, time)."""
 
 
-class NoStaffRole(Exception):
+class NoStaffRole(GisError):
     """The JWT is valid but grants neither the staff nor the admin role."""
 
 

@@ -8,13 +8,14 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from server.auth.settings import AuthSettings
+from tsukuba_gis.errors import GisError
 
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this only bounds the work per request
 # argon2's defaults take 64 MiB per hash: a burst of logins must queue, not exhaust memory.
 _CONCURRENT = threading.BoundedSemaphore(os.cpu_count() or 2)
 
 
-class WeakPassword(ValueError):
+class WeakPassword(GisError, ValueError):
     """A new password does not meet the rules."""
 
 

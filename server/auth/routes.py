@@ -14,13 +14,10 @@ from server.auth.accounts import AccountError, SessionRecord
 from server.auth.audit import audit
 from server.auth.authenticate import Authenticator, AuthFailure, Principal, client_address
 from server.auth.web import NO_STORE, check_state_change, origin_ok, refusal, store_unavailable
-from server.ogcapi.adapter import ogc_error
+from server.errors import http_error, ogc_error
+from tsukuba_gis.errors import BadRequest
 
 MAX_BODY = 16 * 1024
-
-
-class BadRequest(Exception):
-    """The login body cannot be read."""
 
 
 async def _read_body(request: Request) -> bytes:
@@ -72,7 +69,7 @@ def auth_app(authenticator: Authenticator, trusted: frozenset[str]) -> Starlette
         try:
             username, password = await _credentials(request)
         except BadRequest as err:
-            return ogc_error(400, "InvalidParameterValue", str(err))
+            return ogc_error(400, err.code, err.description)
         try:
             user = await run_in_threadpool(
                 authenticator.check_password, username, password, client_address(request)
@@ -122,9 +119,3 @@ def auth_app(authenticator: Authenticator, trusted: frozenset[str]) -> Starlette
     ]
     handlers = {HTTPException: http_error, AccountError: store_unavailable}
     return Starlette(routes=routes, exception_handlers=handlers)
-
-
-async def http_error(request: Request, exc: HTTPException) -> Response:
-    """404/405 and the like as OGC JSON, like the OGC API's own errors."""
-    code = {404: "NotFound", 405: "InvalidOperation"}.get(exc.status_code, "InvalidParameterValue")
-    return ogc_error(exc.status_code, code, "no such resource" if exc.status_code == 404 else str(exc.detail))

@@ -4,9 +4,6 @@
 
 from fastapi import FastAPI
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
@@ -15,34 +12,32 @@ from server.auth.accounts import open_account_store
 from server.auth.audit import open_audit_log, redact_access_log
 from server.auth.authenticate import Authenticator
 from server.auth.middleware import RequireStaff
-from server.auth.routes import auth_app, http_error
+from server.auth.routes import auth_app
 from server.auth.settings import AuthSettings
 from server.auth.web import trusted_origins
-from server.publications import PREFIXES
+from server.errors import add_exception_handlers
+from server.snapshot import PREFIXES, Snapshots
 from tsukuba_gis.settings import Settings
-from tsukuba_gis.store import Store
 
 STAFF_ROOT = "/internal"
 
 
-def staff_app(settings: Settings, store: Store, staff_api: ASGIApp) -> Starlette:
+def staff_app(snapshots: Snapshots, staff_api: ASGIApp) -> Starlette:
     """Everything staff-only, before the wall is put around it."""
-
-    async def viewer_config(request: Request) -> JSONResponse:
-        return JSONResponse(viewer.viewer_config(settings, "internal"))
-
     api_path = PREFIXES["internal"].removeprefix(STAFF_ROOT)
     routes = [
-        Route("/viewer-config.json", viewer_config),
-        Route("/search", search.endpoint(settings, store, "internal")),
-        Route("/point", point.endpoint(settings, store, "internal")),
+        Route("/viewer-config.json", viewer.config_endpoint(snapshots, "internal")),
+        Route("/search", search.endpoint(snapshots, "internal")),
+        Route("/point", point.endpoint(snapshots, "internal")),
         Mount(api_path, app=staff_api),
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+    app = Starlette(routes=routes)
+    add_exception_handlers(app)
+    return app
 
 
 def mount(
-    app: FastAPI, settings: Settings, auth_settings: AuthSettings, store: Store, staff_api: ASGIApp
+    app: FastAPI, settings: Settings, auth_settings: AuthSettings, snapshots: Snapshots, staff_api: ASGIApp
 ) -> None:
     """Add /auth and the walled /internal to the app."""
     if not PREFIXES["internal"].startswith(STAFF_ROOT + "/"):
@@ -58,4 +53,4 @@ def mount(
     trusted = trusted_origins(settings.public_url, auth_settings.trusted_origins)
     app.state.authenticator = authenticator
     app.mount("/auth", auth_app(authenticator, trusted))
-    app.mount(STAFF_ROOT, RequireStaff(staff_app(settings, store, staff_api), authenticator, trusted))
+    app.mount(STAFF_ROOT, RequireStaff(staff_app(snapshots, staff_api), authenticator, trusted))

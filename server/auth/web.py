@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse
 
 from server.auth.accounts import AccountError
 from server.auth.authenticate import AuthFailure, Principal
-from server.ogcapi.adapter import ogc_error
+from server.errors import ogc_error
 
 LOG = logging.getLogger(__name__)
 REALM = "tsukuba-gis staff"

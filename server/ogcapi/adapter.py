@@ -6,96 +6,54 @@ process. This adapter calls the same framework-neutral functions of ``pygeoapi.a
 """
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from pygeoapi.api import API, APIRequest
+from pygeoapi.api import APIRequest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from server import caching
+from server.errors import add_exception_handlers, unexpected
 from server.ogcapi import patches
-from server.ogcapi.provider import RECORDS, REQUEST, StoreUnavailable
+from server.ogcapi.build import ApiBuild
+from server.ogcapi.provider import RECORDS, REQUEST
 from server.ogcapi.routes import ROUTES, STATIC_DIRS
-from server.refresh import Refreshed
-from tsukuba_gis.errors import StoreError
-from tsukuba_gis.store import LayerRecord
+from server.snapshot import Snapshots
+from tsukuba_gis.errors import GisError
+from tsukuba_gis.layerdef import Access
 
 LOG = logging.getLogger(__name__)
-MAX_DOCUMENTS = 256
 INLINE_MAX_ITEMS = 1000  # a page of 1,000 buildings takes ~15 ms
 # What else than the URL selects a representation: f= or Accept (HTML/JSON/CSV), the language.
 VARY = "Accept, Accept-Language"
 
 
-def ogc_error(status: int, code: str, description: str) -> JSONResponse:
-    """An OGC API exception body (``code``/``description``), as pygeoapi writes them."""
-    return JSONResponse({"code": code, "type": code, "description": description}, status_code=status)
-
-
-@dataclass
-class Build:
-    """One publication as of one registry generation.
-
-    Attributes:
-        api: the pygeoapi API object made from the generated config.
-        records: layer id -> the layer record the config was made from (HTTP validators,
-            providers).
-        documents: answers of the document routes made by this ``api`` (they depend on the
-            config only, so they are made once per build, language and format, and dropped
-            with the build).
-    """
-
-    api: API
-    records: dict[str, LayerRecord]
-    documents: dict[tuple, tuple] = field(default_factory=dict)
-
-    def keep(self, key: tuple, answer: tuple) -> None:
-        """Keep a document answer (/collections: 3,980 -> 8,907 req/s on 2 workers)."""
-        if len(self.documents) >= MAX_DOCUMENTS:
-            self.documents.clear()  # bounded: odd query strings cannot fill the memory
-        self.documents[key] = answer
-
-
 class Publication:
-    """The pygeoapi API of one audience, rebuilt when the store registry changes.
+    """The pygeoapi API of one audience: the ``api`` of its current snapshot.
 
     Attributes:
         name: "public" or "internal".
-        build: makes (config, openapi document, layer records) from the layers and registry.
+        snapshots: the audience snapshots of the store (``server/snapshot.py``).
         in_process: the store's reads are CPU work in this process (GeoPackage).
-        tiles: the publication's OGC API - Tiles service (server/tiles), if any.
     """
 
-    def __init__(
-        self,
-        name: str,
-        build: Callable[[], tuple[dict, dict, list[LayerRecord]]],
-        generation: Callable[[], int],
-        in_process: bool = False,
-        tiles: Any = None,
-    ):
-        self.name, self.build, self.in_process, self.tiles = name, build, in_process, tiles
-        self._current = Refreshed(self._make, generation)
+    def __init__(self, name: Access, snapshots: Snapshots):
+        self.name, self.snapshots = name, snapshots
+        self.in_process = snapshots.store.in_process
 
-    def _make(self) -> Build:
-        config, openapi, records = self.build()
-        LOG.info("%s OGC API built (%d collections)", self.name, len(config["resources"]))
-        return Build(API(config, openapi), {r.layer_id: r for r in records})
-
-    def ready(self) -> Build | None:
+    def ready(self) -> ApiBuild | None:
         """The current build if the registry was checked within the last second (no I/O)."""
-        return self._current.fresh()
+        snapshot = self.snapshots.ready(self.name)
+        return snapshot.api if snapshot is not None else None
 
-    def current(self) -> Build:
+    def current(self) -> ApiBuild:
         """The current build; checks the registry at most once a second."""
-        return self._current.get()
+        return self.snapshots.get(self.name).api
 
     def answers_inline(self, request: Request) -> bool:
         """Small requests on an in-process store are answered on the event loop.
@@ -125,7 +83,7 @@ def _to_response(headers: dict[str, str], status: int, content: Any) -> Response
 
 
 def _validators(
-    publication: Publication, built: Build, request: Request, api_request: APIRequest
+    publication: Publication, built: ApiBuild, request: Request, api_request: APIRequest
 ) -> caching.Validators | None:
     """From the versions of the layer a route shows (every layer for the others)."""
     layer = request.path_params.get("collection_id")
@@ -149,7 +107,7 @@ def _document_key(request: Request) -> tuple:
 
 async def _run(
     publication: Publication,
-    built: Build,
+    built: ApiBuild,
     func: Callable,
     api_request: APIRequest,
     request: Request,
@@ -202,44 +160,28 @@ def handler(
     publication: Publication, func: Callable, params: tuple[str, ...], check_format: bool, document: bool
 ):
     """The route endpoint for one pygeoapi function (``document``: its answer depends on the
-    config only, not on the data, so it is kept per build)."""
+    config only, not on the data, so it is kept per build). Errors (a store outage, a bug) are
+    answered by the app's one error table (``server/errors.py``)."""
 
     async def handle(request: Request) -> Response:
         try:
             return await _answer(publication, func, params, check_format, request, document)
-        except ClientDisconnect:  # the client left before sending its body: nobody to answer
-            return Response(status_code=400)
-        except StoreError as err:  # the database is down: say so; clients and proxies retry
-            LOG.warning("OGC API %s: store unavailable on %s: %s", publication.name, request.url.path, err)
-            response = ogc_error(503, StoreUnavailable.ogc_exception_code, StoreUnavailable.default_msg)
-            response.headers["Retry-After"] = "5"
-            return response
-        except Exception:  # a bug in pygeoapi or here: answer, log, never drop the connection
-            LOG.exception("OGC API %s failed on %s", publication.name, request.url.path)
-            return ogc_error(500, "NoApplicableCode", "internal server error")
+        except GisError:
+            raise
+        except Exception as exc:  # a bug in pygeoapi or here: answer, log, keep the connection
+            return unexpected(exc, request.url.path)
 
     return handle
 
 
-async def http_error(request: Request, exc: HTTPException) -> Response:
-    """404/405 and other HTTP errors as OGC API exception bodies."""
-    codes = {404: "NotFound", 405: "InvalidOperation"}
-    return ogc_error(
-        exc.status_code,
-        codes.get(exc.status_code, "InvalidParameterValue"),
-        "no such resource" if exc.status_code == 404 else str(exc.detail),
-    )
+def ogcapi_app(publication: Publication, schemas_dir=None, extensions: Sequence[BaseRoute] = ()) -> Starlette:
+    """The OGC API of one publication, to mount at its URL prefix.
 
-
-async def _server_error(request: Request, exc: Exception) -> Response:
-    LOG.exception("unexpected error on %s", request.url.path)
-    return ogc_error(500, "NoApplicableCode", "internal server error")
-
-
-def ogcapi_app(publication: Publication, schemas_dir=None) -> Starlette:
-    """The OGC API of one publication, to mount at its URL prefix."""
+    ``extensions``: more routes of the same API, tried first (e.g. OGC API - Tiles, server/tiles),
+    as titiler's factories take ``extensions``.
+    """
     patches.install()
-    routes = [
+    routes = list(extensions) + [
         # Items depend on the data; every other route on the generated config only.
         Route(
             path,
@@ -248,13 +190,10 @@ def ogcapi_app(publication: Publication, schemas_dir=None) -> Starlette:
         )
         for path, func, params, check_format in ROUTES
     ]
-    if publication.tiles is not None:  # OGC API - Tiles (server/tiles): same wall, same mount
-        from server.tiles.routes import tile_routes
-
-        routes = tile_routes(publication.tiles, publication) + routes
     routes.append(Mount("/static", app=StaticFiles(directory=STATIC_DIRS[0])))
     if schemas_dir is not None:
         routes.append(Mount("/schemas", app=StaticFiles(directory=schemas_dir)))
-    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: _server_error})
+    app = Starlette(routes=routes)
+    add_exception_handlers(app)
     app.router.redirect_slashes = False
     return app

@@ -5,20 +5,19 @@ so no route of pygeoapi can serve one (there is nothing to filter, nothing to fo
 """
 
 import copy
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pygeoapi.config import validate_config
 
 from server.opendata.records import RECORDS_COLLECTION, records_resource
 from server.tiles.provider import provider_config as tile_provider
-from tsukuba_gis.catalog import Catalog
-from tsukuba_gis.layerdef import LayerDef
+from tsukuba_gis.layerdef import Access, LayerDef
 from tsukuba_gis.settings import Settings
 from tsukuba_gis.store import LayerRecord, redact_url
 
-Audience = Literal["public", "internal"]
 PROVIDER = "server.ogcapi.provider.StoreProvider"
 HERE = Path(__file__).resolve().parent
 GSI_ATTRIBUTION = '<a href="https://maps.gsi.go.jp/development/ichiran.html">地理院タイル</a>'
@@ -28,9 +27,7 @@ def _i18n(text) -> dict[str, str]:
     return {"ja": text.ja, "en": text.en}
 
 
-def _collection(
-    layer: LayerDef, record: LayerRecord, settings: Settings, audience: Audience
-) -> dict[str, Any]:
+def _collection(layer: LayerDef, record: LayerRecord, settings: Settings, audience: Access) -> dict[str, Any]:
     fields = layer.fields_for(audience)
     links = [{"type": "text/html", "rel": "license", "title": layer.license.id, "href": layer.license.url}]
     if layer.access == "public":
@@ -95,7 +92,7 @@ def _server(settings: Settings, base_url: str) -> dict[str, Any]:
     }
 
 
-def _metadata(settings: Settings, audience: Audience) -> dict[str, Any]:
+def _metadata(settings: Settings, audience: Access) -> dict[str, Any]:
     staff = audience == "internal"
     return {
         "identification": {
@@ -129,24 +126,14 @@ def _metadata(settings: Settings, audience: Audience) -> dict[str, Any]:
 
 
 def build_config(
-    settings: Settings, catalog: Catalog, records: list[LayerRecord], audience: Audience, base_url: str
+    settings: Settings, layers: Sequence[tuple[LayerDef, LayerRecord]], audience: Access, base_url: str
 ) -> dict[str, Any]:
-    """The pygeoapi config for one audience: loaded layers that audience may see, in order."""
-    loaded = {r.layer_id: r for r in records}
-    visible = [
-        layer
-        for layer in catalog.layers.values()
-        if layer.id in loaded and (audience == "internal" or layer.access == "public")
-    ]
-    order = {d: dept.order for d, dept in catalog.departments.items()}
-    visible.sort(key=lambda layer: (order.get(layer.department, 999), layer.department, layer.id))
+    """The pygeoapi config for one audience: the layers of its snapshot, in the snapshot's order."""
     config = {
         "server": _server(settings, base_url),
         "logging": {"level": "WARNING"},
         "metadata": _metadata(settings, audience),
-        "resources": {
-            layer.id: _collection(layer, loaded[layer.id], settings, audience) for layer in visible
-        },
+        "resources": {layer.id: _collection(layer, record, settings, audience) for layer, record in layers},
     }
     # The open-data catalog as OGC API - Records, on the public side only (it lists public data).
     if audience == "public" and (catalog_records := records_resource(settings)) is not None:

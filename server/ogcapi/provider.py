@@ -8,7 +8,6 @@ field cannot reach a public response even when a request names it.
 import logging
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from http import HTTPStatus
 from typing import Any
 
 import numpy as np
@@ -21,18 +20,10 @@ from pygeoapi.provider.base import (
     ProviderItemNotFoundError,
 )
 
-from tsukuba_gis.errors import LayerNotFound, StoreError
+from tsukuba_gis.errors import LayerNotFound
 from tsukuba_gis.store import FeaturePage, LayerRecord, Query, open_store
 
 LOG = logging.getLogger(__name__)
-
-
-class StoreUnavailable(ProviderConnectionError):
-    """The store does not answer (database down): 503, so clients and proxies retry."""
-
-    http_status_code = HTTPStatus.SERVICE_UNAVAILABLE
-    ogc_exception_code = "ServiceUnavailable"
-    default_msg = "the data store is not available; try again shortly"
 
 
 JSON_TYPES = {
@@ -166,11 +157,9 @@ class StoreProvider(BaseProvider):
         self.layer_id: str = options["layer"]
         self.allowed: dict[str, str] = dict(options["fields"])
         self.field_titles: dict[str, str] = dict(options.get("titles", {}))
-        try:
-            self.store = open_store(self.data)
-        except StoreError as err:
-            LOG.error("store unavailable: %s", err)  # the details are for the log, not the client
-            raise StoreUnavailable() from None
+        # A store that cannot be opened raises StoreError: pygeoapi lets it through, and the
+        # app's error table answers 503 (server/errors.py), details in the log only.
+        self.store = open_store(self.data)
         self.get_fields()
 
     def get_fields(self) -> dict[str, dict[str, str]]:
@@ -190,11 +179,7 @@ class StoreProvider(BaseProvider):
         known = None if fresh else (RECORDS.get() or {}).get(self.layer_id)
         if known is not None:
             return known
-        try:
-            record = self.store.current(self.layer_id)
-        except StoreError as err:
-            LOG.error("store unavailable: %s", err)
-            raise StoreUnavailable() from None
+        record = self.store.current(self.layer_id)  # StoreError: 503, as above
         if record is None:
             raise ProviderConnectionError("the collection has no data loaded yet")
         return record

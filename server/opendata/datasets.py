@@ -7,12 +7,11 @@ OGC API; data facts (version, date, counts, files) from the manifest the ETL wro
 from dataclasses import dataclass
 from typing import Any
 
-from etl.publish.manifest import published
-from tsukuba_gis.catalog import Catalog, cached_catalog
+from server.snapshot import Snapshot
 from tsukuba_gis.layerdef import I18n, LayerDef
+from tsukuba_gis.opendata import read_manifest
 from tsukuba_gis.settings import Settings
 
-RECORDS_COLLECTION = "opendata-catalog"  # a hyphen: no layer id can take this name
 CITY_URL = "https://www.city.tsukuba.lg.jp/"
 LICENSE_NAMES = {
     "CC-BY-4.0": I18n(
@@ -67,18 +66,23 @@ class Dataset:
         return f"{what}を加工して作成" if edited else f"出典：{what}"
 
 
-def datasets(settings: Settings, catalog: Catalog | None = None) -> list[Dataset]:
-    """Every public layer that has published files, in department order."""
-    catalog = catalog or cached_catalog(settings.layers_dir)
+def datasets(settings: Settings, snapshot: Snapshot) -> list[Dataset]:
+    """Every layer of the public snapshot that has published files, in the snapshot's order.
+
+    The snapshot is the gate, not the files: a layer made internal or deleted disappears from
+    every open-data listing with the next snapshot, even before the ETL removes its old files.
+    """
     base = settings.public_url or ""
     found = []
-    for layer, manifest in published(settings.data_dir, catalog):
-        department = catalog.departments.get(layer.department)
+    for layer in snapshot.layers:
+        manifest = read_manifest(settings.data_dir, layer.id)
+        if manifest is None or manifest.get("layer") != layer.id or layer.definition.access != "public":
+            continue
         found.append(
             Dataset(
-                layer,
+                layer.definition,
                 manifest,
-                department.name if department else I18n(ja=layer.department, en=layer.department),
+                snapshot.department_name(layer.definition.department),
                 f"{base}/opendata#{layer.id}",
                 f"{base}/opendata/files/{layer.id}",
             )

@@ -8,7 +8,8 @@ cannot fetch a remote one.
 import json
 from typing import Any
 
-from server.opendata.datasets import CITY_URL, RECORDS_COLLECTION, Dataset
+from server.opendata.datasets import CITY_URL, Dataset
+from server.opendata.records import RECORDS_COLLECTION
 from tsukuba_gis.layerdef import I18n
 from tsukuba_gis.settings import Settings
 

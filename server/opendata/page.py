@@ -7,7 +7,8 @@ from typing import Any
 import yaml
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from server.opendata.datasets import RECORDS_COLLECTION, Dataset
+from server.opendata.datasets import Dataset
+from server.opendata.records import RECORDS_COLLECTION
 from tsukuba_gis.settings import Settings
 
 LANGUAGES = ("ja", "en")

@@ -15,9 +15,10 @@ from typing import Any
 from pygeoapi.provider.base import ProviderInvalidQueryError
 from pygeoapi.provider.tinydb_ import TinyDBCatalogueProvider
 
-from etl.publish.manifest import RECORDS, opendata_dir
-from server.opendata.datasets import RECORDS_COLLECTION
+from tsukuba_gis.opendata import RECORDS, opendata_dir
 from tsukuba_gis.settings import Settings
+
+RECORDS_COLLECTION = "opendata-catalog"  # a hyphen: no layer id can take this name
 
 PROVIDER = "server.opendata.records.CatalogueProvider"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"

@@ -6,8 +6,8 @@ Links are absolute and right behind the publication's mount (``base`` is ``.../a
 
 from typing import Any
 
-from server.tiles import grid
-from server.tiles.service import TileSet
+from tsukuba_gis.tiles import grid
+from tsukuba_gis.tiles.rules import TileSet
 
 MVT = "application/vnd.mapbox-vector-tile"
 TILEJSON_TYPE = "application/vnd.mapbox.tile+json"

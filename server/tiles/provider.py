@@ -11,10 +11,10 @@ from typing import Any
 from pygeoapi.models.provider.base import TileMatrixSetEnum
 from pygeoapi.provider.tile import BaseTileProvider, ProviderTileNotFoundError
 
-from etl.publish.tiles import zoom_range
 from server.tiles.documents import MVT
 from tsukuba_gis.layerdef import LayerDef
 from tsukuba_gis.store import LayerRecord
+from tsukuba_gis.tiles.rules import zoom_range
 
 NAME = "server.tiles.provider.TileProvider"
 

@@ -12,15 +12,19 @@ from collections.abc import Callable
 from datetime import datetime
 
 import orjson
+from pygeoapi.api import tiles as pygeoapi_tiles
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from server import caching
-from server.ogcapi.adapter import Publication, ogc_error
-from server.tiles import documents, grid
-from server.tiles.service import TileService, TileSet, TilesUnavailable
+from server.errors import ogc_error
+from server.ogcapi.adapter import Publication, handler
+from server.tiles import documents
+from server.tiles.service import TileService
+from tsukuba_gis.tiles import grid
+from tsukuba_gis.tiles.rules import TileSet
 
 # Tiles may be kept longer than documents: a new layer version changes their URL's ETag, and
 # server/caching.py (shared with the OGC API documents) answers the revalidation.
@@ -75,10 +79,7 @@ def _find_tile(tiles: TileService, request: Request) -> tuple[TileSet, int, int,
     if isinstance(tileset, Response):
         return tileset
     p = request.path_params
-    try:
-        z, x, y = grid.parse_tile(p["z"], p["y"], p["x"])
-    except grid.TileRequestError as err:
-        return ogc_error(err.status, err.code, str(err))
+    z, x, y = grid.parse_tile(p["z"], p["y"], p["x"])
     spec = tileset.spec
     if not grid.inside(spec.bounds, spec.minzoom, spec.maxzoom, z, x, y):
         return ogc_error(
@@ -100,14 +101,7 @@ def _tile_answer(tiles: TileService, request: Request) -> Response:
     headers = _headers(tiles, validators)
     if caching.not_modified(request.headers, validators):  # If-None-Match or If-Modified-Since
         return caching.not_modified_response(headers)
-    try:
-        data = tiles.tile(tileset, z, x, y)
-    except TilesUnavailable:
-        busy = ogc_error(
-            503, "ServiceUnavailable", "the tiles of this layer version are being built; try again later"
-        )
-        busy.headers["Retry-After"] = "10"
-        return busy
+    data = tiles.tile(tileset, z, x, y)  # TilesNotReady: 503 with Retry-After (server/errors.py)
     if not data:
         return Response(status_code=204, headers=headers)
     if "gzip" in request.headers.get("accept-encoding", ""):
@@ -124,8 +118,8 @@ def tile_endpoint(tiles: TileService) -> Callable:
         bad = _format(request, ("mvt",))
         if isinstance(bad, Response):
             return bad
-        # A pre-built tile is a microsecond SQLite read: no thread hop. PostGIS may wait.
-        if tiles.postgis:
+        # A pre-built MBTiles tile is a microsecond SQLite read: no thread hop. PostGIS may wait.
+        if tiles.waits:
             return await run_in_threadpool(_tile_answer, tiles, request)
         return _tile_answer(tiles, request)
 
@@ -150,7 +144,7 @@ def document_endpoint(tiles: TileService, base: str, kind: str) -> Callable:
         bad = _format(request, allowed[kind])
         if isinstance(bad, Response):
             return bad
-        return await run_in_threadpool(answer, request) if tiles.postgis else answer(request)
+        return await run_in_threadpool(answer, request) if tiles.waits else answer(request)
 
     return endpoint
 
@@ -181,10 +175,6 @@ def _html_or(json_endpoint: Callable, html_endpoint: Callable) -> Callable:
 def tile_routes(tiles: TileService, publication: Publication) -> list[Route]:
     """The tile routes, to put before the publication's other routes."""
     base = tiles.base_url
-    from pygeoapi.api import tiles as pygeoapi_tiles
-
-    from server.ogcapi.adapter import handler
-
     methods = ["GET", "HEAD"]
     collection = "/collections/{collection_id}/tiles"
     # The HTML pages are pygeoapi's (the adapter's handler, as for every other page); they

@@ -8,10 +8,9 @@ import pytest
 from pgcluster import free_port
 from test_store_contract import COLUMNS, META, POINTS, ROWS, frame, load
 
-from tsukuba_gis.errors import StoreError
+from tsukuba_gis.errors import StoreError, StoreUnavailable
 from tsukuba_gis.store import Query
 from tsukuba_gis.store.postgis import PostGISStore
-from tsukuba_gis.store.postgis_pool import StoreUnavailable
 from tsukuba_gis.store.postgis_schema import MIGRATIONS
 from tsukuba_gis.store.postgis_settings import DatabaseSettings, redact
 

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from minicity import MiniCity
 
 from server import caching
-from server.ogcapi.adapter import ogcapi_app
-from server.publications import make_publication
+from server.app import ogc_api
+from server.snapshot import Snapshots
 from tsukuba_gis.store import open_store
 
 ITEMS = "/api/collections/shelters/items"
@@ -143,9 +143,7 @@ def test_layers_have_their_own_tags_and_errors_have_none(client):
 def test_staff_documents_are_never_stored(sample_settings):
     settings = sample_settings.model_copy(update={"public_url": "http://testserver"})
     store = open_store(settings.store_url)
-    publication = make_publication(settings, store, "internal")
-    publication.layers = store.layers
-    with TestClient(ogcapi_app(publication)) as staff:
+    with TestClient(ogc_api(Snapshots(settings, store), "internal")) as staff:
         response = staff.get("/collections/shelters_staff/items", params={"f": "json"})
     assert response.status_code == 200
     assert response.headers["cache-control"] == "private, no-store"

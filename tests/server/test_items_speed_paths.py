@@ -17,9 +17,9 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 
+from server.app import ogc_api
 from server.ogcapi import patches, provider
-from server.ogcapi.adapter import ogcapi_app
-from server.publications import make_publication
+from server.snapshot import Snapshots
 from tsukuba_gis.catalog import load_catalog
 from tsukuba_gis.settings import PROJECT_ROOT
 from tsukuba_gis.store import Query, gpkg_query, open_store
@@ -40,9 +40,7 @@ STAMP = re.compile(rb',"timeStamp":"[^"]*"')
 def api_client(each_sample_settings):
     settings = each_sample_settings.model_copy(update={"public_url": "http://testserver"})
     store = open_store(settings.store_url)
-    publication = make_publication(settings, store, "public")
-    publication.layers = store.layers
-    with TestClient(ogcapi_app(publication)) as client:
+    with TestClient(ogc_api(Snapshots(settings, store), "public")) as client:
         yield client
 
 
@@ -160,8 +158,9 @@ def test_a_pruned_known_version_is_read_again_from_the_registry(each_sample_sett
     """Providers use the records the publication was built from; a pruned one is re-read."""
     settings = each_sample_settings.model_copy(update={"public_url": "http://testserver"})
     store = open_store(settings.store_url)
-    publication = make_publication(settings, store, "public")
-    definition = publication.current().api.config["resources"]["shelters"]["providers"][0]
+    definition = (
+        Snapshots(settings, store).get("public").api.api.config["resources"]["shelters"]["providers"][0]
+    )
     record = store.current("shelters")
     gone = dataclasses.replace(record, version=record.version + 100, table="l_shelters_v999")
     shelters = provider.StoreProvider(definition)

@@ -192,7 +192,12 @@ def _raw_get(live_server, path: str) -> httpx.Response:
 def test_unknown_internal_and_crafted_paths_are_the_same_404(live_server, path):
     response = _raw_get(live_server, path)
     assert response.status_code == 404, path
-    assert response.json() == {"code": "NotFound", "description": "no such open-data resource"}
+    # The one OGC exception shape of the whole server (server/errors.py): code, type, description.
+    assert response.json() == {
+        "code": "NotFound",
+        "type": "NotFound",
+        "description": "no such open-data resource",
+    }
 
 
 def test_bad_requests_are_clear_json(client):

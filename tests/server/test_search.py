@@ -6,7 +6,7 @@ import time
 import httpx
 import pytest
 
-from server.search import fold, parse_coordinates, query_keys
+from server.placenames import fold, parse_coordinates, query_keys
 from tsukuba_gis.catalog import load_catalog
 from tsukuba_gis.settings import PROJECT_ROOT
 from tsukuba_gis.store import Query, open_store

@@ -11,9 +11,9 @@ import mapbox_vector_tile
 import morecantile
 import pytest
 
-from etl.publish.tiles import MAX_SIZE
 from tsukuba_gis.catalog import load_catalog
 from tsukuba_gis.settings import PROJECT_ROOT
+from tsukuba_gis.tiles.rules import MAX_SIZE
 
 CATALOG = load_catalog(PROJECT_ROOT / "layers")
 TMS = morecantile.tms.get("WebMercatorQuad")
@@ -299,7 +299,7 @@ def test_postgis_serves_the_tiles_the_etl_prebuilt(both, postgis_sample_settings
     for z, x, y in every_tile(tileset, range(8, 12)):
         gpkg, postgis = (c.get(tile_url("flood_sample", z, x, y)) for c in both)
         assert gpkg.status_code == postgis.status_code and gpkg.content == postgis.content
-    from etl.publish.tiles import tile_spec
+    from tsukuba_gis.tiles.rules import tile_spec
 
     spec = tile_spec(CATALOG.layers["flood_sample"], cache.store.current("flood_sample"), "public")
     assert cache.prebuilt("flood_sample", spec.version, spec.cache_variant)
@@ -308,8 +308,8 @@ def test_postgis_serves_the_tiles_the_etl_prebuilt(both, postgis_sample_settings
 @pytest.mark.parametrize("layer_id,zooms", PARITY_TILES)
 def test_both_stores_serve_the_same_tiles(both, postgis_sample_settings, layer_id, zooms):
     """GDAL's pre-built tiles (GeoPackage server) and ST_AsMVT's (PostGIS, its cache emptied)."""
-    from server.tiles.service import TileService
     from tsukuba_gis.store import open_store
+    from tsukuba_gis.tiles.rules import tile_spec
 
     gpkg, _ = both
     path = f"/api/collections/{layer_id}/tiles/WebMercatorQuad"
@@ -317,11 +317,12 @@ def test_both_stores_serve_the_same_tiles(both, postgis_sample_settings, layer_i
     assert documents[0] == documents[1]
     store = open_store(postgis_sample_settings.store)
     store.tile_cache().clear(layer_id)
-    # A fresh service: no tile of this layer in memory or in the database, so ST_AsMVT makes them.
-    service = TileService(postgis_sample_settings, store, "public", "http://server/api")
+    # Straight from the store: no tile of this layer in the database, so ST_AsMVT makes them.
+    record = store.current(layer_id)
+    spec = tile_spec(CATALOG.layers[layer_id], record, "public")
     tileset = gpkg.get(path).json()
     for z, x, y in every_tile(tileset, zooms):
-        made = service.tile(service.tilesets()[layer_id], z, x, y)
+        made = store.tile(record, spec, z, x, y)
         a = decode(gpkg.get(tile_url(layer_id, z, x, y)))
         b = mapbox_vector_tile.decode(gzip.decompress(made)) if made else {}
         fa, fb = (t.get(layer_id, {}).get("features", []) for t in (a, b))

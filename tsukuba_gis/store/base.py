@@ -104,19 +104,32 @@ class LayerWriter(AbstractContextManager):
         ``etl --dry-run``), make it current, atomically; return its record."""
 
 
-class TileCache(ABC):
-    """Encoded tiles shared by every server process, keyed by layer version (issue 6).
+@dataclass(frozen=True)
+class TileSpec:
+    """What the tiles of one layer version look like for one audience.
 
-    ``variant`` separates tiles that differ for one layer version (the audience, a style).
+    Attributes:
+        variant: "public" or "internal"; staff share the public tiles when they carry the same.
+        fields: (name, type) of the attributes every feature carries, in order.
+        id_field: the attribute holding the feature's OGC API id ("fid" when the layer has none).
+        key: changes with anything the tile bytes depend on (version, rules, fields, zooms).
     """
 
-    @abstractmethod
-    def get(self, layer_id: str, version: int, variant: str, z: int, x: int, y: int) -> bytes | None:
-        """The cached tile, or None."""
+    layer_id: str
+    version: int
+    variant: str
+    geometry: str
+    fields: tuple[tuple[str, str], ...]
+    id_field: str
+    minzoom: int
+    maxzoom: int
+    bounds: tuple[float, float, float, float]
+    key: str
 
-    @abstractmethod
-    def put(self, layer_id: str, version: int, variant: str, z: int, x: int, y: int, tile: bytes) -> None:
-        """Keep a tile (concurrent puts of the same key: the first one wins)."""
+    @property
+    def cache_variant(self) -> str:
+        """The variant with its key, for caches keyed by (layer, version, variant, z, x, y)."""
+        return f"{self.variant}-{self.key}"
 
 
 class Store(ABC):
@@ -185,6 +198,17 @@ class Store(ABC):
     def iter_frames(self, record: LayerRecord, chunk_size: int = 50_000) -> Iterator[gpd.GeoDataFrame]:
         """Every feature of a version, in chunks (for exports, diffs and store copies)."""
 
+    @abstractmethod
+    def tile(self, record: LayerRecord, spec: TileSpec, z: int, x: int, y: int) -> bytes:
+        """The gzip-compressed MVT of one tile of a tile set (b"" when it holds no feature).
+
+        Raises ``TilesNotReady`` when the tile set cannot answer yet (being built).
+        """
+
+    @abstractmethod
+    def publish_tiles(self, record: LayerRecord, specs: Sequence[TileSpec]) -> list[str]:
+        """Pre-build every tile of these tile sets (idempotent); the variants it built."""
+
     def current(self, layer_id: str) -> LayerRecord | None:
         """The current version of a layer, if loaded."""
         return next((r for r in self.layers() if r.layer_id == layer_id), None)
@@ -192,10 +216,6 @@ class Store(ABC):
     def version(self, layer_id: str, version: int) -> LayerRecord | None:
         """One kept version of a layer, current or not."""
         return next((r for r in self.history(layer_id) if r.version == version), None)
-
-    def tile_cache(self) -> TileCache | None:
-        """The tile cache shared between server processes, if this backend has one."""
-        return None
 
     def close(self) -> None:  # noqa: B027 (optional hook: most backends have nothing to release)
         """Release connections."""

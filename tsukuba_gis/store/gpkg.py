@@ -28,9 +28,11 @@ from tsukuba_gis.store.base import (
     Query,
     Reject,
     Store,
+    TileSpec,
 )
 from tsukuba_gis.store.gpkg_query import booleans, run_query
 from tsukuba_gis.store.gpkg_rtree import bulk_load, outward_float32
+from tsukuba_gis.store.gpkg_tiles import MBTilesSets
 
 MIGRATIONS: list[list[str]] = [
     [
@@ -93,6 +95,7 @@ class GeoPackageStore(Store):
         super().__init__(url, keep_versions)
         self.path = Path(url.removeprefix("gpkg://"))
         self._local = threading.local()
+        self._tiles = MBTilesSets(self, self.path.parent / "tiles")
 
     # -- connections -------------------------------------------------------------------------
 
@@ -266,6 +269,20 @@ class GeoPackageStore(Store):
                 data, geometry=geoms, crs="EPSG:4326", index=pd.Index([r[0] for r in rows], name="fid")
             )
             yield frame
+
+    # -- tiles -------------------------------------------------------------------------------------
+
+    def tile(self, record: LayerRecord, spec: TileSpec, z: int, x: int, y: int) -> bytes:
+        """One tile from the tile set's MBTiles (built in the background when missing)."""
+        return self._tiles.tile(record, spec, z, x, y)
+
+    def publish_tiles(self, record: LayerRecord, specs: Sequence[TileSpec]) -> list[str]:
+        """An MBTiles file per tile set, next to the store (``tiles/<layer>/``)."""
+        return self._tiles.publish(record, specs)
+
+    def tiles_path(self, spec: TileSpec) -> Path:
+        """Where the MBTiles of a tile set lives (for tools and tests)."""
+        return self._tiles.path(spec)
 
 
 def _bump_generation(con: sqlite3.Connection) -> None:

@@ -23,6 +23,7 @@ from psycopg import sql
 from pydantic import ValidationError
 
 from tsukuba_gis.errors import LayerNotFound, StoreError
+from tsukuba_gis.store import postgis_tiles
 from tsukuba_gis.store.base import (
     Column,
     FeaturePage,
@@ -31,6 +32,7 @@ from tsukuba_gis.store.base import (
     Query,
     Reject,
     Store,
+    TileSpec,
 )
 from tsukuba_gis.store.postgis_pool import ReadPool, connect, conninfo, read_pool
 from tsukuba_gis.store.postgis_query import run_query
@@ -326,6 +328,14 @@ class PostGISStore(Store):
     def tile_cache(self) -> PostGISTileCache:
         """Tiles shared by every server process on this database (UNLOGGED table, primary)."""
         return PostGISTileCache(self)
+
+    def tile(self, record: LayerRecord, spec: TileSpec, z: int, x: int, y: int) -> bytes:
+        """A tile from the shared cache table (pre-built at ETL), else made by ST_AsMVT."""
+        return postgis_tiles.tile(self, record, spec, z, x, y)
+
+    def publish_tiles(self, record: LayerRecord, specs: Sequence[TileSpec]) -> list[str]:
+        """GDAL's tiles copied into the shared cache table, so every host serves them."""
+        return postgis_tiles.publish(self, record, specs)
 
     def close(self) -> None:
         """Release this instance's pooled connections."""

@@ -18,24 +18,12 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
-from tsukuba_gis.errors import StoreError
+from tsukuba_gis.errors import QueryTimeout, StoreBusy, StoreError, StoreUnavailable
 from tsukuba_gis.store.postgis_settings import DatabaseSettings, describe
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 PROBE_INTERVAL_S = 1.0
-
-
-class StoreUnavailable(StoreError):
-    """The database cannot be reached (down, restarting, or the network is)."""
-
-
-class StoreBusy(StoreError):
-    """Every pooled connection stayed busy for the whole pool timeout."""
-
-
-class QueryTimeout(StoreError):
-    """A query ran longer than the statement timeout."""
 
 
 def conninfo(url: str, settings: DatabaseSettings, name: str, serving: bool) -> str:

@@ -11,13 +11,17 @@ GeoPackage path's GDAL encoder (clip with a buffer, simplify, snap to the grid, 
 
 import gzip
 import logging
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from psycopg import sql
 
-from tsukuba_gis.store.base import LayerRecord, TileCache
+from tsukuba_gis.store.base import LayerRecord, TileSpec
+from tsukuba_gis.tiles import grid, mbtiles
+from tsukuba_gis.tiles.rules import BUFFER, EXTENT, MAX_SIZE, MIN_EXTENT, tolerance_units
 
 if TYPE_CHECKING:
     from tsukuba_gis.store.postgis import PostGISStore
@@ -25,7 +29,7 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 
 
-class PostGISTileCache(TileCache):
+class PostGISTileCache:
     """The ``tg_tile_cache`` table of one store schema."""
 
     def __init__(self, store: "PostGISStore"):
@@ -103,7 +107,7 @@ class PostGISTileCache(TileCache):
 
 @dataclass(frozen=True)
 class MvtRequest:
-    """One tile to encode with the per-zoom rules of the tile set (see etl/publish/tiles.py).
+    """One tile to encode with the per-zoom rules of the tile set (``tsukuba_gis.tiles.rules``).
 
     Attributes:
         bounds: the tile's EPSG:3857 box (left, bottom, right, top).
@@ -118,10 +122,10 @@ class MvtRequest:
     bounds: tuple[float, float, float, float]
     fields: tuple[tuple[str, str], ...]
     tolerance: float
-    extent: int = 4096
-    buffer: int = 80
-    max_size: int = 500_000
-    min_extent: int = 256
+    extent: int = EXTENT
+    buffer: int = BUFFER
+    max_size: int = MAX_SIZE
+    min_extent: int = MIN_EXTENT
 
 
 def _columns(request: MvtRequest) -> sql.Composable:
@@ -223,3 +227,34 @@ def render_mvt(store: "PostGISStore", record: LayerRecord, request: MvtRequest) 
         data, _ = run(extent, count)
         packed = gzip.compress(data, 6)
     return packed
+
+
+def tile(store: "PostGISStore", record: LayerRecord, spec: TileSpec, z: int, x: int, y: int) -> bytes:
+    """A tile from the shared cache table, else made by ST_AsMVT and kept there."""
+    cache, key = PostGISTileCache(store), (spec.layer_id, spec.version, spec.cache_variant, z, x, y)
+    cached = cache.get(*key)
+    if cached is not None:
+        return cached
+    request = MvtRequest(
+        name=spec.layer_id,
+        geometry=spec.geometry,
+        bounds=grid.xy_bounds(z, x, y),
+        fields=spec.fields,
+        tolerance=tolerance_units(spec, z),
+    )
+    made = render_mvt(store, record, request)
+    cache.put(*key, made)
+    return made
+
+
+def publish(store: "PostGISStore", record: LayerRecord, specs: Sequence[TileSpec]) -> list[str]:
+    """GDAL's tiles of each tile set not pre-built yet, copied into the cache table; variants built."""
+    cache, built = PostGISTileCache(store), []
+    for spec in specs:
+        if cache.prebuilt(spec.layer_id, spec.version, spec.cache_variant):
+            continue
+        with tempfile.TemporaryDirectory(prefix="tsukuba-gis-tiles-") as tmp:
+            path = mbtiles.build_mbtiles(store, record, spec, Path(tmp) / "tiles.mbtiles")
+            cache.put_prebuilt(spec.layer_id, spec.version, spec.cache_variant, mbtiles.read_mbtiles(path))
+        built.append(spec.variant)
+    return built

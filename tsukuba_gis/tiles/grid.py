@@ -5,41 +5,24 @@ from typing import Any
 
 import morecantile
 
+from tsukuba_gis.errors import BadRequest
+
 TMS_ID = "WebMercatorQuad"
 TMS = morecantile.tms.get(TMS_ID)
 TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
 CRS_URI = "http://www.opengis.net/def/crs/EPSG/0/3857"
 
 
-class TileRequestError(ValueError):
-    """A tile address that is malformed (400) or outside the tile set (404).
-
-    Attributes:
-        status: the HTTP status to answer.
-        code: the OGC exception code.
-    """
-
-    def __init__(self, status: int, code: str, description: str):
-        super().__init__(description)
-        self.status, self.code = status, code
-
-
 def parse_tile(matrix: str, row: str, col: str) -> tuple[int, int, int]:
-    """(z, x, y) of a tile path; 400 for anything but non-negative integers inside the matrix."""
+    """(z, x, y) of a tile path; BadRequest for anything but non-negative integers inside the matrix."""
     try:
         z, y, x = int(matrix), int(row), int(col)
     except ValueError:
-        raise TileRequestError(
-            400, "InvalidParameterValue", "tileMatrix, tileRow and tileCol must be integers"
-        ) from None
+        raise BadRequest("tileMatrix, tileRow and tileCol must be integers") from None
     if not (0 <= z <= TMS.maxzoom) or min(x, y) < 0:
-        raise TileRequestError(
-            400, "InvalidParameterValue", f"tileMatrix must be 0..{TMS.maxzoom}, tileRow/tileCol >= 0"
-        )
+        raise BadRequest(f"tileMatrix must be 0..{TMS.maxzoom}, tileRow/tileCol >= 0")
     if max(x, y) >= 2**z:
-        raise TileRequestError(
-            400, "InvalidParameterValue", f"tileRow and tileCol must be below {2**z} at tileMatrix {z}"
-        )
+        raise BadRequest(f"tileRow and tileCol must be below {2**z} at tileMatrix {z}")
     return z, x, y
 
 
