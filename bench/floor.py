@@ -1,7 +1,7 @@
 """The in-process floor: the same queries without HTTP, pygeoapi or uvicorn.
 
 Store read (SQLite R-tree, or the PostGIS query through the store's pool) plus the provider's
-GeoJSON encoding (``server.ogcapi.provider.features`` + orjson), nothing else. Run in as many
+GeoJSON encoding (``server.ogcapi.geojson.features`` + orjson), nothing else. Run in as many
 processes as the servers have workers, each looping over the scenario's queries, so the figure
 is comparable to the servers' requests/s on the same cores.
 """
@@ -39,7 +39,7 @@ def from_path(path: str) -> FloorQuery:
 def _one(store, records: dict, query: FloorQuery) -> int:
     import orjson
 
-    from server.ogcapi.provider import features
+    from server.ogcapi.geojson import features
     from tsukuba_gis.store import Query
 
     record = records[query.layer]

@@ -21,7 +21,8 @@ from server import caching
 from server.errors import add_exception_handlers, unexpected
 from server.ogcapi import patches
 from server.ogcapi.build import ApiBuild
-from server.ogcapi.provider import RECORDS, REQUEST
+from server.ogcapi.geojson import REQUEST
+from server.ogcapi.provider import RECORDS
 from server.ogcapi.routes import ROUTES, STATIC_DIRS
 from server.snapshot import Snapshots
 from tsukuba_gis.errors import GisError

@@ -43,6 +43,8 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
+from tsukuba_gis.errors import GisError
+
 __all__ = [
     "SCHEMAS_DIR",
     "OGC_SCHEMA_HOSTS",
@@ -79,7 +81,7 @@ _RAW_GITHUB_OGC = re.compile(
 _URL = re.compile(r"^https?://[^\s]+$")
 
 
-class UnmappedReferenceError(ValueError):
+class UnmappedReferenceError(GisError, ValueError):
     """Some external references could not be mapped to vendored files.
 
     ``unmapped`` is a list of ``(json_path, value, reason)`` tuples.

@@ -1,37 +1,42 @@
 """Small corrections to pygeoapi, applied at start-up instead of forking it.
 
-1. UTF-8 JSON out of pygeoapi, fast, and still safe to embed in HTML. pygeoapi's
-``util.to_json`` writes ``\\uXXXX`` escapes for every Japanese character and turns ``<``/``>``
-into ``&lt;``/``&gt;``, which changes the data (an attribution link arrives broken).
-The replacement writes UTF-8 with orjson and escapes ``<``/``>`` the JSON way (``\\u003c``),
-which keeps the data and the HTML-embedding safety. pygeoapi modules import the function by
-name, so it is replaced in each module that holds it.
+They rely on internals of one pygeoapi minor version (``PYGEOAPI_SERIES``; pyproject pins it):
+:func:`install` checks every target first and stops the server with a message naming the
+installed version when one is missing, rather than running with a correction silently gone.
+
+1. UTF-8 JSON out of pygeoapi, fast and safe to embed in HTML (``geojson.to_json``; the
+GeoJSON encoding contract is documented in ``geojson.py``). pygeoapi modules import
+``to_json`` by name, so it is replaced in each module that holds it.
 
 2. One process serves two publications (public and staff), each with its own config, but
 pygeoapi caches ONE translated config per language (``l10n._cfg_cache``), so HTML pages of one
 side would render with the other side's config (links, even resources). The cache is turned
 off; translating the small generated config per HTML page costs well under a millisecond.
 
-3. Speed (issue 6), pygeoapi 0.24 internals relied on, each checked by a test:
+3. Speed (issue 6):
    - ``pygeoapi.api.itemtypes.get_collection_items`` passes every bbox through
      ``transform_bbox(bbox, bbox_crs, storage_crs)``, imported there by name, which builds a
      pyproj Transformer and calls ``CRS.to_epsg()``: about 10 ms per request, even from CRS84
      to CRS84. A bbox already in the storage CRS is returned as it is.
    - The same function logs ``LOGGER.warning(TypeError(...))`` on every items request without
      ``offset=`` (``int(None)``): a log line per request under load. That one record is dropped.
-   - The features of a GeoJSON answer carry numpy coordinate arrays (see provider.py), which
-     our ``to_json`` writes (``OPT_SERIALIZE_NUMPY``); on that path pygeoapi only counts the
-     features (``len``) and adds links, it never reads a geometry.
+
+4. Logs a client cannot flood: ``API.get_exception`` logs every answer it makes at ERROR with
+the traceback at hand, a 400 for a mistyped ``limit`` included. Client errors (4xx) are logged
+at INFO without a traceback instead, server errors at ERROR as before.
 """
 
 import importlib
 import logging
 from typing import Any
 
-import orjson
+import pygeoapi
+from pygeoapi import api as pygeoapi_api
 from pygeoapi import crs, l10n
-from pygeoapi.util import json_serial
 
+from server.ogcapi.geojson import to_json
+
+PYGEOAPI_SERIES = "0.24"
 MODULES = (
     "pygeoapi.util",
     "pygeoapi.api",
@@ -43,14 +48,11 @@ MODULES = (
     "pygeoapi.config",
     "pygeoapi.linked_data",
 )
-_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+LOG = logging.getLogger(__name__)
 
 
-def to_json(dict_: Any, pretty: bool = False) -> str:
-    """Serialise to UTF-8 JSON text with ``<`` and ``>`` escaped as ``\\u003c``/``\\u003e``."""
-    options = _OPTIONS | (orjson.OPT_INDENT_2 if pretty else 0)
-    text = orjson.dumps(dict_, default=json_serial, option=options).decode("utf-8")
-    return text.replace("<", "\\u003c").replace(">", "\\u003e")
+class UnsupportedPygeoapi(RuntimeError):
+    """The installed pygeoapi lacks an internal the project corrects (another minor version)."""
 
 
 class _NoCache(dict):
@@ -74,18 +76,70 @@ class _DropOffsetWarning(logging.Filter):
         return not (record.levelno == logging.WARNING and isinstance(record.msg, TypeError))
 
 
-_OFFSET_FILTER = _DropOffsetWarning()
+class _OwnExceptionLog(logging.Filter):
+    """Drops ``API.get_exception``'s own ERROR record: :func:`get_exception` logs instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.funcName != "get_exception"
+
+
+def get_exception(self, status: int, headers: dict, format_: str | None, code: str, description: str):
+    """pygeoapi's ``API.get_exception``, logging client errors at INFO without a traceback."""
+    if status >= 500:
+        LOG.error("OGC API %s %s: %s", status, code, description, exc_info=True)
+    else:
+        LOG.info("OGC API %s %s: %s", status, code, description)
+    return _ORIGINAL["get_exception"](self, status, headers, format_, code, description)
+
+
+_OFFSET_FILTER, _EXCEPTION_FILTER = _DropOffsetWarning(), _OwnExceptionLog()
+_ORIGINAL: dict[str, Any] = {}
+
+
+def _modules() -> dict[str, Any]:
+    return {name: importlib.import_module(name) for name in MODULES}
+
+
+def check() -> None:
+    """Stop with a clear message when pygeoapi is not the version these corrections target."""
+    version = pygeoapi.__version__
+    missing = [
+        f"{name}.to_json"
+        for name, module in _modules().items()
+        if name == "pygeoapi.util" and not hasattr(module, "to_json")
+    ]
+    itemtypes = importlib.import_module("pygeoapi.api.itemtypes")
+    for owner, attribute in (
+        (itemtypes, "transform_bbox"),
+        (l10n, "_cfg_cache"),
+        (crs, "DEFAULT_CRS"),
+        (crs, "transform_bbox"),
+        (pygeoapi_api.API, "get_exception"),
+    ):
+        if not hasattr(owner, attribute):
+            missing.append(f"{getattr(owner, '__name__', owner)}.{attribute}")
+    if not version.startswith(PYGEOAPI_SERIES + ".") or missing:
+        raise UnsupportedPygeoapi(
+            f"pygeoapi {version} is installed, but tsukuba-gis corrects pygeoapi {PYGEOAPI_SERIES}.x"
+            f" (server/ogcapi/patches.py{'; missing: ' + ', '.join(missing) if missing else ''});"
+            f" install the pinned version: pip install 'pygeoapi>={PYGEOAPI_SERIES},<0.25'"
+        )
 
 
 def install() -> None:
-    """Apply every correction (idempotent)."""
-    for name in MODULES:
-        module = importlib.import_module(name)
+    """Check the targets, then apply every correction (idempotent)."""
+    check()
+    for module in _modules().values():
         if hasattr(module, "to_json"):
             module.to_json = to_json
     l10n._cfg_cache = _NoCache()
     itemtypes = importlib.import_module("pygeoapi.api.itemtypes")
     itemtypes.transform_bbox = transform_bbox
-    logger = logging.getLogger(itemtypes.__name__)
-    if _OFFSET_FILTER not in logger.filters:
-        logger.addFilter(_OFFSET_FILTER)
+    _ORIGINAL.setdefault("get_exception", pygeoapi_api.API.get_exception)
+    pygeoapi_api.API.get_exception = get_exception
+    for logger, added in (
+        (logging.getLogger(itemtypes.__name__), _OFFSET_FILTER),
+        (logging.getLogger(pygeoapi_api.__name__), _EXCEPTION_FILTER),
+    ):
+        if added not in logger.filters:
+            logger.addFilter(added)

@@ -10,9 +10,6 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
-import numpy as np
-import orjson
-import shapely
 from pygeoapi.provider.base import (
     BaseProvider,
     ProviderConnectionError,
@@ -20,6 +17,7 @@ from pygeoapi.provider.base import (
     ProviderItemNotFoundError,
 )
 
+from server.ogcapi.geojson import features, json_out
 from tsukuba_gis.errors import LayerNotFound
 from tsukuba_gis.store import FeaturePage, LayerRecord, Query, open_store
 
@@ -33,113 +31,9 @@ JSON_TYPES = {
     "boolean": "boolean",
     "date": "string",
 }
-# 7 decimals of a degree are about 1 cm: finer digits only describe the float, not the survey.
-DECIMALS = 7
-SMALL_PAGE = 48  # fewer geometries than this are written by GEOS (see geometries)
-
-# GeoJSON type names by shapely type id (a LinearRing never comes out of the store).
-TYPE_NAMES = {
-    0: "Point",
-    1: "LineString",
-    3: "Polygon",
-    4: "MultiPoint",
-    5: "MultiLineString",
-    6: "MultiPolygon",
-}
-
-# The pygeoapi APIRequest being answered, set by the adapter (server/ogcapi/adapter.py). When
-# its final format is GeoJSON, coordinates stay numpy arrays that our orjson ``to_json``
-# (patches.py) writes directly; HTML, JSON-LD and CSV get plain lists.
-REQUEST: ContextVar[Any] = ContextVar("tsukuba_gis_ogc_request", default=None)
 # The layer records the publication's config was built from (set by the adapter too): a
 # request needs no registry read of its own (a database round trip on PostGIS).
 RECORDS: ContextVar[Mapping[str, LayerRecord] | None] = ContextVar("tsukuba_gis_records", default=None)
-
-
-def _json_out() -> bool:
-    request = REQUEST.get()
-    # pygeoapi settles the format before it queries the provider; None ends in to_json too.
-    return request is not None and request.format in (None, "json")
-
-
-def _pairs(offsets: np.ndarray) -> list[tuple[int, int]]:
-    bounds = offsets.tolist()
-    return list(zip(bounds[:-1], bounds[1:], strict=True))
-
-
-def _coordinates(geoms: np.ndarray) -> list[Any]:
-    """GeoJSON ``coordinates`` of geometries of one type, leaves are numpy coordinate arrays.
-
-    One vectorised pass (shapely's ragged arrays): only a list per ring is made in Python,
-    never a float object per coordinate.
-    """
-    _, coords, offsets = shapely.to_ragged_array(geoms)
-    coords = np.round(coords, DECIMALS)
-    nested: list[Any] = [coords[a:b] for a, b in _pairs(offsets[0])] if offsets else list(coords)
-    for level in offsets[1:]:
-        nested = [nested[a:b] for a, b in _pairs(level)]
-    return nested
-
-
-def _rounded(geoms: np.ndarray) -> np.ndarray:
-    """The geometries with their coordinates rounded to DECIMALS."""
-    if not shapely.has_z(geoms).any():
-        return shapely.set_coordinates(geoms, np.round(shapely.get_coordinates(geoms), DECIMALS))
-    # With z (rare): one geometry at a time, each keeping its own dimensions.
-    return np.array(
-        [
-            shapely.set_coordinates(
-                g, np.round(shapely.get_coordinates(g, include_z=bool(shapely.has_z(g))), DECIMALS)
-            )
-            for g in geoms
-        ],
-        dtype=object,
-    )
-
-
-def _via_text(geoms: np.ndarray) -> list[dict[str, Any]]:
-    """Through GEOS's GeoJSON writer: any geometry type, and cheaper for a few geometries."""
-    return [orjson.loads(text) for text in shapely.to_geojson(_rounded(geoms)).tolist()]
-
-
-def geometries(page: FeaturePage, plain: bool = True) -> list[dict[str, Any] | None]:
-    """GeoJSON geometry objects of a page (None when absent), coordinates rounded to DECIMALS.
-
-    ``plain=False`` leaves the coordinates of large pages as numpy arrays, for orjson to write
-    (GeoJSON answers); plain lists otherwise. Both hold the same doubles (GEOS writes 17
-    significant digits, which read back exactly), so both write the same text.
-    """
-    found: list[dict[str, Any] | None] = [None] * len(page.ids)
-    present = [i for i, w in enumerate(page.wkb) if w is not None]
-    geoms = shapely.from_wkb([page.wkb[i] for i in present])
-    if len(present) < SMALL_PAGE:  # the ragged-array set-up costs ~0.1 ms, GEOS text 15 us each
-        for i, geometry in zip(present, _via_text(geoms), strict=True):
-            found[i] = geometry
-        return found
-    types = shapely.get_type_id(geoms)
-    types[shapely.is_empty(geoms) | shapely.has_z(geoms)] = -1
-    for type_id in np.unique(types).tolist():
-        where = np.flatnonzero(types == type_id).tolist()
-        shaped = _coordinates(geoms[where]) if type_id in TYPE_NAMES else _via_text(geoms[where])
-        for i, geometry in zip(where, shaped, strict=True):
-            found[present[i]] = (
-                {"type": TYPE_NAMES[type_id], "coordinates": geometry} if type_id in TYPE_NAMES else geometry
-            )
-    if plain:
-        found = orjson.loads(orjson.dumps(found, option=orjson.OPT_SERIALIZE_NUMPY))
-    return found
-
-
-def features(page: FeaturePage, plain: bool = True) -> list[dict[str, Any]]:
-    """GeoJSON features of a page (``plain=False``: numpy coordinates, for JSON output).
-
-    Turning each coordinate into a Python float (and lists of them) only for orjson to write
-    it again was most of the cost of a large page, and of the garbage collection after it.
-    """
-    return [
-        {"type": "Feature", "id": fid, "geometry": geom, "properties": props}
-        for fid, geom, props in zip(page.ids, geometries(page, plain), page.properties, strict=True)
-    ]
 
 
 class StoreProvider(BaseProvider):
@@ -244,7 +138,7 @@ class StoreProvider(BaseProvider):
         page = self._read(lambda record: self.store.query(record, query))
         return {
             "type": "FeatureCollection",
-            "features": features(page, plain=not _json_out()),
+            "features": features(page, plain=not json_out()),
             "numberMatched": page.number_matched,
             "numberReturned": len(page.ids),
         }
@@ -255,4 +149,4 @@ class StoreProvider(BaseProvider):
         if not page.ids:
             # The id is not echoed back: error messages never reflect what a client sent.
             raise ProviderItemNotFoundError(user_msg="no such feature in this collection")
-        return features(page, plain=not _json_out())[0]
+        return features(page, plain=not json_out())[0]

@@ -18,7 +18,7 @@ import shapely
 from fastapi.testclient import TestClient
 
 from server.app import ogc_api
-from server.ogcapi import patches, provider
+from server.ogcapi import geojson, patches, provider
 from server.snapshot import Snapshots
 from tsukuba_gis.catalog import load_catalog
 from tsukuba_gis.settings import PROJECT_ROOT
@@ -47,7 +47,7 @@ def api_client(each_sample_settings):
 def _both_paths(client, monkeypatch, path: str, params: dict) -> tuple[bytes, bytes]:
     fast = client.get(path, params=params, headers={"accept-encoding": "identity"})
     with monkeypatch.context() as patch:
-        patch.setattr(provider, "_json_out", lambda: False)
+        patch.setattr(provider, "json_out", lambda: False)
         plain = client.get(path, params=params, headers={"accept-encoding": "identity"})
     assert fast.status_code == plain.status_code == 200, fast.text[:300]
     return STAMP.sub(b"", fast.content), STAMP.sub(b"", plain.content)
@@ -83,7 +83,7 @@ def test_other_formats_still_get_dicts(api_client):
 def test_coordinates_are_rounded_to_seven_decimals(api_client):
     body = api_client.get("/collections/road_areas/items", params={"limit": 20, "f": "json"}).json()
     numbers = re.findall(r"-?\d+\.(\d+)", orjson.dumps([f["geometry"] for f in body["features"]]).decode())
-    assert numbers and max(len(digits) for digits in numbers) <= provider.DECIMALS
+    assert numbers and max(len(digits) for digits in numbers) <= geojson.DECIMALS
 
 
 def test_numpy_coordinates_are_written_like_floats_with_utf8_and_escaped_brackets():

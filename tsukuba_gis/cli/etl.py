@@ -9,7 +9,7 @@ import json
 
 import click
 
-from tsukuba_gis.errors import GisError
+from tsukuba_gis.cli.options import is_quiet, quiet_opt
 from tsukuba_gis.settings import Settings
 
 
@@ -44,14 +44,14 @@ def etl() -> None:
     help="Keep each new version without publishing it; the report shows what it would"
     " change. Publish it later with `etl activate LAYER VERSION`.",
 )
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing unless something fails (cron).")
+@quiet_opt
 @click.pass_obj
 def run(obj: dict, layer_ids: tuple[str, ...], force: bool, dry_run: bool, quiet: bool) -> None:
     """Load LAYER_IDS (all layers when none are given); exit 1 if any layer failed."""
     from etl.runner import run_etl
 
     settings: Settings = obj["settings"]
-    quiet = quiet or obj["quiet"]
+    quiet = is_quiet(obj, quiet)
     report = run_etl(settings, layer_ids, force=force, quiet=quiet, dry_run=dry_run)
     for problem in report.problems:
         click.echo(problem, err=True)
@@ -73,10 +73,7 @@ def history(obj: dict, layer_id: str) -> None:
     """List the kept versions of LAYER_ID, newest first (* = current)."""
     from etl.versions import history as kept
 
-    try:
-        records = kept(obj["settings"], layer_id)
-    except GisError as err:
-        raise click.ClickException(str(err)) from None
+    records = kept(obj["settings"], layer_id)
     for r in records:
         mark = "*" if r.current else " "
         click.echo(
@@ -89,10 +86,7 @@ def history(obj: dict, layer_id: str) -> None:
 def _activate(obj: dict, layer_id: str, version: int | None) -> None:
     from etl.versions import activate
 
-    try:
-        record, published = activate(obj["settings"], layer_id, version)
-    except GisError as err:
-        raise click.ClickException(str(err)) from None
+    record, published = activate(obj["settings"], layer_id, version)
     click.echo(f"{layer_id}: v{record.version} is current ({record.feature_count} features)")
     failed = [p for p in published if "error" in p]
     for p in failed:
@@ -151,10 +145,7 @@ def diff(obj: dict, layer_id: str, old: int | None, new: int | None, as_json: bo
     """
     from etl.versions import diff as compare
 
-    try:
-        result = compare(obj["settings"], layer_id, old, new)
-    except GisError as err:
-        raise click.ClickException(str(err)) from None
+    result = compare(obj["settings"], layer_id, old, new)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
     else:

@@ -7,6 +7,7 @@ import click
 from tsukuba_gis import __version__
 from tsukuba_gis.cli.etl import etl
 from tsukuba_gis.cli.layers import layers
+from tsukuba_gis.cli.options import GisGroup, quiet_opt
 from tsukuba_gis.cli.serve import serve
 from tsukuba_gis.cli.store import store
 from tsukuba_gis.cli.tokens import tokens
@@ -14,10 +15,10 @@ from tsukuba_gis.cli.users import users
 from tsukuba_gis.settings import Settings
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GisGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tsukuba-gis")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors (for cron).")
+@quiet_opt
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Tsukuba integrated GIS: layer ETL, OGC API server and viewer."""

@@ -4,7 +4,6 @@ import os
 
 import click
 
-from tsukuba_gis.errors import GisError
 from tsukuba_gis.settings import Settings
 from tsukuba_gis.store import open_store
 
@@ -21,10 +20,8 @@ def serve(obj: dict, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     settings: Settings = obj["settings"]
-    try:  # once, before the workers start: a fresh database needs nothing else
-        open_store(settings.store_url, settings.keep_versions).migrate()
-    except GisError as err:
-        raise click.ClickException(str(err)) from None
+    # once, before the workers start: a fresh database needs nothing else
+    open_store(settings.store_url, settings.keep_versions).migrate()
     public_url = settings.resolved_public_url(host, port)
     # Workers build their own app from the environment: pass the resolved URL that way.
     os.environ["TSUKUBA_GIS_PUBLIC_URL"] = public_url

@@ -6,7 +6,6 @@ ahead of a deployment (or with a role that may change the schema when the server
 
 import click
 
-from tsukuba_gis.errors import GisError
 from tsukuba_gis.settings import Settings
 from tsukuba_gis.store import open_store, scheme_of
 from tsukuba_gis.store.postgis_settings import redact
@@ -30,10 +29,7 @@ def migrate(obj: dict, url: str | None) -> None:
     """Apply the pending migrations of the store (either backend)."""
     settings: Settings = obj["settings"]
     url = url or settings.store_url
-    try:
-        applied = open_store(url, settings.keep_versions).migrate()
-    except GisError as err:
-        raise click.ClickException(str(err)) from None
+    applied = open_store(url, settings.keep_versions).migrate()
     where = f"{scheme_of(url)} store {redact(url)}"
     if applied:
         click.echo(f"{where}: applied migrations {', '.join(map(str, applied))}")
@@ -65,15 +61,12 @@ def copy(obj: dict, source: str, target: str, current_only: bool) -> None:
     settings: Settings = obj["settings"]
     if source == target:
         raise click.ClickException("--from and --to are the same store")
-    try:
-        src = open_store(source, settings.keep_versions)
-        if not src.layers():
-            raise click.ClickException(f"{redact(source)} has no loaded layer to copy")
-        dst = open_store(target, settings.keep_versions)
-        echo = (lambda r: None) if obj["quiet"] else (lambda r: click.echo(_line(r)))
-        results = copy_store(src, dst, current_only, report=echo)
-    except GisError as err:
-        raise click.ClickException(str(err)) from None
+    src = open_store(source, settings.keep_versions)
+    if not src.layers():
+        raise click.ClickException(f"{redact(source)} has no loaded layer to copy")
+    dst = open_store(target, settings.keep_versions)
+    echo = (lambda r: None) if obj["quiet"] else (lambda r: click.echo(_line(r)))
+    results = copy_store(src, dst, current_only, report=echo)
     failed = [r for r in results if r.status == "failed"]
     for result in failed if obj["quiet"] else []:
         click.echo(_line(result), err=True)

@@ -27,7 +27,7 @@ def tokens() -> None:
 def create(obj: dict, username: str, days: int, name: str) -> None:
     """Create a token for USERNAME and print it once (only its digest is kept)."""
     from server.auth import tokens as token_secrets
-    from server.auth.accounts import AccountError, TokenRecord
+    from server.auth.accounts import TokenRecord
 
     store, _ = open_accounts(obj)
     user = store.get_user(username.strip().lower())
@@ -38,10 +38,7 @@ def create(obj: dict, username: str, days: int, name: str) -> None:
     record = TokenRecord(
         token_id, user.username, name, token_secrets.digest(token), now, now + days * 86400 if days else None
     )
-    try:
-        store.add_token(record)
-    except AccountError as err:
-        raise click.ClickException(str(err)) from None
+    store.add_token(record)
     click.echo(
         f"token {token_id} for {user.username}, expires {when(record.expires)}; "
         "copy it now, it is not shown again:",

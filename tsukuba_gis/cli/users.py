@@ -13,15 +13,12 @@ if TYPE_CHECKING:
 
 def open_accounts(obj: dict) -> tuple["AccountStore", "Passwords"]:
     """The account store and password hasher from the settings (server extras imported late)."""
-    from server.auth.accounts import AccountError, open_account_store
+    from server.auth.accounts import open_account_store
     from server.auth.passwords import Passwords
     from server.auth.settings import AuthSettings
 
     auth = AuthSettings()
-    try:
-        store = open_account_store(auth.accounts_url(obj["settings"].data_dir))
-    except AccountError as err:
-        raise click.ClickException(str(err)) from None
+    store = open_account_store(auth.accounts_url(obj["settings"].data_dir))
     return store, Passwords(auth)
 
 
@@ -73,16 +70,12 @@ def users() -> None:
 @click.pass_obj
 def add(obj: dict, username: str, role: str, password_stdin: bool) -> None:
     """Create an account; the password is prompted (twice) unless --password-stdin."""
-    from server.auth.accounts import AccountError
 
     name = _username(username)
     store, passwords = open_accounts(obj)
     if store.get_user(name) is not None:
         raise click.ClickException(f"user {name!r} already exists")
-    try:
-        store.add_user(name, role, _new_password(passwords, name, password_stdin))
-    except AccountError as err:
-        raise click.ClickException(str(err)) from None
+    store.add_user(name, role, _new_password(passwords, name, password_stdin))
     click.echo(f"added {name} ({role})", err=True)
 
 

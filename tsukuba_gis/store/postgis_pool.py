@@ -195,8 +195,8 @@ class ReadPool:
             pool.close(timeout=1)
 
 
-class _Broken(Exception):
-    """A pooled connection turned out dead (server restarted, network cut)."""
+class _Broken(StoreError):
+    """A pooled connection turned out dead (server restarted, network cut); retried at once."""
 
 
 _POOLS: dict[str, ReadPool] = {}
