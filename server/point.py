@@ -28,6 +28,7 @@ from fastapi.responses import JSONResponse, Response
 
 from server.ogcapi.adapter import ogc_error
 from server.search import PUBLISHED, Published, audience_endpoint
+from tsukuba_gis.csvsafe import safe_row
 from tsukuba_gis.layerdef import Access, LayerDef
 from tsukuba_gis.settings import Settings
 from tsukuba_gis.store import LayerRecord, Query, Store
@@ -352,7 +353,7 @@ def report_csv(report: dict[str, Any], lang: str) -> str:
     point = report["point"]
     writer.writerow([words["point"], f"{point['lat']:.6f}, {point['lon']:.6f}"])
     writer.writerow([words[k] for k in ("section", "layer", "name", "field", "value", "distance", "walk")])
-    writer.writerows(_rows(report, lang))
+    writer.writerows(safe_row(row) for row in _rows(report, lang))
     for note in words["notes"]:
         writer.writerow([note])
     return "\ufeff" + out.getvalue()

@@ -21,6 +21,7 @@ from pygeoapi.provider.base import (
     ProviderItemNotFoundError,
 )
 
+from tsukuba_gis.csvsafe import safe_cell
 from tsukuba_gis.errors import LayerNotFound, StoreError
 from tsukuba_gis.store import FeaturePage, LayerRecord, Query, open_store
 
@@ -69,6 +70,15 @@ def _json_out() -> bool:
     request = REQUEST.get()
     # pygeoapi settles the format before it queries the provider; None ends in to_json too.
     return request is not None and request.format in (None, "json")
+
+
+def _for_output(page: FeaturePage) -> FeaturePage:
+    """The page as the answer's format needs it: for CSV (pygeoapi's own formatter writes it),
+    text a spreadsheet would run as a formula is neutralised (tsukuba_gis/csvsafe.py)."""
+    request = REQUEST.get()
+    if request is not None and request.format == "csv":
+        page.properties = [{k: safe_cell(v) for k, v in props.items()} for props in page.properties]
+    return page
 
 
 def _pairs(offsets: np.ndarray) -> list[tuple[int, int]]:
@@ -256,7 +266,7 @@ class StoreProvider(BaseProvider):
             limit=0 if resulttype == "hits" else limit,
             skip_geometry=skip_geometry,
         )
-        page = self._read(lambda record: self.store.query(record, query))
+        page = _for_output(self._read(lambda record: self.store.query(record, query)))
         return {
             "type": "FeatureCollection",
             "features": features(page, plain=not _json_out()),
@@ -270,4 +280,4 @@ class StoreProvider(BaseProvider):
         if not page.ids:
             # The id is not echoed back: error messages never reflect what a client sent.
             raise ProviderItemNotFoundError(user_msg="no such feature in this collection")
-        return features(page, plain=not _json_out())[0]
+        return features(_for_output(page), plain=not _json_out())[0]
