@@ -46,6 +46,11 @@ JSON_TYPES = {
 # 7 decimals of a degree are about 1 cm: finer digits only describe the float, not the survey.
 DECIMALS = 7
 SMALL_PAGE = 48  # fewer geometries than this are written by GEOS (see geometries)
+# Integer filter values are bound as 64-bit integers (SQLite INTEGER, PostgreSQL bigint).
+INT64 = (-(2**63), 2**63 - 1)
+# No collection holds a billion features; a larger offset (up to 2**63 overflowed the
+# store's integers) is a client error, not an empty page.
+MAX_OFFSET = 1_000_000_000
 
 # GeoJSON type names by shapely type id (a LinearRing never comes out of the store).
 TYPE_NAMES = {
@@ -79,6 +84,13 @@ def _for_output(page: FeaturePage) -> FeaturePage:
     if request is not None and request.format == "csv":
         page.properties = [{k: safe_cell(v) for k, v in props.items()} for props in page.properties]
     return page
+
+
+def _once(parameter: str, names: list[str]) -> None:
+    """A field named twice in ``properties`` or ``sortby`` is a client error (2,000 repeats made
+    SQLite refuse the statement: too many columns)."""
+    if len(set(names)) != len(names):
+        raise ProviderInvalidQueryError(user_msg=f"{parameter}: name each field at most once")
 
 
 def _pairs(offsets: np.ndarray) -> list[tuple[int, int]]:
@@ -221,19 +233,30 @@ class StoreProvider(BaseProvider):
         kind = self.allowed[name]
         try:
             if kind == "integer":
-                return int(value)
+                number = int(value)
+                if not INT64[0] <= number <= INT64[1]:
+                    raise ValueError("beyond 64 bits")
+                return number
             if kind == "number":
                 return float(value)
             if kind == "boolean":
                 return {"true": 1, "false": 0, "1": 1, "0": 0}[value.lower()]
         except (ValueError, KeyError):
-            raise ProviderInvalidQueryError(user_msg=f"{name}: {value!r} is not a valid {kind}") from None
+            # The value is not echoed: it may be megabytes (and errors never reflect input).
+            raise ProviderInvalidQueryError(user_msg=f"{name}: not a valid {kind}") from None
         return value
 
     def _select(self, select_properties: list[str] | None) -> tuple[str, ...]:
         if not select_properties:
             return tuple(self.allowed)
+        _once("properties", select_properties)
         return tuple(n for n in select_properties if n in self.allowed)
+
+    def _order(self, sortby: list[dict] | None) -> tuple[tuple[str, bool], ...]:
+        _once("sortby", [s["property"] for s in sortby or []])
+        return tuple(
+            (s["property"], s["order"] != "-") for s in sortby or [] if s["property"] in self.allowed
+        )
 
     def query(
         self,
@@ -253,10 +276,10 @@ class StoreProvider(BaseProvider):
         """A FeatureCollection page (pygeoapi adds links and timeStamp)."""
         if filterq is not None or q:
             raise ProviderInvalidQueryError(user_msg="filter and q are not supported on this collection")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise ProviderInvalidQueryError(user_msg=f"offset: an integer from 0 to {MAX_OFFSET}")
         equals = tuple((n, self._coerce(n, v)) for n, v in (properties or []) if n in self.allowed)
-        order = tuple(
-            (s["property"], s["order"] != "-") for s in (sortby or []) if s["property"] in self.allowed
-        )
+        order = self._order(sortby)
         query = Query(
             bbox=tuple(float(v) for v in bbox[:4]) if bbox else None,
             equals=equals,
