@@ -13,6 +13,7 @@ from server.auth.staff import mount as mount_staff
 from server.ogcapi.adapter import http_error, ogcapi_app
 from server.ogcapi.openapi_local import SCHEMAS_DIR
 from server.publications import PREFIXES, make_publication
+from server.security import add_security
 from tsukuba_gis import __version__
 from tsukuba_gis.settings import Settings
 from tsukuba_gis.store import open_store
@@ -62,4 +63,5 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
     # Level 5, not Starlette's 9: a 450 kB page of items compresses 3x faster for 4 % more bytes.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     app.add_middleware(MountRoots, roots=tuple(PREFIXES.values()))
+    add_security(app, settings)  # outermost: trusted proxies, allowed hosts, security headers
     return app

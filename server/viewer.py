@@ -1,11 +1,19 @@
 """The viewer: its static files, its npm packages under /vendor, and its configuration."""
 
+import os
+import posixpath
+import re
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
+from server.ogcapi.config import HERE as OGCAPI_DIR
 from server.publications import PREFIXES
 from tsukuba_gis.catalog import cached_catalog
 from tsukuba_gis.layerdef import Access, LayerDef
@@ -103,6 +111,53 @@ def viewer_config(settings: Settings, audience: Access = "public") -> dict[str, 
     }
 
 
+_TEMPLATE_ASSET = re.compile(r"local\.vendor \}\}/([^\"'\s]+)")
+_CSS_URL = re.compile(r"url\(\s*[\"']?([^\"')]+)")
+
+
+def vendor_files(modules: Path, templates: Path = OGCAPI_DIR / "templates") -> frozenset[str]:
+    """The npm files the pages load: those the templates name, and what their CSS names.
+
+    node_modules holds far more (package.json files, the lock file, sources, licences, tools):
+    serving all of it published the dependency tree with versions to anyone who asked.
+    """
+    named = {
+        m for path in templates.rglob("*.html") for m in _TEMPLATE_ASSET.findall(path.read_text("utf-8"))
+    }
+    files = {n for n in named if (modules / n).is_file()}
+    for css in [n for n in files if n.endswith(".css")]:
+        for ref in _CSS_URL.findall((modules / css).read_text("utf-8", errors="replace")):
+            if ref.startswith(("data:", "#", "http:", "https:", "/")):
+                continue
+            target = posixpath.normpath(
+                posixpath.join(posixpath.dirname(css), ref.split("?")[0].split("#")[0])
+            )
+            if not target.startswith("..") and (modules / target).is_file():
+                files.add(target)
+                # Leaflet's script finds its marker images next to the one its CSS names.
+                folder = posixpath.dirname(target)
+                files.update(f"{folder}/{p.name}" for p in (modules / folder).glob("*.png"))
+    return frozenset(files)
+
+
+class VendorFiles(StaticFiles):
+    """StaticFiles over node_modules that serves only an allow-list of files (others: 404).
+
+    Attributes:
+        allowed: paths relative to node_modules, with forward slashes.
+    """
+
+    def __init__(self, directory: Path, allowed: frozenset[str]):
+        super().__init__(directory=directory)
+        self.allowed = allowed
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        """The file if it is on the list, else 404 (as if it did not exist)."""
+        if path.replace(os.sep, "/") not in self.allowed:
+            raise HTTPException(status_code=404)
+        return await super().get_response(path, scope)
+
+
 def mount(app: FastAPI, settings: Settings) -> None:
     """Add the viewer's routes; the static mount comes last because it catches every path."""
 
@@ -112,5 +167,5 @@ def mount(app: FastAPI, settings: Settings) -> None:
 
     modules = settings.viewer_dir / "node_modules"
     if modules.is_dir():
-        app.mount("/vendor", StaticFiles(directory=modules), name="vendor")
+        app.mount("/vendor", VendorFiles(modules, vendor_files(modules)), name="vendor")
     app.mount("/", StaticFiles(directory=settings.viewer_dir / "public", html=True), name="viewer")
