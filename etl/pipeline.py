@@ -17,6 +17,7 @@ import numpy as np
 from etl import datum, geometry
 from etl.formats import FormatError
 from etl.layerreport import LayerReport
+from etl.paths import SHAPEFILE_PARTS
 from etl.qamap import MapSample
 from etl.read import open_source
 from etl.schema import Warnings, check_columns, code_tables, map_fields
@@ -26,7 +27,7 @@ from tsukuba_gis.errors import GisError
 from tsukuba_gis.layerdef import LayerDef, SourceDef
 from tsukuba_gis.store import Column, LayerWriter, Reject, Store
 
-SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn")
+SIDECARS = SHAPEFILE_PARTS
 
 __all__ = ["LayerLoad", "LayerReport", "checksum", "definition_checksum", "load_layer"]
 

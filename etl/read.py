@@ -9,6 +9,8 @@ import pyproj
 from etl.formats import FormatError
 from etl.formats.csv_points import open_csv
 from etl.formats.ogr import open_ogr
+from etl.formats.xmlsafe import check_gdal_xml
+from etl.paths import in_sources
 from etl.source import ROW, Chunk, OpenedSource
 from tsukuba_gis.layerdef import SourceDef
 
@@ -41,8 +43,8 @@ def open_source(source: SourceDef, sources_dir: Path, chunk_size: int = CHUNK_SI
     >>> for chunk in opened.chunks:
     ...     print(len(chunk.frame), len(chunk.rejects))
     """
-    path = sources_dir / source.path
     label = source.path
+    path = in_sources(sources_dir, source.path, label)
     if not path.exists():
         raise FormatError(
             f"{label}: file not found at {path}; put the department's file there or"
@@ -51,7 +53,7 @@ def open_source(source: SourceDef, sources_dir: Path, chunk_size: int = CHUNK_SI
     if not path.is_file() or path.stat().st_size == 0:
         what = "is a folder, not a file" if path.is_dir() else "is empty (0 bytes)"
         raise FormatError(f"{label}: {what}; ask the department for the file again")
-    opened = _open(path, source, label, chunk_size)
+    opened = _open(path, source, label, chunk_size, sources_dir)
     _check_crs(opened)
     if source.filter:
         missing = [c for c in source.filter if c not in opened.columns]
@@ -64,18 +66,19 @@ def open_source(source: SourceDef, sources_dir: Path, chunk_size: int = CHUNK_SI
     return opened
 
 
-def _open(path: Path, source: SourceDef, label: str, chunk_size: int) -> OpenedSource:
+def _open(path: Path, source: SourceDef, label: str, chunk_size: int, sources_dir: Path) -> OpenedSource:
     fmt = source.resolved_format
     if fmt == "csv":
         return open_csv(path, source, label, chunk_size)
     if fmt == "citygml":
         from etl.formats.citygml import read_citygml
 
-        return _xml_source(path, label, read_citygml(path), "CityGML")
+        return _xml_source(path, label, read_citygml(path, root=sources_dir), "CityGML")
     if fmt == "gml" and _is_fgd(path):
         from etl.formats.fgd import read_fgd_gml
 
         return _xml_source(path, label, read_fgd_gml(path), "FGD GML")
+    check_gdal_xml(path, sources_dir)  # GDAL must not read a DTD or schema from outside
     return open_ogr(path, source, label, chunk_size)
 
 

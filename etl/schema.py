@@ -19,6 +19,7 @@ import shapely
 from pandas.api import types as ptypes
 
 from etl.formats import FormatError
+from etl.paths import in_sources
 from etl.source import ROW
 from tsukuba_gis.layerdef import FieldDef, LayerDef
 from tsukuba_gis.store import Reject
@@ -93,7 +94,7 @@ def code_tables(layer: LayerDef, sources_dir: Path) -> dict[str, dict[str, str]]
             continue
         table: dict[str, str] = {}
         if spec.codelist is not None:
-            path = sources_dir / spec.codelist
+            path = in_sources(sources_dir, spec.codelist, f"{spec.codelist} (code list of field {spec.name})")
             if not path.is_file():
                 raise FormatError(
                     f"{spec.codelist}: code list of field {spec.name} not found at"

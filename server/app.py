@@ -17,6 +17,7 @@ from server.errors import add_exception_handlers
 from server.ogcapi.adapter import Publication, ogcapi_app
 from server.ogcapi.openapi_local import SCHEMAS_DIR
 from server.opendata.routes import router as opendata_router
+from server.security import add_security
 from server.snapshot import AUDIENCES, PREFIXES, Snapshots
 from server.tiles.routes import tile_routes
 from server.tiles.service import TileService
@@ -95,4 +96,5 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
     # Level 5, not Starlette's 9: a 450 kB page of items compresses 3x faster for 4 % more bytes.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     app.add_middleware(MountRoots, roots=tuple(PREFIXES.values()))
+    add_security(app, settings)  # outermost: trusted proxies, allowed hosts, security headers
     return app

@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.requests import Request
 
 from server.snapshot import PublishedLayer, Snapshot, Snapshots, audience_endpoint
+from tsukuba_gis.csvsafe import safe_row
 from tsukuba_gis.errors import BadRequest
 from tsukuba_gis.layerdef import Access, LayerDef
 from tsukuba_gis.store import LayerRecord, Query, Store
@@ -334,7 +335,7 @@ def report_csv(report: dict[str, Any], lang: str) -> str:
     point = report["point"]
     writer.writerow([words["point"], f"{point['lat']:.6f}, {point['lon']:.6f}"])
     writer.writerow([words[k] for k in ("section", "layer", "name", "field", "value", "distance", "walk")])
-    writer.writerows(_rows(report, lang))
+    writer.writerows(safe_row(row) for row in _rows(report, lang))
     for note in words["notes"]:
         writer.writerow([note])
     return "\ufeff" + out.getvalue()

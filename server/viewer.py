@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.staticfiles import StaticFiles
 
 from server.snapshot import PREFIXES, Snapshot, Snapshots, audience_endpoint
+from server.vendor import VendorFiles, vendor_files
 from tsukuba_gis.layerdef import Access, LayerDef
 from tsukuba_gis.settings import Settings
 
@@ -115,5 +116,5 @@ def mount(app: FastAPI, settings: Settings, snapshots: Snapshots) -> None:
     app.add_route("/viewer-config.json", config_endpoint(snapshots, "public"), include_in_schema=False)
     modules = settings.viewer_dir / "node_modules"
     if modules.is_dir():
-        app.mount("/vendor", StaticFiles(directory=modules), name="vendor")
+        app.mount("/vendor", VendorFiles(modules, vendor_files(modules)), name="vendor")
     app.mount("/", StaticFiles(directory=settings.viewer_dir / "public", html=True), name="viewer")

@@ -38,7 +38,7 @@ import pyproj
 import shapely
 from lxml import etree
 
-from etl.formats import FormatError
+from etl.formats import FormatError, xmlsafe
 from etl.source import ROW
 
 OUT_CRS = "EPSG:6668"
@@ -87,7 +87,7 @@ def read_codelist(path: Path) -> dict[str, str]:
     The code is the Definition's ``gml:name``, the label its ``gml:description``.
     """
     try:
-        root = etree.parse(str(path)).getroot()
+        root = xmlsafe.parse(path).getroot()
     except etree.XMLSyntaxError as err:
         raise FormatError(f"{path}: line {err.lineno}: {err.msg}") from None
     codes: dict[str, str] = {}
@@ -107,23 +107,31 @@ def _codelist(path: str, mtime_ns: int) -> dict[str, str]:
 
 @dataclass
 class _CodeLists:
-    """Code lists named by codeSpace, each read once per file."""
+    """Code lists named by codeSpace, each read once per file.
+
+    Attributes:
+        root: the folder every codeSpace must stay inside (the sources folder).
+    """
 
     gml_path: Path
     codelist_dir: Path | None
+    root: Path
     cache: dict[Path, dict[str, str] | None] = field(default_factory=dict)
-    files: dict[str, Path] = field(default_factory=dict)  # codeSpace -> file: paths are slow
+    files: dict[str, Path | None] = field(default_factory=dict)  # codeSpace -> file: paths are slow
 
-    def _file(self, code_space: str) -> Path:
+    def _file(self, code_space: str) -> Path | None:
         if self.codelist_dir is not None:
             # The hand-over may not keep the upstream layout: match by file name only.
-            return self.codelist_dir / code_space.replace("\\", "/").rsplit("/", 1)[-1]
-        return (self.gml_path.parent / code_space).resolve()
+            name = code_space.replace("\\", "/").rsplit("/", 1)[-1]
+            return self.codelist_dir / name if name not in ("", ".", "..") else None
+        return xmlsafe.inside(self.root, self.gml_path.parent, code_space, "codeSpace", self.gml_path)
 
     def label(self, code_space: str, code: str) -> str | None:
-        file = self.files.get(code_space)
+        if code_space not in self.files:
+            self.files[code_space] = self._file(code_space)
+        file = self.files[code_space]
         if file is None:
-            file = self.files[code_space] = self._file(code_space)
+            return None
         if file not in self.cache:
             self.cache[file] = _codelist(str(file), file.stat().st_mtime_ns) if file.is_file() else None
         codes = self.cache[file]
@@ -460,10 +468,7 @@ def _envelope(bounded_by: etree._Element, ctx: _Context) -> None:
 def _city_objects(path: Path, ctx: _Context) -> Iterator[etree._Element]:
     """Each top-level city object, cleared from memory once the caller is done with it."""
     depth, root = 0, None
-    parser = etree.iterparse(
-        str(path), events=("start", "end"), huge_tree=True, resolve_entities=False, no_network=True
-    )
-    for event, el in parser:
+    for event, el in xmlsafe.iterparse(path):
         if event == "start":
             depth += 1
             if root is None:
@@ -484,7 +489,7 @@ def _city_objects(path: Path, ctx: _Context) -> Iterator[etree._Element]:
             del root[0]
 
 
-def read_citygml(path: Path, codelist_dir: Path | None = None) -> gpd.GeoDataFrame:
+def read_citygml(path: Path, codelist_dir: Path | None = None, root: Path | None = None) -> gpd.GeoDataFrame:
     """Features of a PLATEAU CityGML file, one row per top-level city object.
 
     Columns: ``_row`` (1-based order in the file), ``gml_id``, ``feature_type`` (local element
@@ -493,7 +498,9 @@ def read_citygml(path: Path, codelist_dir: Path | None = None) -> gpd.GeoDataFra
     ...) flattened into it; nested features (``tran:TrafficArea``) are not rows and not
     columns. Coded elements (with ``codeSpace``) give ``<name>`` (the code, a string) and
     ``<name>_label`` decoded with the code list the codeSpace names, looked up relative to the
-    file or, when ``codelist_dir`` is given, by file name in it; unknown code -> None.
+    file or, when ``codelist_dir`` is given, by file name in it; unknown code -> None. A
+    codeSpace must name a file inside ``root`` (the sources folder; default: the file's own
+    folder), else FormatError; a web URL gives no label (nothing is fetched).
     Measures keep their unit in ``<name>_uom``. Other all-numeric columns become numbers,
     dates stay ISO strings; an attribute that repeats in an object gives a list in that
     column. Placeholders (0001-01-01, "Null") become None.
@@ -503,11 +510,13 @@ def read_citygml(path: Path, codelist_dir: Path | None = None) -> gpd.GeoDataFra
     as MultiLineString, points as Point.
 
     Raises FormatError (file, line, element) for malformed XML, unknown srsName, bad
-    coordinates or rings.
+    coordinates or rings, and for a DOCTYPE (entities, DTDs: etl/formats/xmlsafe.py).
     """
     path = Path(path)
     ctx = _Context(path)
-    codes = _CodeLists(path, Path(codelist_dir) if codelist_dir is not None else None)
+    codes = _CodeLists(
+        path, Path(codelist_dir) if codelist_dir is not None else None, Path(root or path.parent)
+    )
     columns: dict[str, _Column] = {}
     base: dict[str, list] = {ROW: [], "gml_id": [], "feature_type": []}
     geometries: list = []

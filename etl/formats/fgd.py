@@ -30,7 +30,7 @@ import pandas as pd
 import shapely
 from lxml import etree
 
-from etl.formats import FormatError
+from etl.formats import FormatError, xmlsafe
 from etl.source import ROW
 
 FGD_CRS = {
@@ -187,10 +187,7 @@ def _feature(feature: etree._Element, reader: _Reader) -> tuple[dict, object]:
 def _features(path: Path) -> Iterator[etree._Element]:
     """Each feature under the Dataset root, cleared from memory once the caller is done."""
     depth, root = 0, None
-    parser = etree.iterparse(
-        str(path), events=("start", "end"), huge_tree=True, resolve_entities=False, no_network=True
-    )
-    for event, el in parser:
+    for event, el in xmlsafe.iterparse(path):
         if event == "start":
             depth += 1
             if root is None:

@@ -11,6 +11,8 @@ from typing import BinaryIO
 
 import pandas as pd
 
+from tsukuba_gis.csvsafe import safe_table
+
 BOM = "\ufeff".encode()
 GETA = "\u3013"
 # Characters Python's cp932 codec refuses although cp932 has a look-alike (mostly Unicode
@@ -61,8 +63,9 @@ class CsvFile:
             self._out.write(BOM)  # so Excel detects UTF-8 instead of assuming cp932
 
     def write(self, table: pd.DataFrame) -> None:
-        """Append rows (the first call also writes the header)."""
-        text = table.to_csv(index=False, header=self._header, lineterminator="\r\n")
+        """Append rows (the first call also writes the header); text a spreadsheet would run as a
+        formula is neutralised (tsukuba_gis/csvsafe.py)."""
+        text = safe_table(table).to_csv(index=False, header=self._header, lineterminator="\r\n")
         self._header = False
         if self.encoding == "cp932":
             data, counts = to_cp932(text)

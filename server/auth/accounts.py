@@ -174,6 +174,11 @@ class AccountStore(ABC):
     def clear_failures(self, key: str) -> None:
         """Forget the failures of a key (after a successful login)."""
 
+    @abstractmethod
+    def list_failures(self, prefix: str, since: float) -> list[tuple[str, int, float, float]]:
+        """(key, failures, last failure, locked until) of the keys starting with ``prefix``
+        still counted at ``since`` (at most 100, for the holder's and admins' view)."""
+
 
 def open_account_store(url: str) -> AccountStore:
     """The account store at a URL (a path means SQLite), with its tables migrated."""

@@ -259,3 +259,14 @@ class SQLiteAccountStore(AccountStore):
         """Forget the failures of a key."""
         with self._db() as con:
             con.execute("DELETE FROM login_failures WHERE key = ?", (key,))
+
+    def list_failures(self, prefix: str, since: float) -> list[tuple[str, int, float, float]]:
+        """The counted failures of keys starting with ``prefix`` (a plain prefix, no pattern)."""
+        with self._db() as con:
+            rows = con.execute(
+                "SELECT key, failures, last_failure, locked_until FROM login_failures"
+                " WHERE substr(key, 1, ?) = ? AND MAX(last_failure, locked_until) >= ?"
+                " ORDER BY last_failure DESC LIMIT 100",
+                (len(prefix), prefix, since),
+            ).fetchall()
+        return [(str(k), int(f), float(last), float(until)) for k, f, last, until in rows]

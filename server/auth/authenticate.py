@@ -140,7 +140,7 @@ class Authenticator:
                 self.passwords.verify(None, password)
             self.throttle.failed(username, client)
             raise AuthFailure(401, "InvalidCredentials", "wrong user name or password")
-        self.throttle.succeeded(name)
+        self.throttle.succeeded(name, client)
         if key is not None:
             if len(self._basic_ok) >= BASIC_CACHE_SIZE:
                 self._basic_ok.clear()

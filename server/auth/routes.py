@@ -1,6 +1,8 @@
 """``/auth``: sign in and out of a staff session, and ask who is signed in (for the viewer)."""
 
 import json
+import time
+from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
@@ -13,6 +15,7 @@ from starlette.routing import Route
 from server.auth.accounts import AccountError, SessionRecord
 from server.auth.audit import audit
 from server.auth.authenticate import Authenticator, AuthFailure, Principal, client_address
+from server.auth.lockout import Attempts
 from server.auth.web import NO_STORE, check_state_change, origin_ok, refusal, store_unavailable
 from server.errors import http_error, ogc_error
 from tsukuba_gis.errors import BadRequest
@@ -49,14 +52,28 @@ async def _credentials(request: Request) -> tuple[str, str]:
     return username, password
 
 
-def _me(principal: Principal, session: SessionRecord | None) -> dict:
+def _me(principal: Principal, session: SessionRecord | None, attempts: list[Attempts] | None = None) -> dict:
     return {
         "user": principal.username,
         "role": principal.role,
         "auth": principal.method,
         "csrf_token": session.csrf_token if session else None,
         "expires": session.expires if session else None,
+        # The holder sees who has been trying their name (OWASP: tell the user about failures).
+        "failed_sign_ins": [
+            {
+                "address": a.address,
+                "failures": a.failures,
+                "last": _iso(a.last),
+                "locked_until": _iso(a.locked_until) if a.locked_until > time.time() else None,
+            }
+            for a in attempts or []
+        ],
     }
+
+
+def _iso(when: float) -> str:
+    return datetime.fromtimestamp(when, UTC).isoformat(timespec="seconds")
 
 
 def auth_app(authenticator: Authenticator, trusted: frozenset[str]) -> Starlette:
@@ -110,7 +127,8 @@ def auth_app(authenticator: Authenticator, trusted: frozenset[str]) -> Starlette
             principal = await run_in_threadpool(authenticator.authenticate, request)
         except AuthFailure as failure:
             return refusal(request, failure)
-        return JSONResponse(_me(principal, principal.session), headers=NO_STORE)
+        attempts = await run_in_threadpool(authenticator.throttle.attempts, principal.username)
+        return JSONResponse(_me(principal, principal.session, attempts), headers=NO_STORE)
 
     routes = [
         Route("/login", login, methods=["POST"]),

@@ -22,9 +22,11 @@ class AuthSettings(BaseSettings):
             a proxy that sends ``X-Forwarded-Proto``); ``True`` always sets it.
         trusted_origins: other origins allowed to send state-changing requests (the server's
             own origin and ``TSUKUBA_GIS_PUBLIC_URL`` always are).
-        lock_*: failed password checks per user name (and, with a higher bar, per client
-            address) inside ``lock_window_s`` lock further attempts for ``lock_base_s``
-            seconds, doubling with every further failure up to ``lock_max_s``.
+        lock_*: failed password checks for a user name from one client address
+            (``lock_user_failures``; the name stays open from other addresses, so a stranger
+            cannot lock a staff member out) and from one address over all names
+            (``lock_ip_failures``) inside ``lock_window_s`` lock further attempts for
+            ``lock_base_s`` seconds, doubling with every further failure up to ``lock_max_s``.
         oidc_*: optional single sign-on: bearer JWTs from this issuer, checked with its JWKS.
     """
 

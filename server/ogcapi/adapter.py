@@ -71,7 +71,9 @@ class Publication:
         return (
             not request.url.path.endswith("/items")
             or limit is None
-            or (limit.isdigit() and int(limit) <= INLINE_MAX_ITEMS)
+            # ASCII digits only, and short: int() of "²" or of 5,000 digits raises (pygeoapi
+            # answers such a limit with a 400 of its own).
+            or (limit.isascii() and limit.isdigit() and len(limit) <= 6 and int(limit) <= INLINE_MAX_ITEMS)
         )
 
 

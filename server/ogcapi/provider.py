@@ -17,7 +17,8 @@ from pygeoapi.provider.base import (
     ProviderItemNotFoundError,
 )
 
-from server.ogcapi.geojson import features, json_out
+from server.ogcapi.geojson import REQUEST, features, json_out
+from tsukuba_gis.csvsafe import safe_cell
 from tsukuba_gis.errors import LayerNotFound
 from tsukuba_gis.store import FeaturePage, LayerRecord, Query, open_store
 
@@ -31,9 +32,30 @@ JSON_TYPES = {
     "boolean": "boolean",
     "date": "string",
 }
+# Integer filter values are bound as 64-bit integers (SQLite INTEGER, PostgreSQL bigint).
+INT64 = (-(2**63), 2**63 - 1)
+# No collection holds a billion features; a larger offset (up to 2**63 overflowed the
+# store's integers) is a client error, not an empty page.
+MAX_OFFSET = 1_000_000_000
 # The layer records the publication's config was built from (set by the adapter too): a
 # request needs no registry read of its own (a database round trip on PostGIS).
 RECORDS: ContextVar[Mapping[str, LayerRecord] | None] = ContextVar("tsukuba_gis_records", default=None)
+
+
+def _for_output(page: FeaturePage) -> FeaturePage:
+    """The page as the answer's format needs it: for CSV (pygeoapi's own formatter writes it),
+    text a spreadsheet would run as a formula is neutralised (tsukuba_gis/csvsafe.py)."""
+    request = REQUEST.get()
+    if request is not None and request.format == "csv":
+        page.properties = [{k: safe_cell(v) for k, v in props.items()} for props in page.properties]
+    return page
+
+
+def _once(parameter: str, names: list[str]) -> None:
+    """A field named twice in ``properties`` or ``sortby`` is a client error (2,000 repeats made
+    SQLite refuse the statement: too many columns)."""
+    if len(set(names)) != len(names):
+        raise ProviderInvalidQueryError(user_msg=f"{parameter}: name each field at most once")
 
 
 class StoreProvider(BaseProvider):
@@ -90,19 +112,30 @@ class StoreProvider(BaseProvider):
         kind = self.allowed[name]
         try:
             if kind == "integer":
-                return int(value)
+                number = int(value)
+                if not INT64[0] <= number <= INT64[1]:
+                    raise ValueError("beyond 64 bits")
+                return number
             if kind == "number":
                 return float(value)
             if kind == "boolean":
                 return {"true": 1, "false": 0, "1": 1, "0": 0}[value.lower()]
         except (ValueError, KeyError):
-            raise ProviderInvalidQueryError(user_msg=f"{name}: {value!r} is not a valid {kind}") from None
+            # The value is not echoed: it may be megabytes (and errors never reflect input).
+            raise ProviderInvalidQueryError(user_msg=f"{name}: not a valid {kind}") from None
         return value
 
     def _select(self, select_properties: list[str] | None) -> tuple[str, ...]:
         if not select_properties:
             return tuple(self.allowed)
+        _once("properties", select_properties)
         return tuple(n for n in select_properties if n in self.allowed)
+
+    def _order(self, sortby: list[dict] | None) -> tuple[tuple[str, bool], ...]:
+        _once("sortby", [s["property"] for s in sortby or []])
+        return tuple(
+            (s["property"], s["order"] != "-") for s in sortby or [] if s["property"] in self.allowed
+        )
 
     def query(
         self,
@@ -122,10 +155,10 @@ class StoreProvider(BaseProvider):
         """A FeatureCollection page (pygeoapi adds links and timeStamp)."""
         if filterq is not None or q:
             raise ProviderInvalidQueryError(user_msg="filter and q are not supported on this collection")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise ProviderInvalidQueryError(user_msg=f"offset: an integer from 0 to {MAX_OFFSET}")
         equals = tuple((n, self._coerce(n, v)) for n, v in (properties or []) if n in self.allowed)
-        order = tuple(
-            (s["property"], s["order"] != "-") for s in (sortby or []) if s["property"] in self.allowed
-        )
+        order = self._order(sortby)
         query = Query(
             bbox=tuple(float(v) for v in bbox[:4]) if bbox else None,
             equals=equals,
@@ -135,7 +168,7 @@ class StoreProvider(BaseProvider):
             limit=0 if resulttype == "hits" else limit,
             skip_geometry=skip_geometry,
         )
-        page = self._read(lambda record: self.store.query(record, query))
+        page = _for_output(self._read(lambda record: self.store.query(record, query)))
         return {
             "type": "FeatureCollection",
             "features": features(page, plain=not json_out()),
@@ -149,4 +182,4 @@ class StoreProvider(BaseProvider):
         if not page.ids:
             # The id is not echoed back: error messages never reflect what a client sent.
             raise ProviderItemNotFoundError(user_msg="no such feature in this collection")
-        return features(page, plain=not json_out())[0]
+        return features(_for_output(page), plain=not json_out())[0]

@@ -420,3 +420,91 @@ def test_zip_traversal_is_refused_before_gdal_opens_anything(project, tmp_path, 
     assert result.status == "failed" and "path traversal" in result.error
     assert opened == []
     assert not (project.root / "evil.shp").exists() and not (tmp_path.parent / "evil.shp").exists()
+
+
+# --- what a hand-over may make the ETL read (issue 18): nothing outside the sources folder
+
+
+SECRET = "root:x:0:0:SECRET-FIRST-LINE:/root:/bin/bash"
+
+
+def _outside(tmp_path: Path) -> Path:
+    secret = tmp_path / "outside" / "passwd"
+    secret.parent.mkdir(exist_ok=True)
+    secret.write_text(f"{SECRET}\ndaemon:x:1:1\n", encoding="utf-8")
+    return secret
+
+
+def _failed(project: Project) -> str:
+    result = entry(project.run("sites"), "sites")
+    assert result.status == "failed"
+    text = result.error + "\n" + "\n".join(result.warnings if hasattr(result, "warnings") else [])
+    assert "SECRET" not in text and "daemon" not in text, text
+    return result.error
+
+
+@pytest.mark.parametrize("target", ["exists", "missing"])
+def test_a_source_linked_outside_the_folder_is_refused_without_its_content(project, tmp_path, target):
+    secret = _outside(tmp_path)
+    link = project.sources / "sites.csv"
+    link.symlink_to(secret if target == "exists" else secret.with_name("nothing"))
+    project.define("sites", CSV_SOURCE)
+    error = _failed(project)
+    assert "sites.csv" in error and "link leading outside the sources folder" in error
+
+
+def test_a_shapefile_part_linked_outside_is_refused(project, tmp_path):
+    path = _shp(project)
+    path.with_suffix(".dbf").unlink()
+    path.with_suffix(".dbf").symlink_to(_outside(tmp_path))
+    assert "sites.dbf is a link leading outside" in _failed(project)
+
+
+def test_a_code_list_linked_outside_is_refused(project, tmp_path):
+    write_geojson(project.sources / "sites.geojson", site_features())
+    (project.sources / "codes.xml").symlink_to(_outside(tmp_path))
+    fields = [*SITE_FIELDS_WITH_CODELIST]
+    project.define("sites", {"path": "sites.geojson"}, fields)
+    assert "codes.xml is a link leading outside" in _failed(project)
+
+
+SITE_FIELDS_WITH_CODELIST = [
+    field("site_id", "番号", required=True),
+    field("name", "名称", required=True),
+    field("kind", "区分", codelist="codes.xml"),
+]
+GML = """<?xml version="1.0" encoding="UTF-8"?>
+{doctype}<ogr:FeatureCollection xmlns:ogr="http://ogr.maptools.org/" xmlns:gml="http://www.opengis.net/gml"
+ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" {schema}>
+ <gml:featureMember><ogr:sites fid="sites.0">
+  <ogr:geometryProperty><gml:Point srsName="EPSG:6668"><gml:coordinates>140.1297,36.0985</gml:coordinates>
+  </gml:Point></ogr:geometryProperty>
+  <ogr:番号>1</ogr:番号><ogr:名称>桜中学校{entity}</ogr:名称><ogr:区分>学校</ogr:区分>
+ </ogr:sites></gml:featureMember>
+</ogr:FeatureCollection>
+"""
+
+
+@pytest.mark.parametrize(
+    ("doctype", "schema", "entity", "expect"),
+    [
+        ('<!DOCTYPE x [<!ENTITY e SYSTEM "{secret}">]>\n', "", "&e;", "has a DOCTYPE"),
+        ('<!DOCTYPE x SYSTEM "{secret}">\n', "", "", "has a DOCTYPE"),
+        ("", 'xsi:schemaLocation="http://ogr.maptools.org/ {secret}"', "", "xsi:schemaLocation"),
+        ("", 'xsi:schemaLocation="http://ogr.maptools.org/ ../../outside/passwd.xsd"', "", "outside the"),
+    ],
+    ids=["xxe", "external-dtd", "schema-absolute", "schema-relative"],
+)
+def test_gml_read_by_gdal_cannot_name_other_files(project, tmp_path, doctype, schema, entity, expect):
+    secret = _outside(tmp_path)
+    text = GML.format(doctype=doctype, schema=schema, entity=entity).replace("{secret}", str(secret))
+    (project.sources / "sites.gml").write_text(text, encoding="utf-8")
+    project.define("sites", {"path": "sites.gml"})
+    error = _failed(project)
+    assert "sites.gml" in error and expect in error, error
+
+
+def test_plain_gml_still_loads(project):
+    (project.sources / "sites.gml").write_text(GML.format(doctype="", schema="", entity=""), encoding="utf-8")
+    project.define("sites", {"path": "sites.gml"})
+    assert entry(project.run("sites"), "sites").status == "loaded"

@@ -44,7 +44,7 @@ SAMPLES = [
 
 
 def _one(path: Path) -> pd.Series:
-    frame = read_citygml(path)
+    frame = read_citygml(path, root=PLATEAU)
     assert len(frame) == 1
     return frame.iloc[0]
 
@@ -53,7 +53,7 @@ def _one(path: Path) -> pd.Series:
     ("path", "count", "types", "bbox", "digits"), SAMPLES, ids=[s[0].name for s in SAMPLES]
 )
 def test_counts_types_and_lonlat_bbox(path, count, types, bbox, digits):
-    frame = read_citygml(path)
+    frame = read_citygml(path, root=PLATEAU)
     assert len(frame) == count
     assert set(frame["feature_type"]) == types
     assert frame["_row"].tolist() == list(range(1, count + 1))
@@ -99,7 +99,7 @@ def test_area_classification_code_22():
 
 
 def test_height_control_and_special_use_decode_their_own_code_lists():
-    frame = read_citygml(HEIGHT_AND_SPECIAL_USE).set_index("feature_type")
+    frame = read_citygml(HEIGHT_AND_SPECIAL_USE, root=PLATEAU).set_index("feature_type")
     height = frame.loc["HeightControlDistrict"]
     special = frame.loc["SpecialUseDistrict"]
     assert (height["function"], height["function_label"]) == ("18", "高度地区")
@@ -116,7 +116,7 @@ def test_height_control_and_special_use_decode_their_own_code_lists():
 
 
 def test_urban_planning_area_matches_its_nominal_area():
-    frame = read_citygml(URBAN_PLANNING_AREA)
+    frame = read_citygml(URBAN_PLANNING_AREA, root=PLATEAU)
     row = frame.iloc[0]
     assert row["name"] == "研究学園都市計画区域"
     assert row["nominalArea"] == 28407 and row["nominalArea_uom"] == "ha"
@@ -125,7 +125,7 @@ def test_urban_planning_area_matches_its_nominal_area():
 
 
 def test_roads_463_with_decoded_codes():
-    frames = [read_citygml(ROADS_1008), read_citygml(ROADS_1018)]
+    frames = [read_citygml(ROADS_1008, root=PLATEAU), read_citygml(ROADS_1018, root=PLATEAU)]
     assert [len(f) for f in frames] == [253, 210]
     roads = pd.concat(frames)
     assert len(roads) == 463
@@ -140,7 +140,7 @@ def test_roads_463_with_decoded_codes():
 
 
 def test_nested_traffic_areas_are_neither_rows_nor_columns():
-    frame = read_citygml(ROADS_1008)
+    frame = read_citygml(ROADS_1008, root=PLATEAU)
     assert set(frame["feature_type"]) == {"Road"}
     assert not [c for c in frame.columns if "|" in c]
     road_functions = read_codelist(CODELISTS / "Road_function.xml")
@@ -153,7 +153,7 @@ def test_geometry_equals_gdal_for_urf_and_tran(path, tmp_path):
     # GDAL reads urf/tran geometry correctly (PROVENANCE.md): ours must be the same.
     # A copy, so GDAL's .gfs side file is not written into the fixtures.
     copy = shutil.copy(path, tmp_path / path.name)
-    ours = read_citygml(path).set_index("gml_id").geometry
+    ours = read_citygml(path, root=PLATEAU).set_index("gml_id").geometry
     theirs = []
     for layer, _ in pyogrio.list_layers(copy):
         if layer != "Appearance":
@@ -173,11 +173,12 @@ def test_read_codelist():
 
 
 def test_codelist_dir_looks_lists_up_by_file_name(tmp_path):
-    copy = shutil.copy(USE_DISTRICT, tmp_path / USE_DISTRICT.name)  # ../../codelists is gone
+    (tmp_path / "udx/urf").mkdir(parents=True)
+    copy = shutil.copy(USE_DISTRICT, tmp_path / "udx/urf" / USE_DISTRICT.name)  # ../../codelists is gone
     row = read_citygml(copy, codelist_dir=CODELISTS).iloc[0]
     assert row["function_label"] == "第1種低層住居専用地域"
     with pytest.warns(UserWarning, match="code lists not found.*Common_districtsAndZonesType"):
-        row = read_citygml(copy).iloc[0]
+        row = read_citygml(copy, root=tmp_path).iloc[0]
     assert row["function"] == "1" and pd.isna(row["function_label"])
 
 
@@ -236,4 +237,93 @@ def test_plane_rectangular_srs_is_read_in_its_own_axis_order(tmp_path):
     copy = tmp_path / "plane.gml"
     copy.write_text(text, encoding="utf-8")
     plane = read_citygml(copy, codelist_dir=CODELISTS).geometry.iloc[0]
-    assert plane.equals_exact(read_citygml(USE_DISTRICT).geometry.iloc[0], 1e-8)  # ~1 mm
+    assert plane.equals_exact(read_citygml(USE_DISTRICT, root=PLATEAU).geometry.iloc[0], 1e-8)  # ~1 mm
+
+
+# ---------------------------------------------------------------- confinement (issue 18)
+
+
+def _handover(tmp_path: Path, code_space: str) -> Path:
+    """The UseDistrict sample in a sources folder, its codeSpace replaced by ``code_space``."""
+    sources = tmp_path / "sources"
+    (sources / "udx/urf").mkdir(parents=True)
+    shutil.copytree(CODELISTS, sources / "codelists")
+    text = USE_DISTRICT.read_text(encoding="utf-8")
+    text = text.replace("../../codelists/Common_districtsAndZonesType.xml", code_space)
+    copy = sources / "udx/urf" / USE_DISTRICT.name
+    copy.write_text(text, encoding="utf-8")
+    return copy
+
+
+def _secret_codelist(where: Path) -> Path:
+    where.mkdir(parents=True, exist_ok=True)
+    secret = where / "secret.xml"
+    secret.write_text(
+        (CODELISTS / "Common_districtsAndZonesType.xml")
+        .read_text(encoding="utf-8")
+        .replace("第1種低層住居専用地域", "SECRET-LABEL"),
+        encoding="utf-8",
+    )
+    return secret
+
+
+@pytest.mark.parametrize("form", ["relative", "absolute", "file-url", "symlink"])
+def test_code_space_outside_the_sources_folder_is_refused(tmp_path, form):
+    secret = _secret_codelist(tmp_path / "elsewhere")
+    names = {
+        "relative": "../../../elsewhere/secret.xml",
+        "absolute": str(secret),
+        "file-url": secret.as_uri(),
+        "symlink": "../../codelists/link.xml",
+    }
+    copy = _handover(tmp_path, names[form])
+    (tmp_path / "sources/codelists/link.xml").symlink_to(secret)
+    with pytest.raises(FormatError, match="codeSpace .* points outside the sources folder") as err:
+        read_citygml(copy, root=tmp_path / "sources")
+    assert "SECRET" not in str(err.value)
+
+
+def test_the_refusal_does_not_tell_whether_a_file_exists(tmp_path):
+    answers = []
+    for name in ("/etc/passwd", "/etc/no-such-file-here", "../../../../../../etc/passwd"):
+        copy = _handover(tmp_path / str(len(answers)), name)
+        with pytest.raises(FormatError) as err:
+            read_citygml(copy, root=copy.parents[2])
+        answers.append(str(err.value).replace(name, "NAME").replace(str(copy), "FILE"))
+    assert len(set(answers)) == 1, answers
+
+
+def test_code_space_inside_the_sources_folder_still_labels(tmp_path):
+    copy = _handover(tmp_path, "../../codelists/Common_districtsAndZonesType.xml")
+    row = read_citygml(copy, root=tmp_path / "sources").iloc[0]
+    assert row["function_label"] == "第1種低層住居専用地域"
+    web = _handover(tmp_path / "web", "https://www.geospatial.jp/iur/codelists/3.1/x.xml")
+    row = read_citygml(web, root=tmp_path / "web/sources").iloc[0]  # nothing fetched: no label
+    assert row["function"] == "1" and pd.isna(row["function_label"])
+
+
+XXE = '<!DOCTYPE core:CityModel [<!ENTITY xxe SYSTEM "file:///etc/hostname">]>\n'
+
+
+@pytest.mark.parametrize(
+    "doctype",
+    [XXE, '<!DOCTYPE core:CityModel SYSTEM "/etc/x.dtd">\n', "<!DOCTYPE core:CityModel [<!ENTITY a 'b'>]>\n"],
+)
+def test_doctype_and_entities_are_refused_naming_the_file(tmp_path, doctype):
+    text = USE_DISTRICT.read_text(encoding="utf-8")
+    head, _, rest = text.partition("?>\n")
+    copy = tmp_path / "xxe.gml"
+    copy.write_text(
+        f"{head}?>\n{doctype}{rest}".replace("<gml:name>", "<gml:name>&xxe;", 1), encoding="utf-8"
+    )
+    with pytest.raises(FormatError, match=r"xxe\.gml: has a DOCTYPE .*refused"):
+        read_citygml(copy, codelist_dir=CODELISTS)
+
+
+def test_a_code_list_with_entities_is_refused(tmp_path):
+    codelist = tmp_path / "list.xml"
+    text = (CODELISTS / "Road_class.xml").read_text(encoding="utf-8")
+    head, _, rest = text.partition("?>")
+    codelist.write_text(f"{head}?>{XXE}{rest}", encoding="utf-8")
+    with pytest.raises(FormatError, match=r"list\.xml: has a DOCTYPE"):
+        read_codelist(codelist)

@@ -18,6 +18,8 @@ LOCK = {
     "TSUKUBA_GIS_AUTH_LOCK_BASE_S": "2",
     "TSUKUBA_GIS_AUTH_LOCK_MAX_S": "4",
     "TSUKUBA_GIS_AUTH_LOCK_WINDOW_S": "60",
+    # The test client plays the reverse proxy: its X-Forwarded-For gives each test an address.
+    "TSUKUBA_GIS_TRUSTED_PROXIES": "127.0.0.1",
 }
 # argon2 at 16 MiB, one pass: a few ms a check, enough to see whether an unknown name is checked
 # against the dummy hash; the production defaults (64 MiB, 3 passes) cost ~100 ms.
@@ -57,7 +59,7 @@ def server(sample_data_dir, live_server, accounts):
 
 
 def new_client(server, address: str = "10.0.0.1", **headers: str) -> httpx.Client:
-    """A client; X-Forwarded-For (trusted from 127.0.0.1) gives each test its own address."""
+    """A client; X-Forwarded-For (127.0.0.1 is a trusted proxy here) gives each test its own address."""
     return httpx.Client(base_url=server.url, timeout=30, headers={"X-Forwarded-For": address, **headers})
 
 
@@ -185,13 +187,12 @@ def _failures(client: httpx.Client, username: str, count: int) -> list[tuple[int
     return answers
 
 
-def test_back_off_locks_a_name_whether_or_not_it_exists(server):
+def test_back_off_locks_a_name_from_one_address_whether_or_not_it_exists(server):
     with new_client(server, "10.0.1.1") as client:
         real = _failures(client, "kato", 4)
-        with new_client(server, "10.0.1.2") as elsewhere:  # the name is locked from anywhere
-            locked = login(elsewhere, "kato")
-            locked_at = time.monotonic()
-            basic = elsewhere.get("/internal/api/collections", auth=("kato", PASSWORD))
+        locked = login(client, "kato")  # the right password, from the guessing address
+        locked_at = time.monotonic()
+        basic = client.get("/internal/api/collections", auth=("kato", PASSWORD))
         ghost = _failures(client, "ghost", 4)
     assert [s for s, _ in real] == [s for s, _ in ghost] == [401, 401, 401, 429]
     assert locked.status_code == 429 and locked.json()["code"] == "TooManyRequests"
@@ -202,8 +203,39 @@ def test_back_off_locks_a_name_whether_or_not_it_exists(server):
     ghost_s = statistics.median(t for s, t in ghost if s == 401)
     assert 1 / 3 < real_s / ghost_s < 3, (real_s, ghost_s)
     time.sleep(max(0.0, locked_at + int(locked.headers["retry-after"]) + 0.2 - time.monotonic()))
-    with new_client(server, "10.0.1.3") as client:
+    with new_client(server, "10.0.1.1") as client:
         assert login(client, "kato").status_code == 200
+
+
+def test_a_stranger_cannot_lock_a_staff_member_out(server, accounts):
+    with new_client(server, "10.0.4.66") as stranger:
+        assert [login(stranger, "ito", "guess guess guess").status_code for _ in range(4)] == [401] * 3 + [
+            429
+        ]
+    with new_client(server, "10.0.4.1") as own:  # the holder, elsewhere: the right password works
+        signed_in = login(own, "ito")
+        assert signed_in.status_code == 200
+        assert own.get("/internal/api/collections", auth=("ito", PASSWORD)).status_code == 200
+        me = own.get("/auth/me").json()
+    # ... and sees who has been trying (OWASP: tell the user about failed attempts).
+    seen = {a["address"]: a for a in me["failed_sign_ins"]}
+    assert seen["10.0.4.66"]["failures"] == 3 and seen["10.0.4.66"]["locked_until"]
+    assert "10.0.4.1" not in seen
+    listed = run_cli(accounts["env"], "users", "attempts", "ito")
+    assert "10.0.4.66\t3 failure(s)" in listed
+    assert "3 failed sign-in(s)" in next(
+        line for line in run_cli(accounts["env"], "users", "list").splitlines() if line.startswith("ito")
+    )
+
+
+def test_ipv6_clients_are_counted_per_64(server):
+    answers = []
+    for i in range(4):  # four addresses of one /64: one counter
+        with new_client(server, f"2001:db8:1:2::{i + 1}") as client:
+            answers.append(login(client, "sato", "wrong wrong wrong").status_code)
+    assert answers == [401, 401, 401, 429]
+    with new_client(server, "2001:db8:1:3::1") as client:  # another network
+        assert login(client, "sato").status_code == 200
 
 
 def test_back_off_locks_an_address_that_tries_many_names(server):
@@ -302,3 +334,16 @@ def test_a_broken_account_store_answers_503_not_500(sample_data_dir, tmp_path):
         ):
             assert response.status_code == 503, response.text
             assert response.json()["code"] == "ServiceUnavailable"
+
+
+def test_forwarded_for_counts_only_from_trusted_proxies(sample_data_dir, accounts, start_server):
+    # Default: no trusted proxy. A local process cannot pick a fresh address per guess.
+    plain = start_server(sample_data_dir, {**accounts["env"], **LOCK, "TSUKUBA_GIS_TRUSTED_PROXIES": ""})
+    answers = []
+    for i in range(4):
+        with new_client(plain, f"10.9.0.{i + 1}") as client:
+            answers.append(login(client, "yamada", "wrong wrong wrong").status_code)
+    assert answers == [401, 401, 401, 429]  # one address (127.0.0.1): locked after three
+    lines = (accounts["home"] / "audit.log").read_text(encoding="utf-8").splitlines()
+    assert not any('"10.9.0.' in line for line in lines)
+    assert any('"client": "127.0.0.1"' in line or '"client":"127.0.0.1"' in line for line in lines)

@@ -26,13 +26,19 @@ def serve(obj: dict, host: str, port: int, workers: int) -> None:
     # Workers build their own app from the environment: pass the resolved URL that way.
     os.environ["TSUKUBA_GIS_PUBLIC_URL"] = public_url
     click.echo(f"serving {public_url}/ (OGC API: {public_url}/api)", err=True)
+    from server.protocol import DeadlineHttpToolsProtocol
+
     uvicorn.run(
         "server.main:app",
         host=host,
         port=port,
         workers=workers,
-        http="httptools",
+        # httptools with a deadline for each request to arrive whole (slow-loris: server/protocol.py)
+        http=DeadlineHttpToolsProtocol,
         loop="uvloop",
         log_level="warning" if obj["quiet"] else "info",
-        proxy_headers=True,
+        # Forwarding headers are applied by the app itself, only from TSUKUBA_GIS_TRUSTED_PROXIES
+        # (server/security.py): uvicorn's default would believe any process on 127.0.0.1.
+        proxy_headers=False,
+        timeout_keep_alive=5,  # idle between requests (uvicorn's default, said here on purpose)
     )

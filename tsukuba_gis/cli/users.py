@@ -1,6 +1,7 @@
-"""``tsukuba-gis users add|remove|list|passwd``: local accounts for the staff API and viewer."""
+"""``tsukuba-gis users add|remove|list|passwd|attempts``: local accounts for the staff API and viewer."""
 
 import sys
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -96,12 +97,36 @@ def remove(obj: dict, username: str) -> None:
 def list_users(obj: dict) -> None:
     """One line per account: name, role, created, password changed, active tokens."""
     store, _ = open_accounts(obj)
+    throttle = _throttle(store)
     for user in store.list_users():
         active = sum(t.status() == "active" for t in store.list_tokens(user.username))
+        failed = sum(a.failures for a in throttle.attempts(user.username))
         click.echo(
             f"{user.username}\t{user.role}\t{when(user.created)}\t"
-            f"{when(user.password_changed)}\t{active} token(s)"
+            f"{when(user.password_changed)}\t{active} token(s)\t{failed} failed sign-in(s)"
         )
+
+
+def _throttle(store: "AccountStore"):
+    from server.auth.lockout import Throttle
+    from server.auth.settings import AuthSettings
+
+    return Throttle(store, AuthSettings())
+
+
+@users.command()
+@click.argument("username")
+@click.pass_obj
+def attempts(obj: dict, username: str) -> None:
+    """Failed sign-ins for a name (existing or not), per address: failures, last, locked until."""
+    store, _ = open_accounts(obj)
+    found = _throttle(store).attempts(username)
+    if not found:
+        click.echo(f"no failed sign-ins for {username} in the counting window", err=True)
+    now = time.time()
+    for a in found:
+        locked = when(a.locked_until) if a.locked_until > now else "-"
+        click.echo(f"{a.address}\t{a.failures} failure(s)\tlast {when(a.last)}\tlocked until {locked}")
 
 
 @users.command()

@@ -249,9 +249,12 @@ class GeoPackageStore(Store):
         key = record.id_column or "fid"
         value: Any = feature_id
         if key == "fid":
-            if not str(feature_id).isdigit():
+            text = str(feature_id)
+            # ASCII digits within SQLite's 64-bit INTEGER ("²" is a digit to isdigit, and a
+            # larger number cannot be bound): anything else names no feature.
+            if not (text.isascii() and text.isdigit() and len(text) <= 19 and int(text) < 2**63):
                 return FeaturePage([], [], [], 0)
-            value = int(feature_id)
+            value = int(text)
         query = Query(
             equals=((key, value),), limit=1, select=tuple(select) if select else None, with_count=False
         )

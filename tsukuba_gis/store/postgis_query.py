@@ -36,7 +36,9 @@ def coerce(kind: str, value: Any) -> Any:
     """A filter value as the column's Python type (``_NEVER`` when it cannot be one)."""
     try:
         if kind == "integer":
-            return int(value)
+            number = int(value)
+            # Beyond bigint no row can equal it (as the GeoPackage store, which cannot bind it).
+            return number if -(2**63) <= number < 2**63 else _NEVER
         if kind == "number":
             return float(value)
         if kind == "boolean":
