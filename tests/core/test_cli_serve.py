@@ -16,7 +16,10 @@ def test_serve_runs_httptools_and_uvloop_workers(monkeypatch, sample_data_dir):
     assert result.exit_code == 0, result.output
     ((args, kwargs),) = calls
     # Plain h11 workers stalled keep-alive connections under wrk on these machines.
-    assert kwargs["http"] == "httptools" and kwargs["loop"] == "uvloop"
+    # httptools (our subclass adds a per-request deadline against slow clients: server/protocol.py).
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    assert issubclass(kwargs["http"], HttpToolsProtocol) and kwargs["loop"] == "uvloop"
     assert kwargs["workers"] == 3 and args == ("server.main:app",)
 
 

@@ -111,7 +111,7 @@ def test_writes_on_read_only_routes_have_the_one_body(client):
 
 
 def test_a_store_outage_is_a_503_with_retry_after(sample_settings):
-    from conftest import free_port
+    from liveserver import free_port
 
     down = f"postgresql://tsukuba@127.0.0.1:{free_port()}/nowhere"  # nothing listens there
     broken = sample_settings.model_copy(update={"store": down, "public_url": "http://testserver"})

@@ -23,7 +23,7 @@ HTML_PAGES = [
 
 @pytest.fixture(scope="module")
 def server(sample_data_dir):
-    from conftest import LiveServer
+    from liveserver import LiveServer
 
     env = {
         "TSUKUBA_GIS_HEADER_TIMEOUT_S": "1.5",
