@@ -30,6 +30,8 @@ from tsukuba_gis.store.base import (
     Store,
 )
 from tsukuba_gis.store.gpkg_query import booleans, run_query
+from tsukuba_gis.store.gpkg_raster import MIGRATION as RASTER_MIGRATION
+from tsukuba_gis.store.gpkg_raster import GeoPackageRasters
 from tsukuba_gis.store.gpkg_rtree import bulk_load, outward_float32
 
 MIGRATIONS: list[list[str]] = [
@@ -50,6 +52,7 @@ MIGRATIONS: list[list[str]] = [
         """CREATE INDEX tg_rejects_layer ON tg_rejects (layer_id, version)""",
         """INSERT INTO tg_meta VALUES ('generation', '0')""",
     ],
+    RASTER_MIGRATION,  # 2: raster versions (issue 12)
 ]
 
 _RECORD_COLUMNS = (
@@ -79,7 +82,7 @@ def _record(row: sqlite3.Row) -> LayerRecord:
     )
 
 
-class GeoPackageStore(Store):
+class GeoPackageStore(GeoPackageRasters, Store):
     """A GeoPackage file on local disk.
 
     Attributes:
