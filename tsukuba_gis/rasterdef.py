@@ -229,7 +229,7 @@ class RasterLayerDef(Strict):
             return [b.min for b in self.breaks] + [top]
         if self.value_range:
             step = (self.value_range.max - self.value_range.min) / 50
-            return [self.value_range.min + i * step for i in range(51)]
+            return [round(self.value_range.min + i * step, 9) for i in range(51)]
         return None
 
 

@@ -1,6 +1,7 @@
 """Settings read from the environment (prefix ``TSUKUBA_GIS_``) or a ``.env`` file."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,8 @@ class Settings(BaseSettings):
         raster_max_bytes: the largest uncompressed raster (width x height x bands x cell
             size) a load accepts; a header claiming more is refused before anything is read.
         raster_cache_mb: GDAL's block cache during raster loads (keeps memory flat).
+        raster_compression: the COGs' lossless compression (DEFLATE reads everywhere; ZSTD
+            is faster but needs GDAL >= 2.3 on the reader's side).
     """
 
     model_config = SettingsConfigDict(env_prefix="TSUKUBA_GIS_", env_file=".env", extra="ignore")
@@ -52,6 +55,7 @@ class Settings(BaseSettings):
     raster_dir: Path | None = None
     raster_max_bytes: int = Field(default=16 * 1024**3, ge=1)
     raster_cache_mb: int = Field(default=256, ge=16)
+    raster_compression: Literal["DEFLATE", "ZSTD"] = "DEFLATE"
 
     @field_validator("public_url")
     @classmethod
