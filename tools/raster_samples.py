@@ -160,8 +160,16 @@ def write_all(sources: Path, city: shapely.Geometry, rivers: list[shapely.LineSt
         ("se", (half_r, heights.shape[0]), (half_c, heights.shape[1])),
     ):
         part = heights[r0:r1, c0:c1]
-        offset = transform * Affine.translation(c0, r0)
-        _write(tiles / f"dem_sample_6677_{name}.tif", part, offset, None, compress="lzw", predictor=3, tiled=False)
+        offset = transform @ Affine.translation(c0, r0)
+        _write(
+            tiles / f"dem_sample_6677_{name}.tif",
+            part,
+            offset,
+            None,
+            compress="lzw",
+            predictor=3,
+            tiled=False,
+        )
     photo, transform = aerial_photo(seed + 12)
     _write(sources / "planning/aerial_photo_sample_6677.tif", photo, transform, None, photometric="RGB")
     print(f"flood depth {depth.shape}, DEM {heights.shape} in 4 tiles, photo {photo.shape}")

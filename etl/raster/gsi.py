@@ -8,11 +8,12 @@ bounds in Web Mercator (EPSG:3857).
 """
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 import rasterio
-from rasterio.errors import RasterioError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.transform import from_bounds
 
 from etl.formats import FormatError
@@ -57,13 +58,15 @@ def decode_png_rgb(rgb: np.ndarray) -> np.ndarray:
 def read_png(path: Path, label: str) -> np.ndarray:
     """The elevations of a dem_png tile."""
     try:
-        with rasterio.open(path) as ds:
-            if (ds.width, ds.height) != (TILE, TILE) or ds.count < 3:
-                raise FormatError(
-                    f"{label}: a GSI elevation tile is {TILE}x{TILE} RGB; this PNG is"
-                    f" {ds.width}x{ds.height} with {ds.count} band(s)"
-                )
-            rgb = ds.read([1, 2, 3])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # the path says where it is
+            with rasterio.open(path) as ds:
+                if (ds.width, ds.height) != (TILE, TILE) or ds.count < 3:
+                    raise FormatError(
+                        f"{label}: a GSI elevation tile is {TILE}x{TILE} RGB; this PNG is"
+                        f" {ds.width}x{ds.height} with {ds.count} band(s)"
+                    )
+                rgb = ds.read([1, 2, 3])
     except RasterioError as err:
         raise FormatError(f"{label}: not a readable PNG ({err}); ask for the tile again") from None
     return decode_png_rgb(rgb)
