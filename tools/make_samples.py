@@ -13,7 +13,6 @@ Writes, next to the real department files in ``sources/``:
 """
 
 import sys
-
 from pathlib import Path
 
 import geopandas as gpd

@@ -139,7 +139,7 @@ def fgd_dem_xml(
 
 def fgd_tuples(values: np.ndarray, kind: str = "地表面") -> list[str]:
     """Tuple lines for every cell of ``values`` (NaN: データなし,-9999.)."""
-    return [f"データなし,-9999." if np.isnan(v) else f"{kind},{v:.2f}" for v in values.ravel()]
+    return ["データなし,-9999." if np.isnan(v) else f"{kind},{v:.2f}" for v in values.ravel()]
 
 
 @dataclass
