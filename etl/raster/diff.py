@@ -42,7 +42,7 @@ def row_areas(crs, transform, width: int, height: int) -> np.ndarray:
     col = width // 2
     areas = np.empty(height)
     for row in range(height):
-        corners = [transform * (col + dx, row + dy) for dx, dy in ((0, 0), (1, 0), (1, 1), (0, 1))]
+        corners = [transform @ (col + dx, row + dy) for dx, dy in ((0, 0), (1, 0), (1, 1), (0, 1))]
         lons, lats = to_lonlat.transform([c[0] for c in corners], [c[1] for c in corners])
         areas[row] = abs(geod.polygon_area_perimeter(lons, lats)[0])
     return areas
@@ -108,7 +108,7 @@ def _compare(old_path: Path, new_path: Path) -> tuple[_Tally, bool]:
                 a, b = a[:n], b[:n]
             tally.add(a, b, _valid(a, old.nodata), _valid(b, new.nodata), areas, window.row_off)
         if tally.largest:
-            x, y = new.transform * (tally.largest["col"] + 0.5, tally.largest["row"] + 0.5)
+            x, y = new.transform @ (tally.largest["col"] + 0.5, tally.largest["row"] + 0.5)
             lon, lat = Transformer.from_crs(new.crs, "EPSG:4326", always_xy=True).transform(x, y)
             tally.largest.update({"x": x, "y": y, "lon": round(lon, 6), "lat": round(lat, 6)})
         if old is not old_file:

@@ -71,7 +71,7 @@ def definition_checksum(layer: RasterLayerDef) -> str:
 
 
 def _where(ds_transform, crs, row: int, col: int) -> str:
-    x, y = ds_transform * (col + 0.5, row + 0.5)
+    x, y = ds_transform @ (col + 0.5, row + 0.5)
     lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(x, y)
     return f"row {row}, column {col} (lon {lon:.5f}, lat {lat:.5f})"
 

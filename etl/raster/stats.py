@@ -128,7 +128,7 @@ def _read(ds, window: Window, label: str) -> np.ndarray:
     except RasterioError as err:
         raise FormatError(
             f"{label}: cannot read rows {window.row_off}-{window.row_off + window.height - 1}"
-            f" ({err}); the file is truncated or corrupt; ask the department for it again"
+            f" ({err}); the file is truncated or corrupt; ask the department for the file again"
         ) from None
 
 

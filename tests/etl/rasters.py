@@ -5,6 +5,7 @@ what it hands over; the GSI tile is the real one in tests/fixtures/gsi.
 """
 
 import hashlib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import numpy as np
 import rasterio
 import yaml
 from handover import Project
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.transform import from_origin
 
 from tsukuba_gis.settings import Settings
@@ -26,9 +28,10 @@ ORIGIN = (23000.0, 8000.0)
 
 
 def write_tif(
-    path: Path, data: np.ndarray, crs: str | None = "EPSG:6677", transform=None, nodata=-9999.0, **kw
+    path: Path, data: np.ndarray, crs: str | None = "EPSG:6677", transform="10m", nodata=-9999.0, **kw
 ):
-    """A GeoTIFF of ``data`` (2-D or bands x rows x cols), 10 m cells from ORIGIN by default."""
+    """A GeoTIFF of ``data`` (2-D or bands x rows x cols), 10 m cells from ORIGIN by default
+    (``transform=None``: no georeferencing at all)."""
     bands = data if data.ndim == 3 else data[None]
     path.parent.mkdir(parents=True, exist_ok=True)
     profile = {
@@ -37,14 +40,17 @@ def write_tif(
         "height": bands.shape[1],
         "count": bands.shape[0],
         "dtype": bands.dtype.name,
-        "transform": transform or from_origin(*ORIGIN, 10, 10),
         "nodata": nodata,
         **kw,
     }
+    if transform is not None:
+        profile["transform"] = from_origin(*ORIGIN, 10, 10) if transform == "10m" else transform
     if crs:
         profile["crs"] = crs
-    with rasterio.open(path, "w", **profile) as ds:
-        ds.write(bands)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # asked for by the caller
+        with rasterio.open(path, "w", **profile) as ds:
+            ds.write(bands)
     return path
 
 
