@@ -219,6 +219,9 @@ class FileRasterWriter(RasterWriter):
         name = final_name(self.layer_id, version, checksum)
         target = self.raster_dir / name
         os.replace(self.path, target)
+        # rename() does nothing when both names are links to one file (a store copy into the
+        # same raster directory): the aside name must still go.
+        self.path.unlink(missing_ok=True)
         self._placed = target
         return name
 
