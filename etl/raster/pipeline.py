@@ -8,6 +8,7 @@ registry transaction; any error leaves the current version and its file as they 
 import hashlib
 import tempfile
 import time
+import warnings as pywarnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -241,7 +242,10 @@ def load_raster(
         if found is not None:
             report.status, report.version, report.note = "skipped", found.version, note
             return report
-        report = RasterLoad(layer, store, settings, progress).run(meta, make_current=not dry_run)
+        with pywarnings.catch_warnings(record=True) as caught:  # GDAL's warnings go in the report
+            pywarnings.simplefilter("always")
+            report = RasterLoad(layer, store, settings, progress).run(meta, make_current=not dry_run)
+        report.warnings += sorted({str(w.message) for w in caught})[:20]
     except (GisError, ValueError, OSError) as err:
         report.status, report.error = "failed", str(err)
     return report
