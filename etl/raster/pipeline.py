@@ -94,11 +94,13 @@ class RasterLoad:
             inputs = self._open(Path(work))
             built = mosaic.build(inputs, Path(work) / "mosaic.vrt")
             self.report.decisions.update(built.decisions)
+            # One file that says everything itself is read directly; otherwise through the VRT.
+            source = inputs[0].dataset if len(inputs) == 1 and inputs[0].as_is else built.path
             scanned = None
             if not (built.overlaps or self.layer.target_crs):  # the mosaic's cells are the COG's
-                scanned = self._scan(built.path, inputs)
+                scanned = self._scan(source, inputs)
             with self.store.raster_writer(self.layer.id, raster_dir) as writer:
-                self._write(built.path, writer.path, inputs)
+                self._write(source, writer.path, inputs)
                 if scanned is None:  # reprojected or overlapping: statistics of the written COG
                     scanned = self._scan(writer.path, inputs)
                 meta["bands"] = scanned.bands

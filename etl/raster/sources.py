@@ -47,6 +47,7 @@ class RasterInput:
     transform: rasterio.Affine
     colorinterp: tuple[str, ...]
     decisions: dict[str, str] = field(default_factory=dict)
+    as_is: bool = True  # the file says its CRS and no-data value itself: GDAL may read it directly
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -174,6 +175,7 @@ def open_input(
             transform=ds.transform,
             colorinterp=tuple(c.name for c in ds.colorinterp),
             decisions=decisions,
+            as_is=ds.crs is not None and (ds.nodata is not None or nodata is None),
         )
 
 
