@@ -15,6 +15,8 @@ from etl import qamap
 from etl.diff import diff_versions
 from etl.pipeline import LayerReport, load_layer
 from etl.quarantine import write_rejects
+from etl.raster.pipeline import RasterReport
+from etl.raster.runner import run_rasters
 from etl.report import write_reports
 from etl.versions import publish_current
 from tsukuba_gis.catalog import load_catalog
@@ -33,15 +35,20 @@ class RunReport:
     store: str
     dry_run: bool = False
     layers: list[LayerReport] = field(default_factory=list)
+    rasters: list[RasterReport] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     duration_s: float = 0.0
 
     @property
     def ok(self) -> bool:
         """True when every layer loaded, was staged or unchanged, and every definition was valid."""
-        return not self.problems and all(
-            r.status in ("loaded", "staged", "skipped") and not any("error" in p for p in r.published)
-            for r in self.layers
+        return (
+            not self.problems
+            and all(
+                r.status in ("loaded", "staged", "skipped") and not any("error" in p for p in r.published)
+                for r in self.layers
+            )
+            and all(r.status in ("loaded", "staged", "skipped") for r in self.rasters)
         )
 
     def to_dict(self) -> dict:
@@ -50,22 +57,25 @@ class RunReport:
 
 
 def _selected(catalog, layer_ids: Sequence[str], report: RunReport):
+    """The vector and the raster layers to load (all when none are named)."""
     if not layer_ids:
         report.problems = [str(p) for p in catalog.problems]
-        return list(catalog.layers.values())
-    chosen = []
+        return list(catalog.layers.values()), list(catalog.rasters.values())
+    chosen, rasters = [], []
     for layer_id in layer_ids:
         if layer_id in catalog.layers:
             chosen.append(catalog.layers[layer_id])
+        elif layer_id in catalog.rasters:
+            rasters.append(catalog.rasters[layer_id])
         else:
-            known = ", ".join(sorted(catalog.layers))
+            known = ", ".join(sorted(catalog.files))
             report.problems.append(f"no valid layer definition {layer_id!r} (known: {known})")
-    mine = {str(catalog.files[layer.id]) for layer in chosen}
+    mine = {str(catalog.files[layer.id]) for layer in [*chosen, *rasters]}
     # Problems of the named layers, valid or not (an invalid one is not in catalog.layers).
     report.problems += [
         str(p) for p in catalog.problems if str(p.path) in mine or Path(p.path).stem in layer_ids
     ]
-    return chosen
+    return chosen, rasters
 
 
 def _load(layer, store, settings, force, progress, sample, dry_run) -> LayerReport:
@@ -131,7 +141,7 @@ def run_etl(
         datetime.now(UTC).isoformat(timespec="seconds"), redact_url(settings.store_url), dry_run
     )
     catalog = load_catalog(settings.layers_dir, settings.sources_dir)
-    layers = _selected(catalog, layer_ids, report)
+    layers, rasters = _selected(catalog, layer_ids, report)
     store = open_store(settings.store_url, settings.keep_versions)
     store.migrate()
     console = Console(stderr=True, quiet=quiet)
@@ -148,6 +158,7 @@ def run_etl(
                 maps[layer.id] = qamap.render(sample, settings.basemap_pale_url)
             report.layers.append(result)
             console.print(_line(result))
+        report.rasters = run_rasters(rasters, store, settings, force, dry_run, progress, console)
     report.duration_s = round(time.monotonic() - started, 3)
     write_reports(report.to_dict(), settings.data_dir, maps)
     return report

@@ -1,6 +1,6 @@
 """Generate the synthetic sample sources (seeded, reproducible) that no public copy exists for.
 
-    python tools/make_samples.py
+    python tools/make_samples.py [vector|raster]   (default: both)
 
 Writes, next to the real department files in ``sources/``:
 - ``disaster/flood_sample_6677.gpkg``: a plausible but INVENTED flood inundation layer along the
@@ -8,8 +8,11 @@ Writes, next to the real department files in ``sources/``:
   loads its own 洪水浸水想定区域; its 庁内確認 column is a staff-only review note.
 - ``disaster/shelters_staff_6677_cp932.csv``: the 114 real shelters with invented staff-only
   columns (担当課, 内線), as a department would keep them: cp932, CRLF, survey X/Y in zone IX.
+- the sample rasters (想定浸水深 grid, a DEM in four tiles, a tiny staff-only photograph):
+  see ``tools/raster_samples.py``.
 """
 
+import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -17,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
+from raster_samples import write_all as write_rasters
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "sources"
@@ -114,10 +118,20 @@ def shelters_staff() -> pd.DataFrame:
     return out
 
 
-def main() -> None:
-    """Write both sample files."""
+def rivers_6677() -> list[shapely.LineString]:
+    """The river courses in EPSG:6677."""
+    lines = [shapely.LineString(lonlat) for lonlat in RIVERS.values()]
+    return list(gpd.GeoSeries(lines, crs="EPSG:6668").to_crs(ZONE_IX))
+
+
+def main(what: str = "all") -> None:
+    """Write the sample files (``vector``, ``raster`` or ``all``)."""
     urf = SOURCES / "planning/plateau/udx/urf/544010_urf_6697_05_op.gml"
     city = pyogrio.read_dataframe(urf, WRITE_GFS="NO").to_crs(ZONE_IX).geometry.union_all()
+    if what in ("raster", "all"):
+        write_rasters(SOURCES, shapely.force_2d(city), rivers_6677(), SEED)
+    if what == "raster":
+        return
     flood = flood_sample(shapely.force_2d(city))
     target = SOURCES / "disaster/flood_sample_6677.gpkg"
     target.unlink(missing_ok=True)
@@ -133,4 +147,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1] if len(sys.argv) > 1 else "all")

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from tsukuba_gis.errors import DefinitionError
 from tsukuba_gis.layerdef import Department, LayerDef
+from tsukuba_gis.rasterdef import RasterLayerDef, raster_kind
 
 DEPARTMENT_FILE = "_department.yaml"
 NO_ORDER = 999  # a layer of a department without a definition comes after the others
@@ -29,9 +30,14 @@ class Problem:
 
 @dataclass
 class Catalog:
-    """Every valid layer definition, by id, with the departments they belong to."""
+    """Every valid layer definition, by id, with the departments they belong to.
+
+    ``layers`` are the vector layers; ``rasters`` the ``kind: raster`` ones (ids are unique
+    across both, ``files`` holds both).
+    """
 
     layers: dict[str, LayerDef] = field(default_factory=dict)
+    rasters: dict[str, RasterLayerDef] = field(default_factory=dict)
     departments: dict[str, Department] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
@@ -46,6 +52,10 @@ class Catalog:
     def public_layers(self) -> list[LayerDef]:
         """Layers the world may see."""
         return [layer for layer in self.layers.values() if layer.access == "public"]
+
+    def public_rasters(self) -> list[RasterLayerDef]:
+        """Raster layers the world may see."""
+        return [layer for layer in self.rasters.values() if layer.access == "public"]
 
     def get(self, layer_id: str) -> LayerDef:
         """One layer by id, or a DefinitionError naming the known ids."""
@@ -103,10 +113,15 @@ def _validate(model: type, path: Path, extra: dict[str, Any]) -> tuple[Any, list
         return None, found
 
 
-def _check_sources(layer: LayerDef, path: Path, sources_dir: Path) -> list[Problem]:
+def _check_sources(layer: LayerDef | RasterLayerDef, path: Path, sources_dir: Path) -> list[Problem]:
     problems = []
     for i, source in enumerate(layer.sources):
-        if not (sources_dir / source.path).exists():
+        if getattr(source, "is_glob", False):
+            if not any(p.is_file() for p in sources_dir.glob(source.path)):
+                problems.append(
+                    Problem(path, 1, f"sources[{i}]: no file matches {sources_dir / source.path}")
+                )
+        elif not (sources_dir / source.path).exists():
             problems.append(Problem(path, 1, f"sources[{i}]: file not found: {sources_dir / source.path}"))
     return problems
 
@@ -167,7 +182,9 @@ def cached_catalog(layers_dir: Path) -> Catalog:
 
 
 def _add_layer(catalog: Catalog, path: Path, department: str, sources_dir: Path | None) -> None:
-    layer, problems = _validate(LayerDef, path, {"department": department, "id": path.stem})
+    data, _, _ = _parse(path)  # YAML errors are reported by _validate below
+    model = RasterLayerDef if raster_kind(data) else LayerDef
+    layer, problems = _validate(model, path, {"department": department, "id": path.stem})
     catalog.problems += problems
     if layer is None:
         return
@@ -175,11 +192,14 @@ def _add_layer(catalog: Catalog, path: Path, department: str, sources_dir: Path 
         catalog.problems.append(Problem(path, 1, f"id {layer.id!r} differs from the file name"))
     if layer.department != department:
         catalog.problems.append(Problem(path, 1, f"department {layer.department!r} differs from the folder"))
-    if layer.id in catalog.layers:
+    if layer.id in catalog.files:
         first = catalog.files[layer.id]
         catalog.problems.append(Problem(path, 1, f"layer id {layer.id!r} is already defined in {first}"))
         return
     if sources_dir is not None:
         catalog.problems += _check_sources(layer, path, sources_dir)
-    catalog.layers[layer.id] = layer
+    if isinstance(layer, RasterLayerDef):
+        catalog.rasters[layer.id] = layer
+    else:
+        catalog.layers[layer.id] = layer
     catalog.files[layer.id] = path

@@ -202,6 +202,9 @@ class OpenDataDef(Strict):
 class LayerDef(Strict):
     """One published layer, as described in ``layers/<department>/<id>.yaml``."""
 
+    # Raster layers say `kind: raster` (rasterdef.py); left out of dumps so the definition
+    # checksum of every existing vector layer stays what it was.
+    kind: Literal["vector"] = Field(default="vector", exclude=True)
     id: str
     title: I18n
     description: I18n

@@ -1,6 +1,7 @@
 """Settings read from the environment (prefix ``TSUKUBA_GIS_``) or a ``.env`` file."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,13 @@ class Settings(BaseSettings):
         sources_dir: the department files the definitions point at.
         public_url: the URL users reach the server at (links in API documents use it);
             ``serve`` derives it from ``--host``/``--port`` when unset.
+        raster_dir: where the COG of each raster layer version lives (default
+            ``<data_dir>/rasters``); with PostGIS, a directory every host mounts.
+        raster_max_bytes: the largest uncompressed raster (width x height x bands x cell
+            size) a load accepts; a header claiming more is refused before anything is read.
+        raster_cache_mb: GDAL's block cache during raster loads (keeps memory flat).
+        raster_compression: the COGs' lossless compression (DEFLATE reads everywhere; ZSTD
+            is faster but needs GDAL >= 2.3 on the reader's side).
     """
 
     model_config = SettingsConfigDict(env_prefix="TSUKUBA_GIS_", env_file=".env", extra="ignore")
@@ -44,6 +52,10 @@ class Settings(BaseSettings):
     items_max_limit: int = Field(default=10000, ge=1)
     items_default_limit: int = Field(default=100, ge=1)
     keep_versions: int = Field(default=5, ge=1)
+    raster_dir: Path | None = None
+    raster_max_bytes: int = Field(default=16 * 1024**3, ge=1)
+    raster_cache_mb: int = Field(default=256, ge=16)
+    raster_compression: Literal["DEFLATE", "ZSTD"] = "DEFLATE"
 
     @field_validator("public_url")
     @classmethod
@@ -54,6 +66,11 @@ class Settings(BaseSettings):
     def store_url(self) -> str:
         """The store location: a DSN or a GeoPackage path."""
         return self.store or str(self.data_dir / "store.gpkg")
+
+    @property
+    def rasters_path(self) -> Path:
+        """The raster directory: ``raster_dir``, or ``rasters/`` in the data directory."""
+        return self.raster_dir or self.data_dir / "rasters"
 
     def resolved_public_url(self, host: str = "127.0.0.1", port: int = 8000) -> str:
         """The public URL, or one made from the address the server listens on."""

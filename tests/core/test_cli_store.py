@@ -44,17 +44,35 @@ def test_copy_gpkg_to_postgis_and_back_keeps_versions_records_and_rejects(
     sample_settings, postgis_url, tmp_path, postgis_cluster
 ):
     source = sample_settings.store_url
-    there = run("store", "copy", "--from", source, "--to", postgis_url)
+    rasters = ("--raster-dir-from", str(sample_settings.rasters_path))  # shared by both stores
+    there = run("store", "copy", "--from", source, "--to", postgis_url, *rasters)
     assert there.exit_code == 0, there.output
     assert "* towns v1: copied, 311 features, 3 rejected" in there.output
+    assert "* flood_depth_sample raster v1: copied" in there.output
     assert postgis_cluster.password not in there.output
     _assert_same_city(open_store(source), open_store(postgis_url))
-    again = run("store", "copy", "--from", source, "--to", postgis_url)
-    assert again.exit_code == 0 and "copied," not in again.output  # all "present"
+    assert open_store(postgis_url).rasters() == open_store(source).rasters()
+    again = run("store", "copy", "--from", source, "--to", postgis_url, *rasters)
+    assert again.exit_code == 0 and ": copied" not in again.output  # all "present"
     back = tmp_path / "back.gpkg"
-    home = run("store", "copy", "--from", postgis_url, "--to", str(back))
+    home = run(
+        "store",
+        "copy",
+        "--from",
+        postgis_url,
+        "--to",
+        str(back),
+        *rasters,
+        "--raster-dir-to",
+        str(tmp_path / "r"),
+    )
     assert home.exit_code == 0, home.output
     _assert_same_city(open_store(postgis_url), open_store(str(back)))
+    for record in open_store(str(back)).rasters():
+        assert (
+            record.path(tmp_path / "r").read_bytes() == record.path(sample_settings.rasters_path).read_bytes()
+        )
+    assert not list(sample_settings.rasters_path.rglob(".incoming-*"))
 
 
 def test_copy_refuses_nonsense(tmp_path, postgis_url):

@@ -66,6 +66,27 @@ def _transform_text(crs: dict) -> str:
     return "; ".join(f"{t['source_crs']} via {t['method']} ({t['accuracy_m']} m)" for t in transforms)
 
 
+def _is_raster(obj: dict, layer_id: str) -> bool:
+    from etl.raster.versions import is_raster
+
+    return is_raster(obj["settings"], layer_id)
+
+
+def _raster_history(obj: dict, layer_id: str) -> None:
+    from etl.raster.versions import history as kept
+
+    records = kept(obj["settings"], layer_id)
+    for r in records:
+        mark = "*" if r.current else " "
+        first = r.bands[0]
+        values = f"{first.min:g}..{first.max:g}" if first.min is not None else "no values"
+        click.echo(
+            f"{mark} v{r.version}\t{r.loaded_at}\t{r.width} x {r.height} x {r.band_count} {r.dtype}\t"
+            f"{r.crs}\t{values}\t{r.size_bytes} bytes\tcog {r.checksum[:12]}\t"
+            f"source {r.source_checksum[:12]}\t{r.duration_s} s"
+        )
+
+
 @etl.command()
 @click.argument("layer_id")
 @click.pass_obj
@@ -73,6 +94,8 @@ def history(obj: dict, layer_id: str) -> None:
     """List the kept versions of LAYER_ID, newest first (* = current)."""
     from etl.versions import history as kept
 
+    if _is_raster(obj, layer_id):
+        return _raster_history(obj, layer_id)
     records = kept(obj["settings"], layer_id)
     for r in records:
         mark = "*" if r.current else " "
@@ -84,8 +107,13 @@ def history(obj: dict, layer_id: str) -> None:
 
 
 def _activate(obj: dict, layer_id: str, version: int | None) -> None:
+    from etl.raster.versions import activate as activate_raster
     from etl.versions import activate
 
+    if _is_raster(obj, layer_id):
+        record = activate_raster(obj["settings"], layer_id, version)
+        click.echo(f"{layer_id}: raster v{record.version} is current ({record.file})")
+        return
     record, published = activate(obj["settings"], layer_id, version)
     click.echo(f"{layer_id}: v{record.version} is current ({record.feature_count} features)")
     failed = [p for p in published if "error" in p]
@@ -113,6 +141,20 @@ def rollback(obj: dict, layer_id: str, version: int | None) -> None:
 def activate(obj: dict, layer_id: str, version: int) -> None:
     """Make VERSION of LAYER_ID current (e.g. one staged by --dry-run), and publish its files."""
     _activate(obj, layer_id, version)
+
+
+def _echo_raster_diff(d: dict) -> None:
+    click.echo(f"{d['layer_id']} raster v{d['from']} -> v{d['to']} (grid {d['grid']})")
+    click.echo(
+        f"  changed {d['changed_cells']} cells ({d['changed_area_m2']} m²), unchanged"
+        f" {d['unchanged_cells']}; gained a value {d['appeared_cells']}, lost it {d['disappeared_cells']}"
+    )
+    big = d["largest_change"]
+    if big:
+        click.echo(
+            f"  largest change: band {big['band']} {big['old']:g} -> {big['new']:g} at row {big['row']},"
+            f" column {big['col']} (lon {big['lon']}, lat {big['lat']})"
+        )
 
 
 def _echo_diff(d: dict) -> None:
@@ -143,10 +185,12 @@ def diff(obj: dict, layer_id: str, old: int | None, new: int | None, as_json: bo
     By default the newest kept version is compared with the current one (after `--dry-run`:
     what publishing it would change), or, when the newest is current, with the one before.
     """
+    from etl.raster.versions import diff as compare_rasters
     from etl.versions import diff as compare
 
-    result = compare(obj["settings"], layer_id, old, new)
+    raster = _is_raster(obj, layer_id)
+    result = (compare_rasters if raster else compare)(obj["settings"], layer_id, old, new)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
     else:
-        _echo_diff(result)
+        (_echo_raster_diff if raster else _echo_diff)(result)

@@ -13,11 +13,13 @@ def layers() -> None:
 @layers.command("list")
 @click.pass_obj
 def list_layers(obj: dict) -> None:
-    """One line per layer: id, access, department, geometry, title."""
+    """One line per layer: id, access, department, geometry (``raster`` for rasters), title."""
     settings = obj["settings"]
     catalog = load_catalog(settings.layers_dir)
-    for layer in sorted(catalog.layers.values(), key=lambda item: (item.department, item.id)):
-        click.echo(f"{layer.id}\t{layer.access}\t{layer.department}\t{layer.geometry}\t{layer.title.ja}")
+    every = [*catalog.layers.values(), *catalog.rasters.values()]
+    for layer in sorted(every, key=lambda item: (item.department, item.id)):
+        kind = layer.geometry if layer.kind == "vector" else "raster"
+        click.echo(f"{layer.id}\t{layer.access}\t{layer.department}\t{kind}\t{layer.title.ja}")
 
 
 @layers.command()
@@ -30,4 +32,7 @@ def validate(obj: dict) -> None:
         click.echo(str(problem), err=True)
     if catalog.problems:
         raise click.ClickException(f"{len(catalog.problems)} problem(s) in {settings.layers_dir}")
-    click.echo(f"{len(catalog.layers)} layer definitions are valid")
+    click.echo(
+        f"{len(catalog.layers) + len(catalog.rasters)} layer definitions are valid"
+        f" ({len(catalog.rasters)} raster)"
+    )

@@ -4,6 +4,8 @@
 ahead of a deployment (or with a role that may change the schema when the server's may not).
 """
 
+from pathlib import Path
+
 import click
 
 from tsukuba_gis.settings import Settings
@@ -41,6 +43,8 @@ def _line(result: Copied) -> str:
     mark = "*" if result.current else " "
     if result.status == "failed":
         return f"✗ {result.layer_id} v{result.version}: {result.error}"
+    if result.kind == "raster":
+        return f"{mark} {result.layer_id} raster v{result.version}: {result.status}"
     return (
         f"{mark} {result.layer_id} v{result.version}: {result.status}, {result.features}"
         f" features, {result.rejects} rejected"
@@ -51,22 +55,42 @@ def _line(result: Copied) -> str:
 @click.option("--from", "source", required=True, help="The store to read (.gpkg path or URL).")
 @click.option("--to", "target", required=True, help="The store to write (.gpkg path or URL).")
 @click.option("--current-only", is_flag=True, help="Only the current version of each layer.")
+@click.option(
+    "--raster-dir-from",
+    type=click.Path(path_type=Path),
+    help="The source's raster directory (default: TSUKUBA_GIS_RASTER_DIR or <data_dir>/rasters).",
+)
+@click.option(
+    "--raster-dir-to",
+    type=click.Path(path_type=Path),
+    help="The target's raster directory (default: the same as --raster-dir-from).",
+)
 @click.pass_obj
-def copy(obj: dict, source: str, target: str, current_only: bool) -> None:
+def copy(
+    obj: dict,
+    source: str,
+    target: str,
+    current_only: bool,
+    raster_dir_from: Path | None,
+    raster_dir_to: Path | None,
+) -> None:
     """Copy every layer with its kept versions, registry records and quarantine.
 
     Run it again after a failure: versions already copied are left as they are. Servers on
-    the target pick the layers up within a second.
+    the target pick the layers up within a second. Raster layers go across with their COG
+    files (copied into --raster-dir-to when it differs from --raster-dir-from).
     """
     settings: Settings = obj["settings"]
     if source == target:
         raise click.ClickException("--from and --to are the same store")
     src = open_store(source, settings.keep_versions)
-    if not src.layers():
+    if not src.layers() and not src.rasters():
         raise click.ClickException(f"{redact(source)} has no loaded layer to copy")
     dst = open_store(target, settings.keep_versions)
     echo = (lambda r: None) if obj["quiet"] else (lambda r: click.echo(_line(r)))
-    results = copy_store(src, dst, current_only, report=echo)
+    from_dir = raster_dir_from or settings.rasters_path
+    dirs = (from_dir, raster_dir_to or from_dir)
+    results = copy_store(src, dst, current_only, report=echo, raster_dirs=dirs)
     failed = [r for r in results if r.status == "failed"]
     for result in failed if obj["quiet"] else []:
         click.echo(_line(result), err=True)

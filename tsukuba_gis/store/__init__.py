@@ -5,11 +5,14 @@ from functools import lru_cache
 
 from tsukuba_gis.errors import StoreError
 from tsukuba_gis.store.base import (
+    BandStats,
     Column,
     FeaturePage,
     LayerRecord,
     LayerWriter,
     Query,
+    RasterRecord,
+    RasterWriter,
     Reject,
     Store,
 )
@@ -22,6 +25,9 @@ STORES: dict[str, str] = {
 }
 
 __all__ = [
+    "BandStats",
+    "RasterRecord",
+    "RasterWriter",
     "Column",
     "FeaturePage",
     "LayerRecord",

@@ -4,6 +4,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import geopandas as gpd
@@ -102,6 +103,92 @@ class LayerWriter(AbstractContextManager):
     def commit(self, meta: dict[str, Any], make_current: bool = True) -> LayerRecord:
         """Keep the new version and, unless ``make_current`` is False (a staged version, e.g.
         ``etl --dry-run``), make it current, atomically; return its record."""
+
+
+@dataclass(frozen=True)
+class BandStats:
+    """Statistics of one band of a stored raster version (no-data cells left out).
+
+    ``histogram[i]`` counts cells with ``edges[i] <= value < edges[i + 1]`` (the last bin
+    includes its upper edge); the edges come from the definition's classes, breaks or value
+    range, else from the band's min and max.
+    """
+
+    min: float | None
+    max: float | None
+    mean: float | None
+    stddev: float | None
+    valid_count: int
+    nodata_count: int
+    edges: tuple[float, ...] = ()
+    histogram: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class RasterRecord:
+    """One loaded version of a raster layer: a COG file and what the registry knows of it.
+
+    Attributes:
+        file: the COG, relative to the raster directory (``<layer>/v<N>-<checksum>.tif``).
+        checksum: SHA-256 of the COG file.
+        crs: ``EPSG:nnnn`` when the CRS has a code, else its WKT.
+        bounds: (left, bottom, right, top) in ``crs``.
+        bbox: the same box in lon/lat (EPSG:4326), for catalogues and the viewer.
+        resolution: cell size (x, y) in ``crs`` units.
+        decisions: what the load decided and why (CRS, nodata, mosaic, reprojection).
+    """
+
+    layer_id: str
+    version: int
+    current: bool
+    file: str
+    checksum: str
+    size_bytes: int
+    crs: str
+    width: int
+    height: int
+    band_count: int
+    dtype: str
+    nodata: float | None
+    resolution: tuple[float, float]
+    bounds: tuple[float, float, float, float]
+    bbox: tuple[float, float, float, float]
+    bands: tuple[BandStats, ...]
+    source_checksum: str
+    definition_checksum: str
+    loaded_at: str
+    duration_s: float
+    decisions: dict[str, Any] = field(default_factory=dict)
+
+    def path(self, raster_dir: Path) -> Path:
+        """Where the COG of this version is under a raster directory."""
+        return raster_dir / self.file
+
+    @property
+    def etag(self) -> str:
+        """A validator for HTTP caching that changes whenever the served raster does."""
+        return f'"{self.layer_id}-r{self.version}-{self.checksum[:12]}"'
+
+
+class RasterWriter(AbstractContextManager):
+    """Writes one new version of a raster layer; nothing is visible until ``commit``.
+
+    Attributes:
+        path: where the caller writes the COG: a file aside in the raster directory, renamed
+            to its final name by ``commit`` (removed when the writer is left without one).
+    """
+
+    path: Path
+
+    @abstractmethod
+    def commit(self, meta: dict[str, Any], make_current: bool = True) -> RasterRecord:
+        """Register the COG at ``path`` as the next version (or ``version`` given to the
+        writer) and, unless ``make_current`` is False, make it current, atomically.
+
+        ``meta``: ``source_checksum``, ``definition_checksum``, ``bands`` (BandStats per
+        band), ``decisions``; ``loaded_at``/``duration_s`` too for a store copy. The file's
+        structure (CRS, size, bounds, dtype) and checksum are read from the file itself.
+        """
 
 
 @dataclass(frozen=True)
@@ -208,6 +295,33 @@ class Store(ABC):
     @abstractmethod
     def publish_tiles(self, record: LayerRecord, specs: Sequence[TileSpec]) -> list[str]:
         """Pre-build every tile of these tile sets (idempotent); the variants it built."""
+
+    # -- rasters (issue 12): a registry of COG files under a raster directory --------------
+
+    @abstractmethod
+    def rasters(self) -> list[RasterRecord]:
+        """The current version of every loaded raster layer, by id."""
+
+    @abstractmethod
+    def raster_history(self, layer_id: str) -> list[RasterRecord]:
+        """Every kept version of a raster layer, newest first."""
+
+    @abstractmethod
+    def activate_raster(self, layer_id: str, version: int) -> RasterRecord:
+        """Make a kept raster version current (rollback); moves the generation."""
+
+    @abstractmethod
+    def raster_writer(self, layer_id: str, raster_dir: Path, version: int | None = None) -> RasterWriter:
+        """Start writing a new raster version whose COG goes under ``raster_dir``
+        (``version``: an explicit number, higher than any kept, for ``store copy``)."""
+
+    def current_raster(self, layer_id: str) -> RasterRecord | None:
+        """The current version of a raster layer, if loaded."""
+        return next((r for r in self.rasters() if r.layer_id == layer_id), None)
+
+    def raster_version(self, layer_id: str, version: int) -> RasterRecord | None:
+        """One kept version of a raster layer, current or not."""
+        return next((r for r in self.raster_history(layer_id) if r.version == version), None)
 
     def current(self, layer_id: str) -> LayerRecord | None:
         """The current version of a layer, if loaded."""

@@ -31,6 +31,8 @@ from tsukuba_gis.store.base import (
     TileSpec,
 )
 from tsukuba_gis.store.gpkg_query import booleans, run_query
+from tsukuba_gis.store.gpkg_raster import MIGRATION as RASTER_MIGRATION
+from tsukuba_gis.store.gpkg_raster import GeoPackageRasters
 from tsukuba_gis.store.gpkg_rtree import bulk_load, outward_float32
 from tsukuba_gis.store.gpkg_tiles import MBTilesSets
 
@@ -52,6 +54,7 @@ MIGRATIONS: list[list[str]] = [
         """CREATE INDEX tg_rejects_layer ON tg_rejects (layer_id, version)""",
         """INSERT INTO tg_meta VALUES ('generation', '0')""",
     ],
+    RASTER_MIGRATION,  # 2: raster versions (issue 12)
 ]
 
 _RECORD_COLUMNS = (
@@ -81,7 +84,7 @@ def _record(row: sqlite3.Row) -> LayerRecord:
     )
 
 
-class GeoPackageStore(Store):
+class GeoPackageStore(GeoPackageRasters, Store):
     """A GeoPackage file on local disk.
 
     Attributes:

@@ -36,6 +36,7 @@ from tsukuba_gis.store.base import (
 )
 from tsukuba_gis.store.postgis_pool import ReadPool, connect, conninfo, read_pool
 from tsukuba_gis.store.postgis_query import run_query
+from tsukuba_gis.store.postgis_raster import PostGISRasters
 from tsukuba_gis.store.postgis_schema import migrate
 from tsukuba_gis.store.postgis_settings import DatabaseSettings, describe, split_schema
 from tsukuba_gis.store.postgis_tiles import PostGISTileCache
@@ -90,7 +91,7 @@ def _record(row: tuple) -> LayerRecord:
     )
 
 
-class PostGISStore(Store):
+class PostGISStore(PostGISRasters, Store):
     """Layers in one schema of a PostgreSQL database with PostGIS.
 
     Attributes:

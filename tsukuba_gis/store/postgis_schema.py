@@ -41,6 +41,19 @@ MIGRATIONS: list[list[str]] = [
             created_at timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (layer_id, version, variant, z, x, y))""",
     ],
+    [  # 3: raster versions: a registry row per COG under the raster directory (postgis_raster.py)
+        """CREATE TABLE {s}.tg_raster_versions (
+            layer_id text NOT NULL, version integer NOT NULL, current boolean NOT NULL DEFAULT false,
+            file text NOT NULL, checksum text NOT NULL, size_bytes bigint NOT NULL, crs text NOT NULL,
+            width integer NOT NULL, height integer NOT NULL, band_count integer NOT NULL,
+            dtype text NOT NULL, nodata double precision, resolution json NOT NULL, bounds json NOT NULL,
+            bbox json NOT NULL, bands json NOT NULL, source_checksum text NOT NULL,
+            definition_checksum text NOT NULL, loaded_at timestamptz NOT NULL,
+            duration_s double precision NOT NULL, decisions json NOT NULL,
+            PRIMARY KEY (layer_id, version))""",
+        """CREATE UNIQUE INDEX tg_raster_versions_current ON {s}.tg_raster_versions (layer_id)
+            WHERE current""",
+    ],
 ]
 
 PG_TYPES = {

@@ -3,13 +3,20 @@
 Every kept version of every layer goes across with its number, registry record (checksums,
 load time, CRS decisions) and quarantine; the current version stays current. Both stores
 number features 1..n in load order, so fid-based feature ids survive the trip too.
+
+Raster versions go across too, with their registry records; their COG files are copied into
+the target's raster directory (hard-linked when both directories are on one file system, left
+as they are when both stores share one raster directory).
 """
 
+import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from tsukuba_gis.errors import StoreError
-from tsukuba_gis.store.base import LayerRecord, Store
+from tsukuba_gis.store.base import LayerRecord, RasterRecord, Store
 
 
 @dataclass
@@ -23,6 +30,7 @@ class Copied:
     features: int = 0
     rejects: int = 0
     error: str | None = None
+    kind: str = "vector"
 
 
 def _same(a: LayerRecord, b: LayerRecord) -> bool:
@@ -86,13 +94,78 @@ def copy_version(source: Store, target: Store, record: LayerRecord) -> Copied:
     )
 
 
+def _place_file(source: Path, target: Path) -> None:
+    """Put a copy of ``source`` at ``target`` (a hard link where the file system allows it)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def copy_raster_version(
+    source: Store, target: Store, record: RasterRecord, dirs: tuple[Path, Path]
+) -> Copied:
+    """Copy one raster version: its COG into the target's raster directory, then its record."""
+    present = target.raster_version(record.layer_id, record.version)
+    if present is not None:
+        if present.checksum != record.checksum:
+            raise StoreError(
+                f"raster {record.layer_id} v{record.version} already exists in the target"
+                " with another COG; copy into an empty store or schema"
+            )
+        if record.current and not present.current:
+            target.activate_raster(record.layer_id, record.version)
+        return Copied(record.layer_id, record.version, record.current, "present", kind="raster")
+    cog = record.path(dirs[0])
+    if not cog.is_file():
+        raise StoreError(f"raster {record.layer_id} v{record.version}: its COG {cog} is missing")
+    with target.raster_writer(record.layer_id, dirs[1], version=record.version) as writer:
+        _place_file(cog, writer.path)
+        meta = {
+            "source_checksum": record.source_checksum,
+            "definition_checksum": record.definition_checksum,
+            "bands": record.bands,
+            "decisions": record.decisions,
+            "loaded_at": record.loaded_at,
+            "duration_s": record.duration_s,
+        }
+        done = writer.commit(meta, make_current=record.current)
+    if done.checksum != record.checksum:
+        raise StoreError(
+            f"raster {record.layer_id} v{record.version}: the copied COG differs from the source"
+        )
+    return Copied(record.layer_id, record.version, record.current, "copied", kind="raster")
+
+
+def _copy_rasters(source, target, current_only, report, dirs) -> list[Copied]:
+    results = []
+    for current in source.rasters():
+        kept = source.raster_history(current.layer_id)
+        for record in [current] if current_only else sorted(kept, key=lambda r: r.version):
+            try:
+                result = copy_raster_version(source, target, record, dirs)
+            except StoreError as err:
+                result = Copied(
+                    record.layer_id, record.version, record.current, "failed", error=str(err), kind="raster"
+                )
+            results.append(result)
+            report(result)
+            if result.status == "failed":
+                break
+    return results
+
+
 def copy_store(
     source: Store,
     target: Store,
     current_only: bool = False,
     report: Callable[[Copied], None] = lambda c: None,
+    raster_dirs: tuple[Path, Path] | None = None,
 ) -> list[Copied]:
-    """Copy every layer (its kept versions, oldest first); one failed layer spares the others."""
+    """Copy every layer (its kept versions, oldest first); one failed layer spares the others.
+
+    ``raster_dirs``: the (source, target) raster directories; raster layers are copied when given.
+    """
     target.migrate()
     results = []
     for current in source.layers():
@@ -108,4 +181,6 @@ def copy_store(
             report(result)
             if result.status == "failed":
                 break
+    if raster_dirs is not None:
+        results += _copy_rasters(source, target, current_only, report, raster_dirs)
     return results
