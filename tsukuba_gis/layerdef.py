@@ -2,9 +2,9 @@
 
 import re
 from pathlib import PurePosixPath
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 Access = Literal["public", "internal"]
 FieldType = Literal["string", "integer", "number", "boolean", "date"]
@@ -37,9 +37,24 @@ def _inside_sources(value: str) -> str:
 
 
 class Strict(BaseModel):
-    """Base for definition models: unknown keys are errors, so typos do not pass silently."""
+    """Base for definition models: unknown keys are errors, so typos do not pass silently.
+
+    ``OMIT_WHEN_DEFAULT`` names keys added after definitions were first loaded: they are left
+    out of dumps while they hold their default, so the definition checksum of a layer that does
+    not use them stays what it was (an upgrade does not reload every layer).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    OMIT_WHEN_DEFAULT: ClassVar[dict[str, Any]] = {}
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults(self, handler: Any) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            for key, default in self.OMIT_WHEN_DEFAULT.items():
+                if key in data and data[key] == default:
+                    del data[key]
+        return data
 
 
 class I18n(Strict):
@@ -122,6 +137,11 @@ class FieldDef(Strict):
             ``Common_districtsAndZonesType.xml``) relative to the sources directory, read
             like ``codes``; entries in ``codes`` override it.
         access: ``internal`` fields never leave the staff side.
+        live: no source column: the value is set by staff edits (``editable``) and survives an
+            ETL reload; ``value`` is what a new feature starts with (e.g. 未開設).
+        values: the only values an edit may set (e.g. 未開設, 開設, 満員, 閉鎖).
+        max_length: the longest text an edit may set (characters).
+        minimum, maximum: the range an edit may set for a number.
     """
 
     name: str
@@ -133,6 +153,13 @@ class FieldDef(Strict):
     required: bool = False
     codes: dict[str, str] | None = None
     codelist: str | None = None
+    live: bool = False
+    values: list[str | int | float] | None = Field(default=None, min_length=1)
+    max_length: int | None = Field(default=None, ge=1)
+    minimum: float | None = None
+    maximum: float | None = None
+
+    OMIT_WHEN_DEFAULT = {"live": False, "values": None, "max_length": None, "minimum": None, "maximum": None}
 
     @field_validator("codelist")
     @classmethod
@@ -156,12 +183,32 @@ class FieldDef(Strict):
             return {str(k): str(v) for k, v in value.items()}
         return value
 
+    @model_validator(mode="after")
+    def _live_has_no_source(self) -> "FieldDef":
+        if self.live and self.source is not None:
+            raise ValueError(f"{self.name}: a live field has no source column (drop source:)")
+        for value in self.values or []:
+            if not _fits(self.type, value):
+                raise ValueError(f"{self.name}: allowed value {value!r} is not a {self.type}")
+        return self
+
     @property
     def source_column(self) -> str | None:
-        """The source column this field reads (None for constants)."""
-        if self.value is not None:
+        """The source column this field reads (None for constants and live fields)."""
+        if self.live or self.value is not None:
             return None
         return self.source or self.name
+
+
+def _fits(kind: FieldType, value: Any) -> bool:
+    """Whether an allowed value of a definition has the field's type."""
+    if kind in ("string", "date"):
+        return isinstance(value, str)
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, bool)
 
 
 class Category(Strict):
@@ -199,6 +246,47 @@ class OpenDataDef(Strict):
     standard: StandardDataset | None = None
 
 
+ReloadRule = Literal["keep_live", "source_wins"]
+
+
+class EditableDef(Strict):
+    """What staff may change live, through the staff OGC API (Features Part 4), and who.
+
+    Attributes:
+        departments: the departments whose staff may edit (default: the layer's own); admins
+            always may.
+        fields: the fields an edit may set (never the id field).
+        updated_field: a live string field the server sets to the time of every edit.
+        geometry: staff may move features and must give the geometry of new ones.
+        create, delete: staff may add and remove features.
+        reload: what an ETL reload does with the edits made since the last load:
+            ``keep_live`` keeps every live field's value (matched by ``id_field``) and the
+            features staff added that the source does not have; ``source_wins`` starts again
+            from the source. Either way every edit the reload replaces gets a line in the report.
+    """
+
+    departments: list[str] | None = Field(default=None, min_length=1)
+    fields: list[str] = Field(min_length=1)
+    updated_field: str | None = None
+    geometry: bool = True
+    create: bool = True
+    delete: bool = True
+    reload: ReloadRule = "keep_live"
+
+
+class DisasterModeDef(Strict):
+    """災害時モード: while any feature has one of the ``open`` values of ``field``, residents see
+    those features first, and the point report's nearest list shows only them.
+
+    Attributes:
+        field: the status field (with ``values``), e.g. ``status``.
+        open: the values that count as open (e.g. 開設, 満員).
+    """
+
+    field: str
+    open: list[str] = Field(min_length=1)
+
+
 class LayerDef(Strict):
     """One published layer, as described in ``layers/<department>/<id>.yaml``."""
 
@@ -221,6 +309,10 @@ class LayerDef(Strict):
     style: StyleDef = StyleDef()
     synthetic: bool = False
     opendata: OpenDataDef = OpenDataDef()
+    editable: EditableDef | None = None
+    disaster_mode: DisasterModeDef | None = None
+
+    OMIT_WHEN_DEFAULT = {"editable": None, "disaster_mode": None}
 
     @model_validator(mode="before")
     @classmethod
@@ -254,7 +346,26 @@ class LayerDef(Strict):
             raise ValueError(f"style.by {self.style.by!r} is not one of the fields")
         if self.synthetic and "サンプル" not in self.title.ja:
             raise ValueError("a synthetic layer must say サンプル（架空） in its Japanese title")
+        if self.editable is not None:
+            _check_editable(self, self.editable)
+        if self.disaster_mode is not None:
+            _check_disaster_mode(self, self.disaster_mode)
         return self
+
+    @property
+    def editors(self) -> list[str]:
+        """The departments whose staff may edit this layer (none when it is not editable)."""
+        if self.editable is None:
+            return []
+        return self.editable.departments or [self.department]
+
+    def field(self, name: str) -> FieldDef | None:
+        """One field by name."""
+        return next((f for f in self.fields if f.name == name), None)
+
+    def live_fields(self) -> list[FieldDef]:
+        """The fields set only by edits (kept across reloads by ``editable.reload``)."""
+        return [f for f in self.fields if f.live]
 
     def public_fields(self) -> list[FieldDef]:
         """The fields the public side may show."""
@@ -263,6 +374,33 @@ class LayerDef(Strict):
     def fields_for(self, audience: Access) -> list[FieldDef]:
         """The fields an audience sees: everything for staff, public fields for the world."""
         return self.fields if audience == "internal" else self.public_fields()
+
+
+def _check_editable(layer: "LayerDef", editable: EditableDef) -> None:
+    names = {f.name: f for f in layer.fields}
+    if layer.id_field is None:
+        raise ValueError("an editable layer needs id_field (edits and reloads match features by it)")
+    unknown = [n for n in editable.fields if n not in names]
+    if unknown:
+        raise ValueError(f"editable.fields: not fields of this layer: {', '.join(unknown)}")
+    if layer.id_field in editable.fields:
+        raise ValueError(f"editable.fields: the id field {layer.id_field!r} cannot be edited")
+    stamp = editable.updated_field
+    if stamp is not None:
+        spec = names.get(stamp)
+        if spec is None or not spec.live or spec.type != "string":
+            raise ValueError(f"editable.updated_field {stamp!r} must be a live string field of this layer")
+        if stamp in editable.fields:
+            raise ValueError(f"editable.updated_field {stamp!r} is set by the server, not by edits")
+
+
+def _check_disaster_mode(layer: "LayerDef", mode: DisasterModeDef) -> None:
+    spec = layer.field(mode.field)
+    if spec is None or spec.values is None:
+        raise ValueError(f"disaster_mode.field {mode.field!r} must be a field with values:")
+    missing = [v for v in mode.open if v not in spec.values]
+    if missing:
+        raise ValueError(f"disaster_mode.open: not among {mode.field}'s values: {', '.join(missing)}")
 
 
 class Department(Strict):
