@@ -16,6 +16,7 @@ from server.auth.staff import mount as mount_staff
 from server.errors import add_exception_handlers
 from server.ogcapi.adapter import Publication, ogcapi_app
 from server.ogcapi.openapi_local import SCHEMAS_DIR
+from server.ogcapi.transactions import transaction_routes
 from server.opendata.routes import router as opendata_router
 from server.security import add_security
 from server.snapshot import AUDIENCES, PREFIXES, Snapshots
@@ -48,7 +49,10 @@ def ogc_api(snapshots: Snapshots, audience: Access) -> ASGIApp:
     publication = Publication(audience, snapshots)
     base_url = f"{snapshots.settings.public_url}{PREFIXES[audience]}"
     tiles = TileService(snapshots, audience, base_url)
-    return ogcapi_app(publication, SCHEMAS_DIR, extensions=tile_routes(tiles, publication))
+    extensions = tile_routes(tiles, publication)
+    if audience == "internal":  # writes (OGC API - Features Part 4) on the staff side only
+        extensions += transaction_routes(publication)
+    return ogcapi_app(publication, SCHEMAS_DIR, extensions=extensions)
 
 
 def _lifespan(snapshots: Snapshots):

@@ -15,13 +15,14 @@ live layers) means adding a field here, built in :func:`build_snapshot`.
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, get_args
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server.disaster import DisasterState, boundary, disaster_states
 from server.ogcapi.build import ApiBuild, build_api
 from server.placenames import SearchIndex
 from server.refresh import Refreshed
@@ -70,6 +71,9 @@ class Snapshot:
         api: the pygeoapi API object and its kept documents (``server/ogcapi``).
         tilesets: layer id -> its tile set for this audience.
         search: the place-name index of the searchable layers.
+        boundary: the area live edits must stay inside (the city and a margin; a shapely
+            geometry), None when nothing is loaded.
+        disaster: layer id -> its 災害時モード state (layers with ``disaster_mode``).
     """
 
     audience: Access
@@ -82,6 +86,13 @@ class Snapshot:
     api: ApiBuild
     tilesets: Mapping[str, TileSet]
     search: SearchIndex
+    boundary: Any = None
+    disaster: Mapping[str, DisasterState] = field(default_factory=dict)
+
+    @property
+    def disaster_active(self) -> bool:
+        """Whether any layer is in 災害時モード (a shelter is open)."""
+        return any(state.open_count for state in self.disaster.values())
 
     def layer(self, layer_id: str) -> PublishedLayer | None:
         """One layer by id, None when this audience may not see it (or it has no data)."""
@@ -134,8 +145,32 @@ def _tilesets(layers: tuple[PublishedLayer, ...], audience: Access) -> dict[str,
     return sets
 
 
-def build_snapshot(settings: Settings, store: Store, audience: Access, generation: Any) -> Snapshot:
-    """Read the definitions and the registry once and make everything ``audience`` sees from them."""
+def _same_api(previous: "Snapshot | None", layers: tuple[PublishedLayer, ...], generation: tuple) -> bool:
+    """Whether ``previous``'s pygeoapi API still fits: only live edits happened since (same
+    definitions, versions and extents). Making it costs ~0.5 s; an edit must not."""
+    if previous is None or previous.generation[1:] != generation[1:]:
+        return False
+
+    def shape(of: tuple[PublishedLayer, ...]) -> list[tuple]:
+        return [(p.id, p.record.version, p.record.bbox) for p in of]
+
+    return shape(previous.layers) == shape(layers)
+
+
+def _api(settings: Settings, layers, audience: Access, base_url: str, previous, generation) -> ApiBuild:
+    records = {layer.id: layer.record for layer in layers}
+    if _same_api(previous, layers, generation):
+        return ApiBuild(previous.api.api, records, previous.api.documents, previous.api.live)
+    return build_api(settings, [(layer.definition, layer.record) for layer in layers], audience, base_url)
+
+
+def build_snapshot(
+    settings: Settings, store: Store, audience: Access, generation: Any, previous: "Snapshot | None" = None
+) -> Snapshot:
+    """Read the definitions and the registry once and make everything ``audience`` sees from them.
+
+    ``previous``: the snapshot this one replaces; what did not change since is taken from it.
+    """
     started = time.perf_counter()
     catalog = cached_catalog(settings.layers_dir)
     records = {r.layer_id: r for r in store.layers()}
@@ -151,9 +186,11 @@ def build_snapshot(settings: Settings, store: Store, audience: Access, generatio
         layers=layers,
         departments=departments,
         area=area,
-        api=build_api(settings, [(layer.definition, layer.record) for layer in layers], audience, base_url),
+        api=_api(settings, layers, audience, base_url, previous, generation),
         tilesets=_tilesets(layers, audience),
         search=SearchIndex.build(store, layers, audience, area),
+        boundary=boundary(settings, store, layers, area, previous),
+        disaster=disaster_states(store, layers),
     )
     LOG.info(
         "%s snapshot built for generation %s in %.0f ms (%d layers)",
@@ -186,7 +223,11 @@ class Snapshots:
         return (self.store.generation(), catalog_signature(self.settings.layers_dir))
 
     def _maker(self, audience: Access) -> Callable[[tuple], Snapshot]:
-        return lambda generation: build_snapshot(self.settings, self.store, audience, generation)
+        def make(generation: tuple) -> Snapshot:
+            previous = self._current[audience].value
+            return build_snapshot(self.settings, self.store, audience, generation, previous)
+
+        return make
 
     def get(self, audience: Access) -> Snapshot:
         """The current snapshot (rebuilt first when the generation moved)."""
