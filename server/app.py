@@ -10,7 +10,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from server import health, point, search, viewer
+from server import health, live, point, search, viewer
 from server.auth.settings import AuthSettings
 from server.auth.staff import mount as mount_staff
 from server.errors import add_exception_handlers
@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
     app.include_router(health.router)
     app.router.routes.append(Route("/search", search.endpoint(snapshots, "public"), include_in_schema=False))
     app.router.routes.append(Route("/point", point.endpoint(snapshots, "public"), include_in_schema=False))
+    app.router.routes.append(Route("/live.json", live.endpoint(snapshots, "public"), include_in_schema=False))
     app.mount(PREFIXES["public"], ogc_api(snapshots, "public"))
     mount_staff(app, settings, auth_settings or AuthSettings(), snapshots, ogc_api(snapshots, "internal"))
     app.include_router(opendata_router)
