@@ -231,14 +231,6 @@ class TileSpec:
         return f"{self.variant}-{self.key}"
 
 
-def _same_wkb(a: bytes | None, b: bytes) -> bool:
-    import shapely  # the interface module stays light; only revert needs it
-
-    return a is not None and (
-        a == b or bool(shapely.equals_exact(shapely.from_wkb(a), shapely.from_wkb(b), 0))
-    )
-
-
 def feature_etag(version: int, revision: int) -> str:
     """The strong ETag of one feature: its layer version and revision (``"3.7"``)."""
     return f'"{version}.{revision}"'
@@ -485,7 +477,7 @@ class Store(ABC):
                 **common,
             )
             return self.edit(record, request)
-        revision = self._as_change_left_it(record, change, {stamp[0]} if stamp else set())
+        revision = self._as_change_left_it(record, change)
         expect = (record.version, revision)
         if change.kind == "add":
             request = EditRequest("delete", change.feature_id, expect=expect, **common)
@@ -502,20 +494,29 @@ class Store(ABC):
             )
         return self.edit(record, request)
 
-    def _as_change_left_it(self, record: LayerRecord, change: Change, ignored: set[str]) -> int:
-        """The feature's revision, if what ``change`` changed is still as it left it."""
-        revision = self.revision(record, change.feature_id)  # first: never newer than what is read
-        page = self.get(record, change.feature_id)
-        if revision is None or not page.ids:
-            raise EditConflict(f"the feature of change #{change.id} no longer exists; nothing to revert")
-        now, after = page.properties[0], change.after or {}
-        fields = [k for k in change.changed_fields() if k not in ignored]
-        moved = change.geometry_after is not None and not _same_wkb(page.wkb[0], change.geometry_after)
-        if moved or any(now.get(k) != after.get(k) for k in fields):
+    def _as_change_left_it(self, record: LayerRecord, change: Change) -> int:
+        """The feature's revision, if no later change of it is still in effect (a later change
+        and its own revert cancel out); EditConflict naming them otherwise."""
+        later = self.changes(
+            change.layer_id,
+            after=change.id,
+            version=change.version,
+            feature_id=change.feature_id,
+            limit=100_000,
+        )
+        undone = {c.reverts for c in later if c.reverts is not None}
+        standing = [
+            c.id for c in later if c.id not in undone and (c.reverts is None or c.reverts <= change.id)
+        ]
+        if standing:
+            ids = ", ".join(f"#{i}" for i in reversed(standing))
             raise EditConflict(
-                f"the feature changed again after change #{change.id}: revert the later changes first"
+                f"the feature changed again after change #{change.id}: revert {ids} first"
                 " (see `tsukuba-gis etl history`)"
             )
+        revision = self.revision(record, change.feature_id)
+        if revision is None:
+            raise EditConflict(f"the feature of change #{change.id} no longer exists; nothing to revert")
         return revision
 
     # -- rasters (issue 12): a registry of COG files under a raster directory --------------
