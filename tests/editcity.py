@@ -2,7 +2,8 @@
 store of its own (the session's sample stores are never written), with staff of each department.
 
 ``EditCity(root, store_url)`` loads the layers; ``staff()`` makes the accounts and tokens:
-bousai (disaster), douro (roads), kanri (admin), nashi (no department), and tokens of bousai:
+kato-bousai (disaster), ito-douro (roads), sato-kanri (admin), mori-nashi (no department),
+known to tests by the short aliases bousai, douro, kanri, nashi; and tokens of kato-bousai:
 read, edit and edit-unconditional.
 """
 
@@ -25,11 +26,12 @@ CHEAP_ARGON2 = {
     "TSUKUBA_GIS_AUTH_ARGON2_PARALLELISM": "1",
 }
 USERS = {
-    "bousai": ("staff", ["disaster"]),
-    "douro": ("staff", ["roads"]),
-    "kanri": ("admin", []),
-    "nashi": ("staff", []),
+    "kato-bousai": ("staff", ["disaster"]),
+    "ito-douro": ("staff", ["roads"]),
+    "sato-kanri": ("admin", []),
+    "mori-nashi": ("staff", []),
 }
+ALIASES = {"bousai": "kato-bousai", "douro": "ito-douro", "kanri": "sato-kanri", "nashi": "mori-nashi"}
 _SCHEMAS = itertools.count()
 
 
@@ -88,7 +90,9 @@ class EditCity:
         made = {}
         for scope in ("read", "edit", "edit-unconditional"):
             token_id, token = tokens.new_token()
-            record = TokenRecord(token_id, "bousai", scope, tokens.digest(token), time.time(), scope=scope)
+            record = TokenRecord(
+                token_id, "kato-bousai", scope, tokens.digest(token), time.time(), scope=scope
+            )
             accounts.add_token(record)
             made[scope] = token
-        return Staff({name: (name, PASSWORD) for name in USERS}, made)
+        return Staff({alias: (name, PASSWORD) for alias, name in ALIASES.items()}, made)

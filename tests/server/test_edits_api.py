@@ -60,7 +60,7 @@ def test_a_patch_is_saved_recorded_and_answered_with_the_new_etag(
     assert now == response.headers["etag"] and again["properties"]["status"] == "開設"
     (change,) = changes(edit_city, fid)
     assert (change.user, change.department, change.via, change.kind) == (
-        "bousai",
+        "kato-bousai",
         "disaster",
         "basic",
         "modify",
@@ -68,7 +68,7 @@ def test_a_patch_is_saved_recorded_and_answered_with_the_new_etag(
     assert change.before["status"] == "未開設" and change.after["status"] == "開設"
     audit = (edit_city.data_dir / "audit.log").read_text(encoding="utf-8").splitlines()
     line = json.loads(next(a for a in reversed(audit) if '"PATCH"' in a))
-    assert (line["user"], line["departments"], line["status"]) == ("bousai", ["disaster"], 200)
+    assert (line["user"], line["departments"], line["status"]) == ("kato-bousai", ["disaster"], 200)
 
 
 def test_a_stale_or_missing_if_match_writes_nothing(edit_client, edit_staff, edit_city, shelters):
@@ -139,7 +139,7 @@ def test_departments_scopes_and_roles(edit_client, edit_staff, shelters):
     refused(
         patch(edit_client, basic["douro"], fid, body, etag),
         403,
-        "douro (roads) may not edit shelters",
+        "ito-douro (roads) may not edit shelters",
         "disaster",
     )
     refused(patch(edit_client, basic["nashi"], fid, body, etag), 403, "no department")
@@ -210,7 +210,7 @@ def test_csrf_and_origin_on_the_session_cookie_path(edit_city, edit_staff, shelt
     settings = edit_city.settings.model_copy(update={"public_url": "http://testserver"})
     with TestClient(create_app(settings, edit_city.auth), raise_server_exceptions=False) as browser:
         login = browser.post(
-            "/auth/login", json={"username": "bousai", "password": edit_staff.basic["bousai"][1]}
+            "/auth/login", json={"username": "kato-bousai", "password": edit_staff.basic["bousai"][1]}
         )
         csrf, fid = login.json()["csrf_token"], shelters[4]
         _, etag = read(browser, None, fid)
