@@ -125,6 +125,9 @@ def check_new_properties(layer: LayerDef, properties: Any) -> dict[str, Any]:
     """Every field of a new feature (any field may be given; live fields start at their
     ``value``), checked; a required field missing is a BadRequest."""
     names = {f.name for f in layer.fields}
+    if isinstance(properties, dict) and properties.get(layer.id_field, 0) is None:
+        # An empty id (QGIS sends every attribute, null when left empty): the server makes one.
+        properties = {k: v for k, v in properties.items() if k != layer.id_field}
     found = _checked(layer, properties, names, None, f"fields: {', '.join(sorted(names))}")
     for spec in layer.fields:
         if spec.name not in found and spec.live and spec.value is not None:
