@@ -31,6 +31,7 @@ SEEDS = [
     "/",
     "/viewer-config.json",
     "/health",
+    "/live.json",
     "/auth/me",
     "/api",
     "/api?f=html",
