@@ -3,10 +3,10 @@
 // URL hash and the remembered state in step with them.
 import { loadCollections, loadViewerConfig, searchPlaces, staffSession } from './api/index.js';
 import {
-  layerPanel, locateControl, pointPanel, printHeader, searchBox, sheet as makeSheet, staffLogin,
+  editPanel, layerPanel, locateControl, pointPanel, printHeader, searchBox, sheet as makeSheet, staffLogin,
 } from './control/index.js';
 import { getLanguage, onLanguageChange, pick, setLanguage, t } from './i18n.js';
-import { dataLayer, discoverLayers, labelEntry } from './layer/index.js';
+import { DisasterMode, dataLayer, discoverLayers, labelEntry, liveWatcher, statusBadge } from './layer/index.js';
 import { baseMapLayer, createMap, pointQuery, relabelMap, showInitialView } from './map/index.js';
 import { parseHash, ViewState } from './state/index.js';
 import { h } from './util/index.js';
@@ -32,8 +32,11 @@ export async function startViewer(element, { configUrl } = {}) {
   const groups = discoverLayers(config, collections);
   const entries = groups.flatMap((group) => group.entries);
   const wanted = initial.layers ? new Set(initial.layers) : null;
+  // Late-bound: the edit mode is made with the interface, the layers before it.
+  const hooks = { edit: null };
+  const popupActions = (feature, entry) => hooks.edit?.actionFor(entry.id, feature.id) ?? null;
   for (const entry of entries) {
-    entry.layer = dataLayer(apiUrl, entry);
+    entry.layer = dataLayer(apiUrl, entry, { popupActions });
     const opacity = initial.opacity?.[entry.id];
     if (typeof opacity === 'number' && opacity >= 0 && opacity <= 1) entry.layer.setOpacity(opacity);
     if (wanted) entry.visible = wanted.has(entry.id);
@@ -46,7 +49,7 @@ export async function startViewer(element, { configUrl } = {}) {
   else showInitialView(map, config, entries.map((entry) => entry.collection));
   base?.layer.addTo(map);
 
-  const ui = buildInterface({ element, map, config, groups, entries, baseMaps, session });
+  const ui = buildInterface({ element, map, config, groups, entries, baseMaps, session, apiUrl, hooks });
   for (const entry of entries) if (entry.visible) entry.layer.addTo(map);
   if (initial.pt) ui.query.query([initial.pt.lat, initial.pt.lon]);
 
@@ -64,11 +67,33 @@ export async function startViewer(element, { configUrl } = {}) {
   onLanguageChange(() => viewState.schedule());
   viewState.write();
   window.addEventListener('hashchange', () => applyHash({ map, entries, query: ui.query }));
-  return { map, config, groups, baseMaps, viewState, ...ui };
+  const watcher = followLive({ config, entries, ui });
+  return { map, config, groups, baseMaps, viewState, watcher, ...ui };
+}
+
+/** Live layers: reload what staff edited, and switch to 災害時モード while a shelter is open. */
+function followLive({ config, entries, ui }) {
+  if (!config.endpoints?.live) return null;
+  const watcher = liveWatcher(new URL(config.endpoints.live, document.baseURI));
+  const requery = () => { if (ui.query.latlng) ui.query.query(ui.query.latlng); };
+  watcher.on('layerchange', async ({ ids }) => {
+    for (const entry of entries) if (ids.includes(entry.id)) entry.layer.refresh?.();
+    if (ui.disaster.state.active) {
+      await ui.disaster.reload();
+      ui.disaster.render();
+    }
+    requery();
+  });
+  watcher.on('mode', async (mode) => {
+    await ui.disaster.setMode(mode);
+    requery();
+  });
+  if (ui.edit) ui.edit.options.onSaved = () => watcher.poke();
+  return watcher.start();
 }
 
 /** The header, the sheet with its panels, the map controls and the point query. */
-function buildInterface({ element, map, config, groups, entries, baseMaps, session }) {
+function buildInterface({ element, map, config, groups, entries, baseMaps, session, apiUrl, hooks }) {
   const title = () => pick(config.title);
   const message = h('p', { className: 'tg-message', role: 'status' });
   const announcer = h('p', { className: 'tg-announcer tg-visually-hidden', role: 'status' });
@@ -100,11 +125,20 @@ function buildInterface({ element, map, config, groups, entries, baseMaps, sessi
   if (!header.isConnected) element.before(header);
 
   const panel = layerPanel(map, groups, baseMaps);
+  const edit = session ? editPanel({ map, apiUrl, config, session, onMessage: say }) : null;
+  hooks.edit = edit;
+  const disaster = new DisasterMode({
+    map, apiUrl, config, entries,
+    onShow: (latlng) => map.setView(latlng, Math.max(map.getZoom(), 16)),
+    onActivate: () => sheet.select('layers', { expand: true }),
+  });
+  element.before(disaster.banner);
   const info = pointPanel({
     onShow: (latlng) => map.setView(latlng, Math.max(map.getZoom(), 16)),
     onClear: () => query.clear(),
     onCentre: () => query.query(map.getCenter()),
     endpoint: endpoints.point,
+    decorate: (layerId, feature) => decorate(config, edit, layerId, feature),
     // Thematic layers (zoning, hazards: categorised, strongly filled) before city-wide outlines.
     rank: (id) => {
       const style = config.layers[id]?.style ?? {};
@@ -118,7 +152,7 @@ function buildInterface({ element, map, config, groups, entries, baseMaps, sessi
   element.after(aside);
   const sheet = makeSheet(aside, {
     tabs: [
-      { id: 'layers', label: () => t('panelTitle'), content: [panel.element, tools] },
+      { id: 'layers', label: () => t('panelTitle'), content: [disaster.element, panel.element, tools] },
       { id: 'info', label: () => t('infoTab'), content: info.element },
     ],
     onResize: () => fitMapToSheet(element, map, sheet, query),
@@ -169,8 +203,17 @@ function buildInterface({ element, map, config, groups, entries, baseMaps, sessi
     printing.render();
     info.render();
     panel.render();
+    disaster.render();
   });
-  return { panel, sheet, query, search, info, locate, staff };
+  return { panel, sheet, query, search, info, locate, staff, edit, disaster };
+}
+
+/** What the point report shows after a feature: its status (災害時モード) and the staff's 「編集」. */
+function decorate(config, edit, layerId, feature) {
+  const def = config.layers[layerId];
+  const field = def?.disaster_mode?.field;
+  const status = field && (feature.status ?? feature.properties?.find?.((p) => p.name === field)?.value);
+  return [status ? statusBadge(def, status) : null, edit?.actionFor(layerId, feature.id) ?? null];
 }
 
 /** On phones the map keeps the space above the bottom sheet (its credits stay visible). */

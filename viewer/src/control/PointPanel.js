@@ -11,7 +11,8 @@ export class PointPanel {
   /**
    * @param {{onShow(latlng): void, onClear(): void, onCentre(): void, rank?}} options onShow: show a
    *   listed feature on the map; onClear: forget the point; onCentre: query the map centre;
-   *   rank(layerId): order of the layers that apply (smaller first)
+   *   rank(layerId): order of the layers that apply (smaller first); decorate(layerId, feature):
+   *   nodes shown after a feature (its status in 災害時モード, the staff's 「編集」)
    */
   constructor(options) {
     this.options = options;
@@ -87,7 +88,8 @@ export class PointPanel {
         : h('p', {}, t('pointNearbyNone', { r: radius })),
       ...report.nearest.flatMap((group) => [
         h('h3', {}, t('pointNearest', { name: pick(group.title) })),
-        h('ol', { className: 'tg-point-nearest', 'data-layer': group.layer }, group.features.map((feature) => this._nearest(feature))),
+        group.open_only && h('p', { className: 'tg-note tg-open-only' }, t('pointOpenOnly')),
+        h('ol', { className: 'tg-point-nearest', 'data-layer': group.layer }, group.features.map((feature) => this._nearest(feature, group.layer))),
       ]),
       h('p', { className: 'tg-note' }, t('distanceNote')),
       h('p', { className: 'tg-note' }, t('singlePointNote')),
@@ -100,6 +102,7 @@ export class PointPanel {
       layer.synthetic && h('p', { className: 'tg-popup-note' }, t('syntheticNote')),
       ...layer.here.map((feature) => h('div', { className: 'tg-point-feature' }, [
         feature.name != null && h('p', { className: 'tg-point-name' }, formatValue(feature.name)),
+        ...this._decorate(layer.id, feature),
         // The name is the heading: its row is not repeated.
         h('table', { className: 'tg-popup-fields' }, h('tbody', {}, feature.properties
           .filter((property) => property.value !== feature.name).map((property) =>
@@ -111,12 +114,17 @@ export class PointPanel {
     ]);
   }
 
-  _nearest(feature) {
+  _decorate(layerId, feature) {
+    return (this.options.decorate?.(layerId, feature) ?? []).filter(Boolean);
+  }
+
+  _nearest(feature, layerId) {
     const where = feature.lat != null ? { lat: feature.lat, lng: feature.lon } : null;
-    return h('li', {}, [
+    return h('li', { 'data-id': String(feature.id) }, [
       where ? h('button', { type: 'button', className: 'tg-link-button', onClick: () => this.options.onShow(where) }, formatValue(feature.name))
         : formatValue(feature.name),
       h('span', { className: 'tg-point-distance' }, ` ${t('distance', { d: formatDistance(feature.distance_m) })}・${t('walk', { m: feature.walk_min })}`),
+      ...this._decorate(layerId, feature),
     ]);
   }
 }

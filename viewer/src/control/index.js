@@ -6,3 +6,4 @@ export { PointPanel, pointPanel } from './PointPanel.js';
 export { LocateControl, locateControl } from './LocateControl.js';
 export { StaffLogin, staffLogin } from './StaffLogin.js';
 export { PrintHeader, printHeader } from './PrintHeader.js';
+export { EditPanel, editPanel, mayEdit } from './EditPanel.js';

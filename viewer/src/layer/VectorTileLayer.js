@@ -127,6 +127,13 @@ export const VectorTileLayer = GridLayer.extend({
     return this._opacity;
   },
 
+  /** Fetch the tiles again (a live edit): the browser revalidates them, only changed ones come. */
+  refresh() {
+    this._fetched.clear();
+    if (this._map && this._tilejson) this.redraw();
+    return this;
+  },
+
   _configure(tilejson) {
     this._tilejson = tilejson;
     const [west, south, east, north] = tilejson.bounds ?? [-180, -85, 180, 85];

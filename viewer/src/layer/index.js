@@ -19,12 +19,14 @@ export { DenseSwitch, SPARSE_MINZOOM } from './DenseSwitch.js';
 export { decodeTile, pathData, renderCanvas, renderLayer } from './mvtSvg.js';
 
 /** The map layer of catalog entry `entry`, loading from the OGC API at `apiUrl`. */
-export function dataLayer(apiUrl, entry, { limit = 1000, maxPages = 3 } = {}) {
+export function dataLayer(apiUrl, entry, { limit = 1000, maxPages = 3, popupActions } = {}) {
   const pane = { pane: `tg-pane-${entry.id}`, zIndex: entry.zIndex };
   const tiled = () => vectorTileLayer(entry, { ...pane, apiUrl });
-  const geojson = () => featureLayer(new BboxSource(itemsUrl(apiUrl, entry.id), { limit, maxPages }), entry, pane);
+  const source = () => new BboxSource(itemsUrl(apiUrl, entry.id), { limit, maxPages });
+  const geojson = () => featureLayer(source(), entry, { ...pane, popupActions });
   const how = tiling(entry);
   if (how === 'tiles') return tiled();
   if (how === 'auto') return new DenseSwitch(entry, tiled, geojson);
   return geojson();
 }
+export { LiveWatcher, liveWatcher, DisasterMode, statusBadge } from './disasterMode.js';
