@@ -77,7 +77,6 @@ def test_a_disaster_member_opens_a_shelter_and_residents_see_it_within_5_s(brows
     assert resident.is_hidden(".tg-disaster") and resident.locator(".tg-edit-button").count() == 0
     user, password = staff.basic["bousai"]
     page = staff_page(browser, server, user, password, (lat, lon))
-    print("DEBUG", fid, page.inner_html(".tg-point-nearest[data-layer=shelters]"))
     page.click(f'.tg-point-nearest[data-layer="shelters"] li[data-id="{fid}"] .tg-edit-button')
     page.wait_for_selector(".tg-edit select[name=status]", timeout=WAIT_MS)
     page.select_option(".tg-edit select[name=status]", "開設")
@@ -122,6 +121,8 @@ def test_a_change_saved_meanwhile_is_explained_and_a_point_moves(browser, served
     fid, (lon, lat) = target["id"], target["geometry"]["coordinates"]
     user, password = staff.basic["bousai"]
     page = staff_page(browser, server, user, password, (lat, lon))
+    # 災害時モード is on (a shelter was opened above): staff still see every shelter, with its status.
+    assert page.locator(".tg-open-only").count() == 0
     page.click(f'.tg-point-nearest[data-layer="shelters"] li[data-id="{fid}"] .tg-edit-button')
     page.wait_for_selector(".tg-edit select[name=status]", timeout=WAIT_MS)
     with httpx.Client(

@@ -71,22 +71,37 @@ export async function startViewer(element, { configUrl } = {}) {
   return { map, config, groups, baseMaps, viewState, watcher, ...ui };
 }
 
+const LIVE_SETTLE_MS = 1200;
+
 /** Live layers: reload what staff edited, and switch to 災害時モード while a shelter is open. */
 function followLive({ config, entries, ui }) {
   if (!config.endpoints?.live) return null;
   const watcher = liveWatcher(new URL(config.endpoints.live, document.baseURI));
   const requery = () => { if (ui.query.latlng) ui.query.query(ui.query.latlng); };
-  watcher.on('layerchange', async ({ ids }) => {
-    for (const entry of entries) if (ids.includes(entry.id)) entry.layer.refresh?.();
+  const reread = async () => {
     if (ui.disaster.state.active) {
       await ui.disaster.reload();
       ui.disaster.render();
     }
     requery();
+  };
+  // Another worker may answer the next requests from the snapshot before the edit (each worker
+  // looks for a new store generation at most once a second): read once more a little later.
+  let settle = null;
+  const again = (ids = []) => {
+    clearTimeout(settle);
+    settle = setTimeout(() => { refresh(ids); reread(); }, LIVE_SETTLE_MS);
+  };
+  const refresh = (ids) => { for (const entry of entries) if (ids.includes(entry.id)) entry.layer.refresh?.(); };
+  watcher.on('layerchange', async ({ ids }) => {
+    refresh(ids);
+    await reread();
+    again(ids);
   });
   watcher.on('mode', async (mode) => {
     await ui.disaster.setMode(mode);
     requery();
+    again();
   });
   if (ui.edit) ui.edit.options.onSaved = () => watcher.poke();
   return watcher.start();
