@@ -30,9 +30,8 @@ DCAT = rdflib.Namespace("http://www.w3.org/ns/dcat#")  # rdflib's closed DCAT co
 
 
 @pytest.fixture(scope="module")
-def client(live_server):
-    with httpx.Client(base_url=live_server.url, timeout=30) as client:
-        yield client
+def client(app_client):
+    return app_client  # in-process (tests/conftest.py AppClient)
 
 
 @pytest.fixture(scope="module")
@@ -123,9 +122,9 @@ def _read_back(name: str, data: bytes) -> pd.DataFrame:
         return pyogrio.read_dataframe(path)
 
 
-def test_every_download_works_and_counts_equal_the_store(client, live_server, sample_settings, store):
+def test_every_download_works_and_counts_equal_the_store(client, sample_settings, store):
     page = client.get("/opendata").text
-    urls = _downloads(page, live_server.url)
+    urls = _downloads(page, str(client.base_url).rstrip("/"))
     seen = set()
     for url in urls:
         layer_id, name = url.split("/")[-2:]
@@ -270,7 +269,7 @@ def _internal_markers(store) -> set[str]:
     return markers
 
 
-def test_nothing_internal_leaks_anywhere_on_the_open_data_side(client, live_server, store):
+def test_nothing_internal_leaks_anywhere_on_the_open_data_side(client, store):
     markers = _internal_markers(store)
     assert any(m.startswith("内線 4") for m in markers)  # the test really looks for values
     bodies = {
@@ -281,7 +280,7 @@ def test_nothing_internal_leaks_anywhere_on_the_open_data_side(client, live_serv
         "records html": client.get(f"/api/collections/{RECORDS}/items", params={"f": "html"}).text,
         "records queryables": client.get(f"/api/collections/{RECORDS}/queryables").text,
     }
-    for url in _downloads(bodies["page ja"], live_server.url):
+    for url in _downloads(bodies["page ja"], str(client.base_url).rstrip("/")):
         response = client.get(url)
         bodies[url] = " ".join(
             [
