@@ -4,7 +4,7 @@
 // works with touch, pen and mouse) or with Enter/Space on it. The map keeps the space above the
 // sheet, so its credits and scale stay visible.
 import { Util } from '../leaflet.js';
-import { t } from '../i18n.js';
+import { t } from '../i18n/index.js';
 import { h } from '../util/index.js';
 
 const STATES = ['peek', 'half', 'full'];

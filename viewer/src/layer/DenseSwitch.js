@@ -60,4 +60,9 @@ export const DenseSwitch = Layer.extend({
   getOpacity() {
     return this._opacity;
   },
+
+  /** What of the layer is inside `bounds` (the inner layer's answer). */
+  presence(bounds) {
+    return this._inner?.presence(bounds) ?? { inView: false, values: null };
+  },
 });

@@ -1,6 +1,6 @@
 // Which layers the viewer shows: the OGC API collections that have a style in the viewer config,
 // grouped by department in the config's department order.
-import { t, pick } from '../i18n.js';
+import { fallbackLang, picked, t } from '../i18n/index.js';
 import { linkifiedHtml } from '../util/index.js';
 import { isFilled } from './style.js';
 
@@ -15,7 +15,7 @@ export function discoverLayers(config, collections) {
   for (const collection of collections) {
     const def = config.layers?.[collection.id];
     if (!def) continue;
-    if (!groups.has(def.department)) {
+    if (!groups.has(def.department)) {  // a department the config does not name
       groups.set(def.department, { department: { id: def.department, name: { ja: def.department } }, entries: [] });
     }
     const entry = labelEntry({ id: collection.id, def, collection, visible: isVisibleByDefault(def) });
@@ -53,7 +53,7 @@ export function drawZIndex(def, index) {
 
 /** The layer title, without the synthetic mark that the panel shows as a badge anyway. */
 export function layerTitle(def) {
-  const title = pick(def.title);
+  const title = picked(def.title).text;
   if (!def.synthetic) return title;
   const mark = t('synthetic').toLowerCase();
   const at = title.toLowerCase().indexOf(mark);
@@ -64,6 +64,8 @@ export function layerTitle(def) {
 /** Set the entry's title and credit (HTML) in the current language; returns the entry. */
 export function labelEntry(entry) {
   entry.title = layerTitle(entry.def);
-  entry.attribution = linkifiedHtml(pick(entry.def.attribution));
+  // The title's language when it is not the UI's (the `lang` of elements showing it), else null.
+  entry.titleLang = fallbackLang(picked(entry.def.title));
+  entry.attribution = linkifiedHtml(picked(entry.def.attribution).text);
   return entry;
 }

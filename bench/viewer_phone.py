@@ -1,0 +1,160 @@
+"""The residents' map on an emulated mid-range phone over 4G: first useful map and tap-to-report.
+
+Not a timed test: it prints medians for a person to judge. Each run is a fresh browser context
+(cold cache, a first visit) on Debian's Chromium driven by Playwright, with Chromium DevTools'
+throttling (CDP): ``Network.emulateNetworkConditions`` 9 Mbit/s down, 1.5 Mbit/s up, 85 ms
+round trip, and ``Emulation.setCPUThrottlingRate`` 4. External hosts are blocked, as in a closed
+network (the base map fails; its notice shows). Figures per run:
+
+- ``fcp``: first contentful paint (the header, painted from the HTML);
+- ``map``: the Leaflet map created (``tg-map-created``);
+- ``layer``: the first data layer drawn (``tg-first-layer``): the first useful map;
+- ``tap``: a tap on the map to the point report rendered and shown in the sheet.
+
+Bytes: the bundle's JS and CSS as the server's gzip sends them (gzip -9 here), and the lazily
+loaded chunks apart. Start nothing first: by default the script loads the sample layers into a
+temporary data directory and runs ``tsukuba-gis serve`` on a free loopback port::
+
+    .venv/bin/python bench/viewer_phone.py                  # 5 runs, medians
+    .venv/bin/python bench/viewer_phone.py --runs 9 --url http://127.0.0.1:8000
+"""
+
+import argparse
+import gzip
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+# The project before bench/ (bench/etl.py is not the etl package), tests/ for the server helper.
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer  # noqa: E402
+
+BUILD = ROOT / "viewer" / "public" / "build"
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2.625,
+    "is_mobile": True,
+    "has_touch": True,
+    "locale": "ja-JP",
+}
+# Chromium DevTools' "4G"-like profile of the brief: bytes per second, milliseconds.
+NETWORK = {
+    "offline": False,
+    "latency": 85,
+    "downloadThroughput": 9_000_000 / 8,
+    "uploadThroughput": 1_500_000 / 8,
+}
+CPU_SLOWDOWN = 4
+WAIT_MS = 60_000
+TAP = "#map=15/36.0828/140.1115"  # the city centre, shelters and outlines shown
+
+TIMINGS = """() => ({
+    fcp: performance.getEntriesByName('first-contentful-paint')[0]?.startTime,
+    map: performance.getEntriesByName('tg-map-created')[0]?.startTime,
+    layer: performance.getEntriesByName('tg-first-layer')[0]?.startTime,
+})"""
+# Times a tap: from the pointer going down on the map to the report's first heading on screen.
+WATCH_TAP = """() => {
+    window.__tap = {};
+    document.querySelector('#map').addEventListener('pointerdown',
+        () => { window.__tap.start = performance.now(); }, {capture: true, once: true});
+    const done = () => {
+        const heading = document.querySelector('.tg-point h3');
+        if (!heading || !heading.checkVisibility?.() || window.__tap.end) return;
+        window.__tap.end = performance.now();
+    };
+    new MutationObserver(done).observe(document.body, {subtree: true, childList: true});
+}"""
+
+
+def gzip_sizes() -> dict[str, int]:
+    """Gzip -9 bytes of the bundle's entry files and of its lazily loaded chunks."""
+    sizes = {"js": 0, "css": 0, "lazy_js": 0}
+    for path in BUILD.glob("*"):
+        if path.suffix not in {".js", ".css"}:
+            continue
+        size = len(gzip.compress(path.read_bytes(), 9))
+        key = "css" if path.suffix == ".css" else "js" if path.name == "index.js" else "lazy_js"
+        sizes[key] += size
+    return sizes
+
+
+def one_run(browser, url: str) -> dict[str, float]:
+    """A first visit on the throttled phone, then a tap in the middle of the map."""
+    context = browser.new_context(**PHONE)
+    context.route(
+        "**/*",
+        lambda route: (
+            route.continue_() if route.request.url.startswith((url, "data:", "blob:")) else route.abort()
+        ),
+    )
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+    cdp.send("Network.emulateNetworkConditions", NETWORK)
+    cdp.send("Emulation.setCPUThrottlingRate", {"rate": CPU_SLOWDOWN})
+    try:
+        page.goto(f"{url}/{TAP}")
+        page.wait_for_function("() => performance.getEntriesByName('tg-first-layer').length", timeout=WAIT_MS)
+        timings = page.evaluate(TIMINGS)
+        page.wait_for_function(
+            "() => !document.querySelector('.tg-layer[data-status=\"loading\"]')", timeout=WAIT_MS
+        )
+        page.wait_for_timeout(500)  # let the page settle, as a person looks before tapping
+        page.evaluate(WATCH_TAP)
+        box = page.locator("#map").bounding_box()
+        page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.4)
+        page.wait_for_function("() => window.__tap.end", timeout=WAIT_MS)
+        tap = page.evaluate("() => window.__tap.end - window.__tap.start")
+        return {**timings, "tap": tap}
+    finally:
+        context.close()
+
+
+def serve_samples() -> LiveServer:
+    """The sample layers loaded into a temporary data directory, served on a free port."""
+    from etl.runner import run_etl
+    from tsukuba_gis.settings import Settings
+
+    data_dir = Path(tempfile.mkdtemp(prefix="tsukuba-gis-viewer-bench-"))
+    report = run_etl(Settings(data_dir=data_dir), quiet=True)
+    if not report.ok:
+        raise SystemExit(f"the sample ETL failed: {[(r.layer_id, r.error) for r in report.layers]}")
+    return LiveServer(data_dir)
+
+
+def main() -> None:
+    """Print each run and the medians."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="a running server (default: serve the sample layers here)")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    server = None if args.url else serve_samples()
+    url = (args.url or server.url).rstrip("/")
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            one_run(browser, url)  # warm the server's caches (not counted)
+            runs = []
+            for index in range(args.runs):
+                runs.append(one_run(browser, url))
+                print(f"run {index + 1}: " + "  ".join(f"{k} {v:7.0f} ms" for k, v in runs[-1].items()))
+            browser.close()
+    finally:
+        if server:
+            server.stop()
+    medians = {key: round(statistics.median(run[key] for run in runs)) for key in runs[0]}
+    ranges = {key: (round(min(r[key] for r in runs)), round(max(r[key] for r in runs))) for key in runs[0]}
+    print("median ms:", json.dumps(medians), " min-max:", json.dumps(ranges))
+    print("gzip bytes:", json.dumps(gzip_sizes()))
+
+
+if __name__ == "__main__":
+    main()
