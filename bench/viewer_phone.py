@@ -128,32 +128,43 @@ def serve_samples() -> LiveServer:
     return LiveServer(data_dir)
 
 
+def summary(runs: list[dict[str, float]]) -> str:
+    """Medians and ranges of the runs of one URL."""
+    medians = {key: round(statistics.median(run[key] for run in runs)) for key in runs[0]}
+    ranges = {key: (round(min(r[key] for r in runs)), round(max(r[key] for r in runs))) for key in runs[0]}
+    return f"median ms: {json.dumps(medians)}  min-max: {json.dumps(ranges)}"
+
+
 def main() -> None:
-    """Print each run and the medians."""
+    """Print each run and the medians (per URL: several URLs take turns, for a fair comparison)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", help="a running server (default: serve the sample layers here)")
+    parser.add_argument(
+        "--url", action="append", help="a running server; repeat to compare (default: serve the samples here)"
+    )
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
     server = None if args.url else serve_samples()
-    url = (args.url or server.url).rstrip("/")
+    urls = [url.rstrip("/") for url in args.url or [server.url]]
+    runs: dict[str, list] = {url: [] for url in urls}
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            one_run(browser, url)  # warm the server's caches (not counted)
-            runs = []
+            for url in urls:
+                one_run(browser, url)  # warm the server's caches (not counted)
             for index in range(args.runs):
-                runs.append(one_run(browser, url))
-                print(f"run {index + 1}: " + "  ".join(f"{k} {v:7.0f} ms" for k, v in runs[-1].items()))
+                for url in urls:
+                    runs[url].append(one_run(browser, url))
+                    times = "  ".join(f"{k} {v:7.0f} ms" for k, v in runs[url][-1].items())
+                    print(f"run {index + 1} {url}: {times}")
             browser.close()
     finally:
         if server:
             server.stop()
-    medians = {key: round(statistics.median(run[key] for run in runs)) for key in runs[0]}
-    ranges = {key: (round(min(r[key] for r in runs)), round(max(r[key] for r in runs))) for key in runs[0]}
-    print("median ms:", json.dumps(medians), " min-max:", json.dumps(ranges))
-    print("gzip bytes:", json.dumps(gzip_sizes()))
+    for url in urls:
+        print(url, summary(runs[url]))
+    print("gzip bytes (this build):", json.dumps(gzip_sizes()))
 
 
 if __name__ == "__main__":

@@ -55,7 +55,6 @@ export function buildInterface({ element, map, config, groups, entries, baseMaps
     ],
     onResize: () => fitMapToSheet(element, map, sheet, query),
   });
-  fitMapToSheet(element, map, sheet, query);
   const locate = locateControl({ onLocate: (latlng) => query.query(latlng), onMessage: say }).addTo(map);
   const measure = measureTool().addTo(map);
   const share = shareDialog().addTo(map);
@@ -83,6 +82,7 @@ export function buildInterface({ element, map, config, groups, entries, baseMaps
     else query.query(map.getCenter());
   });
 
+  // The map already keeps the space of the sheet's first height (index.css): no layout forced here.
   const relabel = () => {
     document.title = title() || document.title;
     heading.textContent = title();
@@ -96,7 +96,7 @@ export function buildInterface({ element, map, config, groups, entries, baseMaps
     relabelCredits(map, entries);
     for (const part of [search, sheet, locate, measure, share, language]) part.relabel();
     staff.render();
-    printing.render();
+    printing.schedule();
     info.render();
     panel.render();
   });

@@ -46,13 +46,28 @@ export class PrintView {
     window.matchMedia('print').addEventListener?.('change', (event) => (event.matches ? this.prepare() : this._fit()));
     window.addEventListener('beforeprint', () => this.prepare());
     window.addEventListener('afterprint', () => this._fit());
-    this.render();
+    // Drawn when the page is idle, again after layers load, and before printing: not on the way
+    // to the first map (the first Japan-time date format alone costs ~0.1 s of a phone's CPU).
+    for (const entry of entries) entry.layer.on('load', () => this.schedule());
+    this.schedule();
+  }
+
+  /** Render when the browser is idle (at most one pending). */
+  schedule() {
+    if (this._pending) return;
+    this._pending = true;
+    const run = () => {
+      this._pending = false;
+      this.render();
+    };
+    if (window.requestIdleCallback) window.requestIdleCallback(run, { timeout: 5000 });
+    else setTimeout(run, 1000);
   }
 
   /** Bring every part up to date and fit the map to its printed size (before printing). */
   prepare() {
     this._fit();
-    this.render();
+    this.render({ stamp: true });
   }
 
   _fit() {
@@ -70,12 +85,13 @@ export class PrintView {
     if (on) this._bar.querySelector('button')?.focus();
   }
 
-  render() {
+  /** Draw the parts; with `stamp`, the date and the scale too (when printing: they cost most). */
+  render({ stamp = false } = {}) {
     this._renderBar();
     this._head.replaceChildren(
       h('p', { className: 'tg-print-title' }, this.title()),
-      h('p', { className: 'tg-print-date' }, t('printDate', { date: japanTime() })),
-      h('p', { className: 'tg-print-scale' }, t('printScale', { n: formatNumber(printScale(this.map)) })),
+      h('p', { className: 'tg-print-date' }, stamp ? t('printDate', { date: japanTime() }) : ''),
+      h('p', { className: 'tg-print-scale' }, stamp ? t('printScale', { n: formatNumber(printScale(this.map)) }) : ''),
     );
     const legend = this._legend();
     const report = this.report();
@@ -128,7 +144,7 @@ export class PrintView {
 function printedReport(report) {
   const copy = report.cloneNode(true);
   copy.removeAttribute('aria-busy');
-  copy.className = 'tg-point tg-print-report';
+  copy.className = 'tg-print-report'; // not .tg-point: the page's own report stays the only one
   copy.querySelector('.tg-point-title')?.remove();
   copy.querySelector('.tg-point-actions')?.remove();
   for (const button of copy.querySelectorAll('button')) button.replaceWith(h('span', {}, button.textContent));

@@ -49,11 +49,28 @@ export function loadTileJson(collection) {
   return tileJsons.get(href);
 }
 
+/**
+ * Where the TileJSON of a tilesets list usually is: OGC API - Tiles puts a tileset at
+ * `.../tiles/{tileMatrixSetId}`, and this server gives its TileJSON as `?f=tilejson`.
+ */
+export function likelyTileJsonUrl(tilesetsHref) {
+  const url = new URL(tilesetsHref);
+  url.pathname = `${url.pathname.replace(/\/$/, '')}/WebMercatorQuad`;
+  url.search = '?f=tilejson';
+  return url.href;
+}
+
+// The list and the likely TileJSON are asked at once (one round trip instead of two, on a slow
+// link ~0.1-0.2 s before anything is drawn); the guess is used only if the list links to it.
 async function fetchTileJson(href, id) {
+  const guess = likelyTileJsonUrl(href);
+  const early = getJson(guess);
+  early.catch(() => {}); // judged below, once the list has answered
   const list = await getJson(href);
   const link = (list.tilesets?.[0]?.links ?? []).find((candidate) => candidate.type === TILEJSON_TYPE);
   if (!link) throw new Error(`no TileJSON for ${id}`);
-  return getJson(new URL(link.href, document.baseURI));
+  const linked = new URL(link.href, document.baseURI).href;
+  return linked === guess ? early : getJson(linked);
 }
 
 export const VectorTileLayer = GridLayer.extend({
