@@ -10,6 +10,7 @@ import { onLanguageChange, pick, t } from './i18n/index.js';
 import { labelEntry } from './layer/index.js';
 import { pointQuery, relabelMap } from './map/index.js';
 import { h } from './util/index.js';
+import { ICONS, mapControl } from './control/mapButton.js';
 
 /** The header, the sheet with its panels, the map controls and the point query. */
 export function buildInterface({ element, map, config, groups, entries, baseMaps, session }) {
@@ -58,6 +59,8 @@ export function buildInterface({ element, map, config, groups, entries, baseMaps
   const locate = locateControl({ onLocate: (latlng) => query.query(latlng), onMessage: say }).addTo(map);
   const measure = measureTool().addTo(map);
   const share = shareDialog().addTo(map);
+  // 「印刷」 on the map too: reachable with the point report open (the panel's is on the layers tab).
+  const printOnMap = mapControl({ className: 'tg-print-map-button', iconPath: ICONS.print, onClick: () => printing.preview(true) }).addTo(map);
   baseMapNotice(map, baseMaps, { use: (layer) => panel.setBaseMap(layer) });
 
   query.on('loading', ({ latlng }) => {
@@ -74,11 +77,11 @@ export function buildInterface({ element, map, config, groups, entries, baseMaps
   });
   query.on('clear', () => info.setState({ status: 'empty' }));
   // A tap asks what applies there, or places a point while measuring.
-  map.on('click', (event) => (measure.active ? measure.add(event.latlng) : query.query(event.latlng)));
+  map.on('click', (event) => (measure.isActive() ? measure.add(event.latlng) : query.query(event.latlng)));
   map.on('movestart', () => search.close());
   map.getContainer().addEventListener('keydown', (event) => {
     if (event.key !== 'Enter' || event.target !== map.getContainer()) return;
-    if (measure.active) measure.add(map.getCenter());
+    if (measure.isActive()) measure.add(map.getCenter());
     else query.query(map.getCenter());
   });
 
@@ -87,6 +90,7 @@ export function buildInterface({ element, map, config, groups, entries, baseMaps
     document.title = title() || document.title;
     heading.textContent = title();
     print.textContent = t('print');
+    printOnMap.relabel(t('print'));
     header.classList.toggle('tg-staff-header', Boolean(session));
     relabelMap(map);
   };

@@ -43,12 +43,13 @@ export const MeasureTool = Control.extend({
     return container;
   },
 
-  get active() {
+  // A method, not a getter: Leaflet's extend copies a getter's value, once.
+  isActive() {
     return Boolean(this._map && !this._panel.hidden);
   },
 
   toggle() {
-    if (this.active) this.stop();
+    if (this.isActive()) this.stop();
     else this.start();
   },
 
@@ -137,6 +138,8 @@ export const MeasureTool = Control.extend({
     if (!this._panel) return;
     if (!this._parts) this._build();
     this._draw();
+    // The points measured, machine-readable (as the values are, in <data>): [[lat, lon], ...].
+    this._panel.dataset.points = JSON.stringify(this._points.map(({ lat, lng }) => [lat, lng]));
     const { title, modes, results, hint, undo, clear, done } = this._parts;
     title.textContent = t('measure');
     this._modeGroup.setAttribute('aria-label', t('measureLabel'));
@@ -157,7 +160,7 @@ export const MeasureTool = Control.extend({
     if (!this._button) return;
     this._button.setAttribute('aria-label', t('measureLabel'));
     this._button.title = t('measureLabel');
-    if (this.active) this._render();
+    if (this.isActive()) this._render();
   },
 });
 

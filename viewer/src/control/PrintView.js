@@ -98,7 +98,8 @@ export class PrintView {
     this._side.replaceChildren(
       h('h2', {}, t('printLegend')),
       legend.length ? h('ul', { className: 'tg-print-legend' }, legend) : h('p', {}, t('printNoLegend')),
-      ...(report ? [h('h2', {}, t('printReport')), printedReport(report)] : []),
+      // A long report is cut at the foot of the column: the whole of it is the printable report.
+      ...(report ? [h('h2', {}, t('printReport')), printedReport(report), h('p', { className: 'tg-print-more' }, t('printMore'))] : []),
     );
     // The credits print on the map, in full (the attribution control, as on screen).
     const synthetic = this._shown().some((entry) => entry.def.synthetic);
