@@ -37,7 +37,7 @@ def test_print_is_one_a4_page_with_scale_legend_in_view_report_and_disclaimer(pa
     scale = int(re.search(r"1:([\d,]+)", page.inner_text(".tg-print-scale"))[1].replace(",", ""))
     pages, text, size = pdf_text(page.pdf(format="A4", landscape=True))
     assert pages == 1
-    assert all(abs(a - b) < 2 for a, b in zip(size, A4_LANDSCAPE_PT))
+    assert all(abs(a - b) < 2 for a, b in zip(size, A4_LANDSCAPE_PT, strict=True))
     assert api["config"]["title"]["ja"].replace(" ", "") in text
     assert "日本時間" in text and re.search(r"印刷日時\d{4}年\d{1,2}月\d{1,2}日", text)
     # The ratio is the map's: metres per CSS pixel over a printed CSS pixel (1/96 inch), as the
@@ -132,9 +132,10 @@ def test_marks_are_reached_with_tab_and_opened_with_enter(page, live_server, api
     page.focus("#map")
     page.keyboard.press("Tab")
     focused = page.evaluate(
-        "() => ({cls: document.activeElement.getAttribute('class'),"
-        " label: document.activeElement.getAttribute('aria-label'), role: document.activeElement.getAttribute('role')})"
+        "() => Object.fromEntries(['class', 'aria-label', 'role']"
+        ".map((name) => [name, document.activeElement.getAttribute(name)]))"
     )
+    focused = {"cls": focused["class"], "label": focused["aria-label"], "role": focused["role"]}
     assert "tg-layer-shelters" in focused["cls"] and focused["role"] == "button"
     name = focused["label"].split("（")[0]
     assert name in {f["properties"]["name"] for f in api["shelters"]["features"]}

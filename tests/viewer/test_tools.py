@@ -30,7 +30,8 @@ def place_centre(page, lat: float, lon: float, count: int) -> None:
     page.evaluate(f"location.hash = '#map=14/{lat}/{lon}'")
     # The viewer rewrites the hash (with lang=) once the map has stopped there.
     page.wait_for_function(
-        "([lat, lon]) => { const m = location.hash.includes('lang=') && location.hash.match(/map=14\\/([\\d.]+)\\/([\\d.]+)/);"
+        "([lat, lon]) => { const h = location.hash;"
+        " const m = h.includes('lang=') && h.match(/map=14\\/([\\d.]+)\\/([\\d.]+)/);"
         " return m && Math.abs(m[1] - lat) < 1e-3 && Math.abs(m[2] - lon) < 1e-3; }",
         arg=[lat, lon],
         timeout=WAIT_MS,
