@@ -94,7 +94,8 @@ export class PrintView {
       h('p', { className: 'tg-print-scale' }, stamp ? t('printScale', { n: formatNumber(printScale(this.map)) }) : ''),
     );
     const legend = this._legend();
-    const report = this.report();
+    // The report's copy only when printing: the page keeps one report, not two, the rest of the time.
+    const report = stamp ? this.report() : null;
     this._side.replaceChildren(
       h('h2', {}, t('printLegend')),
       legend.length ? h('ul', { className: 'tg-print-legend' }, legend) : h('p', {}, t('printNoLegend')),

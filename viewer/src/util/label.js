@@ -1,4 +1,4 @@
-import { fallbackLang, picked } from '../i18n/index.js';
+import { fallbackLang, getLanguage, picked } from '../i18n/index.js';
 import { h } from './dom.js';
 
 /**
@@ -12,7 +12,7 @@ export function localized(label, className) {
   return h('span', { className, lang }, choice.text);
 }
 
-/** Whether a server label is shown in another language than the UI's (see localized). */
+/** Whether a server label has no text in the UI language (its text is English or Japanese). */
 export function isFallback(label) {
-  return Boolean(fallbackLang(picked(label)));
+  return Boolean(label) && typeof label === 'object' && picked(label).lang !== getLanguage();
 }
