@@ -2,6 +2,7 @@
 folded on a phone, finger-sized marks on touch screens, and marks reached with the keyboard."""
 
 import io
+import json
 import math
 import re
 
@@ -144,3 +145,64 @@ def test_marks_are_reached_with_tab_and_opened_with_enter(page, live_server, api
     popup = page.wait_for_selector(".leaflet-popup .tg-popup", timeout=WAIT_MS)
     assert popup.query_selector(".tg-popup-title").inner_text() == name
     assert page.locator(".tg-point h3").count() == 0  # the popup, not the map centre's report
+
+
+def small_targets(page, selectors: list[str]) -> list[tuple]:
+    small = []
+    for selector in selectors:
+        for element in page.locator(selector).all():
+            box = element.bounding_box() if element.is_visible() else None
+            if box and (box["height"] < 43.5 or box["width"] < 43.5):
+                small.append((selector, box["width"], box["height"]))
+    return small
+
+
+def test_the_new_controls_are_thumb_sized_on_a_phone(page, live_server):
+    page.set_viewport_size(PHONE)
+    open_viewer(page, live_server)
+    map_buttons = [".tg-measure-button", ".tg-share-button", ".tg-credits-toggle"]
+    assert small_targets(page, map_buttons) == []
+    page.wait_for_selector(".tg-basemap-notice:not([hidden])", timeout=WAIT_MS)
+    assert small_targets(page, [".tg-basemap-notice button"]) == []
+    page.click(".tg-lang")
+    assert small_targets(page, [".tg-lang-option"]) == []
+    page.keyboard.press("Escape")
+    page.click(".tg-sheet-handle")
+    assert small_targets(page, [".tg-opendata-link", ".tg-basemaps .tg-layer-label"]) == []
+    page.click(".tg-measure-button")
+    assert small_targets(page, [".tg-measure button"]) == []
+    page.click(".tg-measure-done")
+    page.click(".tg-share-button")
+    page.wait_for_selector(".tg-share[open] svg.tg-qr", timeout=WAIT_MS)
+    assert small_targets(page, [".tg-share button", ".tg-share-link"]) == []
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_no_serious_accessibility_violations_with_the_tools_open(page, live_server, viewport):
+    from viewerpage import axe_violations
+
+    if viewport == "phone":
+        page.set_viewport_size(PHONE)
+    open_viewer(page, live_server, "#map=14/36.0828/140.1115&lang=vi")
+    page.wait_for_selector(".tg-basemap-notice:not([hidden])", timeout=WAIT_MS)
+    page.click(".tg-measure-button")
+    page.focus("#map")
+    page.keyboard.press("Enter")
+    page.click(".tg-lang")
+    violations = axe_violations(page)
+    assert violations == [], json.dumps(violations, ensure_ascii=False, indent=1)
+    page.keyboard.press("Escape")
+    page.click(".tg-share-button")
+    page.wait_for_selector(".tg-share[open] svg.tg-qr", timeout=WAIT_MS)
+    violations = axe_violations(page)
+    assert violations == [], json.dumps(violations, ensure_ascii=False, indent=1)
+    page.keyboard.press("Escape")
+    if viewport == "phone":  # phones print from the panel (the map keeps its room)
+        assert not page.is_visible(".tg-print-map-button")
+        page.click(".tg-sheet-handle")
+        page.click(".tg-print-button")
+    else:
+        page.click(".tg-print-map-button")
+    page.wait_for_selector("body.tg-print-preview", timeout=WAIT_MS)
+    violations = axe_violations(page)
+    assert violations == [], json.dumps(violations, ensure_ascii=False, indent=1)

@@ -51,14 +51,19 @@ export function drawZIndex(def, index) {
   return 410 + rank * 60 + (59 - Math.min(index, 59));
 }
 
+// How the server's titles write the synthetic mark (ja, en), whatever the UI language.
+const SYNTHETIC_MARKS = ['サンプル（架空）', 'Synthetic sample'];
+
 /** The layer title, without the synthetic mark that the panel shows as a badge anyway. */
 export function layerTitle(def) {
   const title = picked(def.title).text;
   if (!def.synthetic) return title;
-  const mark = t('synthetic').toLowerCase();
-  const at = title.toLowerCase().indexOf(mark);
-  if (at < 0) return title;
-  return (title.slice(0, at) + title.slice(at + mark.length)).replace(/[\s—–-]+$/, '').trim() || title;
+  // The mark in the UI language, or in the language the title fell back to (ja, en).
+  for (const mark of [t('synthetic'), ...SYNTHETIC_MARKS].map((text) => text.toLowerCase())) {
+    const at = title.toLowerCase().indexOf(mark);
+    if (at >= 0) return (title.slice(0, at) + title.slice(at + mark.length)).replace(/[\s—–-]+$/, '').trim() || title;
+  }
+  return title;
 }
 
 /** Set the entry's title and credit (HTML) in the current language; returns the entry. */
