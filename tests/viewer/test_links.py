@@ -146,3 +146,22 @@ def test_suggestion_subtitles_do_not_repeat_and_the_list_closes_when_a_link_move
         timeout=WAIT_MS,
     )
     assert not page.is_visible(".tg-search-list")
+
+
+def test_a_config_carrying_the_tilejson_saves_its_round_trips(page, live_server):
+    """The field the viewer would take from /viewer-config.json (`layers[id].tilejson`)."""
+    import httpx
+
+    tilejson = httpx.get(f"{live_server.url}/api/collections/zoning/tiles/WebMercatorQuad?f=tilejson").json()
+
+    def config(route):
+        body = route.fetch().json()
+        body["layers"]["zoning"]["tilejson"] = tilejson
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    page.route("**/viewer-config.json", config)
+    requests = []
+    page.on("request", lambda request: requests.append(request.url) if "/zoning/" in request.url else None)
+    open_viewer(page, live_server, "#map=16/35.9909/140.13296&layers=zoning")
+    page.wait_for_selector(".tg-vector-tile path.tg-layer-zoning", timeout=WAIT_MS)
+    assert requests and all("/tiles/WebMercatorQuad/" in url for url in requests)

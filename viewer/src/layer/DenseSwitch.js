@@ -30,7 +30,7 @@ export const DenseSwitch = Layer.extend({
       return;
     }
     this.fire('loading');
-    loadTileJson(this._entry.collection)
+    loadTileJson(this._entry.collection, this._entry.def.tilejson)
       .then((tilejson) => (tilejson.minzoom > SPARSE_MINZOOM ? 'tiled' : 'geojson'))
       .catch(() => 'geojson')  // no tile set to read: the GeoJSON layer works anyway
       .then((kind) => {

@@ -38,8 +38,12 @@ export function tiling(entry) {
 // kept, so the next add asks again.
 const tileJsons = new Map();
 
-/** The TileJSON of a collection: its tilesets list, then the tileset's TileJSON link. */
-export function loadTileJson(collection) {
+/**
+ * The TileJSON of a collection: its tilesets list, then the tileset's TileJSON link. A viewer
+ * config that carries the layer's TileJSON (`layers[id].tilejson`, with `tiles`) saves both.
+ */
+export function loadTileJson(collection, inline = null) {
+  if (Array.isArray(inline?.tiles) && inline.tiles.length) return Promise.resolve(inline);
   const href = new URL(tilesetsLink(collection).href, document.baseURI).href;
   if (!tileJsons.has(href)) {
     const found = fetchTileJson(href, collection.id);
@@ -116,7 +120,7 @@ export const VectorTileLayer = GridLayer.extend({
     this.fire('loading');
     const token = {};
     this._adding = token;
-    loadTileJson(this._entry.collection).then((tilejson) => {
+    loadTileJson(this._entry.collection, this._entry.def.tilejson).then((tilejson) => {
       if (this._adding !== token || !this._map) return;
       this._configure(tilejson);
       // Leaflet took the (empty) events of the add and only takes those away on removal: the
