@@ -74,7 +74,7 @@ WATCH_TAP = """() => {
 def gzip_sizes() -> dict[str, int]:
     """Gzip -9 bytes of the bundle's entry files and of its lazily loaded chunks."""
     sizes = {"js": 0, "css": 0, "lazy_js": 0}
-    for path in BUILD.glob("*"):
+    for path in BUILD.rglob("*"):
         if path.suffix not in {".js", ".css"}:
             continue
         size = len(gzip.compress(path.read_bytes(), 9))

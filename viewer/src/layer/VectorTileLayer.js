@@ -64,17 +64,41 @@ export function likelyTileJsonUrl(tilesetsHref) {
   return url.href;
 }
 
-// The list and the likely TileJSON are asked at once (one round trip instead of two, on a slow
-// link ~0.1-0.2 s before anything is drawn); the guess is used only if the list links to it.
+// The likely TileJSON is asked first: when it answers with a TileJSON whose tiles are this
+// collection's, the layer draws at once (one round trip before the tiles, not two). The tilesets
+// list, the authority, is read just after, behind the layer's first tiles on a busy connection:
+// should it link elsewhere, that TileJSON is used from the next add on. Without the guess (an
+// error, or not a TileJSON of this collection) the list is followed, as OGC API - Tiles says.
 async function fetchTileJson(href, id) {
   const guess = likelyTileJsonUrl(href);
-  const early = getJson(guess);
-  early.catch(() => {}); // judged below, once the list has answered
+  const tilejson = await getJson(guess).catch(() => null);
+  if (isTileJsonOf(tilejson, href)) {
+    setTimeout(() => confirmTileJson(href, guess, id), 0);
+    return tilejson;
+  }
+  return getJson(await linkedTileJson(href, id));
+}
+
+function isTileJsonOf(tilejson, tilesetsHref) {
+  const tiles = tilejson?.tiles?.[0];
+  if (typeof tilejson?.tilejson !== 'string' || typeof tiles !== 'string') return false;
+  return new URL(tiles, tilesetsHref).pathname.startsWith(new URL(tilesetsHref).pathname);
+}
+
+async function linkedTileJson(href, id) {
   const list = await getJson(href);
   const link = (list.tilesets?.[0]?.links ?? []).find((candidate) => candidate.type === TILEJSON_TYPE);
   if (!link) throw new Error(`no TileJSON for ${id}`);
-  const linked = new URL(link.href, document.baseURI).href;
-  return linked === guess ? early : getJson(linked);
+  return new URL(link.href, document.baseURI).href;
+}
+
+async function confirmTileJson(href, guess, id) {
+  const linked = await linkedTileJson(href, id).catch(() => guess);
+  if (linked === guess) return;
+  console.warn(`viewer: the TileJSON of ${id} is ${linked}, not ${guess}; used from now on`);
+  const found = getJson(linked);
+  found.catch(() => tileJsons.delete(href));
+  tileJsons.set(href, found);
 }
 
 export const VectorTileLayer = GridLayer.extend({
