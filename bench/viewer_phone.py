@@ -17,6 +17,8 @@ temporary data directory and runs ``tsukuba-gis serve`` on a free loopback port:
 
     .venv/bin/python bench/viewer_phone.py                  # 5 runs, medians
     .venv/bin/python bench/viewer_phone.py --runs 9 --url http://127.0.0.1:8000
+    .venv/bin/python bench/viewer_phone.py --url http://127.0.0.1:8001 --url http://127.0.0.1:8000  # in turns
+    .venv/bin/python bench/viewer_phone.py --inline-tilejson   # as if the config carried the TileJSONs
 """
 
 import argparse
@@ -83,7 +85,21 @@ def gzip_sizes() -> dict[str, int]:
     return sizes
 
 
-def one_run(browser, url: str) -> dict[str, float]:
+def with_tilejson(url: str):
+    """A route handler giving the viewer config with each layer's TileJSON in it (`tilejson`): what
+    the viewer would get from a server that sends it (see viewer/README.md, "Startup order")."""
+    import httpx
+
+    config = httpx.get(f"{url}/viewer-config.json").json()
+    for layer_id, layer in config["layers"].items():
+        answer = httpx.get(f"{url}/api/collections/{layer_id}/tiles/WebMercatorQuad?f=tilejson")
+        if answer.status_code == 200:
+            layer["tilejson"] = answer.json()
+    body = json.dumps(config)
+    return lambda route: route.fulfill(status=200, content_type="application/json", body=body)
+
+
+def one_run(browser, url: str, inline_tilejson: bool = False) -> dict[str, float]:
     """A first visit on the throttled phone, then a tap in the middle of the map."""
     context = browser.new_context(**PHONE)
     context.route(
@@ -92,6 +108,8 @@ def one_run(browser, url: str) -> dict[str, float]:
             route.continue_() if route.request.url.startswith((url, "data:", "blob:")) else route.abort()
         ),
     )
+    if inline_tilejson:
+        context.route(f"{url}/viewer-config.json", with_tilejson(url))
     page = context.new_page()
     cdp = context.new_cdp_session(page)
     cdp.send("Network.enable")
@@ -142,6 +160,9 @@ def main() -> None:
         "--url", action="append", help="a running server; repeat to compare (default: serve the samples here)"
     )
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--inline-tilejson", action="store_true", help="serve the config with each layer's TileJSON in it"
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -152,10 +173,10 @@ def main() -> None:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             for url in urls:
-                one_run(browser, url)  # warm the server's caches (not counted)
+                one_run(browser, url, args.inline_tilejson)  # warm the server's caches (not counted)
             for index in range(args.runs):
                 for url in urls:
-                    runs[url].append(one_run(browser, url))
+                    runs[url].append(one_run(browser, url, args.inline_tilejson))
                     times = "  ".join(f"{k} {v:7.0f} ms" for k, v in runs[url][-1].items())
                     print(f"run {index + 1} {url}: {times}")
             browser.close()

@@ -59,16 +59,14 @@ export class BaseMapNotice {
     this.element.hidden = false;
     this.element.replaceChildren(
       h('p', { className: 'tg-notice-text' }, t('basemapFailed')),
-      h('div', { className: 'tg-notice-actions' }, [
-        ...this._choices().map((choice) => h('button', {
-          type: 'button', className: 'tg-button', 'data-basemap': choice.def.id,
-          onClick: () => { this.hide(); this.use(choice.layer); },
-        }, t('basemapUse', { name: pick(choice.def.title) }))),
-        h('button', {
-          type: 'button', className: 'tg-button tg-notice-close', 'aria-label': t('close'), title: t('close'),
-          onClick: () => { this.dismissed.add(base); this.hide(); },
-        }, h('span', { 'aria-hidden': 'true' }, '×')),
-      ]),
+      h('button', {
+        type: 'button', className: 'tg-button tg-notice-close', 'aria-label': t('close'), title: t('close'),
+        onClick: () => { this.dismissed.add(base); this.hide(); },
+      }, h('span', { 'aria-hidden': 'true' }, '×')),
+      h('div', { className: 'tg-notice-actions' }, this._choices().map((choice) => h('button', {
+        type: 'button', className: 'tg-button', 'data-basemap': choice.def.id,
+        onClick: () => { this.hide(); this.use(choice.layer); },
+      }, t('basemapUse', { name: pick(choice.def.title) })))),
     );
   }
 
