@@ -9,7 +9,7 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from viewerpage import WAIT_MS, checkbox, open_viewer
+from viewerpage import WAIT_MS, checkbox, choose_language, open_viewer
 
 pytestmark = pytest.mark.browser
 
@@ -176,7 +176,8 @@ def test_follows_next_links_on_our_own_origin(page, live_server, api):
     assert page.locator("path.tg-layer-shelters").count() == len(features)
 
 
-def test_a_failing_layer_is_marked_and_the_rest_works(page, live_server):
+def test_a_failing_layer_is_marked_and_the_rest_works(page, live_server, page_errors):
+    page_errors.allow("status of 500")
     page.route("**/api/collections/shelters/items*", lambda route: route.fulfill(status=500, body="{}"))
     page.goto(f"{live_server.url}/")
     page.wait_for_selector('.tg-layer[data-layer="shelters"][data-status="error"]', timeout=WAIT_MS)
@@ -185,7 +186,9 @@ def test_a_failing_layer_is_marked_and_the_rest_works(page, live_server):
     assert page.locator("path.tg-layer-flood_sample").count() > 0
 
 
-def test_start_failure_says_so(page, live_server):
+def test_start_failure_says_so(page, live_server, page_errors):
+    page_errors.allow("status of 503")
+    page_errors.allow("viewer: start failed")
     page.route("**/viewer-config.json", lambda route: route.fulfill(status=503, body="down"))
     page.goto(f"{live_server.url}/")
     alert = page.wait_for_selector('[role="alert"]', timeout=WAIT_MS)
@@ -281,7 +284,7 @@ def test_state_survives_a_reload_and_the_hash_wins(page, live_server):
     page.check(checkbox("towns"))
     page.locator('.tg-layer[data-layer="towns"] input.tg-opacity').fill("50")
     page.check('.tg-basemaps input[value="pale"]')
-    page.click(".tg-lang")
+    choose_language(page, "en")
     page.wait_for_function(
         "() => location.hash.includes('lang=en') && location.hash.includes('base=pale')", timeout=WAIT_MS
     )

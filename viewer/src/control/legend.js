@@ -1,5 +1,5 @@
 // Legend swatches drawn with CSS from the same path options as the features.
-import { t } from '../i18n.js';
+import { t } from '../i18n/index.js';
 import { legendEntries } from '../layer/index.js';
 import { h } from '../util/index.js';
 
@@ -35,5 +35,5 @@ export function categoryLegend(def, title) {
   const entries = legendEntries(def);
   if (entries.length < 2 && !entries[0]?.label) return null;
   return h('ul', { className: 'tg-legend', 'aria-label': `${t('legend')}: ${title}` }, entries.map((entry) =>
-    h('li', {}, [swatch(def.geometry, entry.options), h('span', {}, entry.label)])));
+    h('li', {}, [swatch(def.geometry, entry.options), h('span', { lang: entry.lang }, entry.label)])));
 }
