@@ -112,13 +112,24 @@ def _notes(snapshot: Snapshot, entry: dict, plane: LocalPlane, lang: str) -> lis
 def _layer_item(snapshot: Snapshot, entry: dict, plane: LocalPlane, lang: str) -> dict[str, Any]:
     layer = snapshot.layer(entry["id"]).definition
     report = layer.report or NO_REPORT
-    status = "here" if entry["here"] else "outside" if entry["coverage"] == "outside" else "none"
+    # Just outside an area, within EDGE_M of it: it is named, with the boundary note, rather
+    # than left out (the point may be on either side at this precision).
+    edge = [f for f in entry["nearby"] if f["distance_m"] <= EDGE_M] if layer.geometry == "polygon" else []
+    status = (
+        "here"
+        if entry["here"]
+        else "edge"
+        if edge
+        else "outside"
+        if entry["coverage"] == "outside"
+        else "none"
+    )
     item = {
         "layer": layer.id,
         "title": text_in(layer.title, lang),
         "synthetic": layer.synthetic,
         "status": status,
-        "features": [_feature_words(layer, f, lang) for f in entry["here"]],
+        "features": [_feature_words(layer, f, lang) for f in entry["here"] or edge],
         "notes": _notes(snapshot, entry, plane, lang) if layer.geometry == "polygon" else [],
     }
     if report.source is not None:
@@ -132,7 +143,8 @@ def _hazards_here(snapshot: Snapshot, report: dict) -> list[str]:
     kinds = []
     for entry in report["layers"]:
         layer = snapshot.layer(entry["id"]).definition
-        if layer.report and layer.report.hazard and entry["here"]:
+        at_edge = any(f["distance_m"] <= EDGE_M for f in entry["nearby"])
+        if layer.report and layer.report.hazard and (entry["here"] or at_edge):
             kinds.append(layer.report.hazard)
     return list(dict.fromkeys(kinds))
 
@@ -197,7 +209,10 @@ def build_sections(snapshot: Snapshot, report: dict, lang: str) -> list[dict[str
     for entry in report["layers"]:
         layer = snapshot.layer(entry["id"]).definition
         section = (layer.report or NO_REPORT).section
-        if layer.geometry == "point" or (section in ("other", "planning") and not entry["here"]):
+        at_edge = any(f["distance_m"] <= EDGE_M for f in entry["nearby"])
+        if layer.geometry == "point" or (
+            section in ("other", "planning") and not entry["here"] and not at_edge
+        ):
             continue  # points are listed with distances; absent rules are not news
         items[section].append(_layer_item(snapshot, entry, plane, lang))
     hazards = _hazards_here(snapshot, report)

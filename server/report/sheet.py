@@ -44,7 +44,7 @@ def _credits(snapshot: Snapshot, report: dict, figure_credits: list, lang: str) 
     found = list(figure_credits)
     for section in report["sections"]:
         for item in section["items"]:
-            if item["status"] == "here":
+            if item["status"] in ("here", "edge"):
                 credit = text_in(snapshot.layer(item["layer"]).definition.license.attribution, lang)
                 if credit not in found:
                     found.append(credit)
@@ -55,8 +55,8 @@ def report_sheet(snapshot: Snapshot, report: dict[str, Any]) -> str:
     """The report as one printable A4 page (no script, nothing fetched)."""
     lang = report["lang"]
     point = report["point"]
-    figure = point_map(snapshot, point["lat"], point["lon"], lang)
     synthetic_label = word("synthetic", lang)["text"]
+    figure = point_map(snapshot, point["lat"], point["lon"], lang, synthetic_label)
     context = {
         "lang": lang,
         "t": words(lang),

@@ -147,21 +147,25 @@ def _layer_shapes(snapshot: Snapshot, published: PublishedLayer, plane: LocalPla
     return shapes, used
 
 
-def _legend_entries(published: PublishedLayer, used: list, lang: str) -> list[dict[str, Any]]:
+def _legend_entry(published: PublishedLayer, used: list, lang: str, synthetic_label: str) -> dict[str, Any]:
+    """One layer of the legend: its title (the sample mark left to the report, which says it
+    once) and its classes drawn, or its one symbol."""
     layer = published.definition
     style = layer.style
     title = text_in(layer.title, lang)
+    title["text"] = title["text"].replace(synthetic_label, "").rstrip(" —-　")
     categories = [c for c in style.categories if any(u is c for u in used)]
-    base = {"geometry": layer.geometry, "stroke": style.color, "opacity": style.fill_opacity}
-    if categories:
-        return [
-            {**base, "title": title, "label": text_in(c.label, lang) if c.label else None, "fill": c.color}
-            for c in categories
-        ]
-    return [{**base, "title": title, "label": None, "fill": style.fill_color or style.color}]
+    classes = [{"label": text_in(c.label, lang) if c.label else None, "fill": c.color} for c in categories]
+    return {
+        "geometry": layer.geometry,
+        "stroke": style.color,
+        "opacity": style.fill_opacity,
+        "title": title,
+        "classes": classes or [{"label": None, "fill": style.fill_color or style.color}],
+    }
 
 
-def point_map(snapshot: Snapshot, lat: float, lon: float, lang: str) -> MapFigure:
+def point_map(snapshot: Snapshot, lat: float, lon: float, lang: str, synthetic_label: str = "") -> MapFigure:
     """The map around (lat, lon) at 1:SCALE: shapes, legend and credits of what is drawn."""
     figure = MapFigure(MAP_MM[0], MAP_MM[1], SCALE)
     plane = LocalPlane(lat, lon)
@@ -171,7 +175,7 @@ def point_map(snapshot: Snapshot, lat: float, lon: float, lang: str) -> MapFigur
         if not shapes:
             continue
         figure.shapes += shapes
-        figure.legend += _legend_entries(published, used, lang)
+        figure.legend.append(_legend_entry(published, used, lang, synthetic_label or "\0"))
         credit = text_in(published.definition.license.attribution, lang)
         if credit not in figure.credits:
             figure.credits.append(credit)
