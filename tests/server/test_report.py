@@ -230,3 +230,11 @@ def test_viewer_config_carries_the_tilejson(each_app_client):
         )
         assert served.json() == inline
         assert inline["tiles"][0].endswith(f"/collections/{layer_id}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}")
+
+
+@pytest.mark.parametrize(
+    ("lang", "title"), [("ko", "용도지역"), ("vi", "Quy hoạch sử dụng đất"), ("en", "Land-use zoning")]
+)
+def test_layer_titles_reach_the_ogc_api_in_its_languages(app_client, lang, title):
+    body = app_client.get("/api/collections/zoning", params={"f": "json", "lang": lang}).json()
+    assert body["title"] == title

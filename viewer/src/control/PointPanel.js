@@ -114,7 +114,8 @@ export class PointPanel {
         site.lat != null
           ? h('button', { type: 'button', className: 'tg-link-button', onClick: () => this.options.onShow({ lat: site.lat, lng: site.lon }) }, formatValue(site.name))
           : formatValue(site.name),
-        h('span', { className: 'tg-point-distance' }, [' ', textNode(site.distance_text)]),
+        // The UI's own number format, as the older listing (the server's words are the same).
+        h('span', { className: 'tg-point-distance' }, ` ${t('distance', { d: formatDistance(site.distance_m) })}・${t('walk', { m: site.walk_min })}`),
       ])))
         : h('p', { className: 'tg-point-status' }, textNode(group.status_text)),
     ]);
