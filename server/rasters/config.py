@@ -130,3 +130,45 @@ class CoverageDescription(BaseProvider):
     def query(self, **kwargs):
         """Never called: the coverage has its own route (server/rasters/coverage.py)."""
         raise ProviderQueryError("the coverage is served by its own route")
+
+
+def is_raster(resource: dict[str, Any]) -> bool:
+    """Whether a generated collection config is one of ours (described by CoverageDescription)."""
+    return any(p.get("name") == NAME for p in resource.get("providers", []))
+
+
+def served_links(collection: dict[str, Any]) -> dict[str, Any]:
+    """A raster collection document with only the links that are served.
+
+    pygeoapi links every coverage to its CoverageJSON and HTML renderings and to queryables;
+    this product serves the coverage as GeoTIFF only, and a coverage has no queryables.
+    """
+
+    def served(link: dict[str, Any]) -> bool:
+        href = link.get("href", "")
+        if link.get("rel", "").endswith("/queryables"):
+            return False
+        return not (
+            "/coverage?" in href and link.get("type") in ("application/prs.coverage+json", "text/html")
+        )
+
+    collection["links"] = [link for link in collection.get("links", []) if served(link)]
+    return collection
+
+
+# What the raster routes implement (declared only when the API has a raster collection).
+CONFORMANCE = (
+    "http://www.opengis.net/spec/ogcapi-coverages-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-coverages-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-coverages-1/1.0/conf/geodata-coverage",
+    "http://www.opengis.net/spec/ogcapi-coverages-1/1.0/conf/coverage-subset",
+    "http://www.opengis.net/spec/ogcapi-coverages-1/1.0/conf/coverage-rangesubset",
+    "http://www.opengis.net/spec/ogcapi-coverages-1/1.0/conf/coverage-bbox",
+    "http://www.opengis.net/spec/ogcapi-coverages-1/1.0/conf/geotiff",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/png",
+)
+
+
+def conformance(config: dict[str, Any]) -> set[str]:
+    """The raster conformance classes, when the config has a raster collection."""
+    return set(CONFORMANCE) if any(is_raster(r) for r in config["resources"].values()) else set()
