@@ -22,10 +22,8 @@ from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
-from rio_tiler.errors import PointOutsideBounds
 from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
-from rio_tiler.reader import point as rio_point
 
 from server.rasters.published import PublishedRaster
 from tsukuba_gis.errors import StoreError
@@ -109,13 +107,18 @@ def tile(raster: PublishedRaster, z: int, x: int, y: int, buffer: int = 0) -> Im
 
 
 def values_at(raster: PublishedRaster, lon: float, lat: float) -> list[float | None] | None:
-    """Each band's value in the cell holding (lon, lat); None outside the raster, None per no-data band."""
+    """Each band's value in the cell holding (lon, lat); None outside the raster, None per no-data band.
+
+    The cell is found as rio-tiler's ``point`` finds it (``dataset.index``), with the lon/lat
+    transformer kept per thread (rio-tiler makes a new coordinate operation per call: ~0.4 ms).
+    """
     ds = _open(raster.path).dataset
-    try:
-        found = rio_point(ds, (lon, lat))
-    except PointOutsideBounds:
+    x, y = _to_native(raster.record.crs, lon, lat) if ds.crs.is_projected else (lon, lat)
+    left, bottom, right, top = ds.bounds
+    if not (left < x < right and bottom < y < top):
         return None
-    data = found.array
+    row, col = ds.index(x, y)
+    data = ds.read(window=Window(col, row, 1, 1), masked=True)[:, 0, 0]
     mask = np.ma.getmaskarray(data)
     return [None if m else float(v) for v, m in zip(data.data, mask, strict=True)]
 
