@@ -55,7 +55,9 @@ class Opened:
                 resampling=Resampling[resampling],
                 src_nodata=ds.nodata,
                 nodata=ds.nodata,
-                add_alpha=ds.nodata is None,  # cells outside the grid stay transparent
+                # No alpha band: rio-tiler masks a warped VRT's alpha whole (measured); it masks
+                # what lies outside the grid by itself, and no-data cells by the value.
+                add_alpha=False,
             )
             self._map = Reader(None, dataset=self._vrt)
         return self._map
@@ -145,7 +147,7 @@ def peak_within(raster: PublishedRaster, lon: float, lat: float, radius_m: float
     else:  # degrees: metres per degree around the point
         ky = 111_319.49
         kx = ky * math.cos(math.radians(lat))
-    col_f, row_f = ~ds.transform * (x, y)
+    col_f, row_f = ~ds.transform @ (x, y)
     rx, ry = radius_m / kx / abs(ds.res[0]), radius_m / ky / abs(ds.res[1])
     col0, row0 = max(0, math.floor(col_f - rx)), max(0, math.floor(row_f - ry))
     col1, row1 = min(ds.width, math.ceil(col_f + rx) + 1), min(ds.height, math.ceil(row_f + ry) + 1)
@@ -154,7 +156,7 @@ def peak_within(raster: PublishedRaster, lon: float, lat: float, radius_m: float
     window = Window(col0, row0, col1 - col0, row1 - row0)
     data = ds.read(1, window=window, masked=True)
     rows, cols = np.mgrid[row0:row1, col0:col1]
-    cx, cy = ds.transform * (cols + 0.5, rows + 0.5)
+    cx, cy = ds.transform @ (cols + 0.5, rows + 0.5)
     distance = np.hypot((cx - x) * kx, (cy - y) * ky)
     inside = (distance <= radius_m) & ~np.ma.getmaskarray(data)
     if not inside.any():
