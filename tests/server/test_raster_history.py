@@ -13,8 +13,10 @@ from pyproj import Transformer
 from rasterio.io import MemoryFile
 from rasterio.transform import from_origin
 
+from etl.raster import versions
 from etl.runner import run_etl
 from server.app import create_app
+from tsukuba_gis.opendata import read_manifest
 from tsukuba_gis.settings import Settings
 from tsukuba_gis.store import open_store
 
@@ -84,10 +86,12 @@ def test_a_new_version_and_a_rollback_are_served_within_a_second(settings, tmp_p
         assert v2[1] != v1[1] and v2[2] == 4.0  # a new tile, a new coverage
         report = client.get("/point", params={"lat": lat, "lon": lon}).json()
         assert report["rasters"][0]["here"][0]["class"]["ja"] == "3m以上"
-        store = open_store(settings.store_url)
-        store.activate_raster("depth", 1)  # what `tsukuba-gis etl rollback depth` does
+        assert read_manifest(settings.data_dir, "depth")["version"] == 2
+        versions.activate(settings, "depth")  # what `tsukuba-gis etl rollback depth` does
+        assert open_store(settings.store_url).current_raster("depth").version == 1
         back = wait_for(client, lon, lat, 1.0)
         assert back == v1  # the same tile (ETag) and values as before
+        assert read_manifest(settings.data_dir, "depth")["version"] == 1  # open data followed
 
 
 def wait_for(client, lon: float, lat: float, depth: float) -> tuple[float, str, float]:
