@@ -6,7 +6,7 @@ import {
   layerPanel, locateControl, pointPanel, printHeader, searchBox, sheet as makeSheet, staffLogin,
 } from './control/index.js';
 import { getLanguage, onLanguageChange, pick, setLanguage, t } from './i18n.js';
-import { dataLayer, discoverLayers, labelEntry } from './layer/index.js';
+import { addRasterEntries, dataLayer, discoverLayers, labelEntry } from './layer/index.js';
 import { baseMapLayer, createMap, pointQuery, relabelMap, showInitialView } from './map/index.js';
 import { parseHash, ViewState } from './state/index.js';
 import { h } from './util/index.js';
@@ -30,6 +30,7 @@ export async function startViewer(element, { configUrl } = {}) {
   const map = createMap(element);
   performance.mark('tg-map-created');
   const groups = discoverLayers(config, collections);
+  addRasterEntries(groups, config, collections); // raster layers join their departments
   const entries = groups.flatMap((group) => group.entries);
   const wanted = initial.layers ? new Set(initial.layers) : null;
   for (const entry of entries) {
