@@ -261,12 +261,11 @@ def _table(rows: list[dict], point: dict) -> None:
     peer = {r["part"]: r for r in rows if r["server"] == "titiler"}
     for r in rows:
         ratio = f"{r['req_s'] / peer[r['part']]['req_s']:.1f}x" if r["server"] == "ours" else ""
-        print(
-            f"| {r['part']} | {r['server']} | {r['p50_ms']} | {r['p90_ms']} | {r['req_s']} | {ratio} | {r['load']} |"
-        )
+        cells = [r["part"], r["server"], r["p50_ms"], r["p90_ms"], r["req_s"], ratio, r["load"]]
+        print("| " + " | ".join(str(c) for c in cells) + " |")
     print(
-        f"\n/point (samples with rasters, {point['n']} requests): server took_ms p50 {point['server_p50_ms']},"
-        f" HTTP p50 {point['http_p50_ms']} ms"
+        f"\n/point (samples with rasters, {point['n']} requests):"
+        f" server took_ms p50 {point['server_p50_ms']}, HTTP p50 {point['http_p50_ms']} ms"
     )
 
 
