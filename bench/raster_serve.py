@@ -42,9 +42,11 @@ import httpx
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from servers import WORKERS, Server, _start, ensure_peer, free_port, start_ours  # noqa: E402
+
+# isort: split
 # raster_etl takes bench/ off sys.path again (bench/etl.py would shadow the etl package).
 from raster_etl import SEED, generate  # noqa: E402
-from servers import WORKERS, Server, _start, ensure_peer, free_port, start_ours  # noqa: E402
 
 WORK = Path("/tmp/tsukuba-gis-bench/raster-serve")
 SIZE = 10_000
@@ -184,6 +186,9 @@ def _point_p50(root_samples: Path, n: int = 200) -> dict:
     workdir = WORK / "samples"
     if not (workdir / "data" / "store.gpkg").exists():
         (workdir / "data").mkdir(parents=True, exist_ok=True)
+        for name in ("layers", "sources"):  # the repo's definitions and sample sources
+            if not (workdir / name).exists():
+                (workdir / name).symlink_to(HERE.parent / name)
         env = {**os.environ, "TSUKUBA_GIS_DATA_DIR": str(workdir / "data")}
         subprocess.run([str(HERE.parent / ".venv/bin/tsukuba-gis"), "-q", "etl"], check=True, env=env)
     server = start_ours("ours-samples", workdir, None, WORK)

@@ -138,6 +138,8 @@ def _publish(
         "height": record.height,
         "resolution": list(record.resolution),
         "dtype": record.dtype,
+        # Cells holding a value (the first band's): what a raster counts instead of features.
+        "cell_count": record.bands[0].valid_count if record.bands else 0,
         "nodata": record.nodata,
         "bands": [
             {"name": b.name, "label": b.label.model_dump(), "unit": b.unit.model_dump() if b.unit else None}

@@ -117,7 +117,8 @@ def record(layer: LayerDef, manifest: dict[str, Any], catalog: Catalog) -> dict[
             "rights": layer.license.attribution.ja,
             "publisher": dept_ja,
             "synthetic": layer.synthetic,
-            **({"featureCount": manifest["feature_count"]} if "feature_count" in manifest else {}),
+            # A raster counts its cells with a value (records sort by featureCount: never missing).
+            "featureCount": manifest.get("feature_count", manifest.get("cell_count", 0)),
             "formats": [{"name": f["format"], "mediaType": f["media_type"]} for f in manifest["files"]],
             # pygeoapi's TinyDBCatalogue searches q= in this property and never returns it.
             "_metadata-anytext": anytext,
