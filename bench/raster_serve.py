@@ -16,6 +16,8 @@ Requests (4 keep-alive connections, loopback):
   again (ours answers from its tile memory; TiTiler renders again with GDAL's caches warm);
 - coverage: GeoTIFF subsets of seeded ~500 m boxes at native resolution (ours: ``/coverage?
   bbox=``; TiTiler: ``/cog/bbox/...tif`` with ``dst_crs`` the grid's CRS);
+- ours keeps rendered tiles in memory and in ``<data dir>/cache/raster-tiles`` (shared by the
+  workers); the bench removes that directory first, so the cold pass renders every tile;
 - point: ``/point`` with the sample layers and rasters (``tsukuba-gis etl`` of the repo's
   samples in a second store), one connection, p50.
 
@@ -31,6 +33,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -228,6 +231,8 @@ def main() -> None:
     tiles, boxes = _tiles(record.bbox, args.tiles), _boxes(record.bbox, args.boxes)
     print(f"COG {cog} ({cog.stat().st_size / 1e6:.0f} MB), {len(tiles)} tiles z12-z16, {len(boxes)} subsets")
     rows = []
+    # Cold means cold: no tile kept on disk from an earlier run.
+    shutil.rmtree(root / "data" / "cache" / "raster-tiles", ignore_errors=True)
     for name in ("ours", "titiler"):
         server = start_ours("ours", root, None, WORK) if name == "ours" else start_titiler(WORK)
         try:

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -169,12 +168,12 @@ def _tile_answer(service: RasterService, request: Request, render: bool) -> Resp
 
 
 def tile_endpoint(service: RasterService) -> Callable:
-    """One map tile: a kept one on the event loop, a new one rendered in a worker thread."""
+    """One map tile: a kept one on the event loop, a new one rendered in a render thread."""
 
     async def endpoint(request: Request) -> Response:
         answer = _tile_answer(service, request, render=False)
         if answer is None:
-            answer = await run_in_threadpool(_tile_answer, service, request, True)
+            answer = await service.run(_tile_answer, service, request, True)
         return answer
 
     return endpoint
