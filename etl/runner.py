@@ -50,7 +50,10 @@ class RunReport:
                 r.status in ("loaded", "staged", "skipped") and not any("error" in p for p in r.published)
                 for r in self.layers
             )
-            and all(r.status in ("loaded", "staged", "skipped") for r in self.rasters)
+            and all(
+                r.status in ("loaded", "staged", "skipped") and not any("error" in p for p in r.published)
+                for r in self.rasters
+            )
             and (self.gazetteer is None or self.gazetteer.status != "failed")
         )
 

@@ -26,6 +26,7 @@ import shapely
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import Request
 
+from server.rasters.point import csv_rows, raster_entries
 from server.snapshot import PublishedLayer, Snapshot, Snapshots, audience_endpoint
 from tsukuba_gis.csvsafe import safe_row
 from tsukuba_gis.errors import BadRequest
@@ -225,6 +226,8 @@ def point_report(
         "distance": "straight-line",
         "walk_m_per_min": WALK_M_PER_MIN,
         "layers": layers,
+        # Raster layers (想定浸水深, 標高 ...): values at the point, hazards first.
+        "rasters": raster_entries(snapshot, lat, lon, radius),
         "nearest": closest,
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "took_ms": round((time.perf_counter() - started) * 1000, 2),
@@ -302,7 +305,7 @@ def _text(value: Any, lang: str) -> str:
 def _rows(report: dict[str, Any], lang: str) -> list[list[str]]:
     """Flat rows: section, layer, name, field, value, distance, walk."""
     words = TEXT[lang]
-    rows = []
+    rows = csv_rows(report, lang)  # the raster layers' values first: hazards lead
 
     def add(section: str, title: dict, feature: dict, walk: str = "") -> None:
         name = _text(feature["name"], lang)

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
+from server.rasters.point import html_sections
 from server.report.svgmap import point_map
 from server.report.texts import word, word_lang, words
 from server.snapshot import Snapshot
@@ -51,6 +53,17 @@ def _credits(snapshot: Snapshot, report: dict, figure_credits: list, lang: str) 
     return found
 
 
+def _raster_sections(report: dict[str, Any], lang: str, synthetic_label: str) -> Markup:
+    """The raster layers' values at the point (flood depth, elevation: ``server/rasters/``), in
+    Japanese or English; the sample label once per layer (their titles already carry it)."""
+    words_lang = "ja" if lang in ("ja", "ja-x-easy") else "en"
+    entries = [
+        {**e, "synthetic": e["synthetic"] and synthetic_label not in (e["title"].get(words_lang) or "")}
+        for e in report.get("rasters", [])
+    ]
+    return Markup(html_sections({**report, "rasters": entries}, words_lang, synthetic_label))
+
+
 def report_sheet(snapshot: Snapshot, report: dict[str, Any]) -> str:
     """The report as one printable A4 page (no script, nothing fetched)."""
     lang = report["lang"]
@@ -68,6 +81,9 @@ def report_sheet(snapshot: Snapshot, report: dict[str, Any]) -> str:
         "figure": figure,
         "credits": _credits(snapshot, report, figure.credits, lang),
         "synthetic_label": synthetic_label,
+        # The raster layers' values at the point (flood depth, elevation: server/rasters/), hazards
+        # first; their words are Japanese or English (escaped there).
+        "rasters": _raster_sections(report, lang, synthetic_label),
         "any_synthetic": any(i["synthetic"] for s in report["sections"] for i in s["items"]),
     }
     return _environment().get_template("point_sheet.html").render(context)
