@@ -100,6 +100,7 @@ source: {path: bench.gpkg, layer: buildings}
 geometry: polygon
 id_field: building_id
 title_field: name
+tiles: {minzoom: 10}   # overview tiles city-wide: thinned and merged within the budget
 fields:
   - {name: building_id, required: true, label: {ja: 建物ID, en: Building ID}}
   - {name: usage, label: {ja: 用途, en: Use}}
