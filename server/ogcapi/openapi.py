@@ -6,6 +6,7 @@ from pygeoapi.openapi import get_oas
 
 from server.ogcapi.openapi_local import localize
 from server.ogcapi.routes import OPENAPI_PATH_SUFFIXES, OPENAPI_PATHS
+from server.rasters.openapi import add_raster_paths
 from server.tiles.openapi import add_tile_paths
 
 
@@ -26,4 +27,5 @@ def build_openapi(config: dict[str, Any], schemas_url: str) -> dict[str, Any]:
     collections = set(config["resources"])
     document["paths"] = {p: v for p, v in document["paths"].items() if _served(p, collections)}
     add_tile_paths(document, config)
+    add_raster_paths(document, config)
     return localize(document, schemas_url)

@@ -24,6 +24,10 @@ off; translating the small generated config per HTML page costs well under a mil
 4. Logs a client cannot flood: ``API.get_exception`` logs every answer it makes at ERROR with
 the traceback at hand, a 400 for a mistyped ``limit`` included. Client errors (4xx) are logged
 at INFO without a traceback instead, server errors at ERROR as before.
+
+5. Raster collections link only what is served: ``pygeoapi.api.gen_collection`` (imported there
+by name) links every coverage to CoverageJSON, HTML and queryables; the raster collections
+(``server/rasters``) keep their GeoTIFF coverage, domain set, range type, map tiles and legend.
 """
 
 import importlib
@@ -35,6 +39,7 @@ from pygeoapi import api as pygeoapi_api
 from pygeoapi import crs, l10n
 
 from server.ogcapi.geojson import to_json
+from server.rasters.config import is_raster, served_links
 
 PYGEOAPI_SERIES = "0.24"
 MODULES = (
@@ -92,6 +97,14 @@ def get_exception(self, status: int, headers: dict, format_: str | None, code: s
     return _ORIGINAL["get_exception"](self, status, headers, format_, code, description)
 
 
+def gen_collection(api, request, dataset: str, locale_: str) -> dict:
+    """pygeoapi's ``gen_collection``, with a raster collection's links cut to those served."""
+    collection = _ORIGINAL["gen_collection"](api, request, dataset, locale_)
+    if is_raster(api.config["resources"].get(dataset, {})):
+        return served_links(collection)
+    return collection
+
+
 _OFFSET_FILTER, _EXCEPTION_FILTER = _DropOffsetWarning(), _OwnExceptionLog()
 _ORIGINAL: dict[str, Any] = {}
 
@@ -115,6 +128,7 @@ def check() -> None:
         (crs, "DEFAULT_CRS"),
         (crs, "transform_bbox"),
         (pygeoapi_api.API, "get_exception"),
+        (pygeoapi_api, "gen_collection"),
     ):
         if not hasattr(owner, attribute):
             missing.append(f"{getattr(owner, '__name__', owner)}.{attribute}")
@@ -137,6 +151,8 @@ def install() -> None:
     itemtypes.transform_bbox = transform_bbox
     _ORIGINAL.setdefault("get_exception", pygeoapi_api.API.get_exception)
     pygeoapi_api.API.get_exception = get_exception
+    _ORIGINAL.setdefault("gen_collection", pygeoapi_api.gen_collection)
+    pygeoapi_api.gen_collection = gen_collection
     for logger, added in (
         (logging.getLogger(itemtypes.__name__), _OFFSET_FILTER),
         (logging.getLogger(pygeoapi_api.__name__), _EXCEPTION_FILTER),

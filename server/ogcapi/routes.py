@@ -1,7 +1,8 @@
 """The OGC API routes this product serves, mapped to pygeoapi's API functions.
 
-Only what really works is routed and declared: no processes, EDR, coverages or STAC, and the
-conformance list is cut down to the classes the store provider implements.
+Only what really works is routed and declared: no processes, EDR or STAC, and the conformance
+list is cut down to the classes the store provider implements (coverages and map tiles: the
+classes ``server/rasters`` implements, when there is a raster collection).
 """
 
 from pathlib import Path
@@ -10,6 +11,8 @@ import pygeoapi
 import pygeoapi.api as core_api
 import pygeoapi.api.itemtypes as itemtypes_api
 from pygeoapi.api import API, APIRequest
+
+from server.rasters import config as rasters
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIRS = [p for p in (HERE / "static", Path(pygeoapi.__file__).parent / "static") if p.is_dir()]
@@ -52,7 +55,8 @@ def conformance(api: API, request: APIRequest):
     import orjson
 
     document = orjson.loads(content)
-    document["conformsTo"] = sorted(c for c in document["conformsTo"] if c in SUPPORTED_CONFORMANCE)
+    declared = {c for c in document["conformsTo"] if c in SUPPORTED_CONFORMANCE}
+    document["conformsTo"] = sorted(declared | rasters.conformance(api.config))
     return headers, status, orjson.dumps(document)
 
 
