@@ -21,7 +21,7 @@ NAME = "server.tiles.provider.TileProvider"
 
 def provider_config(layer: LayerDef, record: LayerRecord) -> dict[str, Any]:
     """The tile provider entry of a collection in the generated pygeoapi config."""
-    minzoom, maxzoom = zoom_range(record)
+    minzoom, maxzoom = zoom_range(layer, record)
     return {
         "type": "tile",
         "name": NAME,

@@ -1,7 +1,7 @@
 """The store interface every backend implements (GeoPackage embedded, PostGIS scale-out)."""
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -295,6 +295,13 @@ class Store(ABC):
     @abstractmethod
     def publish_tiles(self, record: LayerRecord, specs: Sequence[TileSpec]) -> list[str]:
         """Pre-build every tile of these tile sets (idempotent); the variants it built."""
+
+    def rebuild_tiles(
+        self, record: LayerRecord, spec: TileSpec, tiles: Iterable[tuple[int, int, int]]
+    ) -> int:
+        """Re-encode these (z, x, y) tiles of a pre-built tile set from the features now stored
+        (what an edit touched), by the same rules; how many tiles were written."""
+        raise NotImplementedError(f"{type(self).__name__} cannot rebuild single tiles")
 
     # -- rasters (issue 12): a registry of COG files under a raster directory --------------
 
