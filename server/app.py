@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from server import health, point, search, viewer
 from server.auth.settings import AuthSettings
 from server.auth.staff import mount as mount_staff
+from server.cors import PublicCORS
 from server.errors import add_exception_handlers
 from server.ogcapi.adapter import Publication, ogcapi_app
 from server.ogcapi.openapi_local import SCHEMAS_DIR
@@ -96,5 +97,6 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
     # Level 5, not Starlette's 9: a 450 kB page of items compresses 3x faster for 4 % more bytes.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     app.add_middleware(MountRoots, roots=tuple(PREFIXES.values()))
+    app.add_middleware(PublicCORS)  # public prefixes only (server/cors.py)
     add_security(app, settings)  # outermost: trusted proxies, allowed hosts, security headers
     return app
