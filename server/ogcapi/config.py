@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from pygeoapi.config import validate_config
 
+from server.ogcapi import crs
 from server.opendata.records import RECORDS_COLLECTION, records_resource
 from server.tiles.provider import provider_config as tile_provider
 from tsukuba_gis.layerdef import Access, LayerDef
@@ -44,6 +45,9 @@ def _collection(layer: LayerDef, record: LayerRecord, settings: Settings, audien
         "name": PROVIDER,
         "data": settings.store_url,
         "id_field": "id",
+        # OGC API - Features Part 2 (server/ogcapi/crs.py): the store keeps CRS84.
+        "crs": list(crs.SUPPORTED),
+        "storage_crs": crs.STORAGE,
         "title_field": layer.title_field if any(f.name == layer.title_field for f in fields) else None,
         "options": {
             "layer": layer.id,

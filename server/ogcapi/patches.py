@@ -21,19 +21,30 @@ off; translating the small generated config per HTML page costs well under a mil
    - The same function logs ``LOGGER.warning(TypeError(...))`` on every items request without
      ``offset=`` (``int(None)``): a log line per request under load. That one record is dropped.
 
+5. Filters and CRSs (issue 14): the route checks and parses ``filter`` itself
+(``server/ogcapi/cql.py``: CQL2 text or JSON by ``filter-lang``, the position of a mistake,
+queryables only, ``filter-crs``), so pygeoapi's ``parse_cql2_text`` (which reads every filter as
+text and answers any mistake with "Bad CQL text") hands over that checked tree and its
+``modify_pygeofilter`` (which moves only some literals to the storage CRS) leaves it as it is.
+A ``bbox-crs`` box goes to CRS84 with pyproj's ``transform_bounds`` (the edges densified: a
+projected box's corners alone miss part of it).
+
 4. Logs a client cannot flood: ``API.get_exception`` logs every answer it makes at ERROR with
 the traceback at hand, a 400 for a mistyped ``limit`` included. Client errors (4xx) are logged
 at INFO without a traceback instead, server errors at ERROR as before.
 """
 
+import functools
 import importlib
 import logging
 from typing import Any
 
 import pygeoapi
+import pyproj
 from pygeoapi import api as pygeoapi_api
 from pygeoapi import crs, l10n
 
+from server.ogcapi import cql
 from server.ogcapi.geojson import to_json
 
 PYGEOAPI_SERIES = "0.24"
@@ -63,10 +74,27 @@ class _NoCache(dict):
 
 
 def transform_bbox(bbox: list, from_crs: Any, to_crs: Any, always_xy: bool = False) -> list:
-    """pygeoapi's ``transform_bbox``, without the pyproj work when nothing is to transform."""
-    if from_crs == to_crs == crs.DEFAULT_CRS:
+    """pygeoapi's ``transform_bbox``: nothing to do within one CRS, else the densified bounds
+    (the CRSs' own axis orders; a 3D box keeps its horizontal part)."""
+    if from_crs == to_crs:
         return list(bbox)
-    return crs.transform_bbox(bbox, from_crs, to_crs, always_xy)
+    box = list(bbox) if len(bbox) == 4 else [bbox[0], bbox[1], bbox[3], bbox[4]]
+    return list(_transformer(str(from_crs), str(to_crs)).transform_bounds(*box, densify_pts=21))
+
+
+@functools.lru_cache(maxsize=32)
+def _transformer(from_crs: str, to_crs: str) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(crs.get_crs(from_crs), crs.get_crs(to_crs))
+
+
+def parse_cql2_text(text: str) -> Any:
+    """The tree the route checked for this request (``server/ogcapi/cql.py``)."""
+    return cql.FILTER.get()
+
+
+def modify_pygeofilter(tree: Any, **kwargs: Any) -> Any:
+    """The checked tree is already in the storage CRS: nothing to change."""
+    return tree
 
 
 class _DropOffsetWarning(logging.Filter):
@@ -111,6 +139,8 @@ def check() -> None:
     itemtypes = importlib.import_module("pygeoapi.api.itemtypes")
     for owner, attribute in (
         (itemtypes, "transform_bbox"),
+        (itemtypes, "parse_cql2_text"),
+        (itemtypes, "modify_pygeofilter"),
         (l10n, "_cfg_cache"),
         (crs, "DEFAULT_CRS"),
         (crs, "transform_bbox"),
@@ -135,6 +165,8 @@ def install() -> None:
     l10n._cfg_cache = _NoCache()
     itemtypes = importlib.import_module("pygeoapi.api.itemtypes")
     itemtypes.transform_bbox = transform_bbox
+    itemtypes.parse_cql2_text = parse_cql2_text
+    itemtypes.modify_pygeofilter = modify_pygeofilter
     _ORIGINAL.setdefault("get_exception", pygeoapi_api.API.get_exception)
     pygeoapi_api.API.get_exception = get_exception
     for logger, added in (

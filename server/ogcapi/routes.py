@@ -5,11 +5,16 @@ conformance list is cut down to the classes the store provider implements.
 """
 
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pygeoapi
 import pygeoapi.api as core_api
 import pygeoapi.api.itemtypes as itemtypes_api
 from pygeoapi.api import API, APIRequest
+
+from server.ogcapi import cql, crs
+from tsukuba_gis.errors import BadRequest
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIRS = [p for p in (HERE / "static", Path(pygeoapi.__file__).parent / "static") if p.is_dir()]
@@ -42,6 +47,26 @@ SUPPORTED_CONFORMANCE = {
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/oas30",
 }
+# Declared by us (pygeoapi's list has them only for its own providers): what works on both stores.
+ADDED_CONFORMANCE = {
+    # Part 2: crs= and bbox-crs= in CRS84, EPSG:4326, 6668, 6677, 3857 (server/ogcapi/crs.py).
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    # Part 3 and CQL2 (server/ogcapi/cql.py; tsukuba_gis/store/*_filter.py). Not declared: the
+    # temporal functions (pygeofilter's CQL2 text cannot parse them), arrays, property-property
+    # comparisons and functions.
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+}
+SUPPORTED_CONFORMANCE |= ADDED_CONFORMANCE
+GEOJSON = "application/geo+json"
 
 
 def conformance(api: API, request: APIRequest):
@@ -49,11 +74,46 @@ def conformance(api: API, request: APIRequest):
     headers, status, content = core_api.conformance(api, request)
     if request.format == "html" or status != 200:
         return headers, status, content
-    import orjson
-
     document = orjson.loads(content)
-    document["conformsTo"] = sorted(c for c in document["conformsTo"] if c in SUPPORTED_CONFORMANCE)
+    offered = {c for c in document["conformsTo"] if c in SUPPORTED_CONFORMANCE} | ADDED_CONFORMANCE
+    document["conformsTo"] = sorted(offered)
     return headers, status, orjson.dumps(document)
+
+
+def landing_page(api: API, request: APIRequest):
+    """pygeoapi's landing page without its link to /processes (no process is served)."""
+    headers, status, content = core_api.landing_page(api, request)
+    if request.format in (None, "json") and status == 200:
+        document = orjson.loads(content)
+        document["links"] = [link for link in document["links"] if not link["rel"].endswith("/processes")]
+        content = orjson.dumps(document)
+    return headers, status, content
+
+
+def _geojson(request: APIRequest, answer: tuple) -> tuple:
+    """Items and features as JSON are GeoJSON: say so (``application/geo+json``)."""
+    headers, status, content = answer
+    if status == 200 and request.format in (None, "json"):
+        headers["Content-Type"] = GEOJSON
+    return headers, status, content
+
+
+def _feature_fields(resource: dict) -> dict[str, str]:
+    provider = next(p for p in resource["providers"] if p["type"] == "feature")
+    return dict(provider["options"]["fields"])
+
+
+def _checked_filter(resource: dict, params) -> Any:
+    """The checked CQL2 tree of ``filter`` (None without one); BadRequest says what is wrong."""
+    if params.get("filter-crs") is not None and params["filter-crs"] not in crs.SUPPORTED:
+        raise BadRequest(f"filter-crs: one of {', '.join(crs.SUPPORTED)}")
+    if params.get("filter") is None:
+        if params.get("filter-lang") is not None and params["filter-lang"] not in cql.LANGUAGES:
+            raise BadRequest(f"filter-lang: one of {', '.join(cql.LANGUAGES)}")
+        return None
+    return cql.checked_filter(
+        params["filter"], params.get("filter-lang"), params.get("filter-crs"), _feature_fields(resource)
+    )
 
 
 def collection_items(api: API, request: APIRequest, collection_id: str):
@@ -64,14 +124,29 @@ def collection_items(api: API, request: APIRequest, collection_id: str):
     """
     resource = api.config["resources"].get(collection_id, {})
     kinds = {p["type"] for p in resource.get("providers", [])}
-    if "record" in kinds and request.format not in (None, "json", "html", "jsonld"):
-        return api.get_format_exception(request)
-    return itemtypes_api.get_collection_items(api, request, collection_id)
+    if "record" in kinds:
+        if request.format not in (None, "json", "html", "jsonld"):
+            return api.get_format_exception(request)
+        if request.params.get("filter") is not None:
+            raise BadRequest("filter: the catalogue is searched with q=")
+        return _geojson(request, itemtypes_api.get_collection_items(api, request, collection_id))
+    if not resource:
+        return itemtypes_api.get_collection_items(api, request, collection_id)  # its 404
+    token = cql.FILTER.set(_checked_filter(resource, request.params))
+    try:
+        return _geojson(request, itemtypes_api.get_collection_items(api, request, collection_id))
+    finally:
+        cql.FILTER.reset(token)
+
+
+def collection_item(api: API, request: APIRequest, collection_id: str, item_id: str):
+    """One item; GeoJSON says so."""
+    return _geojson(request, itemtypes_api.get_collection_item(api, request, collection_id, item_id))
 
 
 # (path, function(api, request, *params), path params, check the f= format up front)
 ROUTES = [
-    ("/", core_api.landing_page, (), True),
+    ("/", landing_page, (), True),
     ("/openapi", core_api.openapi_, (), True),
     ("/conformance", conformance, (), True),
     ("/collections", core_api.describe_collections, (), True),
@@ -86,7 +161,7 @@ ROUTES = [
     ("/collections/{collection_id}/items", collection_items, ("collection_id",), False),
     (
         "/collections/{collection_id}/items/{item_id}",
-        itemtypes_api.get_collection_item,
+        collection_item,
         ("collection_id", "item_id"),
         True,
     ),
