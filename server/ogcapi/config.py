@@ -53,6 +53,8 @@ def _collection(layer: LayerDef, record: LayerRecord, settings: Settings, audien
             "layer": layer.id,
             "fields": [[f.name, f.type] for f in fields],
             "titles": {f.name: f.label.ja for f in fields},
+            "labels": {f.name: _i18n(f.label) for f in fields},
+            "geometry": layer.geometry,
         },
     }
     if provider["title_field"] is None:

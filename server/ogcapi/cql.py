@@ -152,6 +152,8 @@ class Checker:
             return kind, ast.Function("lower", [inner])
         if isinstance(node, ast.Function):
             raise _fail(f"the function {node.name.upper()} is not supported")
+        if isinstance(node, ast.Arithmetic):
+            raise _fail("arithmetic is not supported")
         if not isinstance(node, ast.Attribute):
             raise _fail("the left side of a comparison must be a property")
         if node.name not in self.fields:

@@ -11,7 +11,9 @@ of them) only for a JSON writer to write it again, and in the garbage collection
    (``patches.py``): orjson with ``OPT_SERIALIZE_NUMPY``, UTF-8 out (pygeoapi's writes
    ``\\uXXXX`` for every Japanese character), ``<``/``>`` escaped the JSON way (``\\u003c``) so
    the text stays safe to embed in HTML without changing the data.
-3. On that path pygeoapi only counts the features (``len``) and adds links; it never reads a
+3. A page's ``self`` and ``alternate`` links get its ``offset`` back here (pygeoapi leaves it
+   out of every link but ``prev``/``next``), the one place every JSON page passes.
+4. On that path pygeoapi only counts the features (``len``) and adds links; it never reads a
    geometry. Both representations hold the same doubles (GEOS writes 17 significant digits,
    which read back exactly), so both write the same text (tests/server/test_items_speed_paths.py).
 """
@@ -33,8 +35,21 @@ REQUEST: ContextVar[Any] = ContextVar("tsukuba_gis_ogc_request", default=None)
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
+def _page_links(document: dict[str, Any]) -> None:
+    """A page's ``self`` and ``alternate`` links keep its ``offset`` (pygeoapi drops it)."""
+    request = REQUEST.get()
+    offset = request.params.get("offset") if request is not None else None
+    if not (offset and offset.isascii() and offset.isdigit() and int(offset) > 0):
+        return
+    for link in document.get("links", []):
+        if link.get("rel") in ("self", "alternate") and "offset=" not in link.get("href", ""):
+            link["href"] += f"&offset={int(offset)}"
+
+
 def to_json(dict_: Any, pretty: bool = False) -> str:
     """Serialise to UTF-8 JSON text with ``<`` and ``>`` escaped as ``\\u003c``/``\\u003e``."""
+    if isinstance(dict_, dict) and dict_.get("type") == "FeatureCollection":
+        _page_links(dict_)
     options = _OPTIONS | (orjson.OPT_INDENT_2 if pretty else 0)
     text = orjson.dumps(dict_, default=json_serial, option=options).decode("utf-8")
     return text.replace("<", "\\u003c").replace(">", "\\u003e")

@@ -98,6 +98,17 @@ def _geojson(request: APIRequest, answer: tuple) -> tuple:
     return headers, status, content
 
 
+def _records_page(request: APIRequest, answer: tuple) -> tuple:
+    """A catalogue page as GeoJSON: numberReturned counted, no link to the refused CSV."""
+    headers, status, content = _geojson(request, answer)
+    if status != 200 or request.format not in (None, "json"):
+        return headers, status, content
+    document = orjson.loads(content)
+    document["numberReturned"] = len(document["features"])
+    document["links"] = [link for link in document["links"] if "csv" not in link.get("type", "")]
+    return headers, status, orjson.dumps(document)
+
+
 def _feature_fields(resource: dict) -> dict[str, str]:
     provider = next(p for p in resource["providers"] if p["type"] == "feature")
     return dict(provider["options"]["fields"])
@@ -129,7 +140,7 @@ def collection_items(api: API, request: APIRequest, collection_id: str):
             return api.get_format_exception(request)
         if request.params.get("filter") is not None:
             raise BadRequest("filter: the catalogue is searched with q=")
-        return _geojson(request, itemtypes_api.get_collection_items(api, request, collection_id))
+        return _records_page(request, itemtypes_api.get_collection_items(api, request, collection_id))
     if not resource:
         return itemtypes_api.get_collection_items(api, request, collection_id)  # its 404
     token = cql.FILTER.set(_checked_filter(resource, request.params))
@@ -144,6 +155,28 @@ def collection_item(api: API, request: APIRequest, collection_id: str, item_id: 
     return _geojson(request, itemtypes_api.get_collection_item(api, request, collection_id, item_id))
 
 
+GEOMETRY_FORMATS = {"point": "geometry-point", "line": "geometry-linestring", "polygon": "geometry-polygon"}
+
+
+def queryables(api: API, request: APIRequest, collection_id: str):
+    """pygeoapi's queryables, with the layer definition's labels (in the request's language)
+    as titles and the layer's geometry type."""
+    headers, status, content = itemtypes_api.get_collection_queryables(api, request, collection_id)
+    resource = api.config["resources"].get(collection_id, {})
+    provider = next((p for p in resource.get("providers", []) if p["type"] == "feature"), None)
+    if status != 200 or provider is None or request.format not in (None, "json"):
+        return headers, status, content
+    options = provider["options"]
+    language = "en" if str(request.locale).startswith("en") else "ja"
+    document = orjson.loads(content)
+    for name, schema in document["properties"].items():
+        if name == "geometry":
+            schema["format"] = GEOMETRY_FORMATS.get(options.get("geometry"), "geometry-any")
+        elif name in options.get("labels", {}):
+            schema["title"] = options["labels"][name][language]
+    return headers, status, orjson.dumps(document)
+
+
 # (path, function(api, request, *params), path params, check the f= format up front)
 ROUTES = [
     ("/", landing_page, (), True),
@@ -154,7 +187,7 @@ ROUTES = [
     ("/collections/{collection_id}/schema", core_api.get_collection_schema, ("collection_id",), True),
     (
         "/collections/{collection_id}/queryables",
-        itemtypes_api.get_collection_queryables,
+        queryables,
         ("collection_id",),
         True,
     ),
