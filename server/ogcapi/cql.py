@@ -30,6 +30,8 @@ from tsukuba_gis.errors import BadRequest
 from tsukuba_gis.store.cql import COMPARISON_SQL, GEOMETRY, SPATIAL
 
 LANGUAGES = ("cql2-text", "cql2-json")
+# The draft names (GDAL 3.6 sends ``filter-lang=cql-text``).
+ALIASES = {"cql-text": "cql2-text", "cql-json": "cql2-json"}
 # The checked tree of the request being answered, for pygeoapi's parse step (patches.py).
 FILTER: ContextVar[Any] = ContextVar("tsukuba_gis_filter", default=None)
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -71,7 +73,7 @@ def parse(text: str, language: str | None) -> Any:
     """The pygeofilter tree of a filter in CQL2 text (default) or CQL2 JSON."""
     if len(text) > MAX_FILTER_CHARS:
         raise _fail(f"longer than {MAX_FILTER_CHARS} characters")
-    language = language or "cql2-text"
+    language = ALIASES.get(language or "cql2-text", language or "cql2-text")
     if language not in LANGUAGES:
         raise BadRequest(f"filter-lang: one of {', '.join(LANGUAGES)}")
     if language == "cql2-json":

@@ -119,7 +119,10 @@ def _checked_filter(resource: dict, params) -> Any:
     if params.get("filter-crs") is not None and params["filter-crs"] not in crs.SUPPORTED:
         raise BadRequest(f"filter-crs: one of {', '.join(crs.SUPPORTED)}")
     if params.get("filter") is None:
-        if params.get("filter-lang") is not None and params["filter-lang"] not in cql.LANGUAGES:
+        if params.get("filter-lang") is not None and params["filter-lang"] not in (
+            *cql.LANGUAGES,
+            *cql.ALIASES,
+        ):
             raise BadRequest(f"filter-lang: one of {', '.join(cql.LANGUAGES)}")
         return None
     return cql.checked_filter(
