@@ -218,6 +218,14 @@ KINDS: list[tuple[str, list[str], tuple]] = [
     (r"/tileMatrixSets/\{tileMatrixSetId\}", ["json", "html"], ((JSON, "TileMatrixSet"), (HTML, None))),
 ]
 TILE = r"/collections/[^/]+/tiles/\{tileMatrixSetId\}/\{tileMatrix\}/\{tileRow\}/\{tileCol\}"
+TILE_MATRIX_SETS = ["WebMercatorQuad"]  # server/tiles serves this one
+TMS_PARAMETER = {
+    "name": "tileMatrixSetId",
+    "in": "path",
+    "required": True,
+    "description": "The tile matrix set",
+    "schema": {"type": "string", "enum": TILE_MATRIX_SETS},
+}
 DROPPED_PARAMETERS = {
     "vendorSpecificParameters",
     "f",
@@ -248,6 +256,10 @@ def _parameters(path: str, operation: dict[str, Any], formats: list[str], compon
 
 
 def _operation(path: str, operation: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    operation["parameters"] = [
+        TMS_PARAMETER if _name_of(p, components) == "tileMatrixSetId" else p
+        for p in operation.get("parameters", [])
+    ]
     if re.fullmatch(TILE, path):
         operation["responses"] = {
             "200": {

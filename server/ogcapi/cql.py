@@ -26,6 +26,7 @@ from pygeofilter.parsers.cql2_json import parse as parse_json
 from pygeofilter.parsers.cql2_text import parse as parse_text
 from shapely.geometry import mapping, shape
 
+from server.ogcapi import crs
 from tsukuba_gis.errors import BadRequest
 from tsukuba_gis.store.cql import COMPARISON_SQL, GEOMETRY, SPATIAL
 
@@ -271,3 +272,18 @@ def _is_date(text: str) -> bool:
 def checked_filter(text: str, language: str | None, filter_crs: str | None, fields: dict[str, str]) -> Any:
     """The plain tree of an items request's ``filter`` (raises BadRequest saying what is wrong)."""
     return Checker(fields, filter_crs).check(parse(text, language))
+
+
+def request_filter(resource: dict[str, Any], params: Any) -> Any:
+    """The checked tree of an items request's ``filter`` on a feature collection (None without
+    one); ``filter-lang`` and ``filter-crs`` are checked even then."""
+    if params.get("filter-crs") is not None and params["filter-crs"] not in crs.SUPPORTED:
+        raise BadRequest(f"filter-crs: one of {', '.join(crs.SUPPORTED)}")
+    language = params.get("filter-lang")
+    if language is not None and language not in (*LANGUAGES, *ALIASES):
+        raise BadRequest(f"filter-lang: one of {', '.join(LANGUAGES)}")
+    if params.get("filter") is None:
+        return None
+    provider = next(p for p in resource["providers"] if p["type"] == "feature")
+    fields = dict(provider["options"]["fields"])
+    return checked_filter(params["filter"], language, params.get("filter-crs"), fields)

@@ -29,10 +29,11 @@ def crs_of(uri: str) -> pyproj.CRS:
     return pyproj.CRS.from_user_input(uri)
 
 
-@lru_cache(maxsize=len(SUPPORTED))
-def from_storage(uri: str) -> pyproj.Transformer:
-    """The transformer from the store's CRS84 to ``uri``, axis order as the CRS defines."""
-    return pyproj.Transformer.from_crs(crs_of(STORAGE), crs_of(uri))
+@lru_cache(maxsize=2 * len(SUPPORTED))
+def from_storage(uri: str, gis_order: bool = False) -> pyproj.Transformer:
+    """The transformer from the store's CRS84 to ``uri``: axis order as the CRS defines, or
+    ``gis_order`` (easting/longitude first, as GeoPackage and WKT files take it)."""
+    return pyproj.Transformer.from_crs(crs_of(STORAGE), crs_of(uri), always_xy=gis_order)
 
 
 def decimals(uri: str | None) -> int:
@@ -47,12 +48,12 @@ def _apply(transformer: pyproj.Transformer, xy: np.ndarray) -> np.ndarray:
     return np.column_stack([first, second])
 
 
-def transform_page(page: FeaturePage, uri: str) -> FeaturePage:
+def transform_page(page: FeaturePage, uri: str, gis_order: bool = False) -> FeaturePage:
     """The page with its geometries in ``uri`` (one vectorised pyproj call for the page)."""
     present = [i for i, w in enumerate(page.wkb) if w is not None]
     if not present:
         return page
-    transformer = from_storage(uri)
+    transformer = from_storage(uri, gis_order)
     geoms = shapely.from_wkb([page.wkb[i] for i in present])
     moved = shapely.transform(geoms, lambda xy: _apply(transformer, xy))
     wkb = list(page.wkb)

@@ -5,7 +5,6 @@ conformance list is cut down to the classes the store provider implements.
 """
 
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pygeoapi
@@ -13,7 +12,7 @@ import pygeoapi.api as core_api
 import pygeoapi.api.itemtypes as itemtypes_api
 from pygeoapi.api import API, APIRequest
 
-from server.ogcapi import cql, crs
+from server.ogcapi import cql
 from tsukuba_gis.errors import BadRequest
 
 HERE = Path(__file__).resolve().parent
@@ -109,27 +108,6 @@ def _records_page(request: APIRequest, answer: tuple) -> tuple:
     return headers, status, orjson.dumps(document)
 
 
-def _feature_fields(resource: dict) -> dict[str, str]:
-    provider = next(p for p in resource["providers"] if p["type"] == "feature")
-    return dict(provider["options"]["fields"])
-
-
-def _checked_filter(resource: dict, params) -> Any:
-    """The checked CQL2 tree of ``filter`` (None without one); BadRequest says what is wrong."""
-    if params.get("filter-crs") is not None and params["filter-crs"] not in crs.SUPPORTED:
-        raise BadRequest(f"filter-crs: one of {', '.join(crs.SUPPORTED)}")
-    if params.get("filter") is None:
-        if params.get("filter-lang") is not None and params["filter-lang"] not in (
-            *cql.LANGUAGES,
-            *cql.ALIASES,
-        ):
-            raise BadRequest(f"filter-lang: one of {', '.join(cql.LANGUAGES)}")
-        return None
-    return cql.checked_filter(
-        params["filter"], params.get("filter-lang"), params.get("filter-crs"), _feature_fields(resource)
-    )
-
-
 def collection_items(api: API, request: APIRequest, collection_id: str):
     """Items; record collections take only JSON/HTML/JSON-LD.
 
@@ -146,7 +124,7 @@ def collection_items(api: API, request: APIRequest, collection_id: str):
         return _records_page(request, itemtypes_api.get_collection_items(api, request, collection_id))
     if not resource:
         return itemtypes_api.get_collection_items(api, request, collection_id)  # its 404
-    token = cql.FILTER.set(_checked_filter(resource, request.params))
+    token = cql.FILTER.set(cql.request_filter(resource, request.params))
     try:
         return _geojson(request, itemtypes_api.get_collection_items(api, request, collection_id))
     finally:
