@@ -24,6 +24,7 @@ import geopandas as gpd
 import pyogrio
 import shapely
 from pygeoapi.plugin import load_plugin
+from pygeoapi.provider.base import ProviderInvalidQueryError
 from starlette.background import BackgroundTask
 from starlette.responses import FileResponse, Response, StreamingResponse
 
@@ -174,7 +175,10 @@ def download(resource: dict, collection_id: str, params, format_: str) -> Respon
     """The whole filtered result as CSV (streamed) or a GeoPackage (written, then streamed)."""
     provider_def = next(p for p in resource["providers"] if p["type"] == "feature")
     provider = load_plugin("provider", provider_def)
-    query, limit, uri = read_query(provider, resource, params)
+    try:
+        query, limit, uri = read_query(provider, resource, params)
+    except ProviderInvalidQueryError as err:  # the provider's own checks (coercion, repeats)
+        raise BadRequest(err.message) from None
     record = provider._record()  # here, not in the stream's thread: the build's own version
     name = f"{collection_id}.{format_}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "Content-Crs": f"<{uri}>"}

@@ -168,6 +168,8 @@ class StoreProvider(BaseProvider):
         """
         if q:
             raise ProviderInvalidQueryError(user_msg="q is not supported on this collection: use filter")
+        if isinstance(limit, bool) or not isinstance(limit, int):  # pygeoapi reads limit=true as True
+            raise ProviderInvalidQueryError(user_msg="limit: a positive integer")
         if not 0 <= offset <= MAX_OFFSET:
             raise ProviderInvalidQueryError(user_msg=f"offset: an integer from 0 to {MAX_OFFSET}")
         equals = tuple((n, self._coerce(n, v)) for n, v in (properties or []) if n in self.allowed)
