@@ -20,6 +20,7 @@ from server.ogcapi.openapi_local import SCHEMAS_DIR
 from server.opendata.routes import router as opendata_router
 from server.security import add_security
 from server.snapshot import AUDIENCES, PREFIXES, Snapshots
+from server.styles.routes import style_routes
 from server.tiles.routes import tile_routes
 from server.tiles.service import TileService
 from tsukuba_gis import __version__
@@ -49,7 +50,8 @@ def ogc_api(snapshots: Snapshots, audience: Access) -> ASGIApp:
     publication = Publication(audience, snapshots)
     base_url = f"{snapshots.settings.public_url}{PREFIXES[audience]}"
     tiles = TileService(snapshots, audience, base_url)
-    return ogcapi_app(publication, SCHEMAS_DIR, extensions=tile_routes(tiles, publication))
+    extensions = tile_routes(tiles, publication) + style_routes(snapshots, audience)
+    return ogcapi_app(publication, SCHEMAS_DIR, extensions=extensions)
 
 
 def _lifespan(snapshots: Snapshots):

@@ -114,6 +114,9 @@ SCHEMAS: dict[str, Any] = {
     ),
     "TileMatrixSet": {"type": "object", "required": ["id", "crs", "tileMatrices"]},
     "OpenAPI": {"type": "object", "required": ["openapi", "paths"]},
+    "Styles": _document("styles", styles={"type": "array", "items": {"type": "object", "required": ["id"]}}),
+    "MapStyle": {"type": "object", "required": ["version", "sources", "layers"]},
+    "StyleMetadata": {"type": "object", "required": ["id", "stylesheets"]},
 }
 
 
@@ -217,6 +220,22 @@ KINDS: list[tuple[str, list[str], tuple]] = [
     (r"/tileMatrixSets", ["json", "html"], ((JSON, "TileMatrixSets"), (HTML, None))),
     (r"/tileMatrixSets/\{tileMatrixSetId\}", ["json", "html"], ((JSON, "TileMatrixSet"), (HTML, None))),
 ]
+STYLE_JSON, SLD, QML = (
+    "application/vnd.mapbox.style+json",
+    "application/vnd.ogc.sld+xml;version=1.0",
+    "application/vnd.qgis.qml+xml",
+)
+# OGC API - Styles (server/styles): lists and metadata take no f (always JSON).
+KINDS += [
+    (r"(/collections/[^/]+)?/styles", [], ((JSON, "Styles"),)),
+    (r"/styles/\{styleId\}", ["mapbox"], ((STYLE_JSON, "MapStyle"),)),
+    (
+        r"/collections/[^/]+/styles/\{styleId\}",
+        ["mapbox", "sld10", "qml"],
+        ((STYLE_JSON, "MapStyle"), (SLD, None), (QML, None)),
+    ),
+    (r"(/collections/[^/]+)?/styles/\{styleId\}/metadata", [], ((JSON, "StyleMetadata"),)),
+]
 TILE = r"/collections/[^/]+/tiles/\{tileMatrixSetId\}/\{tileMatrix\}/\{tileRow\}/\{tileCol\}"
 TILE_MATRIX_SETS = ["WebMercatorQuad"]  # server/tiles serves this one
 TMS_PARAMETER = {
@@ -247,7 +266,7 @@ def _name_of(parameter: dict[str, Any], components: dict[str, Any]) -> str:
 
 def _parameters(path: str, operation: dict[str, Any], formats: list[str], components: dict) -> list:
     kept = [p for p in operation.get("parameters", []) if _name_of(p, components) not in DROPPED_PARAMETERS]
-    added = [_f(formats)]
+    added = [_f(formats)] if formats else []
     if path.endswith("/items") and "opendata-catalog" not in path:
         added += CRS_PARAMETERS + FILTER_PARAMETERS
     elif path.endswith("/items/{featureId}") and "opendata-catalog" not in path:
