@@ -32,6 +32,11 @@ projected box's corners alone miss part of it).
 4. Logs a client cannot flood: ``API.get_exception`` logs every answer it makes at ERROR with
 the traceback at hand, a 400 for a mistyped ``limit`` included. Client errors (4xx) are logged
 at INFO without a traceback instead, server errors at ERROR as before.
+
+6. The tile matrix set pages use our templates: ``pygeoapi.api.tiles.tilematrixset(s)`` pass the
+whole config where ``render_j2_template`` expects ``server.templates``, so those two pages fell
+back to pygeoapi's own templates (English chrome, a CDN script). The module's
+``render_j2_template`` is wrapped to pass ``server.templates`` then.
 """
 
 import functools
@@ -120,6 +125,14 @@ def get_exception(self, status: int, headers: dict, format_: str | None, code: s
     return _ORIGINAL["get_exception"](self, status, headers, format_, code, description)
 
 
+def render_tiles_template(config: dict, tpl_config: dict, template: Any, data: dict, locale: str) -> str:
+    """pygeoapi's ``render_j2_template`` for the tiles pages, given ``server.templates`` even
+    where pygeoapi hands over the whole config."""
+    if "server" in tpl_config:
+        tpl_config = tpl_config["server"].get("templates") or {}
+    return _ORIGINAL["render_j2_template"](config, tpl_config, template, data, locale)
+
+
 _OFFSET_FILTER, _EXCEPTION_FILTER = _DropOffsetWarning(), _OwnExceptionLog()
 _ORIGINAL: dict[str, Any] = {}
 
@@ -145,6 +158,7 @@ def check() -> None:
         (crs, "DEFAULT_CRS"),
         (crs, "transform_bbox"),
         (pygeoapi_api.API, "get_exception"),
+        (importlib.import_module("pygeoapi.api.tiles"), "render_j2_template"),
     ):
         if not hasattr(owner, attribute):
             missing.append(f"{getattr(owner, '__name__', owner)}.{attribute}")
@@ -169,6 +183,9 @@ def install() -> None:
     itemtypes.modify_pygeofilter = modify_pygeofilter
     _ORIGINAL.setdefault("get_exception", pygeoapi_api.API.get_exception)
     pygeoapi_api.API.get_exception = get_exception
+    tiles = importlib.import_module("pygeoapi.api.tiles")
+    _ORIGINAL.setdefault("render_j2_template", tiles.render_j2_template)
+    tiles.render_j2_template = render_tiles_template
     for logger, added in (
         (logging.getLogger(itemtypes.__name__), _OFFSET_FILTER),
         (logging.getLogger(pygeoapi_api.__name__), _EXCEPTION_FILTER),

@@ -57,6 +57,9 @@ SEEDS = [
     "/api/tileMatrixSets",
     "/api/TileMatrixSets?f=html",
     "/api/tileMatrixSets/WebMercatorQuad",
+    "/api/tileMatrixSets/WebMercatorQuad?f=html",
+    "/api/collections/flood_sample/tiles/WebMercatorQuad?f=html",
+    "/api/collections/shelters_staff/tiles/WebMercatorQuad?f=html",  # internal: a 404 that names nothing
     "/api/styles",
     "/api/styles/city?f=mapbox",
     "/api/styles/city/metadata",
