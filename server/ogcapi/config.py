@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from pygeoapi.config import validate_config
 
-from server.ogcapi import crs
+from server.ogcapi import crs, translations
 from server.opendata.records import RECORDS_COLLECTION, records_resource
 from server.tiles.provider import provider_config as tile_provider
 from tsukuba_gis.layerdef import Access, LayerDef
@@ -95,6 +95,7 @@ def _server(settings: Settings, base_url: str) -> dict[str, Any]:
         },
         "map": {"url": settings.basemap_std_url, "attribution": GSI_ATTRIBUTION},
         "templates": {"path": str(HERE / "templates"), "static": str(HERE / "static")},
+        "locale_dir": translations.locale_dir(),  # the Japanese chrome (server/ogcapi/translations.py)
     }
 
 

@@ -84,3 +84,21 @@ def test_unknown_tile_pages_are_404(client, path):
     response = client.get(path, params={"f": "html"})
     assert response.status_code == 404
     assert response.json()["code"] == "NotFound"
+
+
+@pytest.mark.parametrize(
+    "lang, present, absent",
+    [
+        ("ja", ["ホーム", "表示件数", "コレクション"], [">Home<", "Limit:"]),
+        ("en", ["Home", "Limit"], ["ホーム", "表示件数"]),
+    ],
+)
+def test_chrome_is_japanese_first_english_on_request(client, lang, present, absent):
+    """pygeoapi's own words (breadcrumbs, the limit selector) come from our catalogue
+    (server/ogcapi/locale/ja.po): Japanese by default, English with lang=en."""
+    params = {"f": "html"} if lang == "ja" else {"f": "html", "lang": "en"}
+    html = client.get(f"/api/collections/{LAYER}/items", params=params).text
+    for text in present:
+        assert text in html, text
+    for text in absent:
+        assert text not in html, text
