@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run etl serve test test-deps lint format clean bench screenshots
+.PHONY: help install run etl serve test test-fast test-deps lint format clean bench screenshots
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -16,7 +16,7 @@ $(BIN)/tsukuba-gis: pyproject.toml
 	@PY=$$(tools/find-python) && echo "using $$PY" && \
 	  { [ -x $(BIN)/python ] || $$PY -m venv $(VENV); }
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/pip install -q -e . --group test
+	$(BIN)/pip install -q -e '.[all]' --group test
 	@touch $@
 
 viewer/node_modules/.package-lock.json: viewer/package.json viewer/package-lock.json
@@ -47,8 +47,12 @@ test-deps:  ## System packages the tests need (Chromium, a Japanese font), from 
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-test: install test-deps  ## Run the whole test suite
+test: install test-deps  ## Run the whole test suite (what CI runs)
 	$(BIN)/python -m pytest -q
+
+FAST := not postgis and not browser and not live
+test-fast: install  ## The edit-run loop: in-process tests only (no Chromium, PostgreSQL or server process)
+	$(BIN)/python -m pytest -q -m "$(FAST)"
 
 BENCH_PACKAGES := wrk postgresql-15-postgis-3
 bench: install  ## Serving bench vs TiPg and pygeoapi (bench/serve.py; ~35 min, wants a quiet machine)

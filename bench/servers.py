@@ -25,6 +25,8 @@ WORKERS = 2  # one per core on these machines
 SCHEMA = "tsukuba_gis"
 PEER_VENVS = {
     "tipg": (HERE / ".venv-tipg", ["tipg==1.6.1", "uvicorn[standard]"]),
+    # The raster tiles and coverage bench (bench/raster_serve.py).
+    "titiler": (HERE / ".venv-titiler", ["titiler.application", "uvicorn[standard]"]),
     "pygeoapi": (
         HERE / ".venv-pygeoapi",
         [

@@ -18,6 +18,7 @@ from server.errors import add_exception_handlers
 from server.ogcapi.adapter import Publication, ogcapi_app
 from server.ogcapi.openapi_local import SCHEMAS_DIR
 from server.opendata.routes import router as opendata_router
+from server.rasters.routes import raster_routes
 from server.security import add_security
 from server.snapshot import AUDIENCES, PREFIXES, Snapshots
 from server.styles.routes import style_routes
@@ -46,11 +47,15 @@ class MountRoots:
 
 
 def ogc_api(snapshots: Snapshots, audience: Access) -> ASGIApp:
-    """The OGC API of one audience (Features, Records through pygeoapi; Tiles beside it)."""
+    """The OGC API of one audience (Features, Records through pygeoapi; Tiles, Coverages beside it)."""
     publication = Publication(audience, snapshots)
     base_url = f"{snapshots.settings.public_url}{PREFIXES[audience]}"
     tiles = TileService(snapshots, audience, base_url)
-    extensions = tile_routes(tiles, publication) + style_routes(snapshots, audience)
+    extensions = (
+        tile_routes(tiles, publication)
+        + style_routes(snapshots, audience)
+        + raster_routes(snapshots, audience, base_url)
+    )
     return ogcapi_app(publication, SCHEMAS_DIR, extensions=extensions)
 
 

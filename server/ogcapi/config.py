@@ -14,6 +14,8 @@ from pygeoapi.config import validate_config
 
 from server.ogcapi import crs, translations
 from server.opendata.records import RECORDS_COLLECTION, records_resource
+from server.rasters.config import raster_collection
+from server.rasters.published import PublishedRaster
 from server.tiles.provider import provider_config as tile_provider
 from tsukuba_gis.layerdef import Access, LayerDef
 from tsukuba_gis.settings import Settings
@@ -133,15 +135,22 @@ def _metadata(settings: Settings, audience: Access) -> dict[str, Any]:
 
 
 def build_config(
-    settings: Settings, layers: Sequence[tuple[LayerDef, LayerRecord]], audience: Access, base_url: str
+    settings: Settings,
+    layers: Sequence[tuple[LayerDef, LayerRecord]],
+    audience: Access,
+    base_url: str,
+    rasters: Sequence[PublishedRaster] = (),
 ) -> dict[str, Any]:
-    """The pygeoapi config for one audience: the layers of its snapshot, in the snapshot's order."""
+    """The pygeoapi config for one audience: the layers of its snapshot, in the snapshot's order,
+    then its raster layers (coverages, ``server/rasters``), in the same order."""
     config = {
         "server": _server(settings, base_url),
         "logging": {"level": "WARNING"},
         "metadata": _metadata(settings, audience),
         "resources": {layer.id: _collection(layer, record, settings, audience) for layer, record in layers},
     }
+    for raster in rasters:
+        config["resources"][raster.id] = raster_collection(raster, settings, base_url)
     # The open-data catalog as OGC API - Records, on the public side only (it lists public data).
     if audience == "public" and (catalog_records := records_resource(settings)) is not None:
         config["resources"][RECORDS_COLLECTION] = catalog_records

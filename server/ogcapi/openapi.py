@@ -8,6 +8,7 @@ from server.ogcapi.contract import settle
 from server.ogcapi.openapi_bundle import bundle
 from server.ogcapi.openapi_local import localize
 from server.ogcapi.routes import OPENAPI_PATH_SUFFIXES, OPENAPI_PATHS
+from server.rasters.openapi import add_raster_paths
 from server.styles.openapi import add_style_paths
 from server.tiles.openapi import add_tile_paths
 
@@ -34,5 +35,6 @@ def build_openapi(
     document["paths"] = {p: v for p, v in document["paths"].items() if _served(p, collections)}
     add_tile_paths(document, config)
     add_style_paths(document, config)
+    add_raster_paths(document, config)
     settle(document, extra_paths)
     return bundle(localize(document, schemas_url), schemas_url)

@@ -33,7 +33,11 @@ projected box's corners alone miss part of it).
 the traceback at hand, a 400 for a mistyped ``limit`` included. Client errors (4xx) are logged
 at INFO without a traceback instead, server errors at ERROR as before.
 
-6. The tile matrix set pages use our templates: ``pygeoapi.api.tiles.tilematrixset(s)`` pass the
+6. Raster collections link only what is served: ``pygeoapi.api.gen_collection`` (imported there
+by name) links every coverage to CoverageJSON, HTML and queryables; the raster collections
+(``server/rasters``) keep their GeoTIFF coverage, domain set, range type, map tiles and legend.
+
+7. The tile matrix set pages use our templates: ``pygeoapi.api.tiles.tilematrixset(s)`` pass the
 whole config where ``render_j2_template`` expects ``server.templates``, so those two pages fell
 back to pygeoapi's own templates (English chrome, a CDN script). The module's
 ``render_j2_template`` is wrapped to pass ``server.templates`` then.
@@ -51,6 +55,7 @@ from pygeoapi import crs, l10n
 
 from server.ogcapi import cql
 from server.ogcapi.geojson import to_json
+from server.rasters.config import is_raster, served_links
 
 PYGEOAPI_SERIES = "0.24"
 MODULES = (
@@ -133,6 +138,14 @@ def render_tiles_template(config: dict, tpl_config: dict, template: Any, data: d
     return _ORIGINAL["render_j2_template"](config, tpl_config, template, data, locale)
 
 
+def gen_collection(api, request, dataset: str, locale_: str) -> dict:
+    """pygeoapi's ``gen_collection``, with a raster collection's links cut to those served."""
+    collection = _ORIGINAL["gen_collection"](api, request, dataset, locale_)
+    if is_raster(api.config["resources"].get(dataset, {})):
+        return served_links(collection)
+    return collection
+
+
 _OFFSET_FILTER, _EXCEPTION_FILTER = _DropOffsetWarning(), _OwnExceptionLog()
 _ORIGINAL: dict[str, Any] = {}
 
@@ -159,6 +172,7 @@ def check() -> None:
         (crs, "transform_bbox"),
         (pygeoapi_api.API, "get_exception"),
         (importlib.import_module("pygeoapi.api.tiles"), "render_j2_template"),
+        (pygeoapi_api, "gen_collection"),
     ):
         if not hasattr(owner, attribute):
             missing.append(f"{getattr(owner, '__name__', owner)}.{attribute}")
@@ -186,6 +200,8 @@ def install() -> None:
     tiles = importlib.import_module("pygeoapi.api.tiles")
     _ORIGINAL.setdefault("render_j2_template", tiles.render_j2_template)
     tiles.render_j2_template = render_tiles_template
+    _ORIGINAL.setdefault("gen_collection", pygeoapi_api.gen_collection)
+    pygeoapi_api.gen_collection = gen_collection
     for logger, added in (
         (logging.getLogger(itemtypes.__name__), _OFFSET_FILTER),
         (logging.getLogger(pygeoapi_api.__name__), _EXCEPTION_FILTER),

@@ -1,7 +1,8 @@
 """The OGC API routes this product serves, mapped to pygeoapi's API functions.
 
-Only what really works is routed and declared: no processes, EDR, coverages or STAC, and the
-conformance list is cut down to the classes the store provider implements.
+Only what really works is routed and declared: no processes, EDR or STAC, and the conformance
+list is cut down to the classes the store provider implements (coverages and map tiles: the
+classes ``server/rasters`` implements, when there is a raster collection).
 """
 
 from pathlib import Path
@@ -13,6 +14,7 @@ import pygeoapi.api.itemtypes as itemtypes_api
 from pygeoapi.api import API, APIRequest
 
 from server.ogcapi import cql
+from server.rasters import config as rasters
 from tsukuba_gis.errors import BadRequest
 
 HERE = Path(__file__).resolve().parent
@@ -75,6 +77,7 @@ def conformance(api: API, request: APIRequest):
         return headers, status, content
     document = orjson.loads(content)
     offered = {c for c in document["conformsTo"] if c in SUPPORTED_CONFORMANCE} | ADDED_CONFORMANCE
+    offered |= rasters.conformance(api.config)
     document["conformsTo"] = sorted(offered)
     return headers, status, orjson.dumps(document)
 

@@ -62,7 +62,8 @@ def dcat(request: Request) -> Response:
 def download(request: Request, layer_id: str, name: str) -> Response:
     """One download, with a content ETag (its SHA-256), Last-Modified, 304 and Range (206)."""
     settings = request.app.state.settings
-    layer = _public(request).layer(layer_id)
+    snapshot = _public(request)
+    layer = snapshot.layer(layer_id) or snapshot.raster(layer_id)
     manifest = read_manifest(settings.data_dir, layer_id) if layer is not None else None
     if layer is None or layer.definition.access != "public" or manifest is None:
         return not_found()

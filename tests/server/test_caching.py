@@ -26,9 +26,8 @@ RESOURCES = [
 
 
 @pytest.fixture(scope="module")
-def client(live_server):
-    with httpx.Client(base_url=live_server.url, timeout=30) as client:
-        yield client
+def client(app_client):
+    return app_client  # in-process (tests/conftest.py AppClient)
 
 
 @pytest.fixture

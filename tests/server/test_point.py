@@ -6,7 +6,6 @@ import math
 import statistics
 import time
 
-import httpx
 import pytest
 import shapely
 
@@ -22,9 +21,8 @@ ZONED = {"lat": 35.9909, "lon": 140.13296}
 
 
 @pytest.fixture(scope="module")
-def client(live_server):
-    with httpx.Client(base_url=live_server.url, timeout=30) as client:
-        yield client
+def client(app_client):
+    return app_client  # in-process (tests/conftest.py AppClient)
 
 
 @pytest.fixture(scope="module")

@@ -22,9 +22,8 @@ KENKYU_GAKUEN = (140.1063, 36.0885)  # the sample PLATEAU road tiles are around 
 
 
 @pytest.fixture(scope="module")
-def client(each_live_server):
-    with httpx.Client(base_url=each_live_server.url, timeout=30) as client:
-        yield client
+def client(each_app_client):
+    return each_app_client  # in-process (tests/conftest.py AppClient)
 
 
 def tile_url(layer_id: str, z: int, x: int, y: int) -> str:

@@ -4,7 +4,7 @@ my location. The real server and store; every external host blocked."""
 import re
 
 import pytest
-from viewerpage import WAIT_MS, ZONED, checkbox, open_viewer, point_report
+from viewerpage import WAIT_MS, ZONED, PageErrors, checkbox, choose_language, open_viewer, point_report
 
 pytestmark = pytest.mark.browser
 
@@ -140,10 +140,12 @@ def test_a_permalink_restores_view_layers_language_and_point(page, live_server):
 def test_the_language_switch_changes_the_labels(page, live_server, api):
     open_viewer(page, live_server)
     assert page.inner_text("#tg-tab-layers") == "レイヤ"
-    page.click(".tg-lang")
-    page.wait_for_function("() => document.documentElement.lang === 'en'", timeout=WAIT_MS)
+    choose_language(page, "en")
     assert page.inner_text("#tg-tab-layers") == "Layers"
-    assert page.inner_text(".tg-lang") == "日本語"
+    # The menu that replaced the ja/en switch names each language in itself, the way back too.
+    assert page.inner_text('.tg-lang-option[data-lang="ja"]') == "日本語"
+    assert page.get_attribute('.tg-lang-option[data-lang="ja"]', "lang") == "ja"
+    assert page.inner_text(".tg-lang-current") == "English"
     departments = page.eval_on_selector_all(
         ".tg-group[data-department] > legend", "ls => ls.map(l => l.textContent)"
     )
@@ -156,7 +158,7 @@ def test_the_language_switch_changes_the_labels(page, live_server, api):
     assert shelters["attribution"]["ja"][:30] not in page.inner_text(".leaflet-control-attribution")
     assert page.get_attribute(".leaflet-control-zoom-in", "title") == "Zoom in"
     assert page.title() == api["config"]["title"]["en"]
-    page.click(".tg-lang")
+    choose_language(page, "ja")
     assert page.inner_text("#tg-tab-layers") == "レイヤ"
 
 
@@ -177,6 +179,8 @@ def test_my_location_centres_the_map_and_asks_the_point(browser, live_server):
         ),
     )
     page = context.new_page()
+    errors = PageErrors()
+    errors.watch(page)
     try:
         open_viewer(page, live_server)
         button = page.locator(".tg-locate")
@@ -188,5 +192,6 @@ def test_my_location_centres_the_map_and_asks_the_point(browser, live_server):
         assert "第1種低層住居専用地域" in page.inner_text(".tg-point")
         zoom, hlat, hlon = hash_view(page)
         assert zoom >= 16 and abs(hlat - lat) < 0.001 and abs(hlon - lon) < 0.001
+        errors.check()
     finally:
         context.close()

@@ -2,10 +2,10 @@
 // language: what applies at the point per layer (values with their labels), what does not (or
 // where the data does not reach), what lies within the radius, and the nearest shelters with
 // straight-line distance and an estimated walk. Data is only ever inserted as text.
-import { formatDistance, getLanguage, pick, t } from '../i18n.js';
+import { formatDistance, pick, serverLanguage, t } from '../i18n/index.js';
 import { pointUrl } from '../api/index.js';
-import { h, syntheticBadge } from '../util/index.js';
-import { formatValue } from '../layer/index.js';
+import { fill, h, localized, syntheticBadge } from '../util/index.js';
+import { formatValue, rasterReportSections } from '../layer/index.js';
 
 export class PointPanel {
   /**
@@ -20,7 +20,7 @@ export class PointPanel {
     this.render();
   }
 
-  /** Show a state: {status: 'empty'|'loading'|'report'|'error', latlng?, report?}. */
+  /** Show a state: {status: 'empty'|'loading'|'report'|'error', latlng?, report?, error?}. */
   setState(state) {
     this.state = state;
     this.render();
@@ -29,7 +29,7 @@ export class PointPanel {
   /** A one-line summary for screen readers: what applies at the point. */
   summary() {
     const { status, report } = this.state;
-    if (status !== 'report') return status === 'error' ? t('pointError') : '';
+    if (status !== 'report') return status === 'error' ? this._errorText().join(' ') : '';
     const names = report.layers.flatMap((layer) => layer.here.map((feature) => formatValue(feature.name) || pick(layer.title)));
     return `${t('pointTitle')}: ${names.join('、') || t('pointNone')}`;
   }
@@ -39,21 +39,42 @@ export class PointPanel {
     this.element.setAttribute('aria-busy', String(status === 'loading'));
     const heading = h('h2', { className: 'tg-point-title' }, t('pointTitle'));
     if (status === 'empty' || !latlng) {
-      this.element.replaceChildren(heading, h('p', {}, t('pointHint')),
-        h('button', { type: 'button', className: 'tg-button', onClick: () => this.options.onCentre() }, t('pointCentre')));
+      fill(this.element, [heading, h('p', {}, t('pointHint')),
+        h('button', { type: 'button', className: 'tg-button', onClick: () => this.options.onCentre() }, t('pointCentre'))]);
       return;
     }
     const coords = h('p', { className: 'tg-point-coords' }, `${latlng.lat.toFixed(6)}, ${latlng.lng.toFixed(6)}`);
     const body = {
       loading: () => [h('p', { className: 'tg-point-status' }, t('pointLoading'))],
-      error: () => [h('p', { className: 'tg-point-status tg-error', role: 'alert' }, t('pointError'))],
+      error: () => this._error(),
       report: () => this._report(report),
     }[status]();
-    this.element.replaceChildren(heading, coords, this._actions(latlng, status === 'report'), ...body);
+    fill(this.element, [heading, coords, this._actions(latlng, status === 'report'), ...body]);
+  }
+
+  // A refusal (4xx) says why in the server's words (an OGC error's description); else a failure.
+  _errorText() {
+    const error = this.state.error;
+    const refused = error?.status >= 400 && error.status < 500;
+    return [t(refused ? 'pointRejected' : 'pointError'), refused ? error.description : ''].filter(Boolean);
+  }
+
+  _error() {
+    const [message, description] = this._errorText();
+    // The server writes its messages in English: marked so, unless they hold Japanese.
+    const lang = description && !/[\u3040-\u30ff\u3400-\u9fff]/.test(description) ? 'en' : null;
+    return [h('div', { className: 'tg-point-status tg-error', role: 'alert' }, [
+      h('p', {}, message), description && h('p', { className: 'tg-error-detail', lang }, description),
+    ])];
+  }
+
+  /** The point report as it is shown, for the printout (null without a report). */
+  reportElement() {
+    return this.state.status === 'report' ? this.element : null;
   }
 
   _actions(latlng, ready) {
-    const lang = getLanguage();
+    const lang = serverLanguage();
     const endpoint = this.options.endpoint ?? 'point';
     return h('div', { className: 'tg-point-actions' }, [
       ready && h('a', { className: 'tg-button', href: pointUrl(latlng, { f: 'csv', lang, endpoint }).href, download: '' }, t('downloadCsv')),
@@ -70,14 +91,16 @@ export class PointPanel {
     const nearby = report.layers.filter((layer) => layer.nearby.length > 0);
     const radius = Math.round(report.radius_m);
     return [
+      ...rasterReportSections(report, 'hazard'), // 想定浸水深 ... before everything else
       h('h3', {}, t('pointHere')),
       hits.length ? h('div', { className: 'tg-point-layers' }, hits.map((layer) => this._layer(layer)))
         : h('p', {}, t('pointNone')),
       misses.length > 0 && h('h3', {}, t('pointNoneList')),
       misses.length > 0 && h('ul', { className: 'tg-point-misses' }, misses.map((layer) => h('li', { 'data-layer': layer.id }, [
-        pick(layer.title), layer.synthetic && ' ', layer.synthetic && syntheticBadge(), '：',
+        localized(layer.title), layer.synthetic && ' ', layer.synthetic && syntheticBadge(), '：',
         t(layer.coverage === 'outside' ? 'pointOutside' : 'pointNone'),
       ]))),
+      ...rasterReportSections(report, 'other'), // 標高 ...
       h('h3', {}, t('pointNearby', { r: radius })),
       nearby.length ? h('ul', { className: 'tg-point-nearby' }, nearby.flatMap((layer) => layer.nearby.map((feature) =>
         h('li', { 'data-layer': layer.id }, [
@@ -96,7 +119,7 @@ export class PointPanel {
 
   _layer(layer) {
     return h('article', { className: 'tg-point-layer', 'data-layer': layer.id }, [
-      h('h4', {}, [pick(layer.title), layer.synthetic && ' ', layer.synthetic && syntheticBadge()]),
+      h('h4', {}, [localized(layer.title), layer.synthetic && ' ', layer.synthetic && syntheticBadge()]),
       layer.synthetic && h('p', { className: 'tg-popup-note' }, t('syntheticNote')),
       ...layer.here.map((feature) => h('div', { className: 'tg-point-feature' }, [
         feature.name != null && h('p', { className: 'tg-point-name' }, formatValue(feature.name)),
@@ -104,7 +127,7 @@ export class PointPanel {
         h('table', { className: 'tg-popup-fields' }, h('tbody', {}, feature.properties
           .filter((property) => property.value !== feature.name).map((property) =>
           h('tr', { 'data-field': property.name }, [
-            h('th', { scope: 'row' }, pick(property.label) || property.name),
+            h('th', { scope: 'row' }, pick(property.label) ? localized(property.label) : property.name),
             h('td', {}, formatValue(property.value)),
           ])))),
       ])),
