@@ -35,6 +35,7 @@ def build_openapi(
     document["paths"] = {p: v for p, v in document["paths"].items() if _served(p, collections)}
     add_tile_paths(document, config)
     add_style_paths(document, config)
-    add_raster_paths(document, config)
     settle(document, extra_paths)
+    # The raster paths (server/rasters/openapi.py) are written exactly as served already.
+    add_raster_paths(document, config)
     return bundle(localize(document, schemas_url), schemas_url)
