@@ -124,6 +124,9 @@ def collection_items(api: API, request: APIRequest, collection_id: str):
             return api.get_format_exception(request)
         if request.params.get("filter") is not None:
             raise BadRequest("filter: the catalogue is searched with q=")
+        if len((request.params.get("bbox") or "").split(",")) == 6:
+            # pygeoapi's TinyDB records provider unpacks four numbers (a 500 otherwise).
+            raise BadRequest("bbox: the catalogue's records have 2D extents: give four numbers")
         return _records_page(request, itemtypes_api.get_collection_items(api, request, collection_id))
     if not resource:
         return itemtypes_api.get_collection_items(api, request, collection_id)  # its 404
