@@ -66,6 +66,7 @@ class Query:
         equals: property = value filters.
         sortby: (column, ascending) pairs.
         select: the columns to return (None: all the caller may see).
+        filter: a CQL2 filter as a checked pygeofilter tree (``tsukuba_gis/store/cql.py``), or None.
     """
 
     bbox: tuple[float, float, float, float] | None = None
@@ -76,6 +77,7 @@ class Query:
     limit: int = 10
     skip_geometry: bool = False
     with_count: bool = True
+    filter: Any = None
 
 
 @dataclass
