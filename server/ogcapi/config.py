@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from pygeoapi.config import validate_config
 
+from server.ogcapi import crs, translations
 from server.opendata.records import RECORDS_COLLECTION, records_resource
 from server.rasters.config import raster_collection
 from server.rasters.published import PublishedRaster
@@ -53,11 +54,16 @@ def _collection(layer: LayerDef, record: LayerRecord, settings: Settings, audien
         "name": PROVIDER,
         "data": settings.store_url,
         "id_field": "id",
+        # OGC API - Features Part 2 (server/ogcapi/crs.py): the store keeps CRS84.
+        "crs": list(crs.SUPPORTED),
+        "storage_crs": crs.STORAGE,
         "title_field": layer.title_field if any(f.name == layer.title_field for f in fields) else None,
         "options": {
             "layer": layer.id,
             "fields": [[f.name, f.type] for f in fields],
             "titles": {f.name: f.label.ja for f in fields},
+            "labels": {f.name: _i18n(f.label) for f in fields},
+            "geometry": layer.geometry,
         },
     }
     if provider["title_field"] is None:
@@ -98,6 +104,7 @@ def _server(settings: Settings, base_url: str) -> dict[str, Any]:
         },
         "map": {"url": settings.basemap_std_url, "attribution": GSI_ATTRIBUTION},
         "templates": {"path": str(HERE / "templates"), "static": str(HERE / "static")},
+        "locale_dir": translations.locale_dir(),  # the Japanese chrome (server/ogcapi/translations.py)
     }
 
 

@@ -21,7 +21,6 @@ from tsukuba_gis.opendata import download_path, read_manifest
 router = APIRouter()
 GET = ["GET", "HEAD"]
 OTHER = ["POST", "PUT", "PATCH", "DELETE"]
-CORS = {"Access-Control-Allow-Origin": "*"}  # open data: other sites' maps may fetch it
 
 
 def not_found() -> JSONResponse:
@@ -60,7 +59,7 @@ def dcat(request: Request) -> Response:
     return JSONResponse(
         catalog_document(settings, found),
         media_type="application/ld+json",
-        headers={**CORS, "Cache-Control": "no-cache"},
+        headers={"Cache-Control": "no-cache"},
     )
 
 
@@ -79,7 +78,6 @@ def download(request: Request, layer_id: str, name: str) -> Response:
     entry = next(f for f in manifest["files"] if f["name"] == name)
     stat = path.stat()
     headers = {
-        **CORS,
         "ETag": f'"{entry["sha256"]}"',
         "Cache-Control": "public, max-age=300",
         "Last-Modified": formatdate(stat.st_mtime, usegmt=True),
