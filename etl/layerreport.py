@@ -17,6 +17,7 @@ class LayerReport:
         read: features read from the sources; always ``loaded + rejected``.
         repaired: loaded features whose geometry was repaired.
         diff: what the new version changes against the previous current one.
+        live: what the reload did with the live edits of an editable layer (etl/live.py).
         note: why a layer was skipped, when it is not simply "unchanged".
     """
 
@@ -36,6 +37,7 @@ class LayerReport:
     timings: dict[str, float] = field(default_factory=dict)
     published: list[dict[str, Any]] = field(default_factory=list)
     diff: dict[str, Any] | None = None
+    live: dict[str, Any] | None = None
     note: str | None = None
     error: str | None = None
 

@@ -17,6 +17,7 @@ import numpy as np
 from etl import datum, geometry
 from etl.formats import FormatError
 from etl.layerreport import LayerReport
+from etl.live import LiveCarry
 from etl.paths import SHAPEFILE_PARTS
 from etl.qamap import MapSample
 from etl.read import open_source
@@ -76,6 +77,7 @@ class LayerLoad:
         self.codes: dict[str, dict[str, str]] = {}
         self.progress = progress or (lambda n: None)
         self.sample = sample or MapSample()
+        self.carry: LiveCarry | None = None
 
     def run(self, meta: dict[str, Any], make_current: bool = True) -> LayerReport:
         """Load every source and commit; on any error the store keeps the current version."""
@@ -85,9 +87,12 @@ class LayerLoad:
         with self.store.writer(
             self.layer.id, columns, self.layer.geometry, id_column=self.layer.id_field
         ) as writer:
+            # Read after the writer holds the layer's lock: no live edit can land in between.
+            self.carry = LiveCarry.read(self.store, self.layer)
             for source in self.layer.sources:
                 self._load_source(source, writer)
             self._check_totals()
+            self._carry_over(writer)
             meta["crs"] = {
                 "transforms": self.report.transforms,
                 "decisions": [s["decisions"] for s in self.report.sources],
@@ -98,6 +103,15 @@ class LayerLoad:
         self.report.status = "loaded" if make_current else "staged"
         self.report.warnings = self.warnings.as_list()
         return self.report
+
+    def _carry_over(self, writer: LayerWriter) -> None:
+        """Features staff added that the source lacks (``keep_live``), and the report of it all."""
+        if self.carry is None:
+            return
+        extra = self.carry.extra()
+        if extra is not None and not extra.empty:
+            writer.append(extra)
+        self.report.live = self.carry.summary()
 
     def _check_totals(self) -> None:
         r = self.report
@@ -184,6 +198,8 @@ class LayerLoad:
         mapped, rejects = map_fields(checked.frame, self.layer, label, self.warnings, self.codes)
         self._reject(writer, rejects)
         mapped = self._unique_ids(mapped, checked.frame, label, writer)
+        if self.carry is not None:
+            mapped = self.carry.apply(mapped)
         self._sample(mapped)
         self.report.add_time("schema", started)
         return mapped.drop(columns=[ROW])

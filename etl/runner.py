@@ -190,6 +190,9 @@ def _line(r: LayerReport) -> str:
     extra = f", [yellow]{len(r.warnings)} warning(s)[/yellow]" if r.warnings else ""
     if r.diff and "added" in r.diff:
         extra += f"; vs v{r.diff['from']}: +{r.diff['added']} -{r.diff['removed']} ~{r.diff['changed']}"
+    if r.live:
+        counts = ", ".join(f"{k} {v}" for k, v in r.live["counts"].items()) or "nothing to carry"
+        extra += f"; live edits ({r.live['rule']}): {escape(counts)} (report)"
     staged = (
         f" [yellow]staged, not published[/yellow] (publish: tsukuba-gis etl activate"
         f" {r.layer_id} {r.version})"

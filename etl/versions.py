@@ -5,20 +5,25 @@ transaction (readers switch at once); the files derived from the current version
 quarantine and every publisher) are then written for the version that is now current.
 """
 
+import getpass
 from typing import Any
 
 from etl.diff import diff_versions
 from etl.publish import publish
 from etl.quarantine import publish_rejects
 from tsukuba_gis.catalog import load_catalog
+from tsukuba_gis.edits import now_jst
 from tsukuba_gis.errors import LayerNotFound
 from tsukuba_gis.layerdef import LayerDef
 from tsukuba_gis.settings import Settings
 from tsukuba_gis.store import LayerRecord, Store, open_store
+from tsukuba_gis.store.base import Change, Editor, EditResult
 
 
 def _store(settings: Settings) -> Store:
-    return open_store(settings.store_url, settings.keep_versions)
+    store = open_store(settings.store_url, settings.keep_versions)
+    store.migrate()  # a store from before live edits gets their tables (a no-op otherwise)
+    return store
 
 
 def publish_current(settings: Settings, store: Store, layer: LayerDef) -> list[dict[str, Any]]:
@@ -99,3 +104,30 @@ def diff(settings: Settings, layer_id: str, old: int | None = None, new: int | N
     layer = load_catalog(settings.layers_dir).layers.get(layer_id)
     title = layer.title_field if layer else None
     return diff_versions(_store(settings), layer_id, old, new, title)
+
+
+def changes(
+    settings: Settings, layer_id: str, limit: int = 20, feature_id: str | None = None
+) -> list[Change]:
+    """The last ``limit`` live edits of a layer (all its versions), oldest first."""
+    store = _store(settings)
+    found: list[Change] = []
+    after = 0
+    while batch := store.changes(layer_id, after=after, feature_id=feature_id, limit=5000):
+        found = (found + batch)[-limit:] if limit else found + batch
+        after = batch[-1].id
+    return found
+
+
+def revert(settings: Settings, change_id: int, user: str | None = None) -> EditResult:
+    """Undo one live edit with a new, recorded one (by the OS user, ``via`` cli)."""
+    store = _store(settings)
+    change = store.change(change_id)
+    if change is None:
+        raise LayerNotFound(
+            f"no change #{change_id} in {settings.store_url}; see `tsukuba-gis etl history LAYER`"
+        )
+    layer = load_catalog(settings.layers_dir).layers.get(change.layer_id)
+    field = layer.editable.updated_field if layer is not None and layer.editable is not None else None
+    editor = Editor(user or getpass.getuser(), None, "cli")
+    return store.revert(change_id, editor, (field, now_jst()) if field else None)

@@ -10,13 +10,14 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from server import health, search, viewer
+from server import health, live, search, viewer
 from server.auth.settings import AuthSettings
 from server.auth.staff import mount as mount_staff
 from server.cors import PublicCORS
 from server.errors import add_exception_handlers
 from server.ogcapi.adapter import Publication, ogcapi_app
 from server.ogcapi.openapi_local import SCHEMAS_DIR
+from server.ogcapi.transactions import transaction_routes
 from server.opendata.routes import router as opendata_router
 from server.rasters.routes import raster_routes
 from server.report.routes import point_endpoint
@@ -57,6 +58,8 @@ def ogc_api(snapshots: Snapshots, audience: Access) -> ASGIApp:
         + style_routes(snapshots, audience)
         + raster_routes(snapshots, audience, base_url)
     )
+    if audience == "internal":  # writes (OGC API - Features Part 4) on the staff side only
+        extensions += transaction_routes(publication)
     return ogcapi_app(publication, SCHEMAS_DIR, extensions=extensions)
 
 
@@ -98,6 +101,7 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
     app.include_router(health.router)
     app.router.routes.append(Route("/search", search.endpoint(snapshots, "public"), include_in_schema=False))
     app.router.routes.append(Route("/point", point_endpoint(snapshots, "public"), include_in_schema=False))
+    app.router.routes.append(Route("/live.json", live.endpoint(snapshots, "public"), include_in_schema=False))
     app.mount(PREFIXES["public"], ogc_api(snapshots, "public"))
     mount_staff(app, settings, auth_settings or AuthSettings(), snapshots, ogc_api(snapshots, "internal"))
     app.include_router(opendata_router)

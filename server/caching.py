@@ -27,6 +27,9 @@ from tsukuba_gis import __version__
 from tsukuba_gis.store import LayerRecord
 
 PUBLIC = "public, max-age=60, stale-while-revalidate=300"
+# Layers staff edit live (issue 13): every use revalidates (a 304 until the next edit), so a
+# resident's phone or nginx never shows a state older than the last edit.
+PUBLIC_LIVE = "public, no-cache"
 PRIVATE = "private, no-store"
 # The headers a 304 must repeat from the 200 it stands for (RFC 9110 15.4.5).
 KEPT_ON_304 = ("etag", "last-modified", "cache-control", "vary", "content-location", "expires")
@@ -52,9 +55,9 @@ class Validators:
         return found
 
 
-def _loaded_at(record: LayerRecord) -> float | None:
+def _changed_at(record: LayerRecord) -> float | None:
     try:
-        return datetime.fromisoformat(record.loaded_at).timestamp()
+        return datetime.fromisoformat(record.changed_at).timestamp()
     except (TypeError, ValueError):
         return None
 
@@ -69,7 +72,7 @@ def layer_validators(records: Iterable[LayerRecord], *variant: str) -> Validator
     records = list(records)
     key = "\n".join([__version__, *variant, *(r.etag for r in records)])
     digest = hashlib.blake2b(key.encode("utf-8"), digest_size=12).hexdigest()
-    times = [t for t in map(_loaded_at, records) if t is not None]
+    times = [t for t in map(_changed_at, records) if t is not None]
     return Validators(f'W/"{digest}"', max(times) if times else None)
 
 

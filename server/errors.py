@@ -18,14 +18,21 @@ from starlette.responses import JSONResponse, Response
 from tsukuba_gis.errors import (
     BadRequest,
     DefinitionError,
+    EditConflict,
+    FeatureExists,
+    Forbidden,
     GisError,
     LayerNotFound,
+    MethodNotAllowed,
     NotAcceptable,
     NotFound,
+    PayloadTooLarge,
+    PreconditionRequired,
     RequestError,
     SourceError,
     StoreError,
     StoreUnavailable,
+    UnsupportedMediaType,
 )
 
 LOG = logging.getLogger(__name__)
@@ -35,6 +42,13 @@ DEFAULT_STATUS_CODES: dict[type[Exception], int] = {
     BadRequest: 400,
     NotFound: 404,
     NotAcceptable: 406,
+    Forbidden: 403,
+    MethodNotAllowed: 405,
+    FeatureExists: 409,
+    EditConflict: 412,
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
+    PreconditionRequired: 428,
     LayerNotFound: 404,
     StoreUnavailable: 503,
     StoreError: 503,
@@ -100,7 +114,8 @@ def error_response(
         LOG.error("%s on %s: %s", type(exc).__name__, where, exc)
         return ogc_error(status, "NoApplicableCode", SERVER_ERROR)
     LOG.info("%s %s on %s: %s", status, exc.code, where, exc)
-    return ogc_error(status, exc.code, str(exc))
+    allow = getattr(exc, "allow", None)
+    return ogc_error(status, exc.code, str(exc), {"Allow": ", ".join(allow)} if allow else None)
 
 
 def unexpected(exc: BaseException, where: str) -> JSONResponse:

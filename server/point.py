@@ -123,12 +123,16 @@ def _feature(
 
 
 def _around(
-    store: Store, record: LayerRecord, plane: LocalPlane, select: tuple[str, ...], radius_m: float
+    store: Store,
+    record: LayerRecord,
+    plane: LocalPlane,
+    select: tuple[str, ...],
+    radius_m: float,
+    equals: tuple[tuple[str, Any], ...] = (),
 ) -> tuple[list[tuple[float, Any, dict, bytes | None]], bool]:
     """(distance, id, properties, wkb) of the features within ``radius_m``, nearest first."""
-    page = store.query(
-        record, Query(bbox=plane.box(radius_m), select=select, limit=MAX_FEATURES, with_count=True)
-    )
+    query = Query(bbox=plane.box(radius_m), equals=equals, select=select, limit=MAX_FEATURES, with_count=True)
+    page = store.query(record, query)
     if not page.ids:
         return [], False
     dist = plane.distances(page.wkb)
@@ -152,12 +156,17 @@ def _covers(box: tuple[float, float, float, float], bbox: tuple | None) -> bool:
 
 
 def _nearest(
-    store: Store, record: LayerRecord, plane: LocalPlane, select: tuple[str, ...], count: int
+    store: Store,
+    record: LayerRecord,
+    plane: LocalPlane,
+    select: tuple[str, ...],
+    count: int,
+    equals: tuple[tuple[str, Any], ...] = (),
 ) -> list[tuple[float, Any, dict, bytes | None]]:
     """The ``count`` nearest features: bbox queries growing from 1 km until they are certain."""
     radius = 1000.0
     while True:
-        rows, truncated = _around(store, record, plane, select, radius)
+        rows, truncated = _around(store, record, plane, select, radius, equals)
         if (
             len(rows) >= count
             or (_covers(plane.box(radius), record.bbox) and not truncated)
@@ -194,6 +203,36 @@ def _layer_report(
     }
 
 
+def _nearest_group(published: PublishedLayer, snapshot: Snapshot, plane: LocalPlane, count: int) -> dict:
+    """The nearest features of one layer; in 災害時モード only the open ones (with their status)."""
+    layer, record = published.definition, published.record
+    fields = _fields(layer, record, snapshot.audience)
+    select = tuple(n for n, _, _ in fields)
+    state = snapshot.disaster.get(layer.id)
+    if state is not None and state.open_count:
+        rows = sorted(
+            (
+                row
+                for value in state.open_values
+                for row in _nearest(snapshot.store, record, plane, select, count, ((state.field, value),))
+            ),
+            key=lambda row: row[0],
+        )[:count]
+    else:
+        rows = _nearest(snapshot.store, record, plane, select, count)
+    found = [_feature(layer, fields, fid, p, w, d) for d, fid, p, w in rows]
+    for feature in found:
+        feature["walk_min"] = math.ceil(feature["distance_m"] / WALK_M_PER_MIN)
+        if state is not None:
+            feature["status"] = next(
+                (p["value"] for p in feature["properties"] if p["name"] == state.field), None
+            )
+    group = {"layer": layer.id, "title": layer.title.model_dump(), "features": found}
+    if state is not None:
+        group["open_only"] = bool(state.open_count)
+    return group
+
+
 def point_report(
     snapshot: Snapshot,
     lat: float,
@@ -209,16 +248,13 @@ def point_report(
     layers, closest = [], []
     for published in snapshot.layers:
         layers.append(_layer_report(published, snapshot, plane, radius))
-        layer, record = published.definition, published.record
+        layer = published.definition
         if layer.geometry == "point" and NEAREST_KEYWORDS & set(layer.keywords) and nearest:
-            fields = _fields(layer, record, snapshot.audience)
-            rows = _nearest(snapshot.store, record, plane, tuple(n for n, _, _ in fields), nearest)
-            found = [_feature(layer, fields, fid, p, w, d) for d, fid, p, w in rows]
-            for feature in found:
-                feature["walk_min"] = math.ceil(feature["distance_m"] / WALK_M_PER_MIN)
-            closest.append({"layer": layer.id, "title": layer.title.model_dump(), "features": found})
+            closest.append(_nearest_group(published, snapshot, plane, nearest))
     return {
         "point": {"lat": lat, "lon": lon},
+        # 災害時モード: a shelter is open; the nearest lists of such layers show open ones only.
+        "disaster_mode": snapshot.disaster_active,
         "radius_m": radius,
         "distance": "straight-line",
         "walk_m_per_min": WALK_M_PER_MIN,

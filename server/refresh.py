@@ -32,6 +32,11 @@ class Refreshed(Generic[T]):
         self._made_for: Any = None
         self._checked_at = 0.0
 
+    @property
+    def value(self) -> T | None:
+        """The value made last (whatever its age), None before the first ``get``."""
+        return self._value
+
     def fresh(self) -> T | None:
         """The value if the counter was read within ``every`` (no lock, no I/O), else None."""
         if self._value is not None and time.monotonic() - self._checked_at < self.every:

@@ -15,13 +15,14 @@ live layers) means adding a field here, built in :func:`build_snapshot`.
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, get_args
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server.disaster import DisasterState, boundary, disaster_states
 from server.ogcapi.build import ApiBuild, build_api
 from server.placeindex import SearchIndex
 from server.rasters.published import PublishedRaster, visible_rasters
@@ -72,6 +73,9 @@ class Snapshot:
         tilesets: layer id -> its tile set for this audience.
         search: the place-name index of the searchable layers.
         rasters: the loaded raster layers the audience may see, in the one order.
+        boundary: the area live edits must stay inside (the city and a margin; a shapely
+            geometry), None when nothing is loaded.
+        disaster: layer id -> its 災害時モード state (layers with ``disaster_mode``).
     """
 
     audience: Access
@@ -85,10 +89,17 @@ class Snapshot:
     tilesets: Mapping[str, TileSet]
     search: SearchIndex
     rasters: tuple[PublishedRaster, ...] = ()
+    boundary: Any = None
+    disaster: Mapping[str, DisasterState] = field(default_factory=dict)
 
     def raster(self, layer_id: str) -> PublishedRaster | None:
         """One raster layer by id, None when this audience may not see it (or it has no data)."""
         return next((raster for raster in self.rasters if raster.id == layer_id), None)
+
+    @property
+    def disaster_active(self) -> bool:
+        """Whether any layer is in 災害時モード (a shelter is open)."""
+        return any(state.open_count for state in self.disaster.values())
 
     def layer(self, layer_id: str) -> PublishedLayer | None:
         """One layer by id, None when this audience may not see it (or it has no data)."""
@@ -144,8 +155,40 @@ def _tilesets(layers: tuple[PublishedLayer, ...], audience: Access) -> dict[str,
     return sets
 
 
-def build_snapshot(settings: Settings, store: Store, audience: Access, generation: Any) -> Snapshot:
-    """Read the definitions and the registry once and make everything ``audience`` sees from them."""
+def _same_api(
+    previous: "Snapshot | None", layers: tuple[PublishedLayer, ...], rasters: tuple, generation: tuple
+) -> bool:
+    """Whether ``previous``'s pygeoapi API still fits: only live edits happened since (same
+    definitions, versions and extents). Making it costs ~0.5 s; an edit must not."""
+    if previous is None or previous.generation[1:] != generation[1:]:
+        return False
+
+    def shape(of: tuple[PublishedLayer, ...]) -> list[tuple]:
+        return [(p.id, p.record.version, p.record.bbox) for p in of]
+
+    same_rasters = [(r.id, r.record.version) for r in previous.rasters] == [
+        (r.id, r.record.version) for r in rasters
+    ]
+    return shape(previous.layers) == shape(layers) and same_rasters
+
+
+def _api(
+    settings: Settings, layers, audience: Access, base_url: str, previous, generation, rasters
+) -> ApiBuild:
+    records = {layer.id: layer.record for layer in layers}
+    if _same_api(previous, layers, rasters, generation):
+        return ApiBuild(previous.api.api, records, previous.api.documents, previous.api.live)
+    definitions = [(layer.definition, layer.record) for layer in layers]
+    return build_api(settings, definitions, audience, base_url, rasters)
+
+
+def build_snapshot(
+    settings: Settings, store: Store, audience: Access, generation: Any, previous: "Snapshot | None" = None
+) -> Snapshot:
+    """Read the definitions and the registry once and make everything ``audience`` sees from them.
+
+    ``previous``: the snapshot this one replaces; what did not change since is taken from it.
+    """
     started = time.perf_counter()
     catalog = cached_catalog(settings.layers_dir)
     records = {r.layer_id: r for r in store.layers()}
@@ -164,11 +207,11 @@ def build_snapshot(settings: Settings, store: Store, audience: Access, generatio
         layers=layers,
         departments=departments,
         area=area,
-        api=build_api(
-            settings, [(layer.definition, layer.record) for layer in layers], audience, base_url, rasters
-        ),
+        api=_api(settings, layers, audience, base_url, previous, generation, rasters),
         tilesets=_tilesets(layers, audience),
         search=SearchIndex.build(store, layers, audience, area),
+        boundary=boundary(settings, store, layers, area, previous),
+        disaster=disaster_states(store, layers),
         rasters=rasters,
     )
     LOG.info(
@@ -203,7 +246,11 @@ class Snapshots:
         return (self.store.generation(), catalog_signature(self.settings.layers_dir))
 
     def _maker(self, audience: Access) -> Callable[[tuple], Snapshot]:
-        return lambda generation: build_snapshot(self.settings, self.store, audience, generation)
+        def make(generation: tuple) -> Snapshot:
+            previous = self._current[audience].value
+            return build_snapshot(self.settings, self.store, audience, generation, previous)
+
+        return make
 
     def get(self, audience: Access) -> Snapshot:
         """The current snapshot (rebuilt first when the generation moved)."""

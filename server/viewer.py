@@ -11,7 +11,7 @@ from server.rasters.viewer import raster_entry
 from server.snapshot import PREFIXES, Snapshot, Snapshots, audience_endpoint
 from server.tiles.documents import tilejson
 from server.vendor import VendorFiles, vendor_files
-from tsukuba_gis.layerdef import Access, LayerDef
+from tsukuba_gis.layerdef import Access, FieldDef, LayerDef
 from tsukuba_gis.settings import Settings
 
 GSI_CREDIT = '<a href="https://maps.gsi.go.jp/development/ichiran.html" target="_blank">地理院タイル</a>'
@@ -66,18 +66,52 @@ def basemaps(settings: Settings) -> list[dict[str, Any]]:
     ]
 
 
-def _layer(layer: LayerDef, audience: Access) -> dict[str, Any]:
+def _field(field: FieldDef) -> dict[str, Any]:
+    found: dict[str, Any] = {"name": field.name, "label": field.label.model_dump()}
+    if field.values is not None:
+        found["values"] = field.values
+    return found
+
+
+def _editable(layer: LayerDef) -> dict[str, Any] | None:
+    """What the staff viewer's edit mode offers (the server checks every edit again)."""
+    editable = layer.editable
+    if editable is None:
+        return None
+    types = {f.name: f for f in layer.fields}
     return {
+        "departments": layer.editors,
+        "id_field": layer.id_field,
+        "fields": [
+            {**_field(types[n]), "type": types[n].type, "max_length": types[n].max_length}
+            for n in editable.fields
+        ],
+        "updated_field": editable.updated_field,
+        "geometry": editable.geometry,
+        "create": editable.create,
+        "delete": editable.delete,
+    }
+
+
+def _layer(layer: LayerDef, audience: Access) -> dict[str, Any]:
+    entry = {
         "department": layer.department,
         "title": layer.title.model_dump(),
         "geometry": layer.geometry,
         "synthetic": layer.synthetic,
         "title_field": layer.title_field,
         "style": layer.style.model_dump(),
-        "fields": [{"name": f.name, "label": f.label.model_dump()} for f in layer.fields_for(audience)],
+        "fields": [_field(f) for f in layer.fields_for(audience)],
         "attribution": layer.license.attribution.model_dump(),
         "license": {"id": layer.license.id, "url": layer.license.url},
     }
+    if layer.editable is not None:
+        entry["live"] = True  # residents' viewers follow its edits through live.json
+        if audience == "internal":
+            entry["editable"] = _editable(layer)
+    if layer.disaster_mode is not None:
+        entry["disaster_mode"] = layer.disaster_mode.model_dump()
+    return entry
 
 
 def _with_tiles(snapshot: Snapshot, layer: LayerDef) -> dict[str, Any]:
@@ -112,7 +146,8 @@ def viewer_config(settings: Settings, snapshot: Snapshot) -> dict[str, Any]:
         "rasters": {raster.id: raster_entry(raster, PREFIXES[audience]) for raster in snapshot.rasters},
         # Staff search and point reports also see internal layers, behind the same wall.
         "endpoints": {
-            name: f"{PREFIXES[audience].removesuffix('/api')}/{name}" for name in ("search", "point")
+            name: f"{PREFIXES[audience].removesuffix('/api')}/{path}"
+            for name, path in (("search", "search"), ("point", "point"), ("live", "live.json"))
         },
     }
 

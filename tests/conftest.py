@@ -54,8 +54,10 @@ def start_server():
     """Start ``tsukuba-gis serve`` processes (data dir, more environment); stopped at the end."""
     servers: list[LiveServer] = []
 
-    def start(data_dir: Path, env: dict[str, str] | None = None) -> LiveServer:
-        servers.append(LiveServer(data_dir, env))
+    def start(
+        data_dir: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = (), timeout: float = 30.0
+    ) -> LiveServer:
+        servers.append(LiveServer(data_dir, env, args, timeout))
         return servers[-1]
 
     yield start

@@ -41,7 +41,13 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
 class LiveServer:
     """A ``tsukuba-gis serve`` process on a free loopback port."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+        timeout: float = 30.0,
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cli = shutil.which("tsukuba-gis") or str(Path(sys.executable).parent / "tsukuba-gis")
@@ -49,14 +55,14 @@ class LiveServer:
         environ.pop("TSUKUBA_GIS_PUBLIC_URL", None)
         self.log = open(data_dir / f"server-{self.port}.log", "w")
         self.process = subprocess.Popen(
-            [cli, "serve", "--port", str(self.port)],
+            [cli, "serve", "--port", str(self.port), *args],
             env=environ,
             stdout=self.log,
             stderr=subprocess.STDOUT,
             cwd=PROJECT_ROOT,
         )
         try:
-            wait_http(f"{self.url}/health")
+            wait_http(f"{self.url}/health", timeout)
         except TimeoutError:
             self.stop()
             raise

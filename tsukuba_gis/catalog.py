@@ -153,7 +153,23 @@ def load_catalog(layers_dir: Path, sources_dir: Path | None = None) -> Catalog:
         for path in sorted(dept_dir.glob("*.yaml")):
             if path.name != DEPARTMENT_FILE:
                 _add_layer(catalog, path, dept_dir.name, sources_dir)
+    _check_editors(catalog)
     return catalog
+
+
+def _check_editors(catalog: Catalog) -> None:
+    """Every department named as editor of a layer exists (a typo would lock its staff out)."""
+    for layer in catalog.layers.values():
+        unknown = [d for d in layer.editors if d not in catalog.departments]
+        if unknown:
+            known = ", ".join(sorted(catalog.departments))
+            catalog.problems.append(
+                Problem(
+                    catalog.files[layer.id],
+                    1,
+                    f"editable.departments: no department {', '.join(unknown)} (known: {known})",
+                )
+            )
 
 
 _CACHE: dict[Path, tuple[tuple, Catalog]] = {}

@@ -83,3 +83,57 @@ class NotFound(RequestError):
 
 class NotAcceptable(RequestError):
     """No representation of the resource in the format asked for."""
+
+
+class Forbidden(RequestError):
+    """The caller may not do this (answered 403 with the reason)."""
+
+    code = "Forbidden"
+
+
+class MethodNotAllowed(RequestError):
+    """The resource does not take this method (answered 405), e.g. a write on a read-only layer.
+
+    Attributes:
+        allow: the methods it does take (the ``Allow`` header).
+    """
+
+    code = "InvalidOperation"
+
+    def __init__(self, description: str, allow: tuple[str, ...] = ("GET", "HEAD", "OPTIONS")):
+        super().__init__(description)
+        self.allow = allow
+
+
+class PayloadTooLarge(RequestError):
+    """A request body over the limit (answered 413)."""
+
+    code = "PayloadTooLarge"
+
+
+class UnsupportedMediaType(RequestError):
+    """A request body in a media type the route does not read (answered 415)."""
+
+    code = "UnsupportedMediaType"
+
+
+class PreconditionRequired(RequestError):
+    """A write without the ``If-Match`` it needs (answered 428)."""
+
+    code = "PreconditionRequired"
+
+
+class EditConflict(RequestError):
+    """The feature changed since the caller read it (another edit, a reload): answered 412."""
+
+    code = "PreconditionFailed"
+
+
+class FeatureNotFound(NotFound):
+    """No feature with this id in the layer's current version."""
+
+
+class FeatureExists(RequestError):
+    """A feature with this id already exists (answered 409)."""
+
+    code = "Conflict"

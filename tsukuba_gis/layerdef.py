@@ -118,8 +118,13 @@ class FieldDef(Strict):
         access: ``internal`` fields never leave the staff side.
         explain: the value in plain words, ``{value}`` standing for it (e.g. 建蔽率:
             「敷地の{value}%まで建物で覆えます」), for the point report.
-        values: words per published value (its name in each language, what it means, what
+        meanings: words per published value (its name in each language, what it means, what
             to do), keyed by the value as text.
+        live: no source column: the value is set by staff edits (``editable``) and survives an
+            ETL reload; ``value`` is what a new feature starts with (e.g. 未開設).
+        values: the only values an edit may set (e.g. 未開設, 開設, 満員, 閉鎖).
+        max_length: the longest text an edit may set (characters).
+        minimum, maximum: the range an edit may set for a number.
     """
 
     name: str
@@ -132,7 +137,13 @@ class FieldDef(Strict):
     codes: dict[str, str] | None = None
     codelist: str | None = None
     explain: I18n | None = Field(default=None, exclude_if=lambda v: v is None)
-    values: dict[str, ValueText] | None = Field(default=None, exclude_if=lambda v: v is None)
+    meanings: dict[str, ValueText] | None = Field(default=None, exclude_if=lambda v: v is None)
+    # Edit rules: left out of dumps while unset, so existing definitions keep their checksums.
+    live: bool = Field(default=False, exclude_if=lambda v: not v)
+    values: list[str | int | float] | None = Field(default=None, min_length=1, exclude_if=lambda v: v is None)
+    max_length: int | None = Field(default=None, ge=1, exclude_if=lambda v: v is None)
+    minimum: float | None = Field(default=None, exclude_if=lambda v: v is None)
+    maximum: float | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @field_validator("codelist")
     @classmethod
@@ -148,7 +159,7 @@ class FieldDef(Strict):
             raise ValueError(f"{value!r} is reserved")
         return value
 
-    @field_validator("codes", "values", mode="before")
+    @field_validator("codes", "meanings", mode="before")
     @classmethod
     def _code_keys(cls, value: Any) -> Any:
         # YAML reads `1: 第1種...` with an integer key; codes compare as text.
@@ -156,12 +167,32 @@ class FieldDef(Strict):
             return {str(k): v if isinstance(v, dict) else str(v) for k, v in value.items()}
         return value
 
+    @model_validator(mode="after")
+    def _live_has_no_source(self) -> "FieldDef":
+        if self.live and self.source is not None:
+            raise ValueError(f"{self.name}: a live field has no source column (drop source:)")
+        for value in self.values or []:
+            if not _fits(self.type, value):
+                raise ValueError(f"{self.name}: allowed value {value!r} is not a {self.type}")
+        return self
+
     @property
     def source_column(self) -> str | None:
-        """The source column this field reads (None for constants)."""
-        if self.value is not None:
+        """The source column this field reads (None for constants and live fields)."""
+        if self.live or self.value is not None:
             return None
         return self.source or self.name
+
+
+def _fits(kind: FieldType, value: Any) -> bool:
+    """Whether an allowed value of a definition has the field's type."""
+    if kind in ("string", "date"):
+        return isinstance(value, str)
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, bool)
 
 
 class Category(Strict):
@@ -210,6 +241,47 @@ class OpenDataDef(Strict):
     standard: StandardDataset | None = None
 
 
+ReloadRule = Literal["keep_live", "source_wins"]
+
+
+class EditableDef(Strict):
+    """What staff may change live, through the staff OGC API (Features Part 4), and who.
+
+    Attributes:
+        departments: the departments whose staff may edit (default: the layer's own); admins
+            always may.
+        fields: the fields an edit may set (never the id field).
+        updated_field: a live string field the server sets to the time of every edit.
+        geometry: staff may move features and must give the geometry of new ones.
+        create, delete: staff may add and remove features.
+        reload: what an ETL reload does with the edits made since the last load:
+            ``keep_live`` keeps every live field's value (matched by ``id_field``) and the
+            features staff added that the source does not have; ``source_wins`` starts again
+            from the source. Either way every edit the reload replaces gets a line in the report.
+    """
+
+    departments: list[str] | None = Field(default=None, min_length=1)
+    fields: list[str] = Field(min_length=1)
+    updated_field: str | None = None
+    geometry: bool = True
+    create: bool = True
+    delete: bool = True
+    reload: ReloadRule = "keep_live"
+
+
+class DisasterModeDef(Strict):
+    """災害時モード: while any feature has one of the ``open`` values of ``field``, residents see
+    those features first, and the point report's nearest list shows only them.
+
+    Attributes:
+        field: the status field (with ``values``), e.g. ``status``.
+        open: the values that count as open (e.g. 開設, 満員).
+    """
+
+    field: str
+    open: list[str] = Field(min_length=1)
+
+
 class LayerDef(Strict):
     """One published layer, as described in ``layers/<department>/<id>.yaml``."""
 
@@ -238,6 +310,8 @@ class LayerDef(Strict):
     # Tile choices do not change the data: kept out of dumps (and the definition checksum);
     # the tile set's key carries them, so a change rebuilds the tiles only.
     tiles: TilesDef = Field(default=TilesDef(), exclude=True)
+    editable: EditableDef | None = Field(default=None, exclude_if=lambda v: v is None)
+    disaster_mode: DisasterModeDef | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @model_validator(mode="before")
     @classmethod
@@ -272,6 +346,10 @@ class LayerDef(Strict):
         self._presentation(names)
         if self.synthetic and "サンプル" not in self.title.ja:
             raise ValueError("a synthetic layer must say サンプル（架空） in its Japanese title")
+        if self.editable is not None:
+            _check_editable(self, self.editable)
+        if self.disaster_mode is not None:
+            _check_disaster_mode(self, self.disaster_mode)
         return self
 
     def _presentation(self, names: list[str]) -> None:
@@ -285,6 +363,21 @@ class LayerDef(Strict):
             if types.get(flag) != "boolean":
                 raise ValueError(f"report.shelter_flags.{hazard}: {flag!r} is not a boolean field")
 
+    @property
+    def editors(self) -> list[str]:
+        """The departments whose staff may edit this layer (none when it is not editable)."""
+        if self.editable is None:
+            return []
+        return self.editable.departments or [self.department]
+
+    def field(self, name: str) -> FieldDef | None:
+        """One field by name."""
+        return next((f for f in self.fields if f.name == name), None)
+
+    def live_fields(self) -> list[FieldDef]:
+        """The fields set only by edits (kept across reloads by ``editable.reload``)."""
+        return [f for f in self.fields if f.live]
+
     def public_fields(self) -> list[FieldDef]:
         """The fields the public side may show."""
         return [f for f in self.fields if f.access == "public"]
@@ -292,6 +385,33 @@ class LayerDef(Strict):
     def fields_for(self, audience: Access) -> list[FieldDef]:
         """The fields an audience sees: everything for staff, public fields for the world."""
         return self.fields if audience == "internal" else self.public_fields()
+
+
+def _check_editable(layer: "LayerDef", editable: EditableDef) -> None:
+    names = {f.name: f for f in layer.fields}
+    if layer.id_field is None:
+        raise ValueError("an editable layer needs id_field (edits and reloads match features by it)")
+    unknown = [n for n in editable.fields if n not in names]
+    if unknown:
+        raise ValueError(f"editable.fields: not fields of this layer: {', '.join(unknown)}")
+    if layer.id_field in editable.fields:
+        raise ValueError(f"editable.fields: the id field {layer.id_field!r} cannot be edited")
+    stamp = editable.updated_field
+    if stamp is not None:
+        spec = names.get(stamp)
+        if spec is None or not spec.live or spec.type != "string":
+            raise ValueError(f"editable.updated_field {stamp!r} must be a live string field of this layer")
+        if stamp in editable.fields:
+            raise ValueError(f"editable.updated_field {stamp!r} is set by the server, not by edits")
+
+
+def _check_disaster_mode(layer: "LayerDef", mode: DisasterModeDef) -> None:
+    spec = layer.field(mode.field)
+    if spec is None or spec.values is None:
+        raise ValueError(f"disaster_mode.field {mode.field!r} must be a field with values:")
+    missing = [v for v in mode.open if v not in spec.values]
+    if missing:
+        raise ValueError(f"disaster_mode.open: not among {mode.field}'s values: {', '.join(missing)}")
 
 
 class Department(Strict):

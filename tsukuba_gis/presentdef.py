@@ -1,7 +1,7 @@
 """How a layer is presented to residents: its place in the point report, and in the place search.
 
 Both are optional blocks of a layer definition (``report:``, ``search:``), next to the fields'
-plain-language words (``FieldDef.explain``, ``FieldDef.values``).
+plain-language words (``FieldDef.explain``, ``FieldDef.meanings``).
 """
 
 from typing import Literal

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
         raster_cache_mb: GDAL's block cache during raster loads (keeps memory flat).
         raster_compression: the COGs' lossless compression (DEFLATE reads everywhere; ZSTD
             is faster but needs GDAL >= 2.3 on the reader's side).
+        city_boundary_layer: the layer whose areas live edits must stay inside (with
+            ``edit_area_margin_m``); the loaded layers' extent when it is not loaded.
+        opendata_debounce_s: after a live edit, the open-data files of the layer are written
+            again once no edit came for this long (and at the latest ``opendata_max_delay_s``
+            after the first unpublished one), by ``tsukuba-gis serve``.
     """
 
     model_config = SettingsConfigDict(env_prefix="TSUKUBA_GIS_", env_file=".env", extra="ignore")
@@ -56,6 +61,10 @@ class Settings(BaseSettings):
     raster_max_bytes: int = Field(default=16 * 1024**3, ge=1)
     raster_cache_mb: int = Field(default=256, ge=16)
     raster_compression: Literal["DEFLATE", "ZSTD"] = "DEFLATE"
+    city_boundary_layer: str = "city_boundary"
+    edit_area_margin_m: float = Field(default=200, ge=0)
+    opendata_debounce_s: float = Field(default=1.0, ge=0)
+    opendata_max_delay_s: float = Field(default=3.0, ge=0)
 
     @field_validator("public_url")
     @classmethod

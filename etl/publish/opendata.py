@@ -75,6 +75,8 @@ def publication_key(settings: Settings, layer: LayerDef, record: LayerRecord) ->
         settings.city_code,
         settings.city_name_ja,
     ]
+    if record.edit_seq:  # live edits change the data of a version (left out at 0: keys stay)
+        parts.append(f"edit {record.edit_seq}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
 
 
@@ -115,6 +117,8 @@ def _publish(
         "key": key,
         "directory": final.name,
         "loaded_at": record.loaded_at,
+        "edit_seq": record.edit_seq,
+        "edited_at": record.edited_at,
         "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "feature_count": count,
         "geometry": layer.geometry,

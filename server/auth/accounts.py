@@ -9,6 +9,7 @@ import importlib
 import re
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -17,6 +18,11 @@ from tsukuba_gis.errors import GisError
 Role = Literal["staff", "admin"]
 ROLES: tuple[Role, ...] = ("staff", "admin")
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
+DEPARTMENT = re.compile(r"^[a-z][a-z0-9_]{0,62}$")  # a folder of layers/
+# What a personal token may do: read (the default), edit (writes need If-Match), or edit
+# without If-Match for clients that never send one (QGIS's OAPIF provider): last write wins.
+TokenScope = Literal["read", "edit", "edit-unconditional"]
+TOKEN_SCOPES: tuple[TokenScope, ...] = ("read", "edit", "edit-unconditional")
 
 # scheme -> "module:Class", as the layer store registry does.
 ACCOUNT_STORES: dict[str, str] = {
@@ -30,13 +36,14 @@ class AccountError(GisError):
 
 @dataclass(frozen=True)
 class User:
-    """A local staff account."""
+    """A local staff account; ``departments`` are those whose layers the user may edit."""
 
     username: str
     role: Role
     password_hash: str
     created: float
     password_changed: float
+    departments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,8 @@ class TokenRecord:
     expires: float | None = None
     revoked: float | None = None
     last_used: float | None = None
+    scope: TokenScope = "read"
+    departments: tuple[str, ...] | None = None  # None: the user's; else a subset of them
 
     def status(self, now: float | None = None) -> str:
         """``active``, ``expired`` or ``revoked``."""
@@ -72,6 +81,15 @@ class SessionRecord:
     created: float
     last_seen: float
     expires: float
+
+
+def normalize_departments(departments: Sequence[str]) -> tuple[str, ...]:
+    """Department ids, sorted and unique, or an AccountError naming a malformed one."""
+    found = sorted({d.strip().lower() for d in departments if d.strip()})
+    bad = [d for d in found if not DEPARTMENT.match(d)]
+    if bad:
+        raise AccountError(f"not a department id (a folder of layers/): {', '.join(bad)}")
+    return tuple(found)
 
 
 def normalize_username(username: str) -> str:
@@ -100,8 +118,14 @@ class AccountStore(ABC):
 
     # -- users
     @abstractmethod
-    def add_user(self, username: str, role: Role, password_hash: str) -> User:
+    def add_user(
+        self, username: str, role: Role, password_hash: str, departments: Sequence[str] = ()
+    ) -> User:
         """Create an account; AccountError if the name is taken."""
+
+    @abstractmethod
+    def set_departments(self, username: str, departments: Sequence[str]) -> bool:
+        """Replace the departments of an account; False if no such user."""
 
     @abstractmethod
     def get_user(self, username: str) -> User | None:

@@ -3,13 +3,21 @@
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from server.auth.accounts import AccountError, AccountStore, Role, SessionRecord, TokenRecord, User
+from server.auth.accounts import (
+    AccountError,
+    AccountStore,
+    Role,
+    SessionRecord,
+    TokenRecord,
+    User,
+    normalize_departments,
+)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS users (
         username TEXT PRIMARY KEY, role TEXT NOT NULL CHECK (role IN ('staff', 'admin')),
@@ -29,8 +37,36 @@ SCHEMA = [
         locked_until REAL NOT NULL DEFAULT 0)""",
     "CREATE INDEX IF NOT EXISTS tokens_user ON tokens (username)",
 ]
-USER_COLUMNS = "username, role, password_hash, created, password_changed"
-TOKEN_COLUMNS = "id, username, name, digest, created, expires, revoked, last_used"
+# Version 2 (issue 13): departments of users and tokens (comma-separated ids), token scopes.
+# Tokens made before could only read (nothing could be written then): they stay read-only.
+MIGRATIONS = {
+    2: [
+        "ALTER TABLE users ADD COLUMN departments TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'read'"
+        " CHECK (scope IN ('read', 'edit', 'edit-unconditional'))",
+        "ALTER TABLE tokens ADD COLUMN departments TEXT",
+    ],
+}
+USER_COLUMNS = "username, role, password_hash, created, password_changed, departments"
+TOKEN_COLUMNS = "id, username, name, digest, created, expires, revoked, last_used, scope, departments"
+
+
+def _joined(departments: Sequence[str] | None) -> str | None:
+    return None if departments is None else ",".join(departments)
+
+
+def _split(text: str | None) -> tuple[str, ...] | None:
+    return None if text is None else tuple(d for d in text.split(",") if d)
+
+
+def _user(row: tuple) -> User:
+    return User(*row[:5], departments=_split(row[5]) or ())
+
+
+def _token(row: tuple) -> TokenRecord:
+    return TokenRecord(*row[:8], scope=row[8], departments=_split(row[9]))
+
+
 SESSION_COLUMNS = "digest, username, csrf_token, created, last_seen, expires"
 
 
@@ -87,37 +123,51 @@ class SQLiteAccountStore(AccountStore):
             if con.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
                 return
             con.execute("BEGIN IMMEDIATE")
-            for statement in SCHEMA:
-                con.execute(statement)
+            version = con.execute("PRAGMA user_version").fetchone()[0]  # again, under the lock
+            if version < 1:
+                for statement in SCHEMA:
+                    con.execute(statement)
+            for number in range(max(version, 1) + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[number]:
+                    con.execute(statement)
             con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             con.execute("COMMIT")
 
     # -- users -------------------------------------------------------------------------------
 
-    def add_user(self, username: str, role: Role, password_hash: str) -> User:
+    def add_user(
+        self, username: str, role: Role, password_hash: str, departments: Sequence[str] = ()
+    ) -> User:
         """Create an account; AccountError if the name is taken."""
         now = time.time()
-        user = User(username, role, password_hash, now, now)
+        user = User(username, role, password_hash, now, now, normalize_departments(departments))
         try:
             with self._transaction() as con:
                 con.execute(
-                    f"INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
-                    (user.username, user.role, user.password_hash, now, now),
+                    f"INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                    (user.username, user.role, user.password_hash, now, now, _joined(user.departments)),
                 )
         except sqlite3.IntegrityError:
             raise AccountError(f"user {username!r} already exists") from None
         return user
 
+    def set_departments(self, username: str, departments: Sequence[str]) -> bool:
+        """Replace the departments of an account (its tokens keep their own subsets)."""
+        joined = _joined(normalize_departments(departments))
+        with self._transaction() as con:
+            changed = con.execute("UPDATE users SET departments = ? WHERE username = ?", (joined, username))
+        return changed.rowcount > 0
+
     def get_user(self, username: str) -> User | None:
         """One account, or None."""
         with self._db() as con:
             row = con.execute(f"SELECT {USER_COLUMNS} FROM users WHERE username = ?", (username,)).fetchone()
-        return User(*row) if row else None
+        return _user(row) if row else None
 
     def list_users(self) -> list[User]:
         """Every account, by name."""
         with self._db() as con:
-            return [User(*r) for r in con.execute(f"SELECT {USER_COLUMNS} FROM users ORDER BY 1")]
+            return [_user(r) for r in con.execute(f"SELECT {USER_COLUMNS} FROM users ORDER BY 1")]
 
     def remove_user(self, username: str) -> bool:
         """Delete an account with its tokens and sessions (foreign keys cascade)."""
@@ -141,7 +191,7 @@ class SQLiteAccountStore(AccountStore):
         try:
             with self._transaction() as con:
                 con.execute(
-                    f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         token.id,
                         token.username,
@@ -151,6 +201,8 @@ class SQLiteAccountStore(AccountStore):
                         token.expires,
                         token.revoked,
                         token.last_used,
+                        token.scope,
+                        _joined(token.departments),
                     ),
                 )
         except sqlite3.IntegrityError:
@@ -160,7 +212,7 @@ class SQLiteAccountStore(AccountStore):
         """One token record by id."""
         with self._db() as con:
             row = con.execute(f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?", (token_id,)).fetchone()
-        return TokenRecord(*row) if row else None
+        return _token(row) if row else None
 
     def list_tokens(self, username: str | None = None) -> list[TokenRecord]:
         """Token records (of one user), newest first."""
@@ -169,7 +221,7 @@ class SQLiteAccountStore(AccountStore):
             rows = con.execute(
                 f"SELECT {TOKEN_COLUMNS} FROM tokens {where} ORDER BY created DESC", args
             ).fetchall()
-        return [TokenRecord(*r) for r in rows]
+        return [_token(r) for r in rows]
 
     def revoke_token(self, token_id: str, when: float) -> bool:
         """Mark a token revoked; False if there is no such unrevoked token."""

@@ -78,8 +78,9 @@ def audit(
     user: str | None = None,
     role: str | None = None,
     method: str | None = None,
+    departments: tuple[str, ...] | None = None,
 ) -> None:
-    """Write one audit line."""
+    """Write one audit line (``departments``: the principal's, naming who may edit what)."""
     path = conn.url.path
     collection = COLLECTION.search(path)
     record = {
@@ -88,6 +89,7 @@ def audit(
         "user": user,
         "role": role,
         "auth": method,
+        "departments": list(departments) if departments is not None else None,
         "client": conn.client.host if conn.client else None,
         "method": conn.scope.get("method"),
         "path": path,

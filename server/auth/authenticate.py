@@ -12,7 +12,7 @@ from typing import Literal
 from starlette.requests import HTTPConnection
 
 from server.auth import tokens
-from server.auth.accounts import AccountStore, Role, SessionRecord, User
+from server.auth.accounts import AccountStore, Role, SessionRecord, TokenRecord, TokenScope, User
 from server.auth.lockout import Throttle
 from server.auth.oidc import NoStaffRole, OIDCVerifier, TokenRejected
 from server.auth.passwords import Passwords
@@ -29,13 +29,28 @@ TOUCH_TOKEN_EVERY_S = 60
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated staff member and how they proved it."""
+    """An authenticated staff member and how they proved it.
+
+    Attributes:
+        departments: whose layers they may edit (admins: every editable layer).
+        scope: what the credential allows: ``read`` (a read-only token), ``edit``, or
+            ``edit-unconditional`` (a token for a client that sends no If-Match).
+    """
 
     username: str
     role: Role
     method: Method
     session: SessionRecord | None = None
     token_id: str | None = None
+    departments: tuple[str, ...] = ()
+    scope: TokenScope = "edit"
+
+
+def token_departments(token: TokenRecord, user: User) -> tuple[str, ...]:
+    """A token's departments: its own subset of the user's, or the user's (never more)."""
+    if token.departments is None:
+        return user.departments
+    return tuple(d for d in token.departments if d in user.departments)
 
 
 class AuthFailure(GisError):
@@ -99,7 +114,9 @@ class Authenticator:
         session = self.sessions.resolve(conn)
         user = self.store.get_user(session.username) if session else None
         if session and user:
-            return Principal(user.username, user.role, "session", session=session)
+            return Principal(
+                user.username, user.role, "session", session=session, departments=user.departments
+            )
         raise AuthFailure(
             401, "AuthenticationRequired", "staff only: sign in, or send HTTP Basic credentials or a token"
         )
@@ -112,7 +129,7 @@ class Authenticator:
         if scheme == "basic":
             username, password = _parse_basic(value)
             user = self.check_password(username, password, client_address(conn), cache=True)
-            return Principal(user.username, user.role, "basic")
+            return Principal(user.username, user.role, "basic", departments=user.departments)
         if scheme == "bearer" and value.startswith(tokens.TOKEN_PREFIX + "_"):
             return self._token(value)
         if scheme == "bearer" and self.oidc is not None and value.count(".") == 2:
@@ -163,7 +180,14 @@ class Authenticator:
             raise AuthFailure(401, "InvalidCredentials", f"token {status}")
         if record.last_used is None or now - record.last_used > TOUCH_TOKEN_EVERY_S:
             self.store.touch_token(record.id, now)
-        return Principal(user.username, user.role, "token", token_id=record.id)
+        return Principal(
+            user.username,
+            user.role,
+            "token",
+            token_id=record.id,
+            departments=token_departments(record, user),
+            scope=record.scope,
+        )
 
     def _jwt(self, value: str) -> Principal:
         assert self.oidc is not None
@@ -173,4 +197,4 @@ class Authenticator:
             raise AuthFailure(401, "InvalidCredentials", f"invalid token: {err}") from None
         except NoStaffRole:
             raise AuthFailure(403, "Forbidden", "this account has no staff role here") from None
-        return Principal(username, role, "oidc")
+        return Principal(username, role, "oidc", departments=self.oidc.departments(value))

@@ -61,4 +61,12 @@ class RequireStaff:
         try:
             await self.app(scope, receive, send_private)
         finally:
-            audit("access", conn, status[0], principal.username, principal.role, principal.method)
+            audit(
+                "access",
+                conn,
+                status[0],
+                principal.username,
+                principal.role,
+                principal.method,
+                principal.departments,
+            )

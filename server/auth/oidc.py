@@ -45,6 +45,16 @@ class OIDCVerifier:
             settings.oidc_jwks_url, cache_jwk_set=True, lifespan=max(settings.oidc_jwks_cache_s, 1), timeout=5
         )
 
+    def departments(self, token: str) -> tuple[str, ...]:
+        """The departments claim (``TSUKUBA_GIS_AUTH_OIDC_DEPARTMENT_CLAIM``) of a token that
+        ``verify`` accepted: a list of ids or one id; none when absent."""
+        claims = jwt.decode(token, options={"verify_signature": False})  # verified just before
+        claimed = _claim(claims, self.settings.oidc_department_claim)
+        claimed = [claimed] if isinstance(claimed, str) else claimed
+        if not isinstance(claimed, list):
+            return ()
+        return tuple(sorted({d.strip().lower() for d in claimed if isinstance(d, str) and d.strip()}))
+
     def verify(self, token: str) -> tuple[str, Role]:
         """(user name, role) from a valid token; TokenRejected or NoStaffRole otherwise."""
         s = self.settings

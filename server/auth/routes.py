@@ -57,6 +57,9 @@ def _me(principal: Principal, session: SessionRecord | None, attempts: list[Atte
         "user": principal.username,
         "role": principal.role,
         "auth": principal.method,
+        # Whose layers they may edit (the viewer offers its edit mode on those; the server decides).
+        "departments": list(principal.departments),
+        "scope": principal.scope,
         "csrf_token": session.csrf_token if session else None,
         "expires": session.expires if session else None,
         # The holder sees who has been trying their name (OWASP: tell the user about failures).
@@ -99,7 +102,9 @@ def auth_app(authenticator: Authenticator, trusted: frozenset[str]) -> Starlette
             await run_in_threadpool(sessions.end, previous)
         # Always a fresh id: a cookie the browser brought (perhaps planted) is never promoted.
         session_id, record = await run_in_threadpool(sessions.start, user.username)
-        principal = Principal(user.username, user.role, "session", session=record)
+        principal = Principal(
+            user.username, user.role, "session", session=record, departments=user.departments
+        )
         audit("login", request, 200, user.username, user.role, "password")
         response = JSONResponse(_me(principal, record), headers=NO_STORE)
         sessions.set_cookie(response, request, session_id)

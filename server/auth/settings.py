@@ -59,6 +59,7 @@ class AuthSettings(BaseSettings):
     oidc_jwks_url: str | None = None
     oidc_username_claim: str = "preferred_username"
     oidc_role_claim: str = "roles"  # a dotted path: Keycloak has realm_access.roles
+    oidc_department_claim: str = "departments"  # ids of layers/ folders whose layers they edit
     oidc_staff_roles: list[str] = ["staff"]
     oidc_admin_roles: list[str] = ["admin"]
     oidc_leeway_s: float = Field(default=30, ge=0, le=300)

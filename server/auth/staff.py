@@ -7,7 +7,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
-from server import search, viewer
+from server import live, search, viewer
 from server.auth.accounts import open_account_store
 from server.auth.audit import open_audit_log, redact_access_log
 from server.auth.authenticate import Authenticator
@@ -30,6 +30,7 @@ def staff_app(snapshots: Snapshots, staff_api: ASGIApp) -> Starlette:
         Route("/viewer-config.json", viewer.config_endpoint(snapshots, "internal")),
         Route("/search", search.endpoint(snapshots, "internal")),
         Route("/point", point_endpoint(snapshots, "internal")),
+        Route("/live.json", live.endpoint(snapshots, "internal")),
         Mount(api_path, app=staff_api),
     ]
     app = Starlette(routes=routes)

@@ -156,7 +156,9 @@ async def _answer(
     validators = _validators(publication, built, request, api_request)
     cache = {}
     if validators is not None:
-        cache = {**caching.headers(validators, publication.name == "public"), "Vary": VARY}
+        live = request.path_params.get("collection_id") in built.live
+        control = caching.PUBLIC_LIVE if live else caching.PUBLIC
+        cache = {**caching.headers(validators, publication.name == "public", control), "Vary": VARY}
         if caching.not_modified(request.headers, validators):
             return caching.not_modified_response(cache)
     if (download := _download(built, request)) is not None:

@@ -13,6 +13,7 @@ from pygeoapi.api import API
 
 from server.ogcapi.config import build_config, write_config
 from server.ogcapi.openapi import build_openapi
+from server.ogcapi.transaction_docs import add_transaction_paths
 from server.rasters.published import PublishedRaster
 from tsukuba_gis.layerdef import Access, LayerDef
 from tsukuba_gis.settings import Settings
@@ -33,11 +34,13 @@ class ApiBuild:
         documents: answers of the document routes made by this ``api`` (they depend on the
             config only, so they are made once per build, language and format, and dropped
             with the build).
+        live: ids of the layers staff edit live (their items are revalidated on every use).
     """
 
     api: API
     records: dict[str, LayerRecord]
     documents: dict[tuple, tuple] = field(default_factory=dict)
+    live: frozenset[str] = frozenset()
 
     def keep(self, key: tuple, answer: tuple) -> None:
         """Keep a document answer (/collections: 3,980 -> 8,907 req/s on 2 workers)."""
@@ -57,5 +60,8 @@ def build_api(
     config = build_config(settings, layers, audience, base_url, rasters)
     write_config(config, settings.data_dir / "generated" / f"pygeoapi-{audience}.yml")
     document = build_openapi(config, f"{base_url}/schemas")
+    if audience == "internal":  # writes exist, and are documented, on the staff side only
+        add_transaction_paths(document, [layer for layer, _ in layers if layer.editable is not None])
     LOG.info("%s OGC API built (%d collections)", audience, len(config["resources"]))
-    return ApiBuild(API(config, document), {record.layer_id: record for _, record in layers})
+    live = frozenset(layer.id for layer, _ in layers if layer.editable is not None)
+    return ApiBuild(API(config, document), {record.layer_id: record for _, record in layers}, live=live)

@@ -66,6 +66,8 @@ def _collection(layer: LayerDef, record: LayerRecord, settings: Settings, audien
             "geometry": layer.geometry,
         },
     }
+    if audience == "internal" and layer.editable is not None:
+        provider["options"]["editable"] = True  # our key (not pygeoapi's): Part 4 is routed by us
     if provider["title_field"] is None:
         del provider["title_field"]
     return {

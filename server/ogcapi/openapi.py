@@ -33,6 +33,11 @@ def build_openapi(
     document = get_oas(config, fail_on_invalid_collection=False)
     collections = set(config["resources"])
     document["paths"] = {p: v for p, v in document["paths"].items() if _served(p, collections)}
+    # Only reads are routed to pygeoapi (its POST of items is an unrouted CQL2 search, its
+    # OPTIONS unrouted too): the writes of the staff side are added by transaction_docs.py.
+    for operations in document["paths"].values():
+        for method in [m for m in operations if m in ("post", "put", "patch", "delete", "options")]:
+            del operations[method]
     add_tile_paths(document, config)
     add_style_paths(document, config)
     settle(document, extra_paths)

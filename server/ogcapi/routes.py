@@ -70,6 +70,25 @@ SUPPORTED_CONFORMANCE |= ADDED_CONFORMANCE
 GEOJSON = "application/geo+json"
 
 
+# OGC API - Features - Part 4 (server/ogcapi/transactions.py): declared by an API with an
+# editable collection, i.e. the staff one (config.py marks its providers' options).
+TRANSACTION_CONFORMANCE = (
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
+)
+
+
+def editable_collections(api: API) -> list[str]:
+    """The collections of an API that take writes (none on the public side)."""
+    return [
+        name
+        for name, resource in api.config["resources"].items()
+        if any((p.get("options") or {}).get("editable") for p in resource.get("providers", []))
+    ]
+
+
 def conformance(api: API, request: APIRequest):
     """pygeoapi's conformance document, limited to the classes that really work here."""
     headers, status, content = core_api.conformance(api, request)
@@ -78,6 +97,8 @@ def conformance(api: API, request: APIRequest):
     document = orjson.loads(content)
     offered = {c for c in document["conformsTo"] if c in SUPPORTED_CONFORMANCE} | ADDED_CONFORMANCE
     offered |= rasters.conformance(api.config)
+    if editable_collections(api):  # Part 4 writes, on the staff side
+        offered |= set(TRANSACTION_CONFORMANCE)
     document["conformsTo"] = sorted(offered)
     return headers, status, orjson.dumps(document)
 

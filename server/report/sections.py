@@ -1,7 +1,7 @@
 """The point report in plain words: hazards and where to evacuate first, then planning rules.
 
 From the report ``server/point.py`` computes (``layers``, ``nearest``) and the layer
-definitions (``report:`` blocks, ``FieldDef.explain``/``values``), in one language. Each
+definitions (``report:`` blocks, ``FieldDef.explain``/``meanings``), in one language. Each
 section lists its layers: what applies at the point, in the fields residents see, with each
 value translated and explained; codes and the other fields go under ``details``. Boundaries
 are stated rather than contradicted: a point within ``EDGE_M`` of an area's boundary says so,
@@ -36,7 +36,7 @@ def _plain(value: Any) -> str:
 
 def _value_words(spec: FieldDef | None, value: Any, lang: str) -> dict[str, Any]:
     """The value as residents read it: translated, explained, with advice where there is some."""
-    words = (spec.values or {}).get(_plain(value)) if spec else None
+    words = (spec.meanings or {}).get(_plain(value)) if spec else None
     out: dict[str, Any] = {"value": {"text": _plain(value), "lang": "ja"}}
     if isinstance(value, int | float) and not isinstance(value, bool):
         out["value"]["lang"] = lang  # numbers read the same in every language
@@ -67,12 +67,12 @@ def _feature_words(layer: LayerDef, feature: dict[str, Any], lang: str) -> dict[
                     **_value_words(specs[name], prop["value"], lang),
                 }
             )
-    heading = next((line["value"] for line in lines if (specs[line["name"]].values or {})), None)
+    heading = next((line["value"] for line in lines if (specs[line["name"]].meanings or {})), None)
     name = feature.get("name")
     details = [
         {"name": p["name"], "label": text_in(specs[p["name"]].label, lang), "value": _plain(p["value"])}
         for p in feature["properties"]
-        if p["name"] not in shown or (specs[p["name"]].values and p["name"] in shown)
+        if p["name"] not in shown or (specs[p["name"]].meanings and p["name"] in shown)
     ]
     return {
         "id": feature["id"],

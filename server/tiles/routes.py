@@ -57,20 +57,22 @@ def _lookup(tiles: TileService, request: Request) -> TileSet | Response:
     return _unknown_tms(request) or tileset
 
 
-def _validators(tileset: TileSet, z: int, x: int, y: int) -> caching.Validators:
-    """A strong ETag (the bytes of a tile are fixed by its layer version and rules)."""
+def _validators(tileset: TileSet, z: int, x: int, y: int, seq: int) -> caching.Validators:
+    """A strong ETag (the bytes of a tile are fixed by its layer version and rules, and by the
+    last live edit that touched it: ``seq``)."""
     spec = tileset.spec
-    loaded = datetime.fromisoformat(tileset.record.loaded_at).timestamp()
+    edited = f"-e{seq}" if seq else ""
+    changed = tileset.record.edited_at if seq and tileset.record.edited_at else tileset.record.loaded_at
     return caching.Validators(
-        f'"{spec.layer_id}-{spec.version}-{spec.variant}-{spec.key}-{z}-{x}-{y}"', loaded
+        f'"{spec.layer_id}-{spec.version}-{spec.variant}-{spec.key}-{z}-{x}-{y}{edited}"',
+        datetime.fromisoformat(changed).timestamp(),
     )
 
 
-def _headers(tiles: TileService, validators: caching.Validators) -> dict[str, str]:
-    return {
-        **caching.headers(validators, tiles.audience == "public", PUBLIC_CACHE),
-        "Vary": "Accept-Encoding",
-    }
+def _headers(tiles: TileService, tileset: TileSet, validators: caching.Validators) -> dict[str, str]:
+    # Tiles of a live layer are revalidated every time (a 304 while no edit touched them).
+    cache = caching.PUBLIC_LIVE if tileset.layer.editable is not None else PUBLIC_CACHE
+    return {**caching.headers(validators, tiles.audience == "public", cache), "Vary": "Accept-Encoding"}
 
 
 def _find_tile(tiles: TileService, request: Request) -> tuple[TileSet, int, int, int] | Response:
@@ -97,11 +99,12 @@ def _tile_answer(tiles: TileService, request: Request) -> Response:
     if isinstance(found, Response):
         return found
     tileset, z, x, y = found
-    validators = _validators(tileset, z, x, y)
-    headers = _headers(tiles, validators)
+    seq = tiles.tile_seq(tileset, z, x, y)
+    validators = _validators(tileset, z, x, y, seq)
+    headers = _headers(tiles, tileset, validators)
     if caching.not_modified(request.headers, validators):  # If-None-Match or If-Modified-Since
         return caching.not_modified_response(headers)
-    data = tiles.tile(tileset, z, x, y)  # TilesNotReady: 503 with Retry-After (server/errors.py)
+    data = tiles.tile(tileset, z, x, y, seq)  # TilesNotReady: 503 with Retry-After (server/errors.py)
     if not data:
         return Response(status_code=204, headers=headers)
     if "gzip" in request.headers.get("accept-encoding", ""):

@@ -65,12 +65,20 @@ class TileService:
         """Every tile set this audience may see, from its current snapshot."""
         return self.snapshots.get(self.audience).tilesets
 
-    def tile(self, tileset: TileSet, z: int, x: int, y: int) -> bytes:
-        """The gzip-compressed MVT of a tile inside the set's limits (b"" when empty)."""
+    def tile_seq(self, tileset: TileSet, z: int, x: int, y: int) -> int:
+        """The edit sequence of the last live edit that touched the tile (0: none)."""
+        return self.store.tile_seq(tileset.record, z, x, y)
+
+    def tile(self, tileset: TileSet, z: int, x: int, y: int, seq: int = 0) -> bytes:
+        """The gzip-compressed MVT of a tile inside the set's limits (b"" when empty).
+
+        ``seq``: the tile's ``tile_seq``; a live edit makes the tiles it touched anew, so kept
+        copies are keyed by it.
+        """
         if self._memory is None:
             return self.store.tile(tileset.record, tileset.spec, z, x, y)
         spec = tileset.spec
-        key = (spec.layer_id, spec.version, spec.cache_variant, z, x, y)
+        key = (spec.layer_id, spec.version, spec.cache_variant, z, x, y, seq)
         tile = self._memory.get(key)
         if tile is None:
             tile = self.store.tile(tileset.record, spec, z, x, y)

@@ -1,7 +1,7 @@
 """The Store interface, the same tests on every backend: GeoPackage and PostGIS.
 
-Each test gets an empty store: a fresh GeoPackage file, or a fresh schema (an "environment") in
-the session's PostGIS database.
+Each test gets an empty store (``make_store``/``store`` in conftest.py): a fresh GeoPackage file,
+or a fresh schema (an "environment") in the session's PostGIS database.
 """
 
 import geopandas as gpd
@@ -10,8 +10,6 @@ import shapely
 
 from tsukuba_gis.errors import StoreError
 from tsukuba_gis.store import Column, Query, Reject, Store
-from tsukuba_gis.store.gpkg import GeoPackageStore
-from tsukuba_gis.store.postgis import PostGISStore
 
 COLUMNS = [
     Column("code", "string"),
@@ -22,29 +20,6 @@ COLUMNS = [
     Column("since", "date"),
 ]
 META = {"source_checksum": "s" * 64, "definition_checksum": "d" * 64, "title": "テスト"}
-
-
-@pytest.fixture(params=["gpkg", "postgis"])
-def make_store(request, tmp_path):
-    """Make empty stores of one backend (``keep_versions`` as asked)."""
-    made: list[Store] = []
-
-    def make(keep_versions: int = 5) -> Store:
-        if request.param == "gpkg":
-            store: Store = GeoPackageStore(str(tmp_path / f"s{len(made)}.gpkg"), keep_versions)
-        else:
-            store = PostGISStore(request.getfixturevalue("postgis_url"), keep_versions)
-        made.append(store)
-        return store
-
-    yield make
-    for store in made:
-        store.close()
-
-
-@pytest.fixture
-def store(make_store) -> Store:
-    return make_store()
 
 
 def frame(rows: list[dict], geoms: list) -> gpd.GeoDataFrame:

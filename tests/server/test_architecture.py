@@ -130,7 +130,16 @@ def test_every_error_has_the_one_ogc_body(client, path, status):
 
 
 def test_writes_on_read_only_routes_have_the_one_body(client):
-    for method, path in [("POST", "/opendata"), ("DELETE", "/api/collections"), ("PUT", "/search")]:
+    writes = [
+        ("POST", "/opendata"),
+        ("DELETE", "/api/collections"),
+        ("PUT", "/search"),
+        ("POST", "/api/collections/shelters/items"),
+        ("PATCH", "/api/collections/shelters/items/x"),
+        ("DELETE", "/api/collections/shelters/items/x"),
+        ("POST", "/live.json"),
+    ]
+    for method, path in writes:
         response = client.request(method, path)
         assert response.status_code == 405, (method, path)
         assert set(response.json()) == {"code", "type", "description"}

@@ -359,7 +359,11 @@ def test_staff_viewer_config_has_internal_layers_fields_and_api(client, staff):
 
 def test_staff_search_and_point_reports_see_internal_layers(client, staff):
     config = client.get("/internal/viewer-config.json", headers=bearer(staff["token"])).json()
-    assert config["endpoints"] == {"search": "/internal/search", "point": "/internal/point"}
+    assert config["endpoints"] == {
+        "search": "/internal/search",
+        "point": "/internal/point",
+        "live": "/internal/live.json",
+    }
     found = client.get("/internal/search", params={"q": "桜中学校"}, headers=bearer(staff["token"]))
     assert INTERNAL_LAYER in found.text
     assert INTERNAL_LAYER not in client.get("/search", params={"q": "桜中学校"}).text

@@ -35,6 +35,7 @@ SEEDS = [
     "/",
     "/viewer-config.json",
     "/health",
+    "/live.json",
     "/auth/me",
     "/api",
     "/api?f=html",

@@ -28,7 +28,8 @@ def etl() -> None:
 
     \b
     tsukuba-gis etl [LAYER ...] [--force] [--dry-run]
-    tsukuba-gis etl history LAYER
+    tsukuba-gis etl history LAYER [--changes N] [--feature ID]
+    tsukuba-gis etl revert CHANGE_ID
     tsukuba-gis etl diff LAYER [--from V] [--to V]
     tsukuba-gis etl rollback LAYER [--to V]
     tsukuba-gis etl activate LAYER VERSION
@@ -89,9 +90,19 @@ def _raster_history(obj: dict, layer_id: str) -> None:
 
 @etl.command()
 @click.argument("layer_id")
+@click.option(
+    "--changes",
+    "limit",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="How many of the last live edits to list (0: all).",
+)
+@click.option("--feature", "feature_id", help="Only the live edits of this feature.")
 @click.pass_obj
-def history(obj: dict, layer_id: str) -> None:
-    """List the kept versions of LAYER_ID, newest first (* = current)."""
+def history(obj: dict, layer_id: str, limit: int, feature_id: str | None) -> None:
+    """List the kept versions of LAYER_ID, newest first (* = current), then its live edits."""
+    from etl.versions import changes
     from etl.versions import history as kept
 
     if _is_raster(obj, layer_id):
@@ -99,11 +110,48 @@ def history(obj: dict, layer_id: str) -> None:
     records = kept(obj["settings"], layer_id)
     for r in records:
         mark = "*" if r.current else " "
+        edits = f"\t{r.edit_seq} live edit(s), last {r.edited_at}" if r.edit_seq else ""
         click.echo(
             f"{mark} v{r.version}\t{r.loaded_at}\t{r.feature_count} features\t"
             f"{r.rejected_count} rejected\tsource {r.source_checksum[:12]}\t"
-            f"{r.duration_s} s\t{_transform_text(r.crs)}"
+            f"{r.duration_s} s\t{_transform_text(r.crs)}{edits}"
         )
+    found = changes(obj["settings"], layer_id, limit, feature_id)
+    if found:
+        click.echo("live edits (oldest first; undo one with `tsukuba-gis etl revert ID`):")
+    for c in found:
+        click.echo(_change_line(c))
+
+
+def _change_line(c) -> str:
+    """One live edit: id, time, version, kind, feature, who, what changed."""
+    role = "cli" if c.via == "cli" else (c.department or "admin")
+    who = f"{c.user} ({role}, {c.via})"
+    if c.kind == "modify":
+        what = "; ".join(
+            f"{k}: {(c.before or {}).get(k)!r} -> {(c.after or {}).get(k)!r}" for k in c.changed_fields()
+        )
+        if c.geometry_after is not None:
+            what = f"{what}; moved" if what else "moved"
+    else:
+        what = {"add": "added", "delete": "deleted"}[c.kind]
+    cause = f" [{c.cause}]" if c.cause != "edit" else ""
+    return f"  #{c.id}\t{c.at}\tv{c.version}\t{c.kind}\t{c.feature_id}\t{who}\t{what}{cause}"
+
+
+@etl.command()
+@click.argument("change_id", type=int)
+@click.pass_obj
+def revert(obj: dict, change_id: int) -> None:
+    """Undo live edit CHANGE_ID (see `etl history`) with a new edit; later edits of the feature
+    must be reverted first."""
+    from etl.versions import revert as undo
+
+    result = undo(obj["settings"], change_id)
+    if result.change is None:
+        click.echo(f"change #{change_id}: nothing to undo (the feature is already as before it)")
+        return
+    click.echo(f"reverted #{change_id} with #{result.change.id}: {_change_line(result.change).strip()}")
 
 
 def _activate(obj: dict, layer_id: str, version: int | None) -> None:

@@ -26,7 +26,11 @@ def serve(obj: dict, host: str, port: int, workers: int) -> None:
     # Workers build their own app from the environment: pass the resolved URL that way.
     os.environ["TSUKUBA_GIS_PUBLIC_URL"] = public_url
     click.echo(f"serving {public_url}/ (OGC API: {public_url}/api)", err=True)
+    from etl.publish.live import start as start_live_publisher
     from server.protocol import DeadlineHttpToolsProtocol
+
+    # Open data of live layers follows their edits (the server itself must not import etl).
+    start_live_publisher(settings)
 
     uvicorn.run(
         "server.main:app",

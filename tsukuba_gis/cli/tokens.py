@@ -4,7 +4,7 @@ import time
 
 import click
 
-from tsukuba_gis.cli.users import open_accounts, when
+from tsukuba_gis.cli.users import checked_departments, open_accounts, when
 
 
 @click.group()
@@ -23,8 +23,23 @@ def tokens() -> None:
     help="Days until the token stops working; 0 for never.",
 )
 @click.option("--name", default="", help="What the token is for (e.g. 'QGIS on PC-123').")
+@click.option(
+    "--scope",
+    type=click.Choice(["read", "edit", "edit-unconditional"]),
+    default="read",
+    show_default=True,
+    help="read: never writes. edit: writes need If-Match (a stale one gets 412). edit-unconditional:"
+    " writes without If-Match are taken too (QGIS sends none): last write wins, every write is still"
+    " recorded and revertible.",
+)
+@click.option(
+    "--department",
+    "departments",
+    multiple=True,
+    help="Limit the token to some of the user's departments (default: all of the user's); repeat.",
+)
 @click.pass_obj
-def create(obj: dict, username: str, days: int, name: str) -> None:
+def create(obj: dict, username: str, days: int, name: str, scope: str, departments: tuple[str, ...]) -> None:
     """Create a token for USERNAME and print it once (only its digest is kept)."""
     from server.auth import tokens as token_secrets
     from server.auth.accounts import TokenRecord
@@ -33,10 +48,25 @@ def create(obj: dict, username: str, days: int, name: str) -> None:
     user = store.get_user(username.strip().lower())
     if user is None:
         raise click.ClickException(f"no user {username!r}")
+    chosen = checked_departments(obj, departments) if departments else None
+    beyond = [d for d in chosen or () if d not in user.departments]
+    if beyond and user.role != "admin":
+        raise click.BadParameter(
+            f"{user.username} is not in {', '.join(beyond)} (their departments:"
+            f" {', '.join(user.departments) or 'none'})",
+            param_hint="--department",
+        )
     token_id, token = token_secrets.new_token()
     now = time.time()
     record = TokenRecord(
-        token_id, user.username, name, token_secrets.digest(token), now, now + days * 86400 if days else None
+        token_id,
+        user.username,
+        name,
+        token_secrets.digest(token),
+        now,
+        now + days * 86400 if days else None,
+        scope=scope,
+        departments=chosen,
     )
     store.add_token(record)
     click.echo(
@@ -62,10 +92,11 @@ def revoke(obj: dict, token_id: str) -> None:
 @click.argument("username", required=False)
 @click.pass_obj
 def list_tokens(obj: dict, username: str | None) -> None:
-    """One line per token: id, user, status, created, expires, last used, name."""
+    """One line per token: id, user, status, scope, departments, created, expires, last used, name."""
     store, _ = open_accounts(obj)
     for t in store.list_tokens(username.strip().lower() if username else None):
+        limited = ",".join(t.departments) if t.departments is not None else "(user's)"
         click.echo(
-            f"{t.id}\t{t.username}\t{t.status()}\t{when(t.created)}\t{when(t.expires)}\t"
-            f"{when(t.last_used)}\t{t.name}"
+            f"{t.id}\t{t.username}\t{t.status()}\t{t.scope}\t{limited}\t{when(t.created)}\t"
+            f"{when(t.expires)}\t{when(t.last_used)}\t{t.name}"
         )

@@ -1,4 +1,5 @@
-"""``tsukuba-gis users add|remove|list|passwd|attempts``: local accounts for the staff API and viewer."""
+"""``tsukuba-gis users add|remove|list|passwd|attempts|departments``: local accounts for the staff API
+and viewer; a user's departments decide whose layers they may edit (admins: every editable one)."""
 
 import sys
 import time
@@ -57,6 +58,33 @@ def _new_password(passwords: "Passwords", username: str, from_stdin: bool) -> st
 password_stdin = click.option(
     "--password-stdin", is_flag=True, help="Read the password from the first line of stdin (for scripts)."
 )
+department_opt = click.option(
+    "--department",
+    "departments",
+    multiple=True,
+    help="A department (a folder of layers/, e.g. disaster) whose editable layers the user may edit;"
+    " repeat for several.",
+)
+
+
+def checked_departments(obj: dict, departments: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Department ids that exist in the layer definitions (a typo would edit nothing)."""
+    from server.auth.accounts import AccountError, normalize_departments
+    from tsukuba_gis.catalog import load_catalog
+
+    try:
+        found = normalize_departments(departments)
+    except AccountError as err:
+        raise click.BadParameter(str(err), param_hint="--department") from None
+    known = load_catalog(obj["settings"].layers_dir).departments
+    unknown = [d for d in found if d not in known]
+    if unknown:
+        where = obj["settings"].layers_dir
+        raise click.BadParameter(
+            f"no department {', '.join(unknown)} in {where} (known: {', '.join(sorted(known))})",
+            param_hint="--department",
+        )
+    return found
 
 
 @click.group()
@@ -67,17 +95,37 @@ def users() -> None:
 @users.command()
 @click.argument("username")
 @click.option("--role", type=click.Choice(["staff", "admin"]), default="staff", show_default=True)
+@department_opt
 @password_stdin
 @click.pass_obj
-def add(obj: dict, username: str, role: str, password_stdin: bool) -> None:
+def add(obj: dict, username: str, role: str, departments: tuple[str, ...], password_stdin: bool) -> None:
     """Create an account; the password is prompted (twice) unless --password-stdin."""
 
     name = _username(username)
+    found = checked_departments(obj, departments)
     store, passwords = open_accounts(obj)
     if store.get_user(name) is not None:
         raise click.ClickException(f"user {name!r} already exists")
-    store.add_user(name, role, _new_password(passwords, name, password_stdin))
-    click.echo(f"added {name} ({role})", err=True)
+    store.add_user(name, role, _new_password(passwords, name, password_stdin), found)
+    click.echo(f"added {name} ({role}{': ' + ', '.join(found) if found else ''})", err=True)
+
+
+@users.command()
+@click.argument("username")
+@click.argument("departments", nargs=-1)
+@click.option("--none", "clear", is_flag=True, help="Remove every department (the user may edit nothing).")
+@click.pass_obj
+def departments(obj: dict, username: str, departments: tuple[str, ...], clear: bool) -> None:
+    """Show the departments of USERNAME, or set them to DEPARTMENTS (--none: none)."""
+    name = _username(username)
+    store, _ = open_accounts(obj)
+    user = store.get_user(name)
+    if user is None:
+        raise click.ClickException(f"no user {name!r}")
+    if departments or clear:
+        store.set_departments(name, checked_departments(obj, departments))
+        user = store.get_user(name)
+    click.echo(", ".join(user.departments) or "(none)")
 
 
 @users.command()
@@ -95,14 +143,14 @@ def remove(obj: dict, username: str) -> None:
 @users.command("list")
 @click.pass_obj
 def list_users(obj: dict) -> None:
-    """One line per account: name, role, created, password changed, active tokens."""
+    """One line per account: name, role, departments, created, password changed, active tokens."""
     store, _ = open_accounts(obj)
     throttle = _throttle(store)
     for user in store.list_users():
         active = sum(t.status() == "active" for t in store.list_tokens(user.username))
         failed = sum(a.failures for a in throttle.attempts(user.username))
         click.echo(
-            f"{user.username}\t{user.role}\t{when(user.created)}\t"
+            f"{user.username}\t{user.role}\t{','.join(user.departments) or '-'}\t{when(user.created)}\t"
             f"{when(user.password_changed)}\t{active} token(s)\t{failed} failed sign-in(s)"
         )
 

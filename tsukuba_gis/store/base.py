@@ -1,7 +1,7 @@
 """The store interface every backend implements (GeoPackage embedded, PostGIS scale-out)."""
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +9,10 @@ from typing import Any, ClassVar, Literal
 
 import geopandas as gpd
 
+from tsukuba_gis.errors import EditConflict, NotFound
+
 FieldType = Literal["string", "integer", "number", "boolean", "date"]
+EditKind = Literal["add", "modify", "delete"]
 
 
 @dataclass(frozen=True)
@@ -39,11 +42,20 @@ class LayerRecord:
     duration_s: float
     crs: dict[str, Any] = field(default_factory=dict)
     id_column: str | None = None
+    edit_seq: int = 0
+    edited_at: str | None = None
 
     @property
     def etag(self) -> str:
-        """A validator for HTTP caching that changes whenever the served data does."""
-        return f'"{self.layer_id}-{self.version}-{self.source_checksum[:12]}"'
+        """A validator for HTTP caching that changes whenever the served data does (a new
+        version, and every live edit of this one: ``edit_seq``)."""
+        edits = f"-e{self.edit_seq}" if self.edit_seq else ""
+        return f'"{self.layer_id}-{self.version}-{self.source_checksum[:12]}{edits}"'
+
+    @property
+    def changed_at(self) -> str:
+        """When the served data last changed: the load, or the last live edit."""
+        return max(self.loaded_at, self.edited_at or "")
 
 
 @dataclass(frozen=True)
@@ -221,6 +233,108 @@ class TileSpec:
         return f"{self.variant}-{self.key}"
 
 
+def feature_etag(version: int, revision: int) -> str:
+    """The strong ETag of one feature: its layer version and revision (``"3.7"``)."""
+    return f'"{version}.{revision}"'
+
+
+@dataclass(frozen=True)
+class Editor:
+    """Who makes an edit, recorded with its change (never shown on the public side).
+
+    Attributes:
+        user: the account (or the OS user for the CLI).
+        department: the department the edit was allowed by (None: an admin, the CLI).
+        via: how the user signed in (session, basic, token, oidc) or ``cli``.
+    """
+
+    user: str
+    department: str | None = None
+    via: str = "api"
+
+
+@dataclass(frozen=True)
+class EditRequest:
+    """One edit of a layer's current version, already checked against its definition.
+
+    Attributes:
+        kind: ``add``, ``modify`` (the given properties and/or geometry) or ``delete``.
+        feature_id: the feature's id (its id column's value, else its fid), new for ``add``.
+        properties: column -> new value (``add``: columns not given are empty).
+        geometry: the new geometry as lon/lat WKB of the layer's geometry type; None: unchanged.
+        expect: (version, revision) the client saw (its If-Match); None: unconditional.
+        stamp: (column, time) set too when the edit changes anything (``updated_field``).
+        cause: why, recorded with the change (``edit``, ``revert of #12``).
+        reverts: the change this one reverts.
+    """
+
+    kind: EditKind
+    feature_id: str
+    editor: Editor
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    geometry: bytes | None = None
+    expect: tuple[int, int] | None = None
+    stamp: tuple[str, str] | None = None
+    cause: str = "edit"
+    reverts: int | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One recorded edit: who, when, the feature before and after (the change table).
+
+    Attributes:
+        id: store-wide, in the order changes were made.
+        seq: the layer version's edit sequence after this change.
+        before, after: every column of the feature (None: it did not exist / no longer does).
+        geometry_before, geometry_after: WKB, only when the geometry changed (or for add/delete).
+        bounds: lon/lat box of the feature before and after (which tiles it touched).
+        rev_before, rev_after: the feature's revision (its ETag) before and after.
+        at: ISO 8601 UTC time of the commit.
+    """
+
+    id: int
+    layer_id: str
+    version: int
+    seq: int
+    feature_id: str
+    kind: EditKind
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    geometry_before: bytes | None
+    geometry_after: bytes | None
+    bounds: tuple[float, float, float, float] | None
+    rev_before: int | None
+    rev_after: int | None
+    user: str
+    department: str | None
+    via: str
+    at: str
+    cause: str
+    reverts: int | None = None
+
+    def changed_fields(self) -> list[str]:
+        """The columns whose value differs between before and after."""
+        before, after = self.before or {}, self.after or {}
+        return [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
+
+
+@dataclass(frozen=True)
+class EditResult:
+    """What an edit did: its change (None when nothing differed), the layer record after it,
+    and the feature's revision (0 once deleted)."""
+
+    change: Change | None
+    record: LayerRecord
+    feature_id: str
+    revision: int
+
+    @property
+    def etag(self) -> str:
+        """The feature's new ETag (for the answer's ``ETag`` header)."""
+        return feature_etag(self.record.version, self.revision)
+
+
 class Store(ABC):
     """A place layers are loaded into and served from.
 
@@ -304,6 +418,115 @@ class Store(ABC):
         """Re-encode these (z, x, y) tiles of a pre-built tile set from the features now stored
         (what an edit touched), by the same rules; how many tiles were written."""
         raise NotImplementedError(f"{type(self).__name__} cannot rebuild single tiles")
+
+    # -- live edits (issue 13): in place, on the current version, each a recorded change ------
+
+    @abstractmethod
+    def edit(self, record: LayerRecord, request: EditRequest) -> EditResult:
+        """Apply one edit to the layer's current version in one transaction with its change row,
+        the version's ``edit_seq`` (+1), the tiles it touches and the registry generation.
+
+        ``record`` is the current version as the caller knows it. Raises EditConflict when it
+        is no longer current (a reload) or ``request.expect`` no longer holds (another edit);
+        FeatureNotFound, FeatureExists (an add with a taken id); StoreBusy while another writer
+        (an ETL of the layer) holds the store. Nothing is written when it raises.
+        """
+
+    @abstractmethod
+    def revision(self, record: LayerRecord, feature_id: str) -> int | None:
+        """A feature's current revision (its ETag with the version), None when there is none."""
+
+    @abstractmethod
+    def changes(
+        self,
+        layer_id: str | None = None,
+        *,
+        after: int = 0,
+        version: int | None = None,
+        feature_id: str | None = None,
+        limit: int = 1000,
+    ) -> list[Change]:
+        """Recorded changes with ids above ``after``, oldest first (a change feed reads on
+        from the last id it saw)."""
+
+    @abstractmethod
+    def tile_seq(self, record: LayerRecord, z: int, x: int, y: int) -> int:
+        """The edit sequence of the last change that touched this tile (0: none since the load),
+        so a tile is re-made, and its ETag changes, only where an edit landed."""
+
+    def change(self, change_id: int) -> Change | None:
+        """One recorded change by id."""
+        found = self.changes(after=change_id - 1, limit=1)
+        return found[0] if found and found[0].id == change_id else None
+
+    def revert(self, change_id: int, editor: Editor, stamp: tuple[str, str] | None = None) -> EditResult:
+        """Undo one change with a new change (``reverts`` = its id), if the feature is still as
+        that change left it; EditConflict otherwise (revert the later changes first).
+
+        ``stamp``: (updated field, time) to set on the feature instead of restoring that column.
+        """
+        change = self.change(change_id)
+        if change is None:
+            raise NotFound(f"no change #{change_id} in this store")
+        record = self.current(change.layer_id)
+        if record is None or record.version != change.version:
+            now = f"v{record.version} is current" if record else "the layer is not loaded"
+            raise EditConflict(
+                f"change #{change_id} was made on v{change.version} of {change.layer_id}; {now}:"
+                " a reload replaced that version"
+            )
+        cause = f"revert of #{change_id}"
+        common: dict[str, Any] = {"editor": editor, "cause": cause, "reverts": change_id, "stamp": stamp}
+        if change.kind == "delete":
+            request = EditRequest(
+                "add",
+                change.feature_id,
+                properties=change.before or {},
+                geometry=change.geometry_before,
+                **common,
+            )
+            return self.edit(record, request)
+        revision = self._as_change_left_it(record, change)
+        expect = (record.version, revision)
+        if change.kind == "add":
+            request = EditRequest("delete", change.feature_id, expect=expect, **common)
+        else:
+            before = change.before or {}
+            kept = {stamp[0]} if stamp else set()
+            request = EditRequest(
+                "modify",
+                change.feature_id,
+                properties={k: before.get(k) for k in change.changed_fields() if k not in kept},
+                geometry=change.geometry_before,
+                expect=expect,
+                **common,
+            )
+        return self.edit(record, request)
+
+    def _as_change_left_it(self, record: LayerRecord, change: Change) -> int:
+        """The feature's revision, if no later change of it is still in effect (a later change
+        and its own revert cancel out); EditConflict naming them otherwise."""
+        later = self.changes(
+            change.layer_id,
+            after=change.id,
+            version=change.version,
+            feature_id=change.feature_id,
+            limit=100_000,
+        )
+        undone = {c.reverts for c in later if c.reverts is not None}
+        standing = [
+            c.id for c in later if c.id not in undone and (c.reverts is None or c.reverts <= change.id)
+        ]
+        if standing:
+            ids = ", ".join(f"#{i}" for i in reversed(standing))
+            raise EditConflict(
+                f"the feature changed again after change #{change.id}: revert {ids} first"
+                " (see `tsukuba-gis etl history`)"
+            )
+        revision = self.revision(record, change.feature_id)
+        if revision is None:
+            raise EditConflict(f"the feature of change #{change.id} no longer exists; nothing to revert")
+        return revision
 
     # -- rasters (issue 12): a registry of COG files under a raster directory --------------
 

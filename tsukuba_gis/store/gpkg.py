@@ -30,6 +30,8 @@ from tsukuba_gis.store.base import (
     Store,
     TileSpec,
 )
+from tsukuba_gis.store.gpkg_edits import MIGRATION as EDITS_MIGRATION
+from tsukuba_gis.store.gpkg_edits import GeoPackageEdits
 from tsukuba_gis.store.gpkg_query import booleans, run_query
 from tsukuba_gis.store.gpkg_raster import MIGRATION as RASTER_MIGRATION
 from tsukuba_gis.store.gpkg_raster import GeoPackageRasters
@@ -55,12 +57,14 @@ MIGRATIONS: list[list[str]] = [
         """INSERT INTO tg_meta VALUES ('generation', '0')""",
     ],
     RASTER_MIGRATION,  # 2: raster versions (issue 12)
+    EDITS_MIGRATION,  # 3: live edits: edit_seq, the change table, touched tiles (issue 13)
 ]
 
 _RECORD_COLUMNS = (
     "layer_id, version, table_name, current, geometry_type, feature_count, rejected_count, bbox,"
     " columns, id_column, source_checksum, definition_checksum, loaded_at, duration_s, crs"
 )
+_READ_COLUMNS = _RECORD_COLUMNS + ", edit_seq, edited_at"
 
 
 def _record(row: sqlite3.Row) -> LayerRecord:
@@ -81,10 +85,12 @@ def _record(row: sqlite3.Row) -> LayerRecord:
         loaded_at=row["loaded_at"],
         duration_s=row["duration_s"],
         crs=json.loads(row["crs"]),
+        edit_seq=row["edit_seq"],
+        edited_at=row["edited_at"],
     )
 
 
-class GeoPackageStore(GeoPackageRasters, Store):
+class GeoPackageStore(GeoPackageEdits, GeoPackageRasters, Store):
     """A GeoPackage file on local disk.
 
     Attributes:
@@ -93,6 +99,8 @@ class GeoPackageStore(GeoPackageRasters, Store):
 
     scheme = "gpkg"
     in_process = True
+    RECORD_COLUMNS = _READ_COLUMNS
+    record_of = staticmethod(_record)
 
     def __init__(self, url: str, keep_versions: int = 5):
         super().__init__(url, keep_versions)
@@ -166,7 +174,7 @@ class GeoPackageStore(GeoPackageRasters, Store):
         try:
             rows = (
                 self._reader()
-                .execute(f"SELECT {_RECORD_COLUMNS} FROM tg_layer_versions WHERE {where}", args)
+                .execute(f"SELECT {_READ_COLUMNS} FROM tg_layer_versions WHERE {where}", args)
                 .fetchall()
             )
         except sqlite3.OperationalError as err:
@@ -454,9 +462,10 @@ class GeoPackageWriter(LayerWriter):
             self.con.execute(
                 "DELETE FROM tg_layer_versions WHERE layer_id=? AND version=?", (self.layer_id, version)
             )
-            self.con.execute(
-                "DELETE FROM tg_rejects WHERE layer_id=? AND version=?", (self.layer_id, version)
-            )
+            for registry in ("tg_rejects", "tg_tile_touches"):  # changes stay: they are the history
+                self.con.execute(
+                    f"DELETE FROM {registry} WHERE layer_id=? AND version=?", (self.layer_id, version)
+                )
 
     def __exit__(self, exc_type, exc, tb) -> None:
         # Leaving without commit (an error, or a caller that gave up) discards the version.

@@ -10,6 +10,12 @@ store loaded before tiles existed) is built in the background of the server proc
 asked for it; meanwhile its tiles raise ``TilesNotReady`` (503 with Retry-After). One build per
 tile set across the server's processes: a ``.building`` file next to the target is taken with
 O_EXCL (a stale one, over an hour old, is taken over). The build writes aside and renames.
+
+A live edit (issue 13) never changes a file: the tiles it touched (``Store.tile_seq``) are made
+again from the store on request with GDAL's encoder and the same rules, and kept in this
+process's memory under (tile, edit sequence); every other tile still comes from the file. A
+point edit touches about a dozen tiles over all zooms; re-building a whole set for each would
+cost seconds to minutes (bench/README.md), for tiles the next ETL rebuilds anyway.
 """
 
 import logging
@@ -18,6 +24,7 @@ import shutil
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +39,34 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 STALE_S = 3600
 MAX_OPEN = 64  # files open per thread; older versions' files are closed past it
+FRESH_BYTES = 32 * 1024 * 1024  # tiles re-made after edits, kept per process
+
+
+class FreshTiles:
+    """Tiles made after live edits, least recently used out past a byte budget."""
+
+    def __init__(self, budget: int = FRESH_BYTES):
+        self.budget, self.size = budget, 0
+        self._tiles: OrderedDict[tuple, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> bytes | None:
+        """A kept tile, or None."""
+        with self._lock:
+            tile = self._tiles.get(key)
+            if tile is not None:
+                self._tiles.move_to_end(key)
+            return tile
+
+    def put(self, key: tuple, tile: bytes) -> None:
+        """Keep a tile."""
+        with self._lock:
+            if key in self._tiles:
+                return
+            self._tiles[key] = tile
+            self.size += len(tile)
+            while self.size > self.budget and self._tiles:
+                self.size -= len(self._tiles.popitem(last=False)[1])
 
 
 class MBTilesSets:
@@ -46,6 +81,7 @@ class MBTilesSets:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._building: set[Path] = set()
+        self._fresh = FreshTiles()
 
     def path(self, spec: TileSpec) -> Path:
         """The MBTiles file of one tile set."""
@@ -53,6 +89,14 @@ class MBTilesSets:
 
     def tile(self, record: LayerRecord, spec: TileSpec, z: int, x: int, y: int) -> bytes:
         """One gzip-compressed MVT (b"" when empty); TilesNotReady while the set is built."""
+        seq = self.store.tile_seq(record, z, x, y)
+        if seq:  # a live edit touched it: made from the data as it is now
+            key = (spec.layer_id, spec.version, spec.cache_variant, z, x, y, seq)
+            tile = self._fresh.get(key)
+            if tile is None:
+                tile = mbtiles.render_tile(self.store, record, spec, z, x, y)
+                self._fresh.put(key, tile)
+            return tile
         path = self.path(spec)
         con = self._connection(path)
         if con is None:

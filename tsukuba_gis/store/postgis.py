@@ -34,6 +34,7 @@ from tsukuba_gis.store.base import (
     Store,
     TileSpec,
 )
+from tsukuba_gis.store.postgis_edits import PostGISEdits
 from tsukuba_gis.store.postgis_pool import ReadPool, connect, conninfo, read_pool
 from tsukuba_gis.store.postgis_query import run_query
 from tsukuba_gis.store.postgis_raster import PostGISRasters
@@ -41,6 +42,8 @@ from tsukuba_gis.store.postgis_schema import migrate
 from tsukuba_gis.store.postgis_settings import DatabaseSettings, describe, split_schema
 from tsukuba_gis.store.postgis_tiles import PostGISTileCache
 from tsukuba_gis.store.postgis_write import RECORD_COLUMNS, PostGISWriter, layer_lock
+
+READ_COLUMNS = RECORD_COLUMNS + ", edit_seq, edited_at"
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,7 +57,8 @@ def _settings() -> DatabaseSettings:
         raise StoreError(f"invalid TSUKUBA_GIS_DB_* setting: {problems}") from None
 
 
-def _record(row: tuple) -> LayerRecord:
+def record_of(row: tuple) -> LayerRecord:
+    """A LayerRecord from a registry row (READ_COLUMNS)."""
     (
         layer_id,
         version,
@@ -71,6 +75,8 @@ def _record(row: tuple) -> LayerRecord:
         loaded_at,
         duration_s,
         crs,
+        edit_seq,
+        edited_at,
     ) = row
     return LayerRecord(
         layer_id=layer_id,
@@ -88,10 +94,12 @@ def _record(row: tuple) -> LayerRecord:
         loaded_at=loaded_at.astimezone(UTC).isoformat(timespec="seconds"),
         duration_s=duration_s,
         crs=crs,
+        edit_seq=edit_seq,
+        edited_at=edited_at.astimezone(UTC).isoformat(timespec="milliseconds") if edited_at else None,
     )
 
 
-class PostGISStore(PostGISRasters, Store):
+class PostGISStore(PostGISEdits, PostGISRasters, Store):
     """Layers in one schema of a PostgreSQL database with PostGIS.
 
     Attributes:
@@ -169,11 +177,11 @@ class PostGISStore(PostGISRasters, Store):
     # -- registry ----------------------------------------------------------------------------
 
     def _records(self, where: str, args: tuple = ()) -> list[LayerRecord]:
-        statement = self._s(f"SELECT {RECORD_COLUMNS} FROM {{s}}.tg_layer_versions WHERE {where}")
+        statement = self._s(f"SELECT {READ_COLUMNS} FROM {{s}}.tg_layer_versions WHERE {where}")
 
         def read(conn: psycopg.Connection) -> list[LayerRecord]:
             try:
-                return [_record(r) for r in conn.execute(statement, args).fetchall()]
+                return [record_of(r) for r in conn.execute(statement, args).fetchall()]
             except psycopg.errors.UndefinedTable:
                 return []  # not migrated yet: nothing loaded, as a missing GeoPackage
 
@@ -201,11 +209,11 @@ class PostGISStore(PostGISRasters, Store):
         """One version's record as the writer's own transaction sees it."""
         row = conn.execute(
             self._s(
-                f"SELECT {RECORD_COLUMNS} FROM {{s}}.tg_layer_versions WHERE layer_id = %s AND version = %s"
+                f"SELECT {READ_COLUMNS} FROM {{s}}.tg_layer_versions WHERE layer_id = %s AND version = %s"
             ),
             (layer_id, version),
         ).fetchone()
-        return _record(row)
+        return record_of(row)
 
     def activate(self, layer_id: str, version: int) -> LayerRecord:
         """Point the registry at a kept version (rollback) in one transaction."""
@@ -246,7 +254,8 @@ class PostGISStore(PostGISRasters, Store):
         ).fetchall()
         for version, table in rows[self.keep_versions - 1 :]:
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(self.schema, table)))
-            for registry in ("tg_layer_versions", "tg_rejects", "tg_tile_cache"):
+            # The changes of a pruned version stay: they are the history (etl history).
+            for registry in ("tg_layer_versions", "tg_rejects", "tg_tile_cache", "tg_tile_touches"):
                 conn.execute(
                     self._s(f"DELETE FROM {{s}}.{registry} WHERE layer_id = %s AND version = %s"),
                     (layer_id, version),

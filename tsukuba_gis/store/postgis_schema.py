@@ -54,6 +54,24 @@ MIGRATIONS: list[list[str]] = [
         """CREATE UNIQUE INDEX tg_raster_versions_current ON {s}.tg_raster_versions (layer_id)
             WHERE current""",
     ],
+    [  # 4: live edits: each version's edit sequence, the change table, the tiles edits touched
+        """ALTER TABLE {s}.tg_layer_versions ADD COLUMN edit_seq integer NOT NULL DEFAULT 0,
+            ADD COLUMN edited_at timestamptz""",
+        """CREATE TABLE {s}.tg_changes (
+            id bigserial PRIMARY KEY, layer_id text NOT NULL, version integer NOT NULL,
+            seq integer NOT NULL, feature_id text NOT NULL,
+            kind text NOT NULL CHECK (kind IN ('add', 'modify', 'delete')),
+            before jsonb, after jsonb, geometry_before bytea, geometry_after bytea,
+            min_x double precision, min_y double precision, max_x double precision,
+            max_y double precision, rev_before integer, rev_after integer,
+            username text NOT NULL, department text, via text NOT NULL,
+            at timestamptz NOT NULL, cause text NOT NULL, reverts bigint REFERENCES {s}.tg_changes (id))""",
+        """CREATE INDEX tg_changes_layer ON {s}.tg_changes (layer_id, version, seq)""",
+        """CREATE INDEX tg_changes_feature ON {s}.tg_changes (layer_id, feature_id)""",
+        """CREATE TABLE {s}.tg_tile_touches (
+            layer_id text NOT NULL, version integer NOT NULL, z smallint NOT NULL, x integer NOT NULL,
+            y integer NOT NULL, seq integer NOT NULL, PRIMARY KEY (layer_id, version, z, x, y))""",
+    ],
 ]
 
 PG_TYPES = {

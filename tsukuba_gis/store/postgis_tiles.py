@@ -57,6 +57,16 @@ class PostGISTileCache:
             lambda conn: conn.execute(statement, (layer_id, version, variant, z, x, y, tile))
         )
 
+    def forget_older(self, layer_id: str, version: int, base: str, z: int, x: int, y: int, keep: str) -> None:
+        """Drop the copies of one tile made before later edits (``<base>@<seq>`` but ``keep``)."""
+        statement = sql.SQL(
+            "DELETE FROM {} WHERE layer_id = %s AND version = %s AND z = %s AND x = %s AND y = %s"
+            " AND starts_with(variant, %s) AND variant <> %s"
+        ).format(self._table)
+        self.store.primary_pool().run(
+            lambda conn: conn.execute(statement, (layer_id, version, z, x, y, f"{base}@", keep))
+        )
+
     def prebuilt(self, layer_id: str, version: int, variant: str) -> bool:
         """Whether the ETL loaded the whole tile set (its marker row, z = -1, is there)."""
         statement = sql.SQL(
@@ -245,8 +255,15 @@ def render_mvt(store: "PostGISStore", record: LayerRecord, request: MvtRequest) 
 
 
 def tile(store: "PostGISStore", record: LayerRecord, spec: TileSpec, z: int, x: int, y: int) -> bytes:
-    """A tile from the shared cache table, else made by ST_AsMVT and kept there."""
-    cache, key = PostGISTileCache(store), (spec.layer_id, spec.version, spec.cache_variant, z, x, y)
+    """A tile from the shared cache table, else made by ST_AsMVT and kept there.
+
+    A tile a live edit touched (``tile_seq``) is kept under ``<variant>@<seq>``: the edit's
+    commit made the new key, so no worker can serve the tile from before it, and the pre-built
+    one stays for the tiles no edit touched.
+    """
+    seq = store.tile_seq(record, z, x, y)
+    variant = f"{spec.cache_variant}@{seq}" if seq else spec.cache_variant
+    cache, key = PostGISTileCache(store), (spec.layer_id, spec.version, variant, z, x, y)
     cached = cache.get(*key)
     if cached is not None:
         return cached
@@ -259,6 +276,8 @@ def tile(store: "PostGISStore", record: LayerRecord, spec: TileSpec, z: int, x: 
     )
     made = render_mvt(store, record, request)
     cache.put(*key, made)
+    if seq:
+        cache.forget_older(spec.layer_id, spec.version, spec.cache_variant, z, x, y, variant)
     return made
 
 

@@ -224,6 +224,13 @@ def replace_tiles(path: Path, tiles: dict[tuple[int, int, int], bytes]) -> None:
         con.close()
 
 
+def render_tile(store: "Store", record: LayerRecord, spec: TileSpec, z: int, x: int, y: int) -> bytes:
+    """One tile made now from the store by the same rules as the whole set (a tile a live edit
+    touched); gzip-compressed MVT, b"" when empty or outside the set's zooms."""
+    with tempfile.TemporaryDirectory(prefix="tsukuba-gis-tile-") as tmp:
+        return build_tiles(store, record, spec, [(z, x, y)], Path(tmp)).get((z, x, y), b"")
+
+
 def _empty_mbtiles(path: Path, spec: TileSpec) -> None:
     con = sqlite3.connect(path)
     with con:

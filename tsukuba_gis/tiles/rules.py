@@ -33,6 +33,7 @@ MAX_SIZE = 500_000  # gzip-compressed bytes per tile; over it: coarser grid, the
 MIN_EXTENT = 256  # the coarsest grid tried before features are dropped
 MAX_FEATURES = 200_000  # per tile; over it the densest are dropped
 MAXZOOM_BASE, MAXZOOM_CAP = 14, 16
+MINZOOM_FLOOR = 0  # the lowest tiles.minzoom a definition may choose (TilesDef.minzoom ge=0)
 DENSE_AT_MAXZOOM = 200  # average features per tile that pushes maxzoom one level up
 
 

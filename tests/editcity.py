@@ -1,0 +1,98 @@
+"""A city to edit (issue 13): the real sample shelters, road areas and city boundary loaded into a
+store of its own (the session's sample stores are never written), with staff of each department.
+
+``EditCity(root, store_url)`` loads the layers; ``staff()`` makes the accounts and tokens:
+kato-bousai (disaster), ito-douro (roads), sato-kanri (admin), mori-nashi (no department),
+known to tests by the short aliases bousai, douro, kanri, nashi; and tokens of kato-bousai:
+read, edit and edit-unconditional.
+"""
+
+import itertools
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from server.auth import tokens
+from server.auth.accounts import TokenRecord, open_account_store
+from server.auth.passwords import Passwords
+from server.auth.settings import AuthSettings
+from tsukuba_gis.settings import Settings
+
+LAYERS = ["city_boundary", "shelters", "road_areas"]
+PASSWORD = "tsukuba bousai 2025"
+CHEAP_ARGON2 = {
+    "TSUKUBA_GIS_AUTH_ARGON2_TIME_COST": "1",
+    "TSUKUBA_GIS_AUTH_ARGON2_MEMORY_COST": "8",
+    "TSUKUBA_GIS_AUTH_ARGON2_PARALLELISM": "1",
+}
+USERS = {
+    "kato-bousai": ("staff", ["disaster"]),
+    "ito-douro": ("staff", ["roads"]),
+    "sato-kanri": ("admin", []),
+    "mori-nashi": ("staff", []),
+}
+ALIASES = {"bousai": "kato-bousai", "douro": "ito-douro", "kanri": "sato-kanri", "nashi": "mori-nashi"}
+_SCHEMAS = itertools.count()
+
+
+def schema_url(database: str) -> str:
+    """A fresh schema of a PostGIS test database."""
+    return f"{database}?schema=edits_{next(_SCHEMAS)}_{int(time.time() * 1000) % 100000}"
+
+
+@dataclass
+class Staff:
+    """Credentials of the city's staff: Basic pairs by user, tokens by scope (bousai's)."""
+
+    basic: dict[str, tuple[str, str]]
+    tokens: dict[str, str]
+
+    def bearer(self, scope: str) -> dict[str, str]:
+        """An Authorization header with bousai's token of ``scope``."""
+        return {"Authorization": f"Bearer {self.tokens[scope]}"}
+
+
+class EditCity:
+    """Definitions of the repository, a data directory and store of its own."""
+
+    def __init__(self, root: Path, store: str = ""):
+        from etl.runner import run_etl
+
+        self.root, self.store = root, store
+        self.data_dir = root / "data"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.settings = Settings(data_dir=self.data_dir, store=store or None)
+        report = run_etl(self.settings, LAYERS, quiet=True)
+        assert report.ok, [(r.layer_id, r.error) for r in report.layers]
+
+    @property
+    def auth(self) -> AuthSettings:
+        """Accounts in the data directory, cheap argon2 (tests only)."""
+        return AuthSettings(
+            accounts=str(self.data_dir / "accounts.sqlite"),
+            argon2_time_cost=1,
+            argon2_memory_cost=8,
+            argon2_parallelism=1,
+        )
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment of a server process of this city."""
+        return {"TSUKUBA_GIS_DATA_DIR": str(self.data_dir), "TSUKUBA_GIS_STORE": self.store, **CHEAP_ARGON2}
+
+    def staff(self) -> Staff:
+        """Make (once) the accounts and bousai's tokens."""
+        accounts = open_account_store(self.auth.accounts_url(self.data_dir))
+        passwords = Passwords(self.auth)
+        for name, (role, departments) in USERS.items():
+            if accounts.get_user(name) is None:
+                accounts.add_user(name, role, passwords.hash(PASSWORD), departments)
+        made = {}
+        for scope in ("read", "edit", "edit-unconditional"):
+            token_id, token = tokens.new_token()
+            record = TokenRecord(
+                token_id, "kato-bousai", scope, tokens.digest(token), time.time(), scope=scope
+            )
+            accounts.add_token(record)
+            made[scope] = token
+        return Staff({alias: (name, PASSWORD) for alias, name in ALIASES.items()}, made)
