@@ -10,7 +10,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from server import health, point, search, viewer
+from server import health, search, viewer
 from server.auth.settings import AuthSettings
 from server.auth.staff import mount as mount_staff
 from server.cors import PublicCORS
@@ -19,6 +19,7 @@ from server.ogcapi.adapter import Publication, ogcapi_app
 from server.ogcapi.openapi_local import SCHEMAS_DIR
 from server.opendata.routes import router as opendata_router
 from server.rasters.routes import raster_routes
+from server.report.routes import point_endpoint
 from server.security import add_security
 from server.snapshot import AUDIENCES, PREFIXES, Snapshots
 from server.styles.routes import style_routes
@@ -96,7 +97,7 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
     app.state.settings, app.state.store, app.state.snapshots = settings, store, snapshots
     app.include_router(health.router)
     app.router.routes.append(Route("/search", search.endpoint(snapshots, "public"), include_in_schema=False))
-    app.router.routes.append(Route("/point", point.endpoint(snapshots, "public"), include_in_schema=False))
+    app.router.routes.append(Route("/point", point_endpoint(snapshots, "public"), include_in_schema=False))
     app.mount(PREFIXES["public"], ogc_api(snapshots, "public"))
     mount_staff(app, settings, auth_settings or AuthSettings(), snapshots, ogc_api(snapshots, "internal"))
     app.include_router(opendata_router)
