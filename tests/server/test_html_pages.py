@@ -102,3 +102,24 @@ def test_chrome_is_japanese_first_english_on_request(client, lang, present, abse
         assert text in html, text
     for text in absent:
         assert text not in html, text
+
+
+@pytest.mark.parametrize(
+    "lang, present",
+    [
+        ("ja", ["つくば市 統合型GIS", "データのライセンス", "CC-BY 4.0", "出典を表示してください"]),
+        ("en", ["Tsukuba City integrated GIS", "Data license", "CC-BY 4.0", "Credit the source"]),
+    ],
+)
+def test_pages_carry_the_citys_name_and_credits_not_pygeoapis_logo(client, lang, present):
+    params = {"f": "html"} if lang == "ja" else {"f": "html", "lang": "en"}
+    for path in ("/api", f"/api/collections/{LAYER}/items"):
+        html = client.get(path, params=params).text
+        for text in present:
+            assert text in html, (path, text)
+        assert "pygeoapi.png" not in html and "/static/img/logo.png" not in html, path
+        header = html.split("<header", 1)[1].split("</header>", 1)[0]
+        assert "<img" not in header, path
+        footer = html.split("<footer", 1)[1].split("</footer>", 1)[0]
+        assert f'rel="license" href="{client.base_url}/opendata"' in footer, path
+        assert "pygeoapi" in footer  # the small "powered by" credit stays

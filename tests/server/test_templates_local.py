@@ -113,7 +113,16 @@ def test_override_loads_nothing_from_outside(name):
 # Upstream lines changed on purpose for the city's own pages (issue 14): field labels as column
 # heads, empty cells for null, no "higher limits" warning, a real text direction.
 LOCALISED = {
-    "_base.html": ('dir="{% trans %}text_direction{% endtrans %}"',),
+    "_base.html": (
+        'dir="{% trans %}text_direction{% endtrans %}"',
+        # The city's name and credits instead of pygeoapi's logo (header, footer, page image).
+        "/static/img/logo.png",
+        '<img src="{{ logo }}"',
+        'style="height:40px;vertical-align: middle;"',
+        "/static/img/pygeoapi.png",
+        "{{ version }}",
+        "{% trans %}Powered by {% endtrans %}",  # now a small line of the city's footer
+    ),
     "collections/items/index.html": (
         "Warning: Higher limits not recommended!",
         "<th>{{ title_field }}</th>",
@@ -166,6 +175,9 @@ def minimal_config(server_url: str, basemap: bool = True) -> dict:
         "metadata": {
             "identification": {"title": "つくば市統合型GIS", "description": "OGC API", "keywords": ["GIS"]},
             "contact": {"email": "gis@example.invalid"},
+            # Required by pygeoapi's config schema; the footer shows them.
+            "license": {"name": "CC-BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/"},
+            "provider": {"name": "つくば市", "url": "https://www.city.tsukuba.lg.jp/"},
         },
         "resources": {
             "shelters": {
