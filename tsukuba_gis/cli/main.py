@@ -5,6 +5,7 @@ import logging
 import click
 
 from tsukuba_gis import __version__
+from tsukuba_gis.cli.backup import backup, restore
 from tsukuba_gis.cli.etl import etl
 from tsukuba_gis.cli.layers import layers
 from tsukuba_gis.cli.options import GisGroup, quiet_opt
@@ -27,7 +28,9 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     ctx.obj = {"settings": Settings(), "quiet": quiet}
 
 
+cli.add_command(backup)
 cli.add_command(etl)
+cli.add_command(restore)
 cli.add_command(layers)
 cli.add_command(serve)
 cli.add_command(store)
