@@ -31,6 +31,7 @@ SEEDS = [
     "/",
     "/viewer-config.json",
     "/health",
+    "/metrics",  # 404 for anyone not staff nor allow-listed
     "/auth/me",
     "/api",
     "/api?f=html",

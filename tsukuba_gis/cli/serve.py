@@ -1,6 +1,7 @@
 """``tsukuba-gis serve``: the web server (viewer, OGC API, open data)."""
 
 import os
+import tempfile
 
 import click
 
@@ -26,6 +27,10 @@ def serve(obj: dict, host: str, port: int, workers: int) -> None:
     # Workers build their own app from the environment: pass the resolved URL that way.
     os.environ["TSUKUBA_GIS_PUBLIC_URL"] = public_url
     click.echo(f"serving {public_url}/ (OGC API: {public_url}/api)", err=True)
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # /metrics sums every worker's counters from files here (server/metrics.py); a fresh
+        # directory per start, as prometheus-client's multiprocess mode wants.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tsukuba-gis-metrics-")
     from server.protocol import DeadlineHttpToolsProtocol
 
     uvicorn.run(
