@@ -32,6 +32,7 @@ class Settings(BaseSettings):
         raster_cache_mb: GDAL's block cache during raster loads (keeps memory flat).
         raster_compression: the COGs' lossless compression (DEFLATE reads everywhere; ZSTD
             is faster but needs GDAL >= 2.3 on the reader's side).
+        log_format: ``text`` lines, or ``json`` (one object per line) for a log collector.
     """
 
     model_config = SettingsConfigDict(env_prefix="TSUKUBA_GIS_", env_file=".env", extra="ignore")
@@ -56,6 +57,7 @@ class Settings(BaseSettings):
     raster_max_bytes: int = Field(default=16 * 1024**3, ge=1)
     raster_cache_mb: int = Field(default=256, ge=16)
     raster_compression: Literal["DEFLATE", "ZSTD"] = "DEFLATE"
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("public_url")
     @classmethod

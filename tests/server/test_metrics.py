@@ -1,5 +1,6 @@
 """``/metrics`` of a real server, scraped with prometheus-client's own text parser, on both stores."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -87,3 +88,18 @@ def test_metrics_answer_staff_and_the_allowed_address_only(city, start_server):
         staff = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
     assert staff.status_code == 200
     assert _value(_samples(staff.text), "tsukuba_gis_layer_features", layer="sites") == 30
+
+
+def test_json_log_lines_from_the_server_and_its_access_log(tmp_path, start_server):
+    city = MiniCity(tmp_path)
+    city.hand_over(5, "A")
+    city.etl()
+    server = start_server(city.data_dir, {**city.env, "TSUKUBA_GIS_LOG_FORMAT": "json"})
+    assert httpx.get(f"{server.url}/api/collections/sites/items/S0000002", timeout=30).status_code == 200
+    server.stop()
+    lines = [
+        json.loads(line) for line in Path(server.log.name).read_text(encoding="utf-8").splitlines() if line
+    ]
+    assert lines and all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    access = [line for line in lines if line["logger"] == "uvicorn.access"]
+    assert any("/api/collections/sites/items/S0000002" in line["message"] for line in access), access

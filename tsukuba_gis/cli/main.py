@@ -13,6 +13,7 @@ from tsukuba_gis.cli.serve import serve
 from tsukuba_gis.cli.store import store
 from tsukuba_gis.cli.tokens import tokens
 from tsukuba_gis.cli.users import users
+from tsukuba_gis.logs import configure
 from tsukuba_gis.settings import Settings
 
 
@@ -24,8 +25,9 @@ from tsukuba_gis.settings import Settings
 def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Tsukuba integrated GIS: layer ETL, OGC API server and viewer."""
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    ctx.obj = {"settings": Settings(), "quiet": quiet}
+    settings = Settings()
+    configure(level, settings.log_format)
+    ctx.obj = {"settings": settings, "quiet": quiet}
 
 
 cli.add_command(backup)
