@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -103,3 +104,25 @@ def test_json_log_lines_from_the_server_and_its_access_log(tmp_path, start_serve
     assert lines and all({"time", "level", "logger", "message"} <= set(line) for line in lines)
     access = [line for line in lines if line["logger"] == "uvicorn.access"]
     assert any("/api/collections/sites/items/S0000002" in line["message"] for line in access), access
+
+
+def test_the_grafana_dashboard_asks_only_for_metrics_the_server_exports():
+    from prometheus_client import REGISTRY
+
+    import server.metrics  # noqa: F401 (registers the metrics)
+
+    dashboard = json.loads((PROJECT_ROOT / "docs/grafana-dashboard.json").read_text(encoding="utf-8"))
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    asked = {m for e in exprs for m in re.findall(r"tsukuba_gis_[a-z_]+", e)}
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum")}
+    exported = {
+        f"{family.name}{suffix}"
+        for family in REGISTRY.collect()
+        if family.name.startswith("tsukuba_gis")
+        for suffix in suffixes.get(family.type, ("",))
+    }
+    exported |= {
+        f"tsukuba_gis_layer_{n}" for n in ("version", "features", "rejected", "load_duration_seconds")
+    }
+    assert asked and asked <= exported, asked - exported
+    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
