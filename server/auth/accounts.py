@@ -21,6 +21,8 @@ USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 # scheme -> "module:Class", as the layer store registry does.
 ACCOUNT_STORES: dict[str, str] = {
     "sqlite": "server.auth.accounts_sqlite:SQLiteAccountStore",
+    "postgresql": "server.auth.accounts_postgres:PostgresAccountStore",
+    "postgres": "server.auth.accounts_postgres:PostgresAccountStore",
 }
 
 

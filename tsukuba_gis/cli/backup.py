@@ -13,7 +13,7 @@ def _sources(settings: Settings) -> "Sources":  # noqa: F821 (imported late, as 
     from tsukuba_gis.backup.archive import Sources
 
     auth = AuthSettings()
-    accounts_url = auth.accounts_url(settings.data_dir)
+    accounts_url = auth.accounts_url(settings.data_dir, settings.store_url)
     accounts = None if "://" in accounts_url else Path(accounts_url)  # PostgreSQL accounts: in the dump
     return Sources(
         settings.data_dir,
