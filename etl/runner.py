@@ -48,7 +48,10 @@ class RunReport:
                 r.status in ("loaded", "staged", "skipped") and not any("error" in p for p in r.published)
                 for r in self.layers
             )
-            and all(r.status in ("loaded", "staged", "skipped") for r in self.rasters)
+            and all(
+                r.status in ("loaded", "staged", "skipped") and not any("error" in p for p in r.published)
+                for r in self.rasters
+            )
         )
 
     def to_dict(self) -> dict:

@@ -13,13 +13,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from server import health, point, search, viewer
 from server.auth.settings import AuthSettings
 from server.auth.staff import mount as mount_staff
+from server.cors import PublicCORS
 from server.errors import add_exception_handlers
 from server.metrics import RequestMetrics, metrics_route, time_store
 from server.ogcapi.adapter import Publication, ogcapi_app
 from server.ogcapi.openapi_local import SCHEMAS_DIR
 from server.opendata.routes import router as opendata_router
+from server.rasters.routes import raster_routes
 from server.security import add_security
 from server.snapshot import AUDIENCES, PREFIXES, Snapshots
+from server.styles.routes import style_routes
 from server.tiles.routes import tile_routes
 from server.tiles.service import TileService
 from tsukuba_gis import __version__
@@ -45,11 +48,16 @@ class MountRoots:
 
 
 def ogc_api(snapshots: Snapshots, audience: Access) -> ASGIApp:
-    """The OGC API of one audience (Features, Records through pygeoapi; Tiles beside it)."""
+    """The OGC API of one audience (Features, Records through pygeoapi; Tiles, Coverages beside it)."""
     publication = Publication(audience, snapshots)
     base_url = f"{snapshots.settings.public_url}{PREFIXES[audience]}"
     tiles = TileService(snapshots, audience, base_url)
-    return ogcapi_app(publication, SCHEMAS_DIR, extensions=tile_routes(tiles, publication))
+    extensions = (
+        tile_routes(tiles, publication)
+        + style_routes(snapshots, audience)
+        + raster_routes(snapshots, audience, base_url)
+    )
+    return ogcapi_app(publication, SCHEMAS_DIR, extensions=extensions)
 
 
 def _lifespan(snapshots: Snapshots):
@@ -100,5 +108,6 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     app.add_middleware(RequestMetrics)  # inside MountRoots: it sees the scope the routers fill
     app.add_middleware(MountRoots, roots=tuple(PREFIXES.values()))
+    app.add_middleware(PublicCORS)  # public prefixes only (server/cors.py)
     add_security(app, settings)  # outermost: trusted proxies, allowed hosts, security headers
     return app

@@ -26,6 +26,7 @@ import shapely
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import Request
 
+from server.rasters.point import csv_rows, html_sections, raster_entries
 from server.snapshot import PublishedLayer, Snapshot, Snapshots, audience_endpoint
 from tsukuba_gis.csvsafe import safe_row
 from tsukuba_gis.errors import BadRequest
@@ -224,6 +225,8 @@ def point_report(
         "distance": "straight-line",
         "walk_m_per_min": WALK_M_PER_MIN,
         "layers": layers,
+        # Raster layers (想定浸水深, 標高 ...): values at the point, hazards first.
+        "rasters": raster_entries(snapshot, lat, lon, radius),
         "nearest": closest,
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "took_ms": round((time.perf_counter() - started) * 1000, 2),
@@ -299,7 +302,7 @@ def _text(value: Any, lang: str) -> str:
 def _rows(report: dict[str, Any], lang: str) -> list[list[str]]:
     """Flat rows: section, layer, name, field, value, distance, walk."""
     words = TEXT[lang]
-    rows = []
+    rows = csv_rows(report, lang)  # the raster layers' values first: hazards lead
 
     def add(section: str, title: dict, feature: dict, walk: str = "") -> None:
         name = _text(feature["name"], lang)
@@ -352,6 +355,7 @@ def report_html(report: dict[str, Any], lang: str) -> str:
         f"<title>{esc(words['title'])} {where}</title><style>{_CSS}</style></head><body>",
         f"<h1>{esc(words['title'])}</h1><p>{esc(words['point'])}: {where}<br>"
         f"{esc(words['generated'])}: {esc(report['generated'])}</p>",
+        html_sections(report, lang, words["synthetic"]),
     ]
     for layer in report["layers"]:
         title = layer["title"].get(lang) or layer["title"]["ja"]

@@ -24,6 +24,7 @@ from starlette.responses import Response
 
 from server.ogcapi.build import ApiBuild, build_api
 from server.placenames import SearchIndex
+from server.rasters.published import PublishedRaster, visible_rasters
 from server.refresh import Refreshed
 from tsukuba_gis.catalog import Catalog, cached_catalog, catalog_signature
 from tsukuba_gis.layerdef import Access, Department, I18n, LayerDef
@@ -70,6 +71,7 @@ class Snapshot:
         api: the pygeoapi API object and its kept documents (``server/ogcapi``).
         tilesets: layer id -> its tile set for this audience.
         search: the place-name index of the searchable layers.
+        rasters: the loaded raster layers the audience may see, in the one order.
     """
 
     audience: Access
@@ -82,6 +84,11 @@ class Snapshot:
     api: ApiBuild
     tilesets: Mapping[str, TileSet]
     search: SearchIndex
+    rasters: tuple[PublishedRaster, ...] = ()
+
+    def raster(self, layer_id: str) -> PublishedRaster | None:
+        """One raster layer by id, None when this audience may not see it (or it has no data)."""
+        return next((raster for raster in self.rasters if raster.id == layer_id), None)
 
     def layer(self, layer_id: str) -> PublishedLayer | None:
         """One layer by id, None when this audience may not see it (or it has no data)."""
@@ -112,8 +119,11 @@ def visible_layers(
     return tuple(PublishedLayer(layer, records[layer.id]) for layer in catalog.in_order(chosen))
 
 
-def _area(layers: tuple[PublishedLayer, ...]) -> tuple[float, float, float, float] | None:
+def _area(
+    layers: tuple[PublishedLayer, ...], rasters: tuple[PublishedRaster, ...] = ()
+) -> tuple[float, float, float, float] | None:
     boxes = [layer.record.bbox for layer in layers if layer.record.bbox]
+    boxes += [raster.record.bbox for raster in rasters]
     if not boxes:
         return None
     m = AREA_MARGIN_DEG
@@ -140,9 +150,12 @@ def build_snapshot(settings: Settings, store: Store, audience: Access, generatio
     catalog = cached_catalog(settings.layers_dir)
     records = {r.layer_id: r for r in store.layers()}
     layers = visible_layers(catalog, records, audience)
+    rasters = visible_rasters(
+        catalog, {r.layer_id: r for r in store.rasters()}, audience, settings.rasters_path
+    )
     departments = tuple(sorted(catalog.departments.values(), key=lambda d: (d.order, d.id)))
     base_url = f"{settings.public_url}{PREFIXES[audience]}"
-    area = _area(layers)
+    area = _area(layers, rasters)
     snapshot = Snapshot(
         audience=audience,
         generation=generation,
@@ -151,16 +164,20 @@ def build_snapshot(settings: Settings, store: Store, audience: Access, generatio
         layers=layers,
         departments=departments,
         area=area,
-        api=build_api(settings, [(layer.definition, layer.record) for layer in layers], audience, base_url),
+        api=build_api(
+            settings, [(layer.definition, layer.record) for layer in layers], audience, base_url, rasters
+        ),
         tilesets=_tilesets(layers, audience),
         search=SearchIndex.build(store, layers, audience, area),
+        rasters=rasters,
     )
     LOG.info(
-        "%s snapshot built for generation %s in %.0f ms (%d layers)",
+        "%s snapshot built for generation %s in %.0f ms (%d layers, %d rasters)",
         audience,
         generation[0],
         (time.perf_counter() - started) * 1000,
         len(layers),
+        len(rasters),
     )
     return snapshot
 

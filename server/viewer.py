@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.staticfiles import StaticFiles
 
+from server.rasters.viewer import raster_entry
 from server.snapshot import PREFIXES, Snapshot, Snapshots, audience_endpoint
 from server.vendor import VendorFiles, vendor_files
 from tsukuba_gis.layerdef import Access, LayerDef
@@ -95,6 +96,8 @@ def viewer_config(settings: Settings, snapshot: Snapshot) -> dict[str, Any]:
         "basemaps": basemaps(settings),
         "departments": [{"id": d.id, "name": d.name.model_dump()} for d in snapshot.departments],
         "layers": {layer.id: _layer(layer.definition, audience) for layer in snapshot.layers},
+        # Raster layers (map tiles under the vector layers, viewer/src/layer/RasterLayer.js).
+        "rasters": {raster.id: raster_entry(raster, PREFIXES[audience]) for raster in snapshot.rasters},
         # Staff search and point reports also see internal layers, behind the same wall.
         "endpoints": {
             name: f"{PREFIXES[audience].removesuffix('/api')}/{name}" for name in ("search", "point")

@@ -185,6 +185,17 @@ class StyleDef(Strict):
     categories: list[Category] = []
 
 
+class TilesDef(Strict):
+    """Vector tile choices of a layer.
+
+    Attributes:
+        minzoom: the first zoom that has tiles (overview tiles thin and merge features down to
+            it: drawn city-wide, small features are coalesced, the densest dropped as needed).
+    """
+
+    minzoom: int = Field(default=8, ge=0, le=16)
+
+
 StandardDataset = Literal["evacuation_space"]
 
 
@@ -221,6 +232,9 @@ class LayerDef(Strict):
     style: StyleDef = StyleDef()
     synthetic: bool = False
     opendata: OpenDataDef = OpenDataDef()
+    # Tile choices do not change the data: kept out of dumps (and the definition checksum);
+    # the tile set's key carries them, so a change rebuilds the tiles only.
+    tiles: TilesDef = Field(default=TilesDef(), exclude=True)
 
     @model_validator(mode="before")
     @classmethod

@@ -20,7 +20,6 @@ from tsukuba_gis.opendata import download_path, read_manifest
 router = APIRouter()
 GET = ["GET", "HEAD"]
 OTHER = ["POST", "PUT", "PATCH", "DELETE"]
-CORS = {"Access-Control-Allow-Origin": "*"}  # open data: other sites' maps may fetch it
 
 
 def not_found() -> JSONResponse:
@@ -55,7 +54,7 @@ def dcat(request: Request) -> Response:
     return JSONResponse(
         catalog_document(settings, found),
         media_type="application/ld+json",
-        headers={**CORS, "Cache-Control": "no-cache"},
+        headers={"Cache-Control": "no-cache"},
     )
 
 
@@ -63,7 +62,8 @@ def dcat(request: Request) -> Response:
 def download(request: Request, layer_id: str, name: str) -> Response:
     """One download, with a content ETag (its SHA-256), Last-Modified, 304 and Range (206)."""
     settings = request.app.state.settings
-    layer = _public(request).layer(layer_id)
+    snapshot = _public(request)
+    layer = snapshot.layer(layer_id) or snapshot.raster(layer_id)
     manifest = read_manifest(settings.data_dir, layer_id) if layer is not None else None
     if layer is None or layer.definition.access != "public" or manifest is None:
         return not_found()
@@ -73,7 +73,6 @@ def download(request: Request, layer_id: str, name: str) -> Response:
     entry = next(f for f in manifest["files"] if f["name"] == name)
     stat = path.stat()
     headers = {
-        **CORS,
         "ETag": f'"{entry["sha256"]}"',
         "Cache-Control": "public, max-age=300",
         "Last-Modified": formatdate(stat.st_mtime, usegmt=True),

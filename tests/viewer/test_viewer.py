@@ -40,14 +40,16 @@ def topmost_marker_center(page, layer_id: str) -> tuple[float, float]:
 def test_panel_lists_every_public_layer_from_the_api(page, live_server, api):
     open_viewer(page, live_server)
     config, collections = api["config"], api["collections"]
-    expected = [c["id"] for c in collections if c["id"] in config["layers"]]
+    # Vector layers and raster layers (config "rasters", viewer/src/layer/RasterLayer.js).
+    defs = {**config["layers"], **config.get("rasters", {})}
+    expected = [c["id"] for c in collections if c["id"] in defs]
     assert expected, "the sample store publishes layers"
     assert sorted(listed_layers(page)) == sorted(expected)
     # The internal layer is neither in the public API nor in the panel, by id or by title.
     assert INTERNAL_LAYER not in listed_layers(page)
     assert "管理連絡先" not in page.inner_text("body")
     # Grouped by department, Japanese names, in the config's order.
-    used = {config["layers"][layer_id]["department"] for layer_id in expected}
+    used = {defs[layer_id]["department"] for layer_id in expected}
     names = [d["name"]["ja"] for d in config["departments"] if d["id"] in used]
     assert (
         page.eval_on_selector_all(".tg-group[data-department] > legend", "ls => ls.map(l => l.textContent)")
@@ -56,7 +58,7 @@ def test_panel_lists_every_public_layer_from_the_api(page, live_server, api):
     # Synthetic layers carry the mark, and only they.
     for layer_id in expected:
         badge = page.locator(f'.tg-layer[data-layer="{layer_id}"] .tg-badge-synthetic')
-        assert badge.count() == (1 if config["layers"][layer_id]["synthetic"] else 0), layer_id
+        assert badge.count() == (1 if defs[layer_id]["synthetic"] else 0), layer_id
     flood_badge = '.tg-layer[data-layer="flood_sample"] .tg-badge-synthetic'
     assert page.inner_text(flood_badge) == "サンプル（架空）"
     # Categorised styles show one legend entry per category, with its label.

@@ -7,7 +7,7 @@
 // before the panels are built; the panels then follow what the layers already did.
 import { loadCollections, loadViewerConfig, staffSession } from './api/index.js';
 import { browserLanguage, getLanguage, onLanguageChange, setLanguage, t } from './i18n/index.js';
-import { dataLayer, discoverLayers } from './layer/index.js';
+import { addRasterEntries, dataLayer, discoverLayers } from './layer/index.js';
 import { baseMapLayer, createMap, mapArea, showInitialView } from './map/index.js';
 import { checkLink, parseHash, ViewState } from './state/index.js';
 import { buildInterface } from './interface.js';
@@ -36,6 +36,7 @@ export async function startViewer(element, { configUrl } = {}) {
   const map = createMap(element, { baseCredits });
   performance.mark('tg-map-created');
   const groups = discoverLayers(config, collections);
+  addRasterEntries(groups, config, collections); // raster layers join their departments
   const entries = groups.flatMap((group) => group.entries);
   const baseMaps = (config.basemaps ?? []).map((def) => ({ def, layer: baseMapLayer(def, { maxZoom: map.getMaxZoom() }) }));
   const area = mapArea(config, collections);

@@ -5,7 +5,7 @@
 import { formatDistance, pick, serverLanguage, t } from '../i18n/index.js';
 import { pointUrl } from '../api/index.js';
 import { fill, h, localized, syntheticBadge } from '../util/index.js';
-import { formatValue } from '../layer/index.js';
+import { formatValue, rasterReportSections } from '../layer/index.js';
 
 export class PointPanel {
   /**
@@ -91,6 +91,7 @@ export class PointPanel {
     const nearby = report.layers.filter((layer) => layer.nearby.length > 0);
     const radius = Math.round(report.radius_m);
     return [
+      ...rasterReportSections(report, 'hazard'), // 想定浸水深 ... before everything else
       h('h3', {}, t('pointHere')),
       hits.length ? h('div', { className: 'tg-point-layers' }, hits.map((layer) => this._layer(layer)))
         : h('p', {}, t('pointNone')),
@@ -99,6 +100,7 @@ export class PointPanel {
         localized(layer.title), layer.synthetic && ' ', layer.synthetic && syntheticBadge(), '：',
         t(layer.coverage === 'outside' ? 'pointOutside' : 'pointNone'),
       ]))),
+      ...rasterReportSections(report, 'other'), // 標高 ...
       h('h3', {}, t('pointNearby', { r: radius })),
       nearby.length ? h('ul', { className: 'tg-point-nearby' }, nearby.flatMap((layer) => layer.nearby.map((feature) =>
         h('li', { 'data-layer': layer.id }, [
