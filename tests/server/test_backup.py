@@ -145,3 +145,27 @@ def test_a_damaged_archive_is_refused_by_verify_and_restore(city, tmp_path):
         [exe, "restore", str(archive)], env={**os.environ, **city.env}, capture_output=True, text=True
     )
     assert again.returncode == 1 and "not empty" in again.stderr, again.stderr  # never over a live one
+
+
+def test_raster_files_go_into_the_backup_and_back(sample_settings, tmp_path):
+    from tsukuba_gis.backup.archive import Sources, backup
+    from tsukuba_gis.backup.restore import restore
+    from tsukuba_gis.store import open_store
+
+    source = Sources(sample_settings.data_dir, sample_settings.store_url, sample_settings.rasters_path)
+    rasters = open_store(sample_settings.store_url).rasters()
+    assert rasters, "the samples have raster layers"
+    manifest = backup(source, tmp_path / "samples.tar")
+    kept = {r.path(sample_settings.rasters_path) for r in rasters}
+    for path in kept:
+        member = manifest.members[f"rasters/{path.relative_to(sample_settings.rasters_path).as_posix()}"]
+        assert member["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    target = Sources(tmp_path / "data", str(tmp_path / "data/store.gpkg"), tmp_path / "rasters")
+    restore(tmp_path / "samples.tar", target)
+    again = open_store(target.store_url).rasters()
+    assert [(r.layer_id, r.version, r.etag) for r in again] == [
+        (r.layer_id, r.version, r.etag) for r in rasters
+    ]
+    for path in kept:
+        copy = target.rasters / path.relative_to(sample_settings.rasters_path)
+        assert copy.read_bytes() == path.read_bytes()
