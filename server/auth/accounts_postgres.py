@@ -7,6 +7,7 @@ tables and a versioned migration (``account_migrations``) applied under an advis
 The statements are the SQLite store's, with ``search_path`` set to the schema.
 """
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,6 +44,7 @@ MIGRATIONS = [
 USER_COLUMNS = "username, role, password_hash, created, password_changed"
 TOKEN_COLUMNS = "id, username, name, digest, created, expires, revoked, last_used"
 SESSION_COLUMNS = "digest, username, csrf_token, created, last_seen, expires"
+LOG = logging.getLogger(__name__)
 
 
 class PostgresAccountStore(AccountStore):
@@ -59,6 +61,7 @@ class PostgresAccountStore(AccountStore):
         db = DatabaseSettings()
         self.dsn, self.schema = split_schema(url, db.schema_name)
         self.where = redact(url)
+        self.migrated, self.connect_timeout = False, float(db.connect_timeout_s)
         self.pool = ConnectionPool(
             self.dsn,
             min_size=0,
@@ -74,8 +77,15 @@ class PostgresAccountStore(AccountStore):
 
     @contextmanager
     def _db(self) -> Iterator[psycopg.Connection]:
+        if not self.migrated:  # the database was down when the server started
+            self._apply_migrations()
+        with self._connection() as con:
+            yield con
+
+    @contextmanager
+    def _connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection]:
         try:
-            with self.pool.connection() as con:
+            with self.pool.connection(timeout=timeout) as con:
                 yield con
         except psycopg.errors.IntegrityError:
             raise  # a constraint: the caller says what it means
@@ -88,8 +98,15 @@ class PostgresAccountStore(AccountStore):
             yield con
 
     def migrate(self) -> None:
-        """Create the schema if needed and apply the pending account migrations."""
-        with self._transaction() as con:
+        """Apply the pending account migrations; a database that is down now is tried again at
+        the first use (the server starts anyway, as with the layer store: sign-in answers 503)."""
+        try:
+            self._apply_migrations(timeout=self.connect_timeout)
+        except AccountError as err:
+            LOG.warning("%s; accounts will be migrated at first use", err)
+
+    def _apply_migrations(self, timeout: float | None = None) -> None:
+        with self._connection(timeout) as con, con.transaction():
             con.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"accounts {self.schema}",))
             con.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
             con.execute(
@@ -103,6 +120,7 @@ class PostgresAccountStore(AccountStore):
                 for statement in statements:
                     con.execute(statement)
                 con.execute("INSERT INTO account_migrations (version) VALUES (%s)", (number,))
+        self.migrated = True
 
     def close(self) -> None:
         """Close the pool."""
