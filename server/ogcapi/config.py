@@ -26,8 +26,15 @@ HERE = Path(__file__).resolve().parent
 GSI_ATTRIBUTION = '<a href="https://maps.gsi.go.jp/development/ichiran.html">地理院タイル</a>'
 
 
+# The definitions' languages pygeoapi handles (Babel locales); pygeoapi picks a title by the
+# request's language. Not ja-x-easy (a private-use tag Babel refuses), and not zh-Hans/zh-Hant:
+# pygeoapi 0.24 matches a browser's zh-TW to "zh" and then lists only the collections without
+# script-tagged titles (one of thirteen), so Chinese readers get the Japanese titles as before.
+PYGEOAPI_LANGUAGES = ("ja", "en", "ko", "vi", "pt")
+
+
 def _i18n(text) -> dict[str, str]:
-    return {"ja": text.ja, "en": text.en}
+    return {lang: text.get(lang) for lang in PYGEOAPI_LANGUAGES if text.get(lang)}
 
 
 def _collection(layer: LayerDef, record: LayerRecord, settings: Settings, audience: Access) -> dict[str, Any]:
@@ -88,7 +95,7 @@ def _server(settings: Settings, base_url: str) -> dict[str, Any]:
         "url": base_url,
         "mimetype": "application/json; charset=UTF-8",
         "encoding": "utf-8",
-        "languages": ["ja", "en"],
+        "languages": list(PYGEOAPI_LANGUAGES),
         "pretty_print": False,
         "limits": {
             "default_items": settings.items_default_limit,

@@ -14,7 +14,8 @@ from server import caching
 from server.errors import ogc_error
 from server.opendata.datasets import datasets
 from server.opendata.dcat import catalog_document
-from server.opendata.page import choose_language, render
+from server.opendata.page import choose_language, page_language, render
+from tsukuba_gis.i18n import LANGUAGES
 from tsukuba_gis.opendata import download_path, read_manifest
 
 router = APIRouter()
@@ -37,12 +38,16 @@ def page(request: Request, lang: str | None = None) -> Response:
     """The list of datasets, in Japanese (default) or English (``?lang=en`` or Accept-Language)."""
     chosen = choose_language(lang, request.headers.get("accept-language"))
     if chosen is None:
-        return ogc_error(400, "InvalidParameterValue", "lang must be ja or en")
+        return ogc_error(400, "InvalidParameterValue", f"lang must be one of {', '.join(LANGUAGES)}")
     settings = request.app.state.settings
     found = datasets(settings, _public(request))
     return HTMLResponse(
         render(settings, found, chosen),
-        headers={"Content-Language": chosen, "Vary": "Accept-Language", "Cache-Control": "no-cache"},
+        headers={
+            "Content-Language": page_language(chosen),
+            "Vary": "Accept-Language",
+            "Cache-Control": "no-cache",
+        },
     )
 
 
