@@ -15,6 +15,7 @@ from server.auth.settings import AuthSettings
 from server.auth.staff import mount as mount_staff
 from server.cors import PublicCORS
 from server.errors import add_exception_handlers
+from server.metrics import RequestMetrics, metrics_route, time_store
 from server.ogcapi.adapter import Publication, ogcapi_app
 from server.ogcapi.openapi_local import SCHEMAS_DIR
 from server.ogcapi.transactions import transaction_routes
@@ -106,8 +107,11 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
     mount_staff(app, settings, auth_settings or AuthSettings(), snapshots, ogc_api(snapshots, "internal"))
     app.include_router(opendata_router)
     viewer.mount(app, settings, snapshots)
+    time_store(store)
+    app.router.routes.insert(0, metrics_route(store, app.state.authenticator))
     # Level 5, not Starlette's 9: a 450 kB page of items compresses 3x faster for 4 % more bytes.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
+    app.add_middleware(RequestMetrics)  # inside MountRoots: it sees the scope the routers fill
     app.add_middleware(MountRoots, roots=tuple(PREFIXES.values()))
     app.add_middleware(PublicCORS)  # public prefixes only (server/cors.py)
     add_security(app, settings)  # outermost: trusted proxies, allowed hosts, security headers

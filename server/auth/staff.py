@@ -44,7 +44,7 @@ def mount(
     """Add /auth and the walled /internal to the app."""
     if not PREFIXES["internal"].startswith(STAFF_ROOT + "/"):
         raise ValueError(f"the staff API must live under {STAFF_ROOT}/ to be behind the wall")
-    accounts = open_account_store(auth_settings.accounts_url(settings.data_dir))
+    accounts = open_account_store(auth_settings.accounts_url(settings.data_dir, settings.store_url))
     open_audit_log(
         auth_settings.audit_path(settings.data_dir),
         auth_settings.audit_max_bytes,

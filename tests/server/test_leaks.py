@@ -36,6 +36,7 @@ SEEDS = [
     "/viewer-config.json",
     "/health",
     "/live.json",
+    "/metrics",  # 404 for anyone not staff nor allow-listed
     "/auth/me",
     "/api",
     "/api?f=html",

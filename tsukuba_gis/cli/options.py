@@ -20,6 +20,7 @@ EXTRAS = {
     "pygeoapi": "server",
     "argon2": "server",
     "jwt": "server",
+    "prometheus_client": "server",
     "lxml": "etl",
     "tky2jgd": "etl",
     "folium": "etl",
