@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run etl serve test test-deps lint format clean bench screenshots
+.PHONY: help install run etl serve test test-fast test-deps lint format clean bench screenshots
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -16,7 +16,7 @@ $(BIN)/tsukuba-gis: pyproject.toml
 	@PY=$$(tools/find-python) && echo "using $$PY" && \
 	  { [ -x $(BIN)/python ] || $$PY -m venv $(VENV); }
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/pip install -q -e . --group test
+	$(BIN)/pip install -q -e '.[all]' --group test
 	@touch $@
 
 viewer/node_modules/.package-lock.json: viewer/package.json viewer/package-lock.json
@@ -39,7 +39,7 @@ run: install  ## Install, load the sample data, serve on http://127.0.0.1:8000
 	$(BIN)/tsukuba-gis etl
 	$(BIN)/tsukuba-gis serve --host $(HOST) --port $(PORT)
 
-TEST_PACKAGES := chromium fonts-ipafont-gothic postgresql-15-postgis-3 python3-qgis
+TEST_PACKAGES := chromium fonts-ipafont-gothic postgresql-15-postgis-3 gdal-bin python3-qgis
 test-deps:  ## System packages the tests need (Chromium, a Japanese font), from Debian
 	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -47,17 +47,26 @@ test-deps:  ## System packages the tests need (Chromium, a Japanese font), from 
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-test: install test-deps  ## Run the whole test suite
+test: install test-deps  ## Run the whole test suite (what CI runs)
 	$(BIN)/python -m pytest -q
 
-BENCH_PACKAGES := wrk postgresql-15-postgis-3
-bench: install  ## Serving bench vs TiPg and pygeoapi (bench/serve.py; ~35 min, wants a quiet machine)
+FAST := not postgis and not browser and not live
+test-fast: install  ## The edit-run loop: in-process tests only (no Chromium, PostgreSQL or server process)
+	$(BIN)/python -m pytest -q -m "$(FAST)"
+
+# wrk and PostGIS; the C peers (MapServer 8 and QGIS Server as FastCGI under lighttpd; PyQGIS
+# writes QGIS's project); nginx for the scale-out run.
+BENCH_PACKAGES := wrk postgresql-15-postgis-3 mapserver-bin cgi-mapserver lighttpd qgis-server python3-qgis nginx
+bench: install  ## Serving bench vs TiPg, pygeoapi, MapServer, QGIS Server; growth 20k-2M; nginx scale-out (~60+ min, quiet machine)
 	@missing=$$(for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing from Debian: $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+	$(BIN)/pip install -q --group bench
 	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/growth.py
+	$(BIN)/python bench/scaleout.py --out bench/SCALEOUT.md
 
 screenshots: install test-deps  ## Refresh the README's viewer pictures (docs/viewer*.png)
 	TSUKUBA_GIS_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/viewer/test_phone_print_access.py -k screenshots

@@ -24,7 +24,8 @@ from starlette.responses import Response
 
 from server.disaster import DisasterState, boundary, disaster_states
 from server.ogcapi.build import ApiBuild, build_api
-from server.placenames import SearchIndex
+from server.placeindex import SearchIndex
+from server.rasters.published import PublishedRaster, visible_rasters
 from server.refresh import Refreshed
 from tsukuba_gis.catalog import Catalog, cached_catalog, catalog_signature
 from tsukuba_gis.layerdef import Access, Department, I18n, LayerDef
@@ -71,6 +72,7 @@ class Snapshot:
         api: the pygeoapi API object and its kept documents (``server/ogcapi``).
         tilesets: layer id -> its tile set for this audience.
         search: the place-name index of the searchable layers.
+        rasters: the loaded raster layers the audience may see, in the one order.
         boundary: the area live edits must stay inside (the city and a margin; a shapely
             geometry), None when nothing is loaded.
         disaster: layer id -> its 災害時モード state (layers with ``disaster_mode``).
@@ -86,8 +88,13 @@ class Snapshot:
     api: ApiBuild
     tilesets: Mapping[str, TileSet]
     search: SearchIndex
+    rasters: tuple[PublishedRaster, ...] = ()
     boundary: Any = None
     disaster: Mapping[str, DisasterState] = field(default_factory=dict)
+
+    def raster(self, layer_id: str) -> PublishedRaster | None:
+        """One raster layer by id, None when this audience may not see it (or it has no data)."""
+        return next((raster for raster in self.rasters if raster.id == layer_id), None)
 
     @property
     def disaster_active(self) -> bool:
@@ -123,8 +130,11 @@ def visible_layers(
     return tuple(PublishedLayer(layer, records[layer.id]) for layer in catalog.in_order(chosen))
 
 
-def _area(layers: tuple[PublishedLayer, ...]) -> tuple[float, float, float, float] | None:
+def _area(
+    layers: tuple[PublishedLayer, ...], rasters: tuple[PublishedRaster, ...] = ()
+) -> tuple[float, float, float, float] | None:
     boxes = [layer.record.bbox for layer in layers if layer.record.bbox]
+    boxes += [raster.record.bbox for raster in rasters]
     if not boxes:
         return None
     m = AREA_MARGIN_DEG
@@ -145,7 +155,9 @@ def _tilesets(layers: tuple[PublishedLayer, ...], audience: Access) -> dict[str,
     return sets
 
 
-def _same_api(previous: "Snapshot | None", layers: tuple[PublishedLayer, ...], generation: tuple) -> bool:
+def _same_api(
+    previous: "Snapshot | None", layers: tuple[PublishedLayer, ...], rasters: tuple, generation: tuple
+) -> bool:
     """Whether ``previous``'s pygeoapi API still fits: only live edits happened since (same
     definitions, versions and extents). Making it costs ~0.5 s; an edit must not."""
     if previous is None or previous.generation[1:] != generation[1:]:
@@ -154,14 +166,20 @@ def _same_api(previous: "Snapshot | None", layers: tuple[PublishedLayer, ...], g
     def shape(of: tuple[PublishedLayer, ...]) -> list[tuple]:
         return [(p.id, p.record.version, p.record.bbox) for p in of]
 
-    return shape(previous.layers) == shape(layers)
+    same_rasters = [(r.id, r.record.version) for r in previous.rasters] == [
+        (r.id, r.record.version) for r in rasters
+    ]
+    return shape(previous.layers) == shape(layers) and same_rasters
 
 
-def _api(settings: Settings, layers, audience: Access, base_url: str, previous, generation) -> ApiBuild:
+def _api(
+    settings: Settings, layers, audience: Access, base_url: str, previous, generation, rasters
+) -> ApiBuild:
     records = {layer.id: layer.record for layer in layers}
-    if _same_api(previous, layers, generation):
+    if _same_api(previous, layers, rasters, generation):
         return ApiBuild(previous.api.api, records, previous.api.documents, previous.api.live)
-    return build_api(settings, [(layer.definition, layer.record) for layer in layers], audience, base_url)
+    definitions = [(layer.definition, layer.record) for layer in layers]
+    return build_api(settings, definitions, audience, base_url, rasters)
 
 
 def build_snapshot(
@@ -175,9 +193,12 @@ def build_snapshot(
     catalog = cached_catalog(settings.layers_dir)
     records = {r.layer_id: r for r in store.layers()}
     layers = visible_layers(catalog, records, audience)
+    rasters = visible_rasters(
+        catalog, {r.layer_id: r for r in store.rasters()}, audience, settings.rasters_path
+    )
     departments = tuple(sorted(catalog.departments.values(), key=lambda d: (d.order, d.id)))
     base_url = f"{settings.public_url}{PREFIXES[audience]}"
-    area = _area(layers)
+    area = _area(layers, rasters)
     snapshot = Snapshot(
         audience=audience,
         generation=generation,
@@ -186,18 +207,20 @@ def build_snapshot(
         layers=layers,
         departments=departments,
         area=area,
-        api=_api(settings, layers, audience, base_url, previous, generation),
+        api=_api(settings, layers, audience, base_url, previous, generation, rasters),
         tilesets=_tilesets(layers, audience),
         search=SearchIndex.build(store, layers, audience, area),
         boundary=boundary(settings, store, layers, area, previous),
         disaster=disaster_states(store, layers),
+        rasters=rasters,
     )
     LOG.info(
-        "%s snapshot built for generation %s in %.0f ms (%d layers)",
+        "%s snapshot built for generation %s in %.0f ms (%d layers, %d rasters)",
         audience,
         generation[0],
         (time.perf_counter() - started) * 1000,
         len(layers),
+        len(rasters),
     )
     return snapshot
 

@@ -65,6 +65,74 @@ def start_server():
         server.stop()
 
 
+class AppClient:
+    """Starlette's TestClient over ``create_app`` of one sample store: the server in this process.
+
+    For tests of what the routes answer, where a separate server process adds nothing but its
+    start-up (the process boundary, workers, signals and the real socket have their own tests).
+
+    Attributes:
+        client: the TestClient (an httpx.Client; base URL ``http://testserver``).
+        url: that base URL, as ``LiveServer.url``.
+    """
+
+    def __init__(self, settings: Settings):
+        from fastapi.testclient import TestClient
+
+        from server.app import create_app
+
+        self.url = "http://testserver"
+        app = create_app(settings.model_copy(update={"public_url": self.url}))
+        self.client = TestClient(app, base_url=self.url, raise_server_exceptions=False)
+        self.client.__enter__()  # the lifespan: first snapshots built, store closed at the end
+
+    def close(self) -> None:
+        """Run the app's shutdown."""
+        self.client.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def app_client(sample_settings):
+    """The app over the GeoPackage sample store, in-process, for the whole session."""
+    app = AppClient(sample_settings)
+    yield app.client
+    app.close()
+
+
+@pytest.fixture(scope="session")
+def postgis_app_client(postgis_sample_settings):
+    """The app over the PostGIS sample store, in-process, for the whole session."""
+    app = AppClient(postgis_sample_settings)
+    yield app.client
+    app.close()
+
+
+@pytest.fixture(scope="session", params=["gpkg", "postgis"])
+def each_app_client(request):
+    """The in-process app on each backend's sample store: a test using it runs once per store."""
+    return request.getfixturevalue("app_client" if request.param == "gpkg" else "postgis_app_client")
+
+
+# Fixtures that make a test slow or need more than Python: ``make test-fast`` leaves them out.
+LANE_MARKERS = {
+    "postgis": ("postgis",),
+    "browser": ("browser", "page"),
+    "live": ("live_server", "each_live_server", "postgis_live_server", "start_server"),
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark each test by what it needs (PostgreSQL, Chromium, a server process)."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        for marker, prefixes in LANE_MARKERS.items():
+            if any(n.startswith(prefixes) for n in names):
+                item.add_marker(marker)
+        if "postgis" in params.values() or any("postgis" in n for n in names):
+            item.add_marker("postgis")
+
+
 @pytest.fixture(scope="session")
 def postgis_cluster():
     """A throwaway PostgreSQL + PostGIS cluster for the whole session (tests/pgcluster.py)."""

@@ -2,9 +2,13 @@
 
 import re
 from pathlib import PurePosixPath
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from tsukuba_gis.defbase import Strict
+from tsukuba_gis.i18n import I18n
+from tsukuba_gis.presentdef import ReportDef, SearchDef, ValueText
 
 Access = Literal["public", "internal"]
 FieldType = Literal["string", "integer", "number", "boolean", "date"]
@@ -36,32 +40,7 @@ def _inside_sources(value: str) -> str:
     return value
 
 
-class Strict(BaseModel):
-    """Base for definition models: unknown keys are errors, so typos do not pass silently.
-
-    ``OMIT_WHEN_DEFAULT`` names keys added after definitions were first loaded: they are left
-    out of dumps while they hold their default, so the definition checksum of a layer that does
-    not use them stays what it was (an upgrade does not reload every layer).
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    OMIT_WHEN_DEFAULT: ClassVar[dict[str, Any]] = {}
-
-    @model_serializer(mode="wrap")
-    def _omit_defaults(self, handler: Any) -> Any:
-        data = handler(self)
-        if isinstance(data, dict):
-            for key, default in self.OMIT_WHEN_DEFAULT.items():
-                if key in data and data[key] == default:
-                    del data[key]
-        return data
-
-
-class I18n(Strict):
-    """A text in Japanese (shown by default) and English."""
-
-    ja: str = Field(min_length=1)
-    en: str = Field(min_length=1)
+__all__ = ["I18n", "Strict", "LayerDef", "FieldDef", "Department"]
 
 
 class LicenseDef(Strict):
@@ -137,6 +116,10 @@ class FieldDef(Strict):
             ``Common_districtsAndZonesType.xml``) relative to the sources directory, read
             like ``codes``; entries in ``codes`` override it.
         access: ``internal`` fields never leave the staff side.
+        explain: the value in plain words, ``{value}`` standing for it (e.g. 建蔽率:
+            「敷地の{value}%まで建物で覆えます」), for the point report.
+        meanings: words per published value (its name in each language, what it means, what
+            to do), keyed by the value as text.
         live: no source column: the value is set by staff edits (``editable``) and survives an
             ETL reload; ``value`` is what a new feature starts with (e.g. 未開設).
         values: the only values an edit may set (e.g. 未開設, 開設, 満員, 閉鎖).
@@ -153,13 +136,14 @@ class FieldDef(Strict):
     required: bool = False
     codes: dict[str, str] | None = None
     codelist: str | None = None
-    live: bool = False
-    values: list[str | int | float] | None = Field(default=None, min_length=1)
-    max_length: int | None = Field(default=None, ge=1)
-    minimum: float | None = None
-    maximum: float | None = None
-
-    OMIT_WHEN_DEFAULT = {"live": False, "values": None, "max_length": None, "minimum": None, "maximum": None}
+    explain: I18n | None = Field(default=None, exclude_if=lambda v: v is None)
+    meanings: dict[str, ValueText] | None = Field(default=None, exclude_if=lambda v: v is None)
+    # Edit rules: left out of dumps while unset, so existing definitions keep their checksums.
+    live: bool = Field(default=False, exclude_if=lambda v: not v)
+    values: list[str | int | float] | None = Field(default=None, min_length=1, exclude_if=lambda v: v is None)
+    max_length: int | None = Field(default=None, ge=1, exclude_if=lambda v: v is None)
+    minimum: float | None = Field(default=None, exclude_if=lambda v: v is None)
+    maximum: float | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @field_validator("codelist")
     @classmethod
@@ -175,12 +159,12 @@ class FieldDef(Strict):
             raise ValueError(f"{value!r} is reserved")
         return value
 
-    @field_validator("codes", mode="before")
+    @field_validator("codes", "meanings", mode="before")
     @classmethod
     def _code_keys(cls, value: Any) -> Any:
         # YAML reads `1: 第1種...` with an integer key; codes compare as text.
         if isinstance(value, dict):
-            return {str(k): str(v) for k, v in value.items()}
+            return {str(k): v if isinstance(v, dict) else str(v) for k, v in value.items()}
         return value
 
     @model_validator(mode="after")
@@ -230,6 +214,17 @@ class StyleDef(Strict):
     dash: str | None = None
     by: str | None = None
     categories: list[Category] = []
+
+
+class TilesDef(Strict):
+    """Vector tile choices of a layer.
+
+    Attributes:
+        minzoom: the first zoom that has tiles (overview tiles thin and merge features down to
+            it: drawn city-wide, small features are coalesced, the densest dropped as needed).
+    """
+
+    minzoom: int = Field(default=8, ge=0, le=16)
 
 
 StandardDataset = Literal["evacuation_space"]
@@ -309,10 +304,14 @@ class LayerDef(Strict):
     style: StyleDef = StyleDef()
     synthetic: bool = False
     opendata: OpenDataDef = OpenDataDef()
-    editable: EditableDef | None = None
-    disaster_mode: DisasterModeDef | None = None
-
-    OMIT_WHEN_DEFAULT = {"editable": None, "disaster_mode": None}
+    # Left out of dumps when not given, so existing definitions keep their checksums.
+    report: ReportDef | None = Field(default=None, exclude_if=lambda v: v is None)
+    search: SearchDef | None = Field(default=None, exclude_if=lambda v: v is None)
+    # Tile choices do not change the data: kept out of dumps (and the definition checksum);
+    # the tile set's key carries them, so a change rebuilds the tiles only.
+    tiles: TilesDef = Field(default=TilesDef(), exclude=True)
+    editable: EditableDef | None = Field(default=None, exclude_if=lambda v: v is None)
+    disaster_mode: DisasterModeDef | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @model_validator(mode="before")
     @classmethod
@@ -344,6 +343,7 @@ class LayerDef(Strict):
                 raise ValueError(f"{ref} {value!r} is not one of the fields")
         if self.style.by is not None and self.style.by not in names:
             raise ValueError(f"style.by {self.style.by!r} is not one of the fields")
+        self._presentation(names)
         if self.synthetic and "サンプル" not in self.title.ja:
             raise ValueError("a synthetic layer must say サンプル（架空） in its Japanese title")
         if self.editable is not None:
@@ -351,6 +351,17 @@ class LayerDef(Strict):
         if self.disaster_mode is not None:
             _check_disaster_mode(self, self.disaster_mode)
         return self
+
+    def _presentation(self, names: list[str]) -> None:
+        """The fields the report and search blocks name exist (and flags are booleans)."""
+        named = [*(self.report.show if self.report else []), *(self.search.fields() if self.search else [])]
+        unknown = [n for n in named if n not in names]
+        if unknown:
+            raise ValueError(f"report/search name unknown field(s): {', '.join(unknown)}")
+        types = {f.name: f.type for f in self.fields}
+        for hazard, flag in (self.report.shelter_flags if self.report else {}).items():
+            if types.get(flag) != "boolean":
+                raise ValueError(f"report.shelter_flags.{hazard}: {flag!r} is not a boolean field")
 
     @property
     def editors(self) -> list[str]:

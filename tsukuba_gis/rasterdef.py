@@ -147,6 +147,8 @@ class RasterLayerDef(Strict):
     classes: list[ValueClass] = []
     breaks: list[ValueBreak] = []
     ramp: list[RampStop] = []
+    # Shade the ramp's colours by the terrain (elevation models): map tiles only.
+    hillshade: bool = False
     resampling: Resampling | None = None
     target_crs: str | None = None
     synthetic: bool = False
@@ -186,6 +188,8 @@ class RasterLayerDef(Strict):
             raise ValueError("ramp: stop values must increase")
         if self.ramp and len(self.ramp) < 2:
             raise ValueError("ramp: give at least two stops")
+        if self.hillshade and not self.ramp:
+            raise ValueError("hillshade shades a colour ramp: give ramp too")
         names = [b.name for b in self.bands]
         if len(set(names)) != len(names):
             raise ValueError("bands: duplicate band names")

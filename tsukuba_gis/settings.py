@@ -37,6 +37,7 @@ class Settings(BaseSettings):
         opendata_debounce_s: after a live edit, the open-data files of the layer are written
             again once no edit came for this long (and at the latest ``opendata_max_delay_s``
             after the first unpublished one), by ``tsukuba-gis serve``.
+        log_format: ``text`` lines, or ``json`` (one object per line) for a log collector.
     """
 
     model_config = SettingsConfigDict(env_prefix="TSUKUBA_GIS_", env_file=".env", extra="ignore")
@@ -65,6 +66,7 @@ class Settings(BaseSettings):
     edit_area_margin_m: float = Field(default=200, ge=0)
     opendata_debounce_s: float = Field(default=1.0, ge=0)
     opendata_max_delay_s: float = Field(default=3.0, ge=0)
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("public_url")
     @classmethod

@@ -40,12 +40,13 @@ def write_json_atomic(path: Path, document: Any) -> bool:
 
 
 def published(data_dir: Path, catalog: Catalog) -> Iterator[tuple[LayerDef, dict[str, Any]]]:
-    """Layers public in the definitions right now that have a manifest, in catalog order.
+    """Layers (vector and raster) public in the definitions right now that have a manifest, in
+    catalog order.
 
     The definitions are the gate, not the files: a layer made internal or deleted disappears
     from every open-data listing at once, even before the ETL removes its old files.
     """
-    for layer in catalog.in_order(catalog.public_layers()):
+    for layer in catalog.in_order([*catalog.public_layers(), *catalog.public_rasters()]):
         manifest = read_manifest(data_dir, layer.id)
         if manifest is not None and manifest.get("layer") == layer.id:
             yield layer, manifest

@@ -23,14 +23,23 @@ def bbox_polygon(bbox: list[float] | None) -> dict[str, Any] | None:
     return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
 
 
-def _links(layer: LayerDef, manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    links = [
-        {
-            "rel": "describedby",
-            "type": "text/html",
-            "href": f"/opendata#{layer.id}",
-            "title": "オープンデータ / Open data",
-        },
+def _api_links(layer: LayerDef, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    if manifest.get("kind") == "raster":
+        return [
+            {
+                "rel": "item",
+                "type": "image/tiff; application=geotiff",
+                "title": "OGC API - Coverages",
+                "href": f"/api/collections/{layer.id}/coverage",
+            },
+            {
+                "rel": "collection",
+                "type": "application/json",
+                "title": "OGC API - Coverages collection",
+                "href": f"/api/collections/{layer.id}?f=json",
+            },
+        ]
+    return [
         {
             "rel": "item",
             "type": "application/geo+json",
@@ -43,6 +52,18 @@ def _links(layer: LayerDef, manifest: dict[str, Any]) -> list[dict[str, Any]]:
             "title": "OGC API - Features collection",
             "href": f"/api/collections/{layer.id}?f=json",
         },
+    ]
+
+
+def _links(layer: LayerDef, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    links = [
+        {
+            "rel": "describedby",
+            "type": "text/html",
+            "href": f"/opendata#{layer.id}",
+            "title": "オープンデータ / Open data",
+        },
+        *_api_links(layer, manifest),
         {"rel": "license", "type": "text/html", "title": layer.license.id, "href": layer.license.url},
     ]
     for item in manifest["files"]:
@@ -96,7 +117,8 @@ def record(layer: LayerDef, manifest: dict[str, Any], catalog: Catalog) -> dict[
             "rights": layer.license.attribution.ja,
             "publisher": dept_ja,
             "synthetic": layer.synthetic,
-            "featureCount": manifest["feature_count"],
+            # A raster counts its cells with a value (records sort by featureCount: never missing).
+            "featureCount": manifest.get("feature_count", manifest.get("cell_count", 0)),
             "formats": [{"name": f["format"], "mediaType": f["media_type"]} for f in manifest["files"]],
             # pygeoapi's TinyDBCatalogue searches q= in this property and never returns it.
             "_metadata-anytext": anytext,

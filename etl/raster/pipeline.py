@@ -48,6 +48,7 @@ class RasterReport:
     diff: dict[str, Any] | None = None
     note: str | None = None
     error: str | None = None
+    published: list[dict[str, Any]] = field(default_factory=list)
 
     def add_time(self, step: str, started: float) -> None:
         """Add the time since ``started`` to a step's total."""

@@ -5,6 +5,7 @@ from typing import Any
 
 from rich.markup import escape
 
+from etl.publish.raster_opendata import publish_raster
 from etl.raster.diff import diff_rasters
 from etl.raster.pipeline import RasterReport, load_raster
 from tsukuba_gis.rasterdef import RasterLayerDef
@@ -29,6 +30,19 @@ def _load(layer: RasterLayerDef, store: Store, settings: Settings, force: bool, 
         progress.update(task, visible=False)
 
 
+def publish_current(settings: Settings, store: Store, layer: RasterLayerDef) -> list[dict[str, Any]]:
+    """The files derived from the layer's current version (open data); a failure is reported."""
+    target = "etl.publish.raster_opendata:publish_raster"
+    record = store.current_raster(layer.id)
+    if record is None:
+        return []
+    try:
+        return [{"publisher": target, **publish_raster(settings, layer, record)}]
+    except Exception as err:  # a derived file must not undo or hide a successful load
+        LOG.exception("publisher %s failed for %s", target, layer.id)
+        return [{"publisher": target, "error": f"{type(err).__name__}: {err}"}]
+
+
 def run_rasters(
     layers: list[RasterLayerDef],
     store: Store,
@@ -51,6 +65,8 @@ def run_rasters(
             except Exception as err:  # the diff informs; it must not fail a committed load
                 LOG.exception("diff of %s failed", layer.id)
                 result.diff = {"error": f"{type(err).__name__}: {err}"}
+        if result.status == "loaded" or (result.status == "skipped" and result.note is None):
+            result.published = publish_current(settings, store, layer)
         reports.append(result)
         console.print(line(result))
     return reports

@@ -8,6 +8,7 @@ only raster versions of it are kept).
 from typing import Any
 
 from etl.raster.diff import diff_rasters
+from etl.raster.runner import publish_current
 from etl.versions import default_pair
 from tsukuba_gis.catalog import load_catalog
 from tsukuba_gis.errors import LayerNotFound
@@ -42,7 +43,8 @@ def history(settings: Settings, layer_id: str) -> list[RasterRecord]:
 
 
 def activate(settings: Settings, layer_id: str, version: int | None = None) -> RasterRecord:
-    """Make a kept raster version current (default: the one before the current)."""
+    """Make a kept raster version current (default: the one before the current); then its
+    open-data files are published for it."""
     records = history(settings, layer_id)
     if version is None:
         current = next((r for r in records if r.current), None)
@@ -53,7 +55,12 @@ def activate(settings: Settings, layer_id: str, version: int | None = None) -> R
                 f" v{current.version if current else '?'}; see `tsukuba-gis etl history {layer_id}`"
             )
         version = older[0]
-    return _store(settings).activate_raster(layer_id, version)
+    store = _store(settings)
+    record = store.activate_raster(layer_id, version)
+    layer = load_catalog(settings.layers_dir).rasters.get(layer_id)
+    if layer is not None:  # the open-data files follow the version now served
+        publish_current(settings, store, layer)
+    return record
 
 
 def diff(settings: Settings, layer_id: str, old: int | None = None, new: int | None = None) -> dict[str, Any]:

@@ -27,6 +27,8 @@ TOKEN_SCOPES: tuple[TokenScope, ...] = ("read", "edit", "edit-unconditional")
 # scheme -> "module:Class", as the layer store registry does.
 ACCOUNT_STORES: dict[str, str] = {
     "sqlite": "server.auth.accounts_sqlite:SQLiteAccountStore",
+    "postgresql": "server.auth.accounts_postgres:PostgresAccountStore",
+    "postgres": "server.auth.accounts_postgres:PostgresAccountStore",
 }
 
 

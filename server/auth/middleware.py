@@ -47,7 +47,7 @@ class RequireStaff:
         except AccountError as err:
             await store_unavailable(conn, err)(scope, receive, send)
             return
-        scope = {**scope, "user": principal}
+        scope["user"] = principal  # in place, as Starlette's AuthenticationMiddleware: metrics read the route
         status = [500]
 
         async def send_private(message: Message) -> None:

@@ -79,9 +79,14 @@ class AuthSettings(BaseSettings):
         """Whether bearer JWTs from an identity provider are accepted."""
         return self.oidc_issuer is not None
 
-    def accounts_url(self, data_dir: Path) -> str:
-        """Where accounts, tokens and sessions are kept."""
-        return self.accounts or str(data_dir / "accounts.sqlite")
+    def accounts_url(self, data_dir: Path, store_url: str = "") -> str:
+        """Where accounts, tokens and sessions are kept: the setting, else the PostGIS store's
+        database (hosts behind a load balancer share them), else ``accounts.sqlite``."""
+        if self.accounts:
+            return self.accounts
+        if store_url.startswith(("postgresql://", "postgres://")):
+            return store_url
+        return str(data_dir / "accounts.sqlite")
 
     def audit_path(self, data_dir: Path) -> Path:
         """The audit log file."""

@@ -7,7 +7,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
-from server import live, point, search, viewer
+from server import live, search, viewer
 from server.auth.accounts import open_account_store
 from server.auth.audit import open_audit_log, redact_access_log
 from server.auth.authenticate import Authenticator
@@ -16,6 +16,7 @@ from server.auth.routes import auth_app
 from server.auth.settings import AuthSettings
 from server.auth.web import trusted_origins
 from server.errors import add_exception_handlers
+from server.report.routes import point_endpoint
 from server.snapshot import PREFIXES, Snapshots
 from tsukuba_gis.settings import Settings
 
@@ -28,7 +29,7 @@ def staff_app(snapshots: Snapshots, staff_api: ASGIApp) -> Starlette:
     routes = [
         Route("/viewer-config.json", viewer.config_endpoint(snapshots, "internal")),
         Route("/search", search.endpoint(snapshots, "internal")),
-        Route("/point", point.endpoint(snapshots, "internal")),
+        Route("/point", point_endpoint(snapshots, "internal")),
         Route("/live.json", live.endpoint(snapshots, "internal")),
         Mount(api_path, app=staff_api),
     ]
@@ -43,7 +44,7 @@ def mount(
     """Add /auth and the walled /internal to the app."""
     if not PREFIXES["internal"].startswith(STAFF_ROOT + "/"):
         raise ValueError(f"the staff API must live under {STAFF_ROOT}/ to be behind the wall")
-    accounts = open_account_store(auth_settings.accounts_url(settings.data_dir))
+    accounts = open_account_store(auth_settings.accounts_url(settings.data_dir, settings.store_url))
     open_audit_log(
         auth_settings.audit_path(settings.data_dir),
         auth_settings.audit_max_bytes,

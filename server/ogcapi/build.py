@@ -14,6 +14,7 @@ from pygeoapi.api import API
 from server.ogcapi.config import build_config, write_config
 from server.ogcapi.openapi import build_openapi
 from server.ogcapi.transaction_docs import add_transaction_paths
+from server.rasters.published import PublishedRaster
 from tsukuba_gis.layerdef import Access, LayerDef
 from tsukuba_gis.settings import Settings
 from tsukuba_gis.store import LayerRecord
@@ -49,10 +50,14 @@ class ApiBuild:
 
 
 def build_api(
-    settings: Settings, layers: Sequence[tuple[LayerDef, LayerRecord]], audience: Access, base_url: str
+    settings: Settings,
+    layers: Sequence[tuple[LayerDef, LayerRecord]],
+    audience: Access,
+    base_url: str,
+    rasters: Sequence[PublishedRaster] = (),
 ) -> ApiBuild:
-    """The API object over ``layers`` (already chosen for ``audience`` and in order)."""
-    config = build_config(settings, layers, audience, base_url)
+    """The API object over ``layers`` and ``rasters`` (already chosen for ``audience`` and in order)."""
+    config = build_config(settings, layers, audience, base_url, rasters)
     write_config(config, settings.data_dir / "generated" / f"pygeoapi-{audience}.yml")
     document = build_openapi(config, f"{base_url}/schemas")
     if audience == "internal":  # writes exist, and are documented, on the staff side only

@@ -10,6 +10,7 @@ from typing import Any
 from server.snapshot import Snapshot
 from tsukuba_gis.layerdef import I18n, LayerDef
 from tsukuba_gis.opendata import read_manifest
+from tsukuba_gis.rasterdef import RasterLayerDef
 from tsukuba_gis.settings import Settings
 
 CITY_URL = "https://www.city.tsukuba.lg.jp/"
@@ -33,7 +34,7 @@ class Dataset:
         page_url: the dataset's anchor on /opendata (also its DCAT identifier).
     """
 
-    layer: LayerDef
+    layer: LayerDef | RasterLayerDef
     manifest: dict[str, Any]
     department: I18n
     page_url: str
@@ -43,6 +44,16 @@ class Dataset:
     def files(self) -> list[dict[str, Any]]:
         """The manifest's download entries, each with its absolute URL."""
         return [{**f, "url": f"{self.files_url}/{f['name']}"} for f in self.manifest["files"]]
+
+    @property
+    def raster(self) -> bool:
+        """A raster layer (COG and legend) rather than features."""
+        return self.manifest.get("kind") == "raster"
+
+    @property
+    def legend_file(self) -> dict[str, Any] | None:
+        """The legend PNG entry of a raster, if it has one."""
+        return next((f for f in self.files if f["media_type"] == "image/png"), None)
 
     @property
     def shapefile_renames(self) -> dict[str, str]:
@@ -66,6 +77,12 @@ class Dataset:
         return f"{what}を加工して作成" if edited else f"出典：{what}"
 
 
+def _in_order(snapshot: Snapshot):
+    """The one order over vector and raster layers together (department order, department, id)."""
+    order = {d.id: i for i, d in enumerate(snapshot.departments)}
+    return lambda p: (order.get(p.definition.department, len(order)), p.definition.department, p.id)
+
+
 def datasets(settings: Settings, snapshot: Snapshot) -> list[Dataset]:
     """Every layer of the public snapshot that has published files, in the snapshot's order.
 
@@ -74,7 +91,7 @@ def datasets(settings: Settings, snapshot: Snapshot) -> list[Dataset]:
     """
     base = settings.public_url or ""
     found = []
-    for layer in snapshot.layers:
+    for layer in sorted([*snapshot.layers, *snapshot.rasters], key=_in_order(snapshot)):
         manifest = read_manifest(settings.data_dir, layer.id)
         if manifest is None or manifest.get("layer") != layer.id or layer.definition.access != "public":
             continue

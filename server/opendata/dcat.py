@@ -27,6 +27,8 @@ CONTEXT = {
 IANA = "https://www.iana.org/assignments/media-types/"
 GEOJSON_SPEC = "https://www.rfc-editor.org/rfc/rfc7946"
 FEATURES_SPEC = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"
+COVERAGES_SPEC = "http://www.opengis.net/spec/ogcapi-coverages-1/1.0/conf/core"
+COG_SPEC = "http://www.opengis.net/def/geotiff-profile/cloud-optimized"
 
 
 def _text(value: I18n) -> list[dict[str, str]]:
@@ -83,24 +85,28 @@ def _distribution(dataset: Dataset, item: dict[str, Any]) -> dict[str, Any]:
         entry["dct:conformsTo"] = _id(item["conforms_to"])
     elif media_type == "application/geo+json":
         entry["dct:conformsTo"] = _id(GEOJSON_SPEC)
+    elif "cloud-optimized" in item["media_type"]:
+        entry["dct:conformsTo"] = _id(COG_SPEC)
     return entry
 
 
 def _api_distribution(dataset: Dataset, base: str) -> dict[str, Any]:
     url = f"{base}/api/collections/{dataset.layer.id}"
+    api, media_type, spec = (
+        ("OGC API - Coverages", "image/tiff", COVERAGES_SPEC)
+        if dataset.raster
+        else ("OGC API - Features", "application/geo+json", FEATURES_SPEC)
+    )
     return {
         "@id": url,
         "@type": "dcat:Distribution",
         "dct:title": _text(
-            I18n(
-                ja=f"{dataset.layer.title.ja}（OGC API - Features）",
-                en=f"{dataset.layer.title.en} (OGC API - Features)",
-            )
+            I18n(ja=f"{dataset.layer.title.ja}（{api}）", en=f"{dataset.layer.title.en} ({api})")
         ),
-        "dct:format": "OGC API - Features",
-        "dcat:mediaType": _id(IANA + "application/geo+json"),
+        "dct:format": api,
+        "dcat:mediaType": _id(IANA + media_type),
         "dcat:accessURL": _id(url),
-        "dct:conformsTo": _id(FEATURES_SPEC),
+        "dct:conformsTo": _id(spec),
         "dct:license": _id(dataset.layer.license.url),
     }
 

@@ -9,6 +9,7 @@ copy per tile otherwise: ~2 ms, a third of the speed of the MBTiles read).
 import threading
 from collections import OrderedDict
 
+from server.metrics import TILE_CACHE
 from server.snapshot import Snapshots
 from tsukuba_gis.layerdef import Access
 from tsukuba_gis.tiles.rules import TileSet
@@ -80,6 +81,7 @@ class TileService:
         spec = tileset.spec
         key = (spec.layer_id, spec.version, spec.cache_variant, z, x, y, seq)
         tile = self._memory.get(key)
+        TILE_CACHE.labels("miss" if tile is None else "hit").inc()
         if tile is None:
             tile = self.store.tile(tileset.record, spec, z, x, y)
             self._memory.put(key, tile)

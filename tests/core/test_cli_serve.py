@@ -26,3 +26,13 @@ def test_serve_runs_httptools_and_uvloop_workers(monkeypatch, sample_data_dir):
 def test_httptools_and_uvloop_are_installed():
     for name in ("httptools", "uvloop"):  # uvicorn[standard]; without them uvicorn falls back
         assert importlib.util.find_spec(name) is not None, name
+
+
+def test_a_missing_extra_is_named(monkeypatch, sample_data_dir):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if tsukuba-gis[server] were not installed
+    monkeypatch.setenv("TSUKUBA_GIS_DATA_DIR", str(sample_data_dir))
+    result = CliRunner().invoke(cli, ["serve", "--port", "8123"])
+    assert result.exit_code == 1
+    assert "'server' extra" in result.output and "pip install 'tsukuba-gis[server]'" in result.output

@@ -68,6 +68,22 @@ def test_every_listing_has_the_layers_in_one_order(client, app, staff, audience)
     assert search, "no searchable layer: the comparison would be empty"
 
 
+@pytest.mark.parametrize("audience", ["public", "internal"])
+def test_rasters_are_listed_in_the_one_order(client, app, staff, audience):
+    prefix = "" if audience == "public" else "/internal"
+    auth = staff if audience == "internal" else None
+    snapshot = app.state.snapshots.get(audience)
+    expected = [raster.id for raster in snapshot.rasters]
+    assert len(expected) == (3 if audience == "internal" else 2)
+    collections = client.get(f"{prefix}/api/collections", params={"f": "json"}, auth=auth).json()
+    assert [c["id"] for c in collections["collections"] if c["id"] in set(expected)] == expected
+    viewer = list(client.get(f"{prefix}/viewer-config.json", auth=auth).json()["rasters"])
+    report = client.get(f"{prefix}/point", params={"lat": 36.0828, "lon": 140.1115}, auth=auth).json()
+    hazards = [r.id for r in snapshot.rasters if r.style.hazard]
+    point = [r["id"] for r in report["rasters"]]
+    assert viewer == expected and point == hazards + [i for i in expected if i not in hazards]
+
+
 # One request per router that must fail, and how; every answer has the one body shape.
 ERRORS = [
     ("/api/collections/nope?f=json", 404),
@@ -77,6 +93,13 @@ ERRORS = [
     ("/api/collections/shelters/tiles/NoSuchTMS", 404),
     ("/api/collections/shelters/tiles/WebMercatorQuad/1/0/0", 404),
     ("/api/tileMatrixSets/NoSuchTMS", 404),
+    ("/api/collections/flood_depth_sample/coverage?subset=x(1:x)", 400),
+    ("/api/collections/flood_depth_sample/coverage?f=json", 400),
+    ("/api/collections/aerial_photo_sample/coverage", 404),
+    ("/api/collections/flood_depth_sample/map/tiles/WebMercatorQuad/14/x/1", 400),
+    ("/api/collections/flood_depth_sample/map/tiles/NoSuchTMS", 404),
+    ("/api/collections/flood_depth_sample/map/tiles/WebMercatorQuad/1/0/0", 404),
+    ("/api/collections/flood_depth_sample/legend?f=svg", 400),
     ("/api/collections/shelters/tiles?f=png", 400),
     ("/api/nothing/here?f=json", 404),
     ("/search?q=" + "x" * 101, 400),
@@ -84,6 +107,9 @@ ERRORS = [
     ("/point", 400),
     ("/point?lat=1&lon=1", 400),
     ("/point?lat=36.08&lon=140.11&f=pdf", 400),
+    ("/point?lat=36.08&lon=140.11&lang=fr", 400),
+    ("/point?lat=36.08&lon=140.11&f=html&lang=xx", 400),
+    ("/search?q=a&lang=fr", 400),
     ("/opendata?lang=fr", 400),
     ("/opendata/files/shelters/nothing.csv", 404),
     ("/internal/api", 401),

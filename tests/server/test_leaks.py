@@ -15,6 +15,7 @@ from collections import deque
 from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
+import morecantile
 import pytest
 
 from tsukuba_gis.catalog import load_catalog
@@ -24,7 +25,10 @@ from tsukuba_gis.store import Query, open_store
 CATALOG = load_catalog(PROJECT_ROOT / "layers")
 PUBLIC_LAYERS = [layer.id for layer in CATALOG.public_layers()]
 INTERNAL_LAYERS = [layer for layer in CATALOG.layers.values() if layer.access == "internal"]
-MAX_URLS = 900
+PUBLIC_RASTERS = [layer.id for layer in CATALOG.public_rasters()]
+INTERNAL_RASTERS = [layer for layer in CATALOG.rasters.values() if layer.access == "internal"]
+MAX_URLS = 1000
+TMS = morecantile.tms.get("WebMercatorQuad")
 NEVER_FOLLOW = ("/internal", "/auth/logout", "/vendor/", "/build/", "/api/static/", "/api/schemas/")
 
 SEEDS = [
@@ -32,6 +36,7 @@ SEEDS = [
     "/viewer-config.json",
     "/health",
     "/live.json",
+    "/metrics",  # 404 for anyone not staff nor allow-listed
     "/auth/me",
     "/api",
     "/api?f=html",
@@ -55,11 +60,36 @@ SEEDS = [
     "/point?lat=36.0828&lon=140.1115&f=csv",
     "/point?lat=36.0828&lon=140.1115&f=html",
     "/point?lat=35.9912&lon=140.1327&radius=500",
+    "/point?lat=36.10835&lon=140.1556&f=html&lang=en",
+    "/point?lat=36.10835&lon=140.1556&lang=ko&nearest=10",
+    "/point?lat=36.0828&lon=140.1115&f=html&lang=ja-x-easy",
+    "/search?q=たけぞの",
+    "/search?q=Takezono&lang=vi",
+    "/search?q=竹苑",
+    "/search?q=吾妻1-2-3&lang=pt",
+    "/opendata?lang=zh-Hant",
     "/api/tileMatrixSets",
     "/api/TileMatrixSets?f=html",
     "/api/tileMatrixSets/WebMercatorQuad",
+    "/api/tileMatrixSets/WebMercatorQuad?f=html",
+    "/api/collections/flood_sample/tiles/WebMercatorQuad?f=html",
+    "/api/collections/shelters_staff/tiles/WebMercatorQuad?f=html",  # internal: a 404 that names nothing
+    "/api/styles",
+    "/api/styles/city?f=mapbox",
+    "/api/styles/city/metadata",
+    "/api/collections/flood_sample/styles",
+    "/api/collections/flood_sample/styles/default?f=mapbox",
+    "/api/collections/flood_sample/styles/default?f=sld10",
+    "/api/collections/flood_sample/styles/default?f=qml",
+    "/api/collections/flood_sample/styles/default/metadata",
+    "/api/collections/shelters_staff/styles/default?f=qml",  # internal: a 404 that names nothing
+    "/api/collections/flood_sample/items?f=csv",
+    "/api/collections/flood_sample/items?f=gpkg",
+    "/api/collections/flood_sample/items?filter=review_status%20%3D%20%27x%27",
+    "/api/collections/flood_sample/queryables?f=json",
 ]
 TILES_PER_LAYER = 8  # MVTs fetched per public layer (from its tileset's limits, lowest zooms first)
+RASTER_TILES = 6  # map tiles per public raster at its lowest zooms, plus those over the staff photo
 
 
 PUBLIC_FIELDS = {f.name for layer in CATALOG.public_layers() for f in layer.public_fields()}
@@ -84,8 +114,11 @@ def _distinctive(text: str) -> bool:
 def secrets(sample_settings) -> set[str]:
     store = open_store(sample_settings.store_url)
     found: set[str] = set()
-    for layer in INTERNAL_LAYERS:
+    for layer in INTERNAL_LAYERS + INTERNAL_RASTERS:
         found |= {layer.id, layer.title.ja, layer.title.en, layer.description.ja, layer.description.en}
+    for layer in INTERNAL_RASTERS:  # what names its files: the checksum and the file name
+        record = store.current_raster(layer.id)
+        found |= {record.checksum, record.checksum[:12], record.file.rsplit("/", 1)[-1], record.etag}
     for layer in CATALOG.layers.values():
         hidden = _hidden_fields(layer)
         if not hidden:
@@ -96,6 +129,101 @@ def secrets(sample_settings) -> set[str]:
         page = store.query(store.current(layer.id), query)
         found |= {v for row in page.properties for v in row.values() if isinstance(v, str)}
     return {s for s in found if _distinctive(s)}
+
+
+@pytest.fixture(scope="module")
+def raster_bytes(sample_settings) -> dict[str, bytes]:
+    """Pixel-derived markers of every staff-only raster: raw cells of its most varied row (as an
+    uncompressed GeoTIFF or array would carry them, pixel- and band-interleaved) and a slice of
+    its COG's compressed blocks (as any copy of the file would)."""
+    import numpy as np
+    import rasterio
+
+    store = open_store(sample_settings.store_url)
+    found = {}
+    for layer in INTERNAL_RASTERS:
+        path = store.current_raster(layer.id).path(sample_settings.rasters_path)
+        with rasterio.open(path) as ds:
+            data = ds.read()
+        row = max(range(data.shape[1]), key=lambda r: len(np.unique(data[:, r, :])))
+        found[f"{layer.id} pixels"] = np.ascontiguousarray(data[:, row, :64].T).tobytes()
+        found[f"{layer.id} band row"] = data[0, row, :96].tobytes()
+        found[f"{layer.id} COG blocks"] = _varied_slice(path.read_bytes())
+        # The markers would catch a leak: a plain GeoTIFF of the cells carries the first two.
+        with rasterio.MemoryFile() as memory:
+            with memory.open(driver="GTiff", width=ds.width, height=ds.height, count=ds.count,
+                             dtype=ds.dtypes[0], interleave="pixel") as out:  # fmt: skip
+                out.write(data)
+            plain = memory.read()
+        assert found[f"{layer.id} pixels"] in plain
+        assert len(set(found[f"{layer.id} COG blocks"])) > 32
+    return found
+
+
+def _varied_slice(data: bytes, size: int = 64) -> bytes:
+    """The ``size`` bytes of the file's second half with the most distinct values (compressed
+    cells, not padding or a header any GeoTIFF shares)."""
+    start = len(data) // 2
+    best = max(range(start, len(data) - size, 8), key=lambda i: len(set(data[i : i + size])))
+    return data[best : best + size]
+
+
+def _raster_urls(client: httpx.Client, sample_settings) -> list[str]:
+    """Every public raster's documents, coverage and map tiles, also over the staff photo."""
+    store = open_store(sample_settings.store_url)
+    photo_boxes = [store.current_raster(layer.id).bbox for layer in INTERNAL_RASTERS]
+    urls = []
+    for layer_id in PUBLIC_RASTERS:
+        base = f"/api/collections/{layer_id}"
+        urls += [
+            f"{base}/coverage/domainset",
+            f"{base}/coverage/rangetype",
+            f"{base}/legend",
+            f"{base}/legend?f=json",
+            f"{base}/map/tiles",
+            f"{base}/map/tiles/WebMercatorQuad",
+            f"{base}/map/tiles/WebMercatorQuad?f=tilejson",
+        ]
+        tileset = client.get(f"{base}/map/tiles/WebMercatorQuad").json()
+        lowest = tileset["tileMatrixSetLimits"][0]
+        urls += [
+            f"{base}/map/tiles/WebMercatorQuad/{lowest['tileMatrix']}/{row}/{col}"
+            for row in range(lowest["minTileRow"], lowest["maxTileRow"] + 1)
+            for col in range(lowest["minTileCol"], lowest["maxTileCol"] + 1)
+        ][:RASTER_TILES]
+        maxzoom = int(tileset["tileMatrixSetLimits"][-1]["tileMatrix"])
+        for west, south, east, north in photo_boxes:
+            box = f"{west},{south},{east},{north}"
+            urls += [f"{base}/coverage?bbox={box}", f"{base}/coverage?bbox={box}&f=tif"]
+            for z in (maxzoom - 2, maxzoom):
+                tile = TMS.tile((west + east) / 2, (south + north) / 2, z)
+                urls += [
+                    f"{base}/map/tiles/WebMercatorQuad/{z}/{tile.y}/{tile.x}",
+                    f"{base}/map/tiles/WebMercatorQuad/{z}/{tile.y}/{tile.x}?f=webp",
+                ]
+    for west, south, east, north in photo_boxes:
+        lat, lon = (south + north) / 2, (west + east) / 2
+        urls += [f"/point?lat={lat}&lon={lon}{extra}" for extra in ("", "&f=csv", "&f=html&lang=en")]
+    for layer in INTERNAL_RASTERS:
+        internal = layer.id
+        for suffix in (
+            "",
+            "/coverage",
+            "/coverage?f=GTiff",
+            "/coverage/domainset",
+            "/coverage/rangetype",
+            "/legend",
+            "/schema?f=json",
+            "/map/tiles",
+            "/map/tiles/WebMercatorQuad?f=tilejson",
+            "/map/tiles/WebMercatorQuad/19/0/0",
+        ):
+            urls.append(f"/api/collections/{internal}{suffix}")
+        urls += [
+            f"/opendata/files/{internal}/{internal}.tif",
+            f"/opendata/files/{internal}/{internal}_legend.png",
+        ]
+    return urls
 
 
 def _crafted(collection: str, internal: str, fields: list[str]) -> list[str]:
@@ -185,7 +313,7 @@ def _openapi_urls(client: httpx.Client) -> list[str]:
     paths = client.get("/api/openapi", params={"f": "json"}).json()["paths"]
     urls = []
     for template in paths:
-        for collection in PUBLIC_LAYERS + ["opendata-catalog"]:
+        for collection in PUBLIC_LAYERS + PUBLIC_RASTERS + ["opendata-catalog"]:
             url = template.replace("{collectionId}", collection).replace("{featureId}", "1")
             url = re.sub(r"\{[^}]+\}", "x", url)
             urls += [f"/api{url}", f"/api{url}?f=html"]
@@ -216,11 +344,12 @@ def _tile_urls(client: httpx.Client) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def responses(live_server) -> dict[str, httpx.Response]:
+def responses(live_server, sample_settings) -> dict[str, httpx.Response]:
     internal = INTERNAL_LAYERS[0].id
     fields = [f.name for f in INTERNAL_LAYERS[0].fields] + ["review_status"]
     with httpx.Client(base_url=live_server.url, timeout=30, follow_redirects=False) as client:
         start = SEEDS + _openapi_urls(client) + _tile_urls(client) + _path_tricks(internal)
+        start += _raster_urls(client, sample_settings)
         for collection in PUBLIC_LAYERS:
             start += _crafted(collection, internal, fields)
         return _crawl(client, live_server.url, start)
@@ -230,6 +359,9 @@ def test_the_crawl_reached_every_public_surface(responses):
     paths = {urlsplit(u).path for u in responses}
     for layer_id in PUBLIC_LAYERS:
         assert f"/api/collections/{layer_id}/items" in paths
+        assert any(p.startswith(f"/opendata/files/{layer_id}/") for p in paths), layer_id
+    for layer_id in PUBLIC_RASTERS:
+        assert f"/api/collections/{layer_id}/coverage" in paths
         assert any(p.startswith(f"/opendata/files/{layer_id}/") for p in paths), layer_id
     assert {"/search", "/point", "/opendata", "/opendata/catalog.jsonld", "/viewer-config.json"} <= paths
     assert len(responses) > 300
@@ -247,6 +379,19 @@ def test_nothing_internal_in_any_body_or_header(responses, secrets):
             encoded = {secret.encode("utf-8"), secret.encode("cp932", "ignore")} - {b""}
             assert not any(e in body for e in encoded), f"{secret!r} in the body of {url}"
             assert secret not in headers, f"{secret!r} in the headers of {url}"
+
+
+def test_no_pixel_of_a_staff_raster_in_any_public_answer(responses, raster_bytes):
+    rasters = [u for u in responses if "/map/tiles/WebMercatorQuad/" in u or "/coverage?" in u]
+    assert len(rasters) >= 2 * len(PUBLIC_RASTERS) * RASTER_TILES // 2, rasters
+    assert any(r.headers.get("content-type", "").startswith("image/tiff") for r in responses.values())
+    for url, response in responses.items():
+        for name, marker in raster_bytes.items():
+            assert marker not in response.content, f"{name} in the body of {url}"
+    for layer in INTERNAL_RASTERS:
+        for url, response in responses.items():
+            if layer.id in url and url.startswith(("/api/", "/opendata/")):
+                assert response.status_code == 404, (url, response.status_code)
 
 
 def test_public_tiles_decode_to_public_fields_only(responses):

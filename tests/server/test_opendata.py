@@ -24,15 +24,17 @@ from tsukuba_gis.store import open_store
 
 CATALOG = load_catalog(PROJECT_ROOT / "layers")
 PUBLIC = sorted(layer.id for layer in CATALOG.public_layers())
+# Public rasters publish a COG and a legend (tests/server/test_raster_opendata.py reads them).
+PUBLIC_RASTERS = sorted(layer.id for layer in CATALOG.public_rasters())
+RASTER_FILES = (".tif", ".png")
 INTERNAL = [layer for layer in CATALOG.layers.values() if layer.access == "internal"]
 RECORDS = "opendata-catalog"
 DCAT = rdflib.Namespace("http://www.w3.org/ns/dcat#")  # rdflib's closed DCAT confuses pytest
 
 
 @pytest.fixture(scope="module")
-def client(live_server):
-    with httpx.Client(base_url=live_server.url, timeout=30) as client:
-        yield client
+def client(app_client):
+    return app_client  # in-process (tests/conftest.py AppClient)
 
 
 @pytest.fixture(scope="module")
@@ -123,9 +125,9 @@ def _read_back(name: str, data: bytes) -> pd.DataFrame:
         return pyogrio.read_dataframe(path)
 
 
-def test_every_download_works_and_counts_equal_the_store(client, live_server, sample_settings, store):
+def test_every_download_works_and_counts_equal_the_store(client, sample_settings, store):
     page = client.get("/opendata").text
-    urls = _downloads(page, live_server.url)
+    urls = [u for u in _downloads(page, str(client.base_url).rstrip("/")) if not u.endswith(RASTER_FILES)]
     seen = set()
     for url in urls:
         layer_id, name = url.split("/")[-2:]
@@ -213,9 +215,10 @@ def test_dcat_parses_as_json_ld_with_every_dataset_and_distribution(client, samp
     graph = rdflib.Graph().parse(data=response.text, format="json-ld")
     datasets = set(graph.subjects(RDF.type, DCAT.Dataset))
     distributions = set(graph.subjects(RDF.type, DCAT.Distribution))
-    files = [f for i in PUBLIC for f in read_manifest(sample_settings.data_dir, i)["files"]]
-    assert len(datasets) == len(PUBLIC)
-    assert len(distributions) == len(files) + len(PUBLIC)  # the files and one OGC API each
+    every = PUBLIC + PUBLIC_RASTERS
+    files = [f for i in every for f in read_manifest(sample_settings.data_dir, i)["files"]]
+    assert len(datasets) == len(every)
+    assert len(distributions) == len(files) + len(every)  # the files and one OGC API each
     sizes = {str(s): int(o) for s, o in graph.subject_objects(DCAT.byteSize)}
     assert sorted(sizes.values()) == sorted(f["size"] for f in files)
     shelters = next(d for d in datasets if str(d).endswith("#shelters"))
@@ -227,7 +230,7 @@ def test_records_list_every_public_layer_and_search_works(live_server):
     records = Records(f"{live_server.url}/api")
     assert RECORDS in [c["id"] for c in records.collections()["collections"]]
     items = records.collection_items(RECORDS, limit=100)
-    assert sorted(f["id"] for f in items["features"]) == PUBLIC
+    assert sorted(f["id"] for f in items["features"]) == sorted(PUBLIC + PUBLIC_RASTERS)
     found = records.collection_items(RECORDS, q="避難所")
     assert [f["id"] for f in found["features"]] == ["shelters"]
     english = records.collection_items(RECORDS, q="shelter")["features"]
@@ -270,7 +273,7 @@ def _internal_markers(store) -> set[str]:
     return markers
 
 
-def test_nothing_internal_leaks_anywhere_on_the_open_data_side(client, live_server, store):
+def test_nothing_internal_leaks_anywhere_on_the_open_data_side(client, store):
     markers = _internal_markers(store)
     assert any(m.startswith("内線 4") for m in markers)  # the test really looks for values
     bodies = {
@@ -281,8 +284,11 @@ def test_nothing_internal_leaks_anywhere_on_the_open_data_side(client, live_serv
         "records html": client.get(f"/api/collections/{RECORDS}/items", params={"f": "html"}).text,
         "records queryables": client.get(f"/api/collections/{RECORDS}/queryables").text,
     }
-    for url in _downloads(bodies["page ja"], live_server.url):
+    for url in _downloads(bodies["page ja"], str(client.base_url).rstrip("/")):
         response = client.get(url)
+        if url.endswith(RASTER_FILES):  # pixels: tests/server/test_leaks.py looks for the photo's
+            bodies[url] = json.dumps(dict(response.headers), ensure_ascii=False)
+            continue
         bodies[url] = " ".join(
             [
                 json.dumps(dict(response.headers), ensure_ascii=False),

@@ -3,7 +3,6 @@
 import statistics
 import time
 
-import httpx
 import pytest
 
 from server.placenames import fold, parse_coordinates, query_keys
@@ -17,9 +16,8 @@ INTERNAL = [layer for layer in CATALOG.layers.values() if layer.access == "inter
 
 
 @pytest.fixture(scope="module")
-def client(live_server):
-    with httpx.Client(base_url=live_server.url, timeout=30) as client:
-        yield client
+def client(app_client):
+    return app_client  # in-process (tests/conftest.py AppClient)
 
 
 def names(client, q, **params):

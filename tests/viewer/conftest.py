@@ -1,4 +1,5 @@
-"""Fixtures of the viewer's browser tests: the bundle, and what the server publishes."""
+"""Fixtures of the viewer's browser tests: the bundle, what the server publishes, and a page that
+fails its test on any uncaught error or console error (see viewerpage.PageErrors)."""
 
 import os
 import shutil
@@ -6,6 +7,7 @@ import subprocess
 
 import httpx
 import pytest
+from viewerpage import PageErrors
 
 from tsukuba_gis.settings import PROJECT_ROOT
 
@@ -45,3 +47,17 @@ def api(live_server):
         collections = client.get("/api/collections", params={"f": "json"}).json()["collections"]
         shelters = client.get("/api/collections/shelters/items", params={"f": "json", "limit": 1000}).json()
     return {"config": config, "collections": collections, "shelters": shelters}
+
+
+@pytest.fixture
+def page_errors():
+    """The uncaught and console errors of the test's page; ``allow(pattern)`` the expected ones."""
+    return PageErrors()
+
+
+@pytest.fixture
+def page(page, page_errors):
+    """tests/conftest.py's page (external hosts blocked), failing the test on any page error."""
+    page_errors.watch(page)
+    yield page
+    page_errors.check()

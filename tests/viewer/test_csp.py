@@ -59,8 +59,9 @@ def test_pages_have_no_csp_violation(page, live_server, path):
     assert _ours(errors) == []
 
 
-def test_a_violation_would_be_seen(page, live_server):
+def test_a_violation_would_be_seen(page, page_errors, live_server):
     # The listener works: an inline script on our page is refused and reported.
+    page_errors.allow("Content Security Policy")  # the console error this test provokes
     _watch(page)
     page.goto(f"{live_server.url}/opendata")
     page.evaluate(

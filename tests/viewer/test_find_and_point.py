@@ -4,7 +4,7 @@ my location. The real server and store; every external host blocked."""
 import re
 
 import pytest
-from viewerpage import WAIT_MS, ZONED, checkbox, open_viewer, point_report
+from viewerpage import WAIT_MS, ZONED, PageErrors, checkbox, choose_language, open_viewer, point_report
 
 pytestmark = pytest.mark.browser
 
@@ -91,6 +91,9 @@ def test_a_tap_inside_the_zoning_polygon_reports_its_zoning(page, live_server):
     box = page.locator("#map").bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     point_report(page)
+    # The plain words first; every field with its label under 「詳細」.
+    assert page.inner_text('.tg-point-plain[data-layer="zoning"] .tg-point-name') == "第1種低層住居専用地域"
+    page.click(".tg-point-details > summary")
     zoning = '.tg-point-layer[data-layer="zoning"]'
     assert page.inner_text(f"{zoning} .tg-point-name") == "第1種低層住居専用地域"
     assert page.inner_text(f'{zoning} tr[data-field="BCR"] td') == "40"
@@ -127,6 +130,8 @@ def test_a_permalink_restores_view_layers_language_and_point(page, live_server):
     assert not page.is_checked(checkbox("shelters"))
     assert page.get_attribute("html", "lang") == "en"
     assert page.inner_text(".tg-point-title") == "What applies here"
+    assert "Buildings may cover up to 40%" in page.inner_text(".tg-point")
+    page.click(".tg-point-details > summary")
     assert "Building coverage ratio (%)" in page.inner_text(".tg-point")
     # The hash follows the map.
     page.click(".leaflet-control-zoom-in")
@@ -140,10 +145,12 @@ def test_a_permalink_restores_view_layers_language_and_point(page, live_server):
 def test_the_language_switch_changes_the_labels(page, live_server, api):
     open_viewer(page, live_server)
     assert page.inner_text("#tg-tab-layers") == "レイヤ"
-    page.click(".tg-lang")
-    page.wait_for_function("() => document.documentElement.lang === 'en'", timeout=WAIT_MS)
+    choose_language(page, "en")
     assert page.inner_text("#tg-tab-layers") == "Layers"
-    assert page.inner_text(".tg-lang") == "日本語"
+    # The menu that replaced the ja/en switch names each language in itself, the way back too.
+    assert page.inner_text('.tg-lang-option[data-lang="ja"]') == "日本語"
+    assert page.get_attribute('.tg-lang-option[data-lang="ja"]', "lang") == "ja"
+    assert page.inner_text(".tg-lang-current") == "English"
     departments = page.eval_on_selector_all(
         ".tg-group[data-department] > legend", "ls => ls.map(l => l.textContent)"
     )
@@ -156,7 +163,7 @@ def test_the_language_switch_changes_the_labels(page, live_server, api):
     assert shelters["attribution"]["ja"][:30] not in page.inner_text(".leaflet-control-attribution")
     assert page.get_attribute(".leaflet-control-zoom-in", "title") == "Zoom in"
     assert page.title() == api["config"]["title"]["en"]
-    page.click(".tg-lang")
+    choose_language(page, "ja")
     assert page.inner_text("#tg-tab-layers") == "レイヤ"
 
 
@@ -177,6 +184,8 @@ def test_my_location_centres_the_map_and_asks_the_point(browser, live_server):
         ),
     )
     page = context.new_page()
+    errors = PageErrors()
+    errors.watch(page)
     try:
         open_viewer(page, live_server)
         button = page.locator(".tg-locate")
@@ -188,5 +197,6 @@ def test_my_location_centres_the_map_and_asks_the_point(browser, live_server):
         assert "第1種低層住居専用地域" in page.inner_text(".tg-point")
         zoom, hlat, hlon = hash_view(page)
         assert zoom >= 16 and abs(hlat - lat) < 0.001 and abs(hlon - lon) < 0.001
+        errors.check()
     finally:
         context.close()

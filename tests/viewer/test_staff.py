@@ -43,7 +43,8 @@ def log_in(page, password: str) -> None:
     page.click('.tg-dialog button[type="submit"]')
 
 
-def test_staff_log_in_see_internal_layers_and_log_out(page, staff_server):
+def test_staff_log_in_see_internal_layers_and_log_out(page, staff_server, page_errors):
+    page_errors.allow("status of 401")  # the wrong password, answered as such
     open_viewer(page, staff_server)
     assert page.locator('.tg-layer[data-layer="shelters_staff"]').count() == 0
     log_in(page, "wrong password 123")

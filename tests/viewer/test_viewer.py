@@ -9,7 +9,7 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from viewerpage import WAIT_MS, checkbox, open_viewer
+from viewerpage import WAIT_MS, checkbox, choose_language, open_viewer
 
 pytestmark = pytest.mark.browser
 
@@ -40,14 +40,16 @@ def topmost_marker_center(page, layer_id: str) -> tuple[float, float]:
 def test_panel_lists_every_public_layer_from_the_api(page, live_server, api):
     open_viewer(page, live_server)
     config, collections = api["config"], api["collections"]
-    expected = [c["id"] for c in collections if c["id"] in config["layers"]]
+    # Vector layers and raster layers (config "rasters", viewer/src/layer/RasterLayer.js).
+    defs = {**config["layers"], **config.get("rasters", {})}
+    expected = [c["id"] for c in collections if c["id"] in defs]
     assert expected, "the sample store publishes layers"
     assert sorted(listed_layers(page)) == sorted(expected)
     # The internal layer is neither in the public API nor in the panel, by id or by title.
     assert INTERNAL_LAYER not in listed_layers(page)
     assert "管理連絡先" not in page.inner_text("body")
     # Grouped by department, Japanese names, in the config's order.
-    used = {config["layers"][layer_id]["department"] for layer_id in expected}
+    used = {defs[layer_id]["department"] for layer_id in expected}
     names = [d["name"]["ja"] for d in config["departments"] if d["id"] in used]
     assert (
         page.eval_on_selector_all(".tg-group[data-department] > legend", "ls => ls.map(l => l.textContent)")
@@ -56,7 +58,7 @@ def test_panel_lists_every_public_layer_from_the_api(page, live_server, api):
     # Synthetic layers carry the mark, and only they.
     for layer_id in expected:
         badge = page.locator(f'.tg-layer[data-layer="{layer_id}"] .tg-badge-synthetic')
-        assert badge.count() == (1 if config["layers"][layer_id]["synthetic"] else 0), layer_id
+        assert badge.count() == (1 if defs[layer_id]["synthetic"] else 0), layer_id
     flood_badge = '.tg-layer[data-layer="flood_sample"] .tg-badge-synthetic'
     assert page.inner_text(flood_badge) == "サンプル（架空）"
     # Categorised styles show one legend entry per category, with its label.
@@ -176,7 +178,8 @@ def test_follows_next_links_on_our_own_origin(page, live_server, api):
     assert page.locator("path.tg-layer-shelters").count() == len(features)
 
 
-def test_a_failing_layer_is_marked_and_the_rest_works(page, live_server):
+def test_a_failing_layer_is_marked_and_the_rest_works(page, live_server, page_errors):
+    page_errors.allow("status of 500")
     page.route("**/api/collections/shelters/items*", lambda route: route.fulfill(status=500, body="{}"))
     page.goto(f"{live_server.url}/")
     page.wait_for_selector('.tg-layer[data-layer="shelters"][data-status="error"]', timeout=WAIT_MS)
@@ -185,7 +188,9 @@ def test_a_failing_layer_is_marked_and_the_rest_works(page, live_server):
     assert page.locator("path.tg-layer-flood_sample").count() > 0
 
 
-def test_start_failure_says_so(page, live_server):
+def test_start_failure_says_so(page, live_server, page_errors):
+    page_errors.allow("status of 503")
+    page_errors.allow("viewer: start failed")
     page.route("**/viewer-config.json", lambda route: route.fulfill(status=503, body="down"))
     page.goto(f"{live_server.url}/")
     alert = page.wait_for_selector('[role="alert"]', timeout=WAIT_MS)
@@ -281,7 +286,7 @@ def test_state_survives_a_reload_and_the_hash_wins(page, live_server):
     page.check(checkbox("towns"))
     page.locator('.tg-layer[data-layer="towns"] input.tg-opacity').fill("50")
     page.check('.tg-basemaps input[value="pale"]')
-    page.click(".tg-lang")
+    choose_language(page, "en")
     page.wait_for_function(
         "() => location.hash.includes('lang=en') && location.hash.includes('base=pale')", timeout=WAIT_MS
     )

@@ -1,4 +1,6 @@
-"""Helpers of the viewer's browser tests: opening the page, waiting, axe-core."""
+"""Helpers of the viewer's browser tests: opening the page, waiting, languages, errors, axe-core."""
+
+import re
 
 from tsukuba_gis.settings import PROJECT_ROOT
 
@@ -46,3 +48,47 @@ def axe_violations(page, impacts=("serious", "critical")) -> list[dict]:
             nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))}));
     }""")
     return [v for v in result if v["impact"] in impacts]
+
+
+def choose_language(page, code: str) -> None:
+    """Pick a language in the header's menu and wait until the page speaks it."""
+    page.click(".tg-lang")
+    page.click(f'.tg-lang-option[data-lang="{code}"]')
+    page.wait_for_function("(code) => document.documentElement.lang === code", arg=code, timeout=WAIT_MS)
+
+
+class PageErrors:
+    """Uncaught exceptions (``pageerror``) and console errors of a page, for a test to assert none.
+
+    Allowed without asking: the browser's "Failed to load resource" for hosts other than the test
+    server (the blocked base-map tiles). Anything else a test expects it ``allow``s by pattern.
+    """
+
+    def __init__(self):
+        self.errors: list[str] = []
+        self.allowed: list[re.Pattern] = []
+
+    def watch(self, page) -> None:
+        """Collect the errors of ``page`` from now on."""
+        page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
+        page.on("console", self._console)
+
+    def _console(self, message) -> None:
+        if message.type != "error":
+            return
+        url = message.location.get("url", "")
+        if message.text.startswith("Failed to load resource") and not url.startswith("http://127.0.0.1"):
+            return
+        self.errors.append(f"console: {message.text} ({url})")
+
+    def allow(self, pattern: str) -> None:
+        """Do not count errors matching the regular expression ``pattern``."""
+        self.allowed.append(re.compile(pattern))
+
+    def unexpected(self) -> list[str]:
+        """The errors no ``allow`` pattern matches."""
+        return [error for error in self.errors if not any(p.search(error) for p in self.allowed)]
+
+    def check(self) -> None:
+        """Fail when there was an unexpected error."""
+        assert self.unexpected() == [], "errors on the page"

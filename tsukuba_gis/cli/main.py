@@ -5,6 +5,7 @@ import logging
 import click
 
 from tsukuba_gis import __version__
+from tsukuba_gis.cli.backup import backup, restore
 from tsukuba_gis.cli.etl import etl
 from tsukuba_gis.cli.layers import layers
 from tsukuba_gis.cli.options import GisGroup, quiet_opt
@@ -12,6 +13,7 @@ from tsukuba_gis.cli.serve import serve
 from tsukuba_gis.cli.store import store
 from tsukuba_gis.cli.tokens import tokens
 from tsukuba_gis.cli.users import users
+from tsukuba_gis.logs import configure
 from tsukuba_gis.settings import Settings
 
 
@@ -23,11 +25,14 @@ from tsukuba_gis.settings import Settings
 def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Tsukuba integrated GIS: layer ETL, OGC API server and viewer."""
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    ctx.obj = {"settings": Settings(), "quiet": quiet}
+    settings = Settings()
+    configure(level, settings.log_format)
+    ctx.obj = {"settings": settings, "quiet": quiet}
 
 
+cli.add_command(backup)
 cli.add_command(etl)
+cli.add_command(restore)
 cli.add_command(layers)
 cli.add_command(serve)
 cli.add_command(store)

@@ -1,9 +1,11 @@
 """``tsukuba-gis serve``: the web server (viewer, OGC API, open data)."""
 
 import os
+import tempfile
 
 import click
 
+from tsukuba_gis.logs import log_line, uvicorn_config
 from tsukuba_gis.settings import Settings
 from tsukuba_gis.store import open_store
 
@@ -25,7 +27,11 @@ def serve(obj: dict, host: str, port: int, workers: int) -> None:
     public_url = settings.resolved_public_url(host, port)
     # Workers build their own app from the environment: pass the resolved URL that way.
     os.environ["TSUKUBA_GIS_PUBLIC_URL"] = public_url
-    click.echo(f"serving {public_url}/ (OGC API: {public_url}/api)", err=True)
+    click.echo(log_line(f"serving {public_url}/ (OGC API: {public_url}/api)", settings.log_format), err=True)
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # /metrics sums every worker's counters from files here (server/metrics.py); a fresh
+        # directory per start, as prometheus-client's multiprocess mode wants.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tsukuba-gis-metrics-")
     from etl.publish.live import start as start_live_publisher
     from server.protocol import DeadlineHttpToolsProtocol
 
@@ -41,6 +47,7 @@ def serve(obj: dict, host: str, port: int, workers: int) -> None:
         http=DeadlineHttpToolsProtocol,
         loop="uvloop",
         log_level="warning" if obj["quiet"] else "info",
+        log_config=uvicorn_config(settings.log_format) or uvicorn.config.LOGGING_CONFIG,
         # Forwarding headers are applied by the app itself, only from TSUKUBA_GIS_TRUSTED_PROXIES
         # (server/security.py): uvicorn's default would believe any process on 127.0.0.1.
         proxy_headers=False,

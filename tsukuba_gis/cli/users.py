@@ -20,7 +20,7 @@ def open_accounts(obj: dict) -> tuple["AccountStore", "Passwords"]:
     from server.auth.settings import AuthSettings
 
     auth = AuthSettings()
-    store = open_account_store(auth.accounts_url(obj["settings"].data_dir))
+    store = open_account_store(auth.accounts_url(obj["settings"].data_dir, obj["settings"].store_url))
     return store, Passwords(auth)
 
 

@@ -1,7 +1,7 @@
 """The store interface every backend implements (GeoPackage embedded, PostGIS scale-out)."""
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +78,7 @@ class Query:
         equals: property = value filters.
         sortby: (column, ascending) pairs.
         select: the columns to return (None: all the caller may see).
+        filter: a CQL2 filter as a checked pygeofilter tree (``tsukuba_gis/store/cql.py``), or None.
     """
 
     bbox: tuple[float, float, float, float] | None = None
@@ -88,6 +89,7 @@ class Query:
     limit: int = 10
     skip_geometry: bool = False
     with_count: bool = True
+    filter: Any = None
 
 
 @dataclass
@@ -409,6 +411,13 @@ class Store(ABC):
     @abstractmethod
     def publish_tiles(self, record: LayerRecord, specs: Sequence[TileSpec]) -> list[str]:
         """Pre-build every tile of these tile sets (idempotent); the variants it built."""
+
+    def rebuild_tiles(
+        self, record: LayerRecord, spec: TileSpec, tiles: Iterable[tuple[int, int, int]]
+    ) -> int:
+        """Re-encode these (z, x, y) tiles of a pre-built tile set from the features now stored
+        (what an edit touched), by the same rules; how many tiles were written."""
+        raise NotImplementedError(f"{type(self).__name__} cannot rebuild single tiles")
 
     # -- live edits (issue 13): in place, on the current version, each a recorded change ------
 

@@ -1,17 +1,22 @@
-// The viewer application: read the config and the OGC API collections, build the map, the data
-// layers, the header (title, search, language) and the sheet (layers, point report), and keep the
-// URL hash and the remembered state in step with them.
-import { loadCollections, loadViewerConfig, searchPlaces, staffSession } from './api/index.js';
-import {
-  editPanel, layerPanel, locateControl, pointPanel, printHeader, searchBox, sheet as makeSheet, staffLogin,
-} from './control/index.js';
-import { getLanguage, onLanguageChange, pick, setLanguage, t } from './i18n.js';
-import { DisasterMode, dataLayer, discoverLayers, labelEntry, liveWatcher, statusBadge } from './layer/index.js';
-import { baseMapLayer, createMap, pointQuery, relabelMap, showInitialView } from './map/index.js';
-import { parseHash, ViewState } from './state/index.js';
+// The viewer application: read the config and the OGC API collections, build the map and its data
+// layers, then the header (title, search, language), the sheet (layers, point report) and the map
+// tools, and keep the URL hash and the remembered state in step with them.
+//
+// Order matters on a slow phone: the config and the collections are fetched in parallel (both
+// preloaded by index.html), and the data layers are put on the map, so their requests leave,
+// before the panels are built; the panels then follow what the layers already did.
+import { loadCollections, loadViewerConfig, staffSession } from './api/index.js';
+import { browserLanguage, getLanguage, onLanguageChange, setLanguage, t } from './i18n/index.js';
+import { addRasterEntries, dataLayer, discoverLayers } from './layer/index.js';
+import { baseMapLayer, createMap, mapArea, showInitialView } from './map/index.js';
+import { checkLink, parseHash, ViewState } from './state/index.js';
+import { buildInterface } from './interface.js';
+import { followLive } from './live.js';
 import { h } from './util/index.js';
 
 const STAFF_CONFIG = 'internal/viewer-config.json';
+// The collections of the residents' API, preloaded by index.html.
+const PUBLIC_API = 'api';
 
 /**
  * Start the viewer in `element` (the map's <main>); the header and the sheet are put around it.
@@ -20,38 +25,47 @@ const STAFF_CONFIG = 'internal/viewer-config.json';
 export async function startViewer(element, { configUrl } = {}) {
   const viewState = new ViewState();
   const initial = viewState.initial();
-  if (initial.lang) setLanguage(initial.lang);
-  // Staff who signed in get the staff config; residents' pages never ask (see api/auth.js).
-  const session = configUrl ? null : await staffSession().catch(() => null);
-  const config = await loadViewerConfig(configUrl ?? (session ? new URL(STAFF_CONFIG, document.baseURI) : undefined));
+  // The hash's language, else the remembered one, else (first visit) the browser's.
+  const firstVisit = Object.keys(initial.remembered).length === 0;
+  const wanted = initial.fromHash.lang ?? initial.remembered.lang ?? (firstVisit ? browserLanguage() : null);
+  const language = wanted ? setLanguage(wanted).catch(() => false) : null;
+  const { config, collections, session } = await loadDocuments(configUrl);
   const apiUrl = new URL(config.api, document.baseURI);
-  const collections = await loadCollections(apiUrl);
+  await language;
 
-  const map = createMap(element);
+  const baseCredits = (config.basemaps ?? []).flatMap((def) => [def.attribution, def.smallScaleAttribution]).filter(Boolean);
+  const map = createMap(element, { baseCredits });
   performance.mark('tg-map-created');
   const groups = discoverLayers(config, collections);
+  addRasterEntries(groups, config, collections); // raster layers join their departments
   const entries = groups.flatMap((group) => group.entries);
-  const wanted = initial.layers ? new Set(initial.layers) : null;
-  // Late-bound: the edit mode is made with the interface, the layers before it.
+  const baseMaps = (config.basemaps ?? []).map((def) => ({ def, layer: baseMapLayer(def, { maxZoom: map.getMaxZoom() }) }));
+  const area = mapArea(config, collections);
+  const known = { layerIds: entries.map((entry) => entry.id), baseIds: baseMaps.map(({ def }) => def.id), area };
+  const link = checkLink(initial.fromHash, known);
+  const start = { ...checkLink(initial.remembered, known).state, ...link.state };
+  const visible = start.layers ? new Set(start.layers) : null;
+  // Late-bound: the staff's edit mode is made with the interface, the layers before it.
   const hooks = { edit: null };
   const popupActions = (feature, entry) => hooks.edit?.actionFor(entry.id, feature.id) ?? null;
   for (const entry of entries) {
     entry.layer = dataLayer(apiUrl, entry, { popupActions });
-    const opacity = initial.opacity?.[entry.id];
+    trackStatus(entry);
+    const opacity = start.opacity?.[entry.id];
     if (typeof opacity === 'number' && opacity >= 0 && opacity <= 1) entry.layer.setOpacity(opacity);
-    if (wanted) entry.visible = wanted.has(entry.id);
+    if (visible) entry.visible = visible.has(entry.id);
     entry.layer.once('load', () => performance.mark('tg-first-layer'));
   }
-  const baseMaps = (config.basemaps ?? []).map((def) => ({ def, layer: baseMapLayer(def, { maxZoom: map.getMaxZoom() }) }));
-  const base = baseMaps.find(({ def }) => def.id === initial.base) ?? baseMaps[0];
+  const base = baseMaps.find(({ def }) => def.id === start.base) ?? baseMaps[0];
 
-  if (initial.view) map.setView([initial.view.lat, initial.view.lon], initial.view.zoom);
+  if (start.view) map.setView([start.view.lat, start.view.lon], start.view.zoom);
   else showInitialView(map, config, entries.map((entry) => entry.collection));
   base?.layer.addTo(map);
+  for (const entry of entries) if (entry.visible) entry.layer.addTo(map);
 
   const ui = buildInterface({ element, map, config, groups, entries, baseMaps, session, apiUrl, hooks });
-  for (const entry of entries) if (entry.visible) entry.layer.addTo(map);
-  if (initial.pt) ui.query.query([initial.pt.lat, initial.pt.lon]);
+  if (start.pt) ui.query.query([start.pt.lat, start.pt.lon]);
+  if (link.notes.length) ui.say(link.notes.join(' '), { long: true });
 
   const read = () => ({
     view: { zoom: map.getZoom(), lat: map.getCenter().lat, lon: map.getCenter().lng },
@@ -66,195 +80,43 @@ export async function startViewer(element, { configUrl } = {}) {
   for (const source of [ui.query, ui.panel]) source.on('report clear change', () => viewState.schedule());
   onLanguageChange(() => viewState.schedule());
   viewState.write();
-  window.addEventListener('hashchange', () => applyHash({ map, entries, query: ui.query }));
+  window.addEventListener('hashchange', () => applyHash({ map, entries, known, ui, config }));
   const watcher = followLive({ config, entries, ui });
   return { map, config, groups, baseMaps, viewState, watcher, ...ui };
 }
 
-const LIVE_SETTLE_MS = 1200;
-
-/** Live layers: reload what staff edited, and switch to 災害時モード while a shelter is open. */
-function followLive({ config, entries, ui }) {
-  if (!config.endpoints?.live) return null;
-  const watcher = liveWatcher(new URL(config.endpoints.live, document.baseURI));
-  const requery = () => { if (ui.query.latlng) ui.query.query(ui.query.latlng); };
-  const reread = async () => {
-    if (ui.disaster.state.active) {
-      await ui.disaster.reload();
-      ui.disaster.render();
-    }
-    requery();
-  };
-  // Another worker may answer the next requests from the snapshot before the edit (each worker
-  // looks for a new store generation at most once a second): read once more a little later.
-  let settle = null;
-  const again = (ids = []) => {
-    clearTimeout(settle);
-    settle = setTimeout(() => { refresh(ids); reread(); }, LIVE_SETTLE_MS);
-  };
-  const refresh = (ids) => { for (const entry of entries) if (ids.includes(entry.id)) entry.layer.refresh?.(); };
-  watcher.on('layerchange', async ({ ids }) => {
-    refresh(ids);
-    await reread();
-    again(ids);
-  });
-  watcher.on('mode', async (mode) => {
-    await ui.disaster.setMode(mode);
-    requery();
-    again();
-  });
-  if (ui.edit) ui.edit.options.onSaved = () => watcher.poke();
-  return watcher.start();
+/**
+ * The viewer config and its API's collections. Residents' pages fetch both at once (the HTML
+ * preloads both); the collections are asked again only when the config names another API.
+ */
+async function loadDocuments(configUrl) {
+  // Staff who signed in get the staff config; residents' pages never ask (see api/auth.js).
+  const session = configUrl ? null : await staffSession().catch(() => null);
+  const target = configUrl ?? (session ? new URL(STAFF_CONFIG, document.baseURI) : undefined);
+  const guess = target ? null : new URL(PUBLIC_API, document.baseURI);
+  const early = guess ? loadCollections(guess) : null;
+  early?.catch(() => {}); // its failure is the config's answer's to judge
+  const config = await loadViewerConfig(target);
+  const apiUrl = new URL(config.api, document.baseURI);
+  const collections = early && apiUrl.href === guess.href ? await early : await loadCollections(apiUrl);
+  return { config, collections, session };
 }
 
-/** The header, the sheet with its panels, the map controls and the point query. */
-function buildInterface({ element, map, config, groups, entries, baseMaps, session, apiUrl, hooks }) {
-  const title = () => pick(config.title);
-  const message = h('p', { className: 'tg-message', role: 'status' });
-  const announcer = h('p', { className: 'tg-announcer tg-visually-hidden', role: 'status' });
-  let messageTimer = null;
-  const say = (text) => {
-    message.textContent = text;
-    clearTimeout(messageTimer);
-    if (text) messageTimer = setTimeout(() => { message.textContent = ''; }, 6000);
-  };
-  // A config may name other endpoints (a staff config: ones that see internal layers too).
-  const endpoints = { search: 'search', point: 'point', ...config.endpoints };
-  const query = pointQuery(map, { endpoint: endpoints.point });
-  const search = searchBox({
-    search: (text, options) => searchPlaces(text, { ...options, endpoint: endpoints.search }),
-    onPick: (result) => {
-      const zoom = Math.max(map.getZoom(), result.kind === 'place' ? 16 : 17);
-      // Fly there, unless the user asked for less motion.
-      if (window.matchMedia?.('(prefers-reduced-motion: reduce)').matches) map.setView([result.lat, result.lon], zoom);
-      else map.flyTo([result.lat, result.lon], zoom, { duration: 0.8 });
-      say(result.kind === 'coordinate' && !result.inside ? t('outsideCity') : '');
-      if (result.kind !== 'coordinate' || result.inside) query.query([result.lat, result.lon]);
-    },
+/** Keep `entry.status` (loading, loaded, partial, error) for panels made after the layer started. */
+function trackStatus(entry) {
+  entry.status = 'idle';
+  entry.layer.on('loading load error', (event) => {
+    entry.status = { loading: 'loading', load: event.complete === false ? 'partial' : 'loaded', error: 'error' }[event.type];
   });
-  const language = h('button', { type: 'button', className: 'tg-button tg-lang', onClick: () => setLanguage(getLanguage() === 'ja' ? 'en' : 'ja') });
-  // The page may already show the header (painted before the script ran): it is reused.
-  const header = document.querySelector('header.tg-header') ?? h('header', { className: 'tg-header' });
-  const heading = header.querySelector('.tg-title') ?? h('h1', { className: 'tg-title' });
-  header.replaceChildren(heading, search.element, language, message, announcer);
-  if (!header.isConnected) element.before(header);
-
-  const panel = layerPanel(map, groups, baseMaps);
-  const edit = session ? editPanel({ map, apiUrl, config, session, onMessage: say }) : null;
-  hooks.edit = edit;
-  const disaster = new DisasterMode({
-    map, apiUrl, config, entries,
-    onShow: (latlng) => map.setView(latlng, Math.max(map.getZoom(), 16)),
-    onActivate: () => sheet.select('layers', { expand: true }),
-  });
-  element.before(disaster.banner);
-  const info = pointPanel({
-    onShow: (latlng) => map.setView(latlng, Math.max(map.getZoom(), 16)),
-    onClear: () => query.clear(),
-    onCentre: () => query.query(map.getCenter()),
-    endpoint: endpoints.point,
-    decorate: (layerId, feature) => decorate(config, edit, layerId, feature),
-    // Thematic layers (zoning, hazards: categorised, strongly filled) before city-wide outlines.
-    rank: (id) => {
-      const style = config.layers[id]?.style ?? {};
-      return (style.by ? -1 : 0) - (style.fill_opacity ?? 0);
-    },
-  });
-  const staff = staffLogin({ session });
-  const print = h('button', { type: 'button', className: 'tg-button tg-print-button', onClick: () => window.print() });
-  const tools = h('div', { className: 'tg-tools' }, [print, staff.element]);
-  const aside = h('aside', {});
-  element.after(aside);
-  const sheet = makeSheet(aside, {
-    tabs: [
-      { id: 'layers', label: () => t('panelTitle'), content: [disaster.element, panel.element, tools] },
-      { id: 'info', label: () => t('infoTab'), content: info.element },
-    ],
-    onResize: () => fitMapToSheet(element, map, sheet, query),
-  });
-  fitMapToSheet(element, map, sheet, query);
-  const printing = printHeader({ map, entries, title });
-  document.body.prepend(printing.element);
-  const locate = locateControl({ onLocate: (latlng) => query.query(latlng), onMessage: say }).addTo(map);
-
-  query.on('loading', ({ latlng }) => {
-    info.setState({ status: 'loading', latlng });
-    sheet.select('info', { expand: true });
-  });
-  query.on('report', ({ latlng, report }) => {
-    info.setState({ status: 'report', latlng, report });
-    announcer.textContent = info.summary();
-  });
-  query.on('error', ({ latlng }) => {
-    info.setState({ status: 'error', latlng });
-    announcer.textContent = info.summary();
-  });
-  query.on('clear', () => info.setState({ status: 'empty' }));
-  map.on('click', (event) => query.query(event.latlng));
-  map.getContainer().addEventListener('keydown', (event) => {
-    if (event.key === 'Enter' && event.target === map.getContainer()) query.query(map.getCenter());
-  });
-  window.addEventListener('beforeprint', () => map.invalidateSize());
-  window.addEventListener('afterprint', () => map.invalidateSize());
-
-  const relabel = () => {
-    document.title = title() || document.title;
-    heading.textContent = title();
-    language.textContent = t('language');
-    language.lang = getLanguage() === 'ja' ? 'en' : 'ja';
-    language.setAttribute('aria-label', t('languageLabel'));
-    print.textContent = t('print');
-    header.classList.toggle('tg-staff-header', Boolean(session));
-    relabelMap(map);
-  };
-  relabel();
-  onLanguageChange(() => {
-    relabel();
-    relabelCredits(map, entries);
-    search.relabel();
-    sheet.relabel();
-    locate.relabel();
-    staff.render();
-    printing.render();
-    info.render();
-    panel.render();
-    disaster.render();
-  });
-  return { panel, sheet, query, search, info, locate, staff, edit, disaster };
 }
 
-/** What the point report shows after a feature: its status (災害時モード) and the staff's 「編集」. */
-function decorate(config, edit, layerId, feature) {
-  const def = config.layers[layerId];
-  const field = def?.disaster_mode?.field;
-  const status = field && (feature.status ?? feature.properties?.find?.((p) => p.name === field)?.value);
-  return [status ? statusBadge(def, status) : null, edit?.actionFor(layerId, feature.id) ?? null];
-}
-
-/** On phones the map keeps the space above the bottom sheet (its credits stay visible). */
-function fitMapToSheet(element, map, sheet, query) {
-  const seen = query.latlng && map.getBounds().contains(query.latlng);
-  element.style.bottom = sheet.narrow ? `${Math.round(sheet.element.getBoundingClientRect().height)}px` : '';
-  map.invalidateSize({ animate: false }); // the centre stays (a shared view is not shifted)
-  // A point the sheet has just covered is brought back into view (one out of view stays there).
-  if (seen && !map.getBounds().contains(query.latlng)) map.panTo(query.latlng);
-}
-
-/** Replace the data layers' credits by those of the current language. */
-function relabelCredits(map, entries) {
-  const control = map.attributionControl;
-  for (const entry of entries) {
-    const shown = map.hasLayer(entry.layer);
-    if (shown) control?.removeAttribution(entry.attribution);
-    labelEntry(entry);
-    if (shown) control?.addAttribution(entry.attribution);
-  }
-}
-
-/** Follow a hash the user typed or opened (view, layers, language, point). */
-function applyHash({ map, entries, query }) {
-  const state = parseHash(window.location.hash);
+/** Follow a hash the user typed or opened (view, layers, language, point), checked as at start. */
+function applyHash({ map, entries, known, ui, config }) {
+  const { state, notes } = checkLink(parseHash(window.location.hash), known);
+  ui.search.close();
+  if (notes.length) ui.say(notes.join(' '), { long: true });
   if (state.view) map.setView([state.view.lat, state.view.lon], state.view.zoom);
+  else if (notes.includes(t('linkOutside'))) showInitialView(map, config, entries.map((entry) => entry.collection));
   if (state.layers) {
     const wanted = new Set(state.layers);
     for (const entry of entries) {
@@ -262,10 +124,11 @@ function applyHash({ map, entries, query }) {
       if (!wanted.has(entry.id) && map.hasLayer(entry.layer)) map.removeLayer(entry.layer);
     }
   }
+  if (state.base) ui.panel.setBaseMapById(state.base);
   if (state.lang) setLanguage(state.lang);
-  const current = query.latlng;
+  const current = ui.query.latlng;
   if (state.pt && (!current || current.lat.toFixed(6) !== state.pt.lat.toFixed(6) || current.lng.toFixed(6) !== state.pt.lon.toFixed(6))) {
-    query.query([state.pt.lat, state.pt.lon]);
+    ui.query.query([state.pt.lat, state.pt.lon]);
   }
 }
 

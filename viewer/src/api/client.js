@@ -1,10 +1,23 @@
 // The server's JSON: the viewer configuration and the OGC API - Features collections list.
+import { serverLanguage } from '../i18n/index.js';
 
 export class HttpError extends Error {
-  constructor(url, status) {
-    super(`${url} answered ${status}`);
+  /** @param {string} description the server's own words (an OGC error's `description`), or '' */
+  constructor(url, status, description = '') {
+    super(`${url} answered ${status}${description ? `: ${description}` : ''}`);
     this.name = 'HttpError';
     this.status = status;
+    this.description = description;
+  }
+}
+
+// The `description` of an OGC API error body ({code, type?, description}), or ''.
+async function errorDescription(response) {
+  try {
+    const body = await response.json();
+    return typeof body?.description === 'string' ? body.description : '';
+  } catch {
+    return '';
   }
 }
 
@@ -14,7 +27,7 @@ export async function getJson(url, { signal } = {}) {
     signal,
     headers: { Accept: 'application/geo+json, application/json' },
   });
-  if (!response.ok) throw new HttpError(String(url), response.status);
+  if (!response.ok) throw new HttpError(String(url), response.status, await errorDescription(response));
   return response.json();
 }
 
@@ -42,13 +55,23 @@ function withSlash(url) {
   return copy;
 }
 
-/** Place suggestions from the server's /search for a typed query. */
+/**
+ * Place suggestions from the server's /search for a typed query: {results, suggestions,
+ * matchLevel}. `suggestions` (other spellings to try when nothing matched: strings, or objects
+ * with `q` or `text`) and `match_level` (how well the results match: exact, prefix, substring,
+ * fuzzy, town) are optional fields of the answer: an older server without them gives [] and null.
+ */
 export async function searchPlaces(query, { signal, limit = 8, endpoint = 'search', baseUrl = document.baseURI } = {}) {
   const url = new URL(endpoint, baseUrl);
   url.searchParams.set('q', query);
   url.searchParams.set('limit', String(limit));
+  if (serverLanguage() !== 'ja') url.searchParams.set('lang', serverLanguage());
   const body = await getJson(url, { signal });
-  return body.results ?? [];
+  const suggestions = (Array.isArray(body.suggestions) ? body.suggestions : [])
+    .map((item) => (typeof item === 'string' ? item : item?.q ?? item?.text))
+    .filter((text) => typeof text === 'string' && text.trim() && text !== query);
+  const matchLevel = typeof body.match_level === 'string' ? body.match_level : null;
+  return { results: body.results ?? [], suggestions, matchLevel };
 }
 
 /** The URL of the point report ("この地点の情報") at `latlng` in format `f` (json, csv, html). */
@@ -64,5 +87,5 @@ export function pointUrl(latlng, { f = 'json', lang = 'ja', radius, endpoint = '
 
 /** The point report of `latlng` (see server/point.py). */
 export function loadPointReport(latlng, { signal, radius, endpoint } = {}) {
-  return getJson(pointUrl(latlng, { radius, endpoint }), { signal });
+  return getJson(pointUrl(latlng, { radius, endpoint, lang: serverLanguage() }), { signal });
 }

@@ -5,7 +5,7 @@
 // The server decides every save again (departments, values, the city area): the form only offers.
 import { divIcon, marker } from '../leaflet.js';
 import { readFeature, saveFeature } from '../api/index.js';
-import { pick, t } from '../i18n.js';
+import { pick, t } from '../i18n/index.js';
 import { h } from '../util/index.js';
 
 /** Whether a session ({role, departments}) may edit a layer of the config ({editable}). */

@@ -3,8 +3,8 @@
 // Control.Layers it reflects the map (map.hasLayer) and adds or removes layers on the map; it
 // owns no state of its own, so it can be re-rendered at any time (language switch).
 import { Evented, Util } from '../leaflet.js';
-import { pick, t } from '../i18n.js';
-import { h, syntheticBadge } from '../util/index.js';
+import { t } from '../i18n/index.js';
+import { fill, h, isFallback, localized, syntheticBadge } from '../util/index.js';
 import { categoryLegend, layerSwatch } from './legend.js';
 
 export const LayerPanel = Evented.extend({
@@ -27,19 +27,29 @@ export const LayerPanel = Evented.extend({
     this._states = new Map();
     this.element = h('div', { className: 'tg-panel' });
     map.on('layeradd layerremove', this._sync, this);
-    for (const { layer } of this._entries()) layer.on('loading load error', this._onLayerState, this);
+    for (const entry of this._entries()) {
+      entry.layer.on('loading load error', this._onLayerState, this);
+      // A layer put on the map before the panel was made (app.js) has already started.
+      if (entry.status && entry.status !== 'idle') this._states.set(entry.layer, entry.status);
+    }
     this.render();
   },
 
   /** (Re)build the list in the current language. */
   render() {
     this._rows.clear();
-    this.element.replaceChildren(
+    const labels = [
+      ...this._groups.map((group) => group.department.name),
+      ...this._entries().map((entry) => entry.def.title),
+      ...this._baseMaps.map(({ def }) => def.title),
+    ];
+    fill(this.element, [
       h('h2', { className: 'tg-visually-hidden' }, t('panelTitle')),
+      labels.some(isFallback) && h('p', { className: 'tg-note tg-fallback-note' }, t('fallbackNote')),
       ...this._groups.map((group) => this._groupElement(group)),
-      this._groups.length === 0 ? h('p', { className: 'tg-empty' }, t('noLayers')) : null,
+      this._groups.length === 0 && h('p', { className: 'tg-empty' }, t('noLayers')),
       this._baseMapElement(),
-    );
+    ]);
     this._sync();
     for (const [layer, state] of this._states) this._setStatus(layer, state);
     return this;
@@ -51,7 +61,7 @@ export const LayerPanel = Evented.extend({
 
   _groupElement({ department, entries }) {
     return h('fieldset', { className: 'tg-group', 'data-department': department.id }, [
-      h('legend', {}, pick(department.name)),
+      h('legend', {}, localized(department.name)),
       h('ul', { className: 'tg-layers' }, entries.map((entry) => this._layerElement(entry))),
     ]);
   },
@@ -82,7 +92,7 @@ export const LayerPanel = Evented.extend({
     const row = h('li', { className: 'tg-layer', 'data-layer': entry.id, 'data-status': 'idle' }, [
       h('div', { className: 'tg-layer-head' }, [
         h('label', { className: 'tg-layer-label' }, [
-          input, layerSwatch(entry.def), h('span', { className: 'tg-layer-title' }, entry.title),
+          input, layerSwatch(entry.def), h('span', { className: 'tg-layer-title', lang: entry.titleLang }, entry.title),
           entry.def.synthetic && syntheticBadge(),
         ]),
         link,
@@ -102,9 +112,15 @@ export const LayerPanel = Evented.extend({
       h('ul', { className: 'tg-layers' }, this._baseMaps.map(({ def, layer }) => {
         const input = h('input', { type: 'radio', name, value: def.id, onChange: () => this.setBaseMap(layer) });
         this._rows.set(layer, { input });
-        return h('li', { 'data-basemap': def.id }, h('label', { className: 'tg-layer-label' }, [input, h('span', {}, pick(def.title))]));
+        return h('li', { 'data-basemap': def.id }, h('label', { className: 'tg-layer-label' }, [input, localized(def.title, 'tg-basemap-title')]));
       })),
     ]);
+  },
+
+  /** Show the base map of id `id` (a config base map id); unknown ids are ignored. */
+  setBaseMapById(id) {
+    const found = this._baseMaps.find(({ def }) => def.id === id);
+    if (found && !this._map.hasLayer(found.layer)) this.setBaseMap(found.layer);
   },
 
   /** Show base map `selected` (one of baseMaps' layers) instead of the others. */

@@ -1,7 +1,7 @@
 // 「現在地」: a map button that asks the browser for the position (navigator.geolocation), centres
 // the map there and hands the position on (options.onLocate), e.g. to the point query.
 import { Control, DomEvent } from '../leaflet.js';
-import { t } from '../i18n.js';
+import { t } from '../i18n/index.js';
 import { h } from '../util/index.js';
 
 export const LocateControl = Control.extend({

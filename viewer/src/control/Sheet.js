@@ -4,7 +4,7 @@
 // works with touch, pen and mouse) or with Enter/Space on it. The map keeps the space above the
 // sheet, so its credits and scale stay visible.
 import { Util } from '../leaflet.js';
-import { t } from '../i18n.js';
+import { t } from '../i18n/index.js';
 import { h } from '../util/index.js';
 
 const STATES = ['peek', 'half', 'full'];
@@ -22,7 +22,7 @@ export class Sheet {
     this._media = window.matchMedia(this.options.narrowQuery);
     this._build();
     this._media.addEventListener?.('change', () => this._applyLayout());
-    this._applyLayout();
+    this._applyLayout({ quiet: true }); // the first height is in the CSS: nothing to resize yet
   }
 
   get narrow() {
@@ -83,13 +83,13 @@ export class Sheet {
   }
 
   /** peek | half | full on phones, open | closed on wide screens. */
-  setState(state) {
+  setState(state, { quiet = false } = {}) {
     this.state = state;
     this.element.dataset.state = state;
     this.element.style.height = '';
     this._body.hidden = state === 'peek' || state === 'closed';
     this._updateHandle();
-    this._resized();
+    if (!quiet) this._resized();
   }
 
   /** Tap on the handle: the next height (phones), open/closed (wide screens). */
@@ -98,9 +98,9 @@ export class Sheet {
     else this.setState(STATES[(STATES.indexOf(this.state) + 1) % STATES.length]);
   }
 
-  _applyLayout() {
+  _applyLayout({ quiet = false } = {}) {
     this.element.dataset.layout = this.narrow ? 'sheet' : 'card';
-    this.setState(this.narrow ? 'peek' : 'open');
+    this.setState(this.narrow ? 'peek' : 'open', { quiet });
   }
 
   _updateHandle() {

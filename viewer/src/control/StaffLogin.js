@@ -2,7 +2,7 @@
 // signed in, who is signed in and a logout button. Switching between the residents' and the
 // staff view reloads the page (the viewer then starts on the other config).
 import { login, logout } from '../api/index.js';
-import { t } from '../i18n.js';
+import { t } from '../i18n/index.js';
 import { h } from '../util/index.js';
 
 export class StaffLogin {

@@ -1,6 +1,6 @@
 // Legend swatches drawn with CSS from the same path options as the features.
-import { t } from '../i18n.js';
-import { legendEntries } from '../layer/index.js';
+import { t } from '../i18n/index.js';
+import { legendEntries, rasterLegend, rasterSwatch } from '../layer/index.js';
 import { h } from '../util/index.js';
 
 /** A small swatch of a point, line or polygon drawn with Leaflet path options. */
@@ -19,6 +19,7 @@ export function swatch(geometry, options) {
 
 /** The swatch shown beside the layer name: its style, or a few category colours side by side. */
 export function layerSwatch(def) {
+  if (def.kind === 'raster') return rasterSwatch(def);
   const entries = legendEntries(def);
   if (entries.length === 1) return swatch(def.geometry, entries[0].options);
   const colors = entries.slice(0, 4).map((entry) => entry.options.fillColor ?? entry.options.color);
@@ -32,8 +33,9 @@ export function layerSwatch(def) {
 
 /** The category legend of a categorised layer (a list), or null. */
 export function categoryLegend(def, title) {
+  if (def.kind === 'raster') return rasterLegend(def, title);
   const entries = legendEntries(def);
   if (entries.length < 2 && !entries[0]?.label) return null;
   return h('ul', { className: 'tg-legend', 'aria-label': `${t('legend')}: ${title}` }, entries.map((entry) =>
-    h('li', {}, [swatch(def.geometry, entry.options), h('span', {}, entry.label)])));
+    h('li', {}, [swatch(def.geometry, entry.options), h('span', { lang: entry.lang }, entry.label)])));
 }

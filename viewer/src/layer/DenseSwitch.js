@@ -30,7 +30,7 @@ export const DenseSwitch = Layer.extend({
       return;
     }
     this.fire('loading');
-    loadTileJson(this._entry.collection)
+    loadTileJson(this._entry.collection, this._entry.def.tilejson)
       .then((tilejson) => (tilejson.minzoom > SPARSE_MINZOOM ? 'tiled' : 'geojson'))
       .catch(() => 'geojson')  // no tile set to read: the GeoJSON layer works anyway
       .then((kind) => {
@@ -65,5 +65,10 @@ export const DenseSwitch = Layer.extend({
 
   getOpacity() {
     return this._opacity;
+  },
+
+  /** What of the layer is inside `bounds` (the inner layer's answer). */
+  presence(bounds) {
+    return this._inner?.presence(bounds) ?? { inView: false, values: null };
   },
 });

@@ -3,9 +3,10 @@
 // popup survives a pan), the others are dropped. Points and lines open a popup; areas are not
 // interactive: a tap on an area reaches the map and asks "what applies here" for every layer.
 // Opacity is the layer's pane's (one CSS property, whatever the number of features).
-import { GeoJSON, Util, circleMarker } from '../leaflet.js';
-import { popupContent } from './popup.js';
-import { featureStyle } from './style.js';
+import { GeoJSON, Util } from '../leaflet.js';
+import { featureLabel, popupContent } from './popup.js';
+import { tapCircle } from './TapCircle.js';
+import { categoryOf, featureStyle } from './style.js';
 
 export const FeatureLayer = GeoJSON.extend({
   options: {
@@ -34,8 +35,9 @@ export const FeatureLayer = GeoJSON.extend({
       // A click on a marker or line opens its popup and is not also a click on the map.
       bubblingMouseEvents: false,
       style: paint,
-      pointToLayer: (feature, latlng) => circleMarker(latlng, {
+      pointToLayer: (feature, latlng) => tapCircle(latlng, {
         ...paint(feature), pane: this.options.pane, className, interactive, bubblingMouseEvents: false,
+        label: featureLabel(feature, entry),
       }),
     }, options));
     this._source = source;
@@ -85,6 +87,21 @@ export const FeatureLayer = GeoJSON.extend({
     this._loaded = null;
     if (this._map) this._load();
     return this;
+  },
+
+  /** What of this layer is inside `bounds`: {inView, values} (see VectorTileLayer.presence). */
+  presence(bounds) {
+    const style = this._entry.def.style;
+    const values = new Set();
+    let inView = false;
+    this.eachLayer((layer) => {
+      const inside = layer.getLatLng ? bounds.contains(layer.getLatLng()) : layer.getBounds?.().intersects(bounds);
+      if (!inside) return;
+      inView = true;
+      const category = categoryOf(style, layer.feature?.properties);
+      if (category) values.add(String(category.value));
+    });
+    return { inView, values: style.by ? values : null };
   },
 
   /** Whether the last load covered the current view completely. */

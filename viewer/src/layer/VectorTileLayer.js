@@ -9,7 +9,7 @@ import { getJson, HttpError, itemsUrl } from '../api/index.js';
 import { DomEvent, GridLayer, Popup, Util, latLngBounds } from '../leaflet.js';
 import { decodeTile, renderCanvas, renderLayer } from './mvtSvg.js';
 import { popupContent } from './popup.js';
-import { featureStyle } from './style.js';
+import { categoryOf, featureStyle } from './style.js';
 
 const TILEJSON_TYPE = 'application/vnd.mapbox.tile+json';
 const CACHED_TILES = 256;
@@ -38,8 +38,12 @@ export function tiling(entry) {
 // kept, so the next add asks again.
 const tileJsons = new Map();
 
-/** The TileJSON of a collection: its tilesets list, then the tileset's TileJSON link. */
-export function loadTileJson(collection) {
+/**
+ * The TileJSON of a collection: its tilesets list, then the tileset's TileJSON link. A viewer
+ * config that carries the layer's TileJSON (`layers[id].tilejson`, with `tiles`) saves both.
+ */
+export function loadTileJson(collection, inline = null) {
+  if (Array.isArray(inline?.tiles) && inline.tiles.length) return Promise.resolve(inline);
   const href = new URL(tilesetsLink(collection).href, document.baseURI).href;
   if (!tileJsons.has(href)) {
     const found = fetchTileJson(href, collection.id);
@@ -49,11 +53,52 @@ export function loadTileJson(collection) {
   return tileJsons.get(href);
 }
 
+/**
+ * Where the TileJSON of a tilesets list usually is: OGC API - Tiles puts a tileset at
+ * `.../tiles/{tileMatrixSetId}`, and this server gives its TileJSON as `?f=tilejson`.
+ */
+export function likelyTileJsonUrl(tilesetsHref) {
+  const url = new URL(tilesetsHref);
+  url.pathname = `${url.pathname.replace(/\/$/, '')}/WebMercatorQuad`;
+  url.search = '?f=tilejson';
+  return url.href;
+}
+
+// The likely TileJSON is asked first: when it answers with a TileJSON whose tiles are this
+// collection's, the layer draws at once (one round trip before the tiles, not two). The tilesets
+// list, the authority, is read just after, behind the layer's first tiles on a busy connection:
+// should it link elsewhere, that TileJSON is used from the next add on. Without the guess (an
+// error, or not a TileJSON of this collection) the list is followed, as OGC API - Tiles says.
 async function fetchTileJson(href, id) {
+  const guess = likelyTileJsonUrl(href);
+  const tilejson = await getJson(guess).catch(() => null);
+  if (isTileJsonOf(tilejson, href)) {
+    setTimeout(() => confirmTileJson(href, guess, id), 0);
+    return tilejson;
+  }
+  return getJson(await linkedTileJson(href, id));
+}
+
+function isTileJsonOf(tilejson, tilesetsHref) {
+  const tiles = tilejson?.tiles?.[0];
+  if (typeof tilejson?.tilejson !== 'string' || typeof tiles !== 'string') return false;
+  return new URL(tiles, tilesetsHref).pathname.startsWith(new URL(tilesetsHref).pathname);
+}
+
+async function linkedTileJson(href, id) {
   const list = await getJson(href);
   const link = (list.tilesets?.[0]?.links ?? []).find((candidate) => candidate.type === TILEJSON_TYPE);
   if (!link) throw new Error(`no TileJSON for ${id}`);
-  return getJson(new URL(link.href, document.baseURI));
+  return new URL(link.href, document.baseURI).href;
+}
+
+async function confirmTileJson(href, guess, id) {
+  const linked = await linkedTileJson(href, id).catch(() => guess);
+  if (linked === guess) return;
+  console.warn(`viewer: the TileJSON of ${id} is ${linked}, not ${guess}; used from now on`);
+  const found = getJson(linked);
+  found.catch(() => tileJsons.delete(href));
+  tileJsons.set(href, found);
 }
 
 export const VectorTileLayer = GridLayer.extend({
@@ -99,10 +144,13 @@ export const VectorTileLayer = GridLayer.extend({
     this.fire('loading');
     const token = {};
     this._adding = token;
-    loadTileJson(this._entry.collection).then((tilejson) => {
+    loadTileJson(this._entry.collection, this._entry.def.tilejson).then((tilejson) => {
       if (this._adding !== token || !this._map) return;
       this._configure(tilejson);
-      this._map.on(this.getEvents(), this);
+      // Leaflet took the (empty) events of the add and only takes those away on removal: the
+      // grid's events, known now, are ours to take away (see onRemove).
+      this._lateEvents = this.getEvents();
+      this._map.on(this._lateEvents, this);
       GridLayer.prototype.onAdd.call(this, this._map);
       if (!this._loading) this.fire('load', {});
     }).catch((error) => {
@@ -112,6 +160,9 @@ export const VectorTileLayer = GridLayer.extend({
 
   onRemove(map) {
     this._adding = null;
+    // Left on the map, the grid's zoom handlers ran on a removed layer (TypeError: getCenter).
+    if (this._lateEvents) map.off(this._lateEvents, this);
+    this._lateEvents = null;
     if (this._container) GridLayer.prototype.onRemove.call(this, map);
   },
 
@@ -132,6 +183,30 @@ export const VectorTileLayer = GridLayer.extend({
     this._fetched.clear();
     if (this._map && this._tilejson) this.redraw();
     return this;
+  },
+
+  /**
+   * What of this layer is inside `bounds` (the drawn tiles' features): {inView, values}, values
+   * being the style's category values present (strings), or null for a layer without categories.
+   */
+  presence(bounds) {
+    const style = this._entry.def.style;
+    const values = new Set();
+    let inView = false;
+    const z = this._tileZoom;
+    if (!this._map || z == null) return { inView: false, values: style.by ? values : null };
+    const min = this._map.project(bounds.getNorthWest(), z);
+    const max = this._map.project(bounds.getSouthEast(), z);
+    for (const { el, current } of Object.values(this._tiles)) {
+      if (!current) continue;
+      for (const { properties, bbox } of el._features ?? []) {
+        if (bbox[2] < min.x || bbox[0] > max.x || bbox[3] < min.y || bbox[1] > max.y) continue;
+        inView = true;
+        const category = categoryOf(style, properties);
+        if (category) values.add(String(category.value));
+      }
+    }
+    return { inView, values: style.by ? values : null };
   },
 
   _configure(tilejson) {
@@ -158,13 +233,25 @@ export const VectorTileLayer = GridLayer.extend({
       const span = (layer?.extent ?? 4096) / 2 ** dz;
       const view = { x: (coords.x - parent.x * 2 ** dz) * span, y: (coords.y - parent.y * 2 ** dz) * span, size: span };
       const options = { size: this.getTileSize().x, view, style: this._style };
+      let features;
       if (!this._interactive && (layer?.length ?? 0) > CANVAS_FROM) {
-        tile.append(renderCanvas(layer, options));
+        const drawn = renderCanvas(layer, options);
+        tile.append(drawn.canvas);
+        features = drawn.features;
       } else {
-        const { svg, items } = renderLayer(layer, { ...options, className: `tg-feature tg-layer-${this._entry.id}` });
-        if (this._interactive) for (const item of items) this._bindItem(item);
-        tile.append(svg);
+        const drawn = renderLayer(layer, { ...options, className: `tg-feature tg-layer-${this._entry.id}`,
+          interactive: this._interactive });
+        if (this._interactive) for (const item of drawn.items) this._bindItem(item);
+        tile.append(drawn.svg);
+        features = drawn.features;
       }
+      // Where the features are, in pixels of this zoom: what the print legend asks (presence).
+      const scale = options.size / span;
+      const origin = { x: coords.x * options.size - view.x * scale, y: coords.y * options.size - view.y * scale };
+      tile._features = features.map(({ properties, bbox }) => ({
+        properties,
+        bbox: [origin.x + bbox[0] * scale, origin.y + bbox[1] * scale, origin.x + bbox[2] * scale, origin.y + bbox[3] * scale],
+      }));
       done(null, tile);
     }).catch((error) => done(error, tile));
     return tile;
@@ -192,7 +279,8 @@ export const VectorTileLayer = GridLayer.extend({
   },
 
   _bindItem({ node, feature }) {
-    node.style.pointerEvents = 'auto';
+    // Touch targets (.tg-hit) take pointer events from the CSS: on touch screens only.
+    if (!node.classList.contains('tg-hit')) node.style.pointerEvents = 'auto';
     node.style.cursor = 'pointer';
     DomEvent.on(node, 'click', (event) => {
       // The feature's popup, not also the map's point query.

@@ -1,6 +1,6 @@
 // Which layers the viewer shows: the OGC API collections that have a style in the viewer config,
 // grouped by department in the config's department order.
-import { t, pick } from '../i18n.js';
+import { fallbackLang, picked, t } from '../i18n/index.js';
 import { linkifiedHtml } from '../util/index.js';
 import { isFilled } from './style.js';
 
@@ -15,7 +15,7 @@ export function discoverLayers(config, collections) {
   for (const collection of collections) {
     const def = config.layers?.[collection.id];
     if (!def) continue;
-    if (!groups.has(def.department)) {
+    if (!groups.has(def.department)) {  // a department the config does not name
       groups.set(def.department, { department: { id: def.department, name: { ja: def.department } }, entries: [] });
     }
     const entry = labelEntry({ id: collection.id, def, collection, visible: isVisibleByDefault(def) });
@@ -51,19 +51,26 @@ export function drawZIndex(def, index) {
   return 410 + rank * 60 + (59 - Math.min(index, 59));
 }
 
+// How the server's titles write the synthetic mark (ja, en), whatever the UI language.
+const SYNTHETIC_MARKS = ['サンプル（架空）', 'Synthetic sample'];
+
 /** The layer title, without the synthetic mark that the panel shows as a badge anyway. */
 export function layerTitle(def) {
-  const title = pick(def.title);
+  const title = picked(def.title).text;
   if (!def.synthetic) return title;
-  const mark = t('synthetic').toLowerCase();
-  const at = title.toLowerCase().indexOf(mark);
-  if (at < 0) return title;
-  return (title.slice(0, at) + title.slice(at + mark.length)).replace(/[\s—–-]+$/, '').trim() || title;
+  // The mark in the UI language, or in the language the title fell back to (ja, en).
+  for (const mark of [t('synthetic'), ...SYNTHETIC_MARKS].map((text) => text.toLowerCase())) {
+    const at = title.toLowerCase().indexOf(mark);
+    if (at >= 0) return (title.slice(0, at) + title.slice(at + mark.length)).replace(/[\s—–-]+$/, '').trim() || title;
+  }
+  return title;
 }
 
 /** Set the entry's title and credit (HTML) in the current language; returns the entry. */
 export function labelEntry(entry) {
   entry.title = layerTitle(entry.def);
-  entry.attribution = linkifiedHtml(pick(entry.def.attribution));
+  // The title's language when it is not the UI's (the `lang` of elements showing it), else null.
+  entry.titleLang = fallbackLang(picked(entry.def.title));
+  entry.attribution = linkifiedHtml(picked(entry.def.attribution).text);
   return entry;
 }

@@ -5,7 +5,7 @@
 // shelters layer switched on.
 import { Evented, Util } from '../leaflet.js';
 import { getJson, itemsUrl, loadLive } from '../api/index.js';
-import { pick, t } from '../i18n.js';
+import { locale, pick, t } from '../i18n/index.js';
 import { h } from '../util/index.js';
 import { categoryOf } from './style.js';
 
@@ -164,7 +164,7 @@ export class DisasterMode {
         : String(props[def.title_field] ?? feature.id),
       props.crowding ? h('span', { className: 'tg-disaster-crowding' }, ` ${props.crowding}`) : null,
       updated && !Number.isNaN(updated.getTime())
-        ? h('span', { className: 'tg-disaster-updated' }, t('updatedAt', { time: updated.toLocaleString(t('locale'), { dateStyle: 'short', timeStyle: 'short' }) }))
+        ? h('span', { className: 'tg-disaster-updated' }, t('updatedAt', { time: updated.toLocaleString(locale(), { dateStyle: 'short', timeStyle: 'short' }) }))
         : null,
     ]);
   }

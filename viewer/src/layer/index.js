@@ -8,6 +8,7 @@ import { BboxSource } from './BboxSource.js';
 import { featureLayer } from './FeatureLayer.js';
 import { DenseSwitch } from './DenseSwitch.js';
 import { tiling, vectorTileLayer } from './VectorTileLayer.js';
+import { rasterLayer } from './RasterLayer.js';
 
 export { BboxSource, bboxParam, nextPageUrl } from './BboxSource.js';
 export { FeatureLayer, featureLayer } from './FeatureLayer.js';
@@ -17,9 +18,13 @@ export { popupContent, formatValue } from './popup.js';
 export { VectorTileLayer, vectorTileLayer, tiling, tilesetsLink, loadTileJson, CANVAS_FROM } from './VectorTileLayer.js';
 export { DenseSwitch, SPARSE_MINZOOM } from './DenseSwitch.js';
 export { decodeTile, pathData, renderCanvas, renderLayer } from './mvtSvg.js';
+export {
+  RasterLayer, rasterLayer, addRasterEntries, rasterEntries, rasterLegend, rasterSwatch, rasterReportSections,
+} from './RasterLayer.js';
 
 /** The map layer of catalog entry `entry`, loading from the OGC API at `apiUrl`. */
 export function dataLayer(apiUrl, entry, { limit = 1000, maxPages = 3, popupActions } = {}) {
+  if (entry.def.kind === 'raster') return rasterLayer(apiUrl, entry); // map tiles under the vectors
   const pane = { pane: `tg-pane-${entry.id}`, zIndex: entry.zIndex };
   const tiled = () => vectorTileLayer(entry, { ...pane, apiUrl });
   const source = () => new BboxSource(itemsUrl(apiUrl, entry.id), { limit, maxPages });

@@ -5,6 +5,7 @@ import { VectorTile } from '@mapbox/vector-tile';
 import { PbfReader } from 'pbf';
 
 const SVG = 'http://www.w3.org/2000/svg';
+const HIT_RADIUS = 22;
 
 /** Decode an MVT (an ArrayBuffer; an empty body is an empty tile): {name: VectorTileLayer}. */
 export function decodeTile(buffer) {
@@ -41,41 +42,76 @@ function paint(options, unitsPerPixel) {
   };
 }
 
+/** [minX, minY, maxX, maxY] of a feature's rings (tile units). */
+export function bboxOf(rings) {
+  const box = [Infinity, Infinity, -Infinity, -Infinity];
+  for (const ring of rings) {
+    for (const { x, y } of ring) {
+      if (x < box[0]) box[0] = x;
+      if (y < box[1]) box[1] = y;
+      if (x > box[2]) box[2] = x;
+      if (y > box[3]) box[3] = y;
+    }
+  }
+  return box;
+}
+
+// A finger-sized target (44 px) under an interactive point or line: transparent, in a group
+// below every drawn feature (CSS enables it on touch screens only, where fingers need it).
+function hitTarget(hits, source, geometry, unitsPerPixel, feature) {
+  const node = source.type === 1
+    ? element('circle', { cx: geometry[0][0].x, cy: geometry[0][0].y, r: HIT_RADIUS * unitsPerPixel })
+    : element('path', { d: pathData(geometry, false), fill: 'none', stroke: '#000', 'stroke-opacity': 0,
+      'stroke-width': 2 * HIT_RADIUS, 'vector-effect': 'non-scaling-stroke' });
+  node.setAttribute('class', 'tg-hit');
+  hits.append(node);
+  return { node, feature };
+}
+
 /**
  * An <svg> of `size` px showing the square `view` = {x, y, size} (tile units) of an MVT layer.
- * `style(feature)` gives Leaflet path options; `className` goes on every element.
- * Returns {svg, items}: items = [{node, feature}] (feature: {id, properties, type}).
+ * `style(feature)` gives Leaflet path options; `className` goes on every element; with
+ * `interactive`, points and lines get touch targets too.
+ * Returns {svg, items, features}: items = [{node, feature}] (feature: {id, properties, type}),
+ * features = [{properties, bbox}] (tile units, for the legend of what is in view).
  */
-export function renderLayer(layer, { size, view, style, className }) {
+export function renderLayer(layer, { size, view, style, className, interactive = false }) {
   const svg = element('svg', { width: size, height: size, class: 'tg-tile-svg',
     viewBox: `${view.x} ${view.y} ${view.size} ${view.size}` });
   const items = [];
-  if (!layer) return { svg, items };
+  const features = [];
+  if (!layer) return { svg, items, features };
+  const hits = element('g', { class: 'tg-hits' });
+  if (interactive) svg.append(hits);
   const unitsPerPixel = view.size / size;
   for (let i = 0; i < layer.length; i += 1) {
     const source = layer.feature(i);
     const feature = { id: source.id, properties: source.properties, type: source.type };
     const attributes = { ...paint(style(feature), unitsPerPixel), class: className };
     const geometry = source.loadGeometry();
+    features.push({ properties: source.properties, bbox: bboxOf(geometry) });
     if (source.type === 1) {
       for (const point of geometry.flat()) {
         const node = element('circle', { ...attributes, cx: point.x, cy: point.y });
         svg.append(node);
         items.push({ node, feature });
+        if (interactive) items.push(hitTarget(hits, source, [[point]], unitsPerPixel, feature));
       }
     } else {
       const node = element('path', { ...attributes, r: null, d: pathData(geometry, source.type === 3),
         fill: source.type === 3 ? attributes.fill : 'none' });
       svg.append(node);
       items.push({ node, feature });
+      if (interactive && source.type === 2) items.push(hitTarget(hits, source, geometry, unitsPerPixel, feature));
     }
   }
-  return { svg, items };
+  return { svg, items, features };
 }
 
 /**
  * A <canvas> of `size` px drawing the square `view` of an MVT layer: for dense tiles of layers
  * nobody clicks (areas), where thousands of SVG elements would take seconds to lay out.
+ * Returns {canvas, features} (features as renderLayer's).
  */
 export function renderCanvas(layer, { size, view, style }) {
   const ratio = window.devicePixelRatio || 1;
@@ -87,10 +123,13 @@ export function renderCanvas(layer, { size, view, style }) {
   const scale = (size * ratio) / view.size;
   context.setTransform(scale, 0, 0, scale, -view.x * scale, -view.y * scale);
   context.lineJoin = context.lineCap = 'round';
+  const features = [];
   for (let i = 0; i < (layer?.length ?? 0); i += 1) {
     const source = layer.feature(i);
     const options = style({ id: source.id, properties: source.properties, type: source.type });
-    const path = new Path2D(pathData(source.loadGeometry(), source.type === 3));
+    const geometry = source.loadGeometry();
+    features.push({ properties: source.properties, bbox: bboxOf(geometry) });
+    const path = new Path2D(pathData(geometry, source.type === 3));
     if (source.type === 3 && options.fill !== false) {
       context.globalAlpha = options.fillOpacity ?? 0.2;
       context.fillStyle = options.fillColor ?? options.color;
@@ -104,5 +143,5 @@ export function renderCanvas(layer, { size, view, style }) {
       context.stroke(path);
     }
   }
-  return canvas;
+  return { canvas, features };
 }

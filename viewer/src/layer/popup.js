@@ -1,6 +1,6 @@
 // A feature's popup: its title (title_field), then every public field with its label, empty values
 // skipped. Built as DOM nodes: data never goes through innerHTML.
-import { pick, t } from '../i18n.js';
+import { pick, t } from '../i18n/index.js';
 import { h, syntheticBadge } from '../util/index.js';
 
 /** A property value as display text ('' for empty). */
@@ -9,6 +9,12 @@ export function formatValue(value) {
   if (typeof value === 'boolean') return value ? t('yes') : t('no');
   if (typeof value === 'object') return JSON.stringify(value);
   return String(value).trim();
+}
+
+/** A feature's accessible name: its title (title_field) and its layer ("吾妻小学校（指定避難所）"). */
+export function featureLabel(feature, entry) {
+  const name = formatValue(feature.properties?.[entry.def.title_field]);
+  return name ? `${name}（${entry.title}）` : entry.title;
 }
 
 /** The popup element of `feature` in the layer `entry` ({def, title}). */

@@ -1,6 +1,6 @@
 // Leaflet path options from a layer's configured style
 // {color, fill_color, fill_opacity, weight, radius, dash, by, categories}.
-import { pick } from '../i18n.js';
+import { fallbackLang, picked } from '../i18n/index.js';
 
 // Points are drawn nearly opaque whatever fill_opacity says (that is the polygons' setting), so
 // markers stay legible on top of filled areas.
@@ -43,7 +43,9 @@ export function legendEntries(def) {
   const { style } = def;
   if (style.by && style.categories?.length) {
     return style.categories.map((category) => ({
-      label: pick(category.label) || String(category.value),
+      value: category.value,
+      label: picked(category.label).text || String(category.value),
+      lang: fallbackLang(picked(category.label)),
       options: paint({ properties: { [style.by]: category.value } }),
     }));
   }

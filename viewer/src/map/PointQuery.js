@@ -27,19 +27,22 @@ export const PointQuery = Evented.extend({
     const point = latLng(latlng);
     this.latlng = point;
     this.report = null;
+    // The request leaves first; the marker and the panel's "looking up" are drawn while it travels.
+    this._controller?.abort();
+    const controller = new AbortController();
+    this._controller = controller;
+    const { radius, endpoint } = this.options;
+    const answer = loadPointReport(point, { signal: controller.signal, radius, endpoint });
+    answer.catch(() => {}); // handled below, after the drawing
     this._group.clearLayers();
     if (!this._map.getPane('tg-point')) this._map.createPane('tg-point').style.zIndex = 640;
     const common = { pane: 'tg-point', interactive: false };
     circle(point, { ...this.options.ring, ...common, radius: this.options.radius }).addTo(this._group);
     circleMarker(point, { ...this.options.marker, ...common }).addTo(this._group);
     this._group.addTo(this._map);
-    this._controller?.abort();
-    const controller = new AbortController();
-    this._controller = controller;
     this.fire('loading', { latlng: point });
     try {
-      const { radius, endpoint } = this.options;
-      const report = await loadPointReport(point, { signal: controller.signal, radius, endpoint });
+      const report = await answer;
       if (controller !== this._controller) return;
       this.report = report;
       this.fire('report', { latlng: point, report });

@@ -1,14 +1,18 @@
 // The Leaflet map with Japanese controls, and its first view.
 import { Map as LeafletMap, control, latLngBounds } from '../leaflet.js';
-import { t } from '../i18n.js';
+import { credits } from '../control/Credits.js';
+import { t } from '../i18n/index.js';
 
-/** A map in `element`; Leaflet map options may be overridden. */
-export function createMap(element, options = {}) {
+/**
+ * A map in `element`; Leaflet map options may be overridden. `baseCredits`: the base maps' HTML
+ * credits (always shown; the layers' sources fold on phones, see control/Credits.js).
+ */
+export function createMap(element, { baseCredits = [], ...options } = {}) {
   const map = new LeafletMap(element, { zoomControl: false, attributionControl: false, minZoom: 5, maxZoom: 19, ...options });
   control.zoom({ zoomInTitle: t('zoomIn'), zoomOutTitle: t('zoomOut') }).addTo(map);
   // Credits bottom left, under the scale: the panel takes the right-hand side. The control becomes
   // map.attributionControl and follows the layers' getAttribution() as they come and go.
-  control.attribution({ position: 'bottomleft' }).addTo(map);
+  credits({ baseCredits }).addTo(map);
   control.scale({ imperial: false, position: 'bottomleft' }).addTo(map);
   relabelMap(map);
   map.on('popupopen', ({ popup }) => {
@@ -20,6 +24,7 @@ export function createMap(element, options = {}) {
 /** Write the map controls' labels in the current language (after a language switch). */
 export function relabelMap(map) {
   const container = map.getContainer();
+  map.attributionControl?.relabel?.();
   container.setAttribute('aria-label', `${t('mapLabel')}（${t('mapHelp')}）`);
   for (const [selector, key] of [['.leaflet-control-zoom-in', 'zoomIn'], ['.leaflet-control-zoom-out', 'zoomOut']]) {
     const button = container.querySelector(selector);

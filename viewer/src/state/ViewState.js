@@ -2,7 +2,7 @@
 // visible layers, the language and the selected point (history.replaceState, throttled), and the
 // layers, opacities, base map and language are remembered in localStorage. On start the hash wins
 // over what was remembered.
-import { getLanguage } from '../i18n.js';
+import { getLanguage } from '../i18n/index.js';
 import { formatHash, parseHash } from './permalink.js';
 import { loadState, saveState } from './storage.js';
 

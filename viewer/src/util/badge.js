@@ -1,4 +1,4 @@
-import { t } from '../i18n.js';
+import { t } from '../i18n/index.js';
 import { h } from './dom.js';
 
 /** The 「サンプル（架空）」 mark of synthetic data, in the panel and in popups. */

@@ -13,9 +13,14 @@ export function h(tag, props = {}, children = []) {
     else if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2).toLowerCase(), value);
     else el.setAttribute(key, value === true ? '' : String(value));
   }
-  for (const child of [].concat(children)) {
-    if (child != null && child !== false) el.append(child instanceof Node ? child : String(child));
-  }
+  return fill(el, children);
+}
+
+/** Replace the children of `el` by `children` (nodes or text; null, undefined and false skipped). */
+export function fill(el, children = []) {
+  const nodes = [].concat(children).filter((child) => child != null && child !== false)
+    .map((child) => (child instanceof Node ? child : String(child)));
+  el.replaceChildren(...nodes);
   return el;
 }
 

@@ -1,2 +1,3 @@
-export { h, escapeHtml, linkifiedHtml } from './dom.js';
+export { h, fill, escapeHtml, linkifiedHtml } from './dom.js';
 export { syntheticBadge } from './badge.js';
+export { localized, isFallback } from './label.js';

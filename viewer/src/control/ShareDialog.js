@@ -1,0 +1,96 @@
+// 「共有」: a map button opening a dialog with the link to this view (the permalink: view, layers,
+// language, point, base map), a button to copy it, the phone's own share sheet where there is one
+// (navigator.share), and the link as a QR code to read with another phone (tool/qr.js, loaded
+// when the dialog first opens).
+import { Control } from '../leaflet.js';
+import { t } from '../i18n/index.js';
+import { fill, h } from '../util/index.js';
+import { ICONS, mapButton } from './mapButton.js';
+import { loadTool } from '../tool/index.js';
+
+export const ShareDialog = Control.extend({
+  options: {
+    position: 'topleft',
+    // The link to share (called when the dialog opens): the page's URL with its current hash.
+    link: () => window.location.href,
+  },
+
+  onAdd() {
+    const { container, button } = mapButton({ className: 'tg-share-button', iconPath: ICONS.share, onClick: () => this.open() });
+    this._button = button;
+    this._dialog = h('dialog', { className: 'tg-dialog tg-share', 'aria-labelledby': 'tg-share-title' });
+    this._dialog.addEventListener('close', () => this._button.focus());
+    document.body.append(this._dialog);
+    this.relabel();
+    return container;
+  },
+
+  onRemove() {
+    this._dialog.remove();
+  },
+
+  async open() {
+    const link = this.options.link();
+    this._link = link;
+    this._render(link, null);
+    if (typeof this._dialog.showModal === 'function') this._dialog.showModal();
+    else this._dialog.setAttribute('open', '');
+    this._dialog.querySelector('input')?.select();
+    let code;
+    try {
+      const { qrSvg } = await loadTool('qr');
+      code = qrSvg(link, { label: t('shareQr') });
+    } catch (error) {
+      console.error('viewer: the QR code could not be made', error);
+      code = h('p', { className: 'tg-error' }, t('shareError'));
+    }
+    if (this._link === link) this._dialog.querySelector('.tg-share-qr')?.replaceChildren(code);
+  },
+
+  close() {
+    this._dialog.close?.();
+    this._dialog.removeAttribute('open');
+  },
+
+  _render(link, code) {
+    const input = h('input', { type: 'url', className: 'tg-share-link', readonly: true, value: link,
+      'aria-labelledby': 'tg-share-link-label', onFocus: (event) => event.target.select() });
+    const status = h('p', { className: 'tg-share-status', role: 'status' });
+    const copy = h('button', { type: 'button', className: 'tg-button tg-primary tg-share-copy', onClick: () => this._copy(input, status) }, t('copy'));
+    const native = typeof navigator.share === 'function' && h('button', {
+      type: 'button', className: 'tg-button tg-share-native',
+      onClick: () => navigator.share({ title: document.title, url: link }).catch(() => {}),
+    }, t('shareVia'));
+    fill(this._dialog, [
+      h('h2', { id: 'tg-share-title' }, t('shareTitle')),
+      h('p', { id: 'tg-share-link-label', className: 'tg-share-label' }, t('shareLink')),
+      h('div', { className: 'tg-share-row' }, [input, copy]),
+      status,
+      h('div', { className: 'tg-share-qr' }, code ?? h('p', {}, t('loading'))),
+      h('div', { className: 'tg-dialog-actions' }, [
+        native,
+        h('button', { type: 'button', className: 'tg-button tg-share-close', onClick: () => this.close() }, t('close')),
+      ]),
+    ]);
+  },
+
+  async _copy(input, status) {
+    try {
+      await navigator.clipboard.writeText(input.value);
+      status.textContent = t('copied');
+    } catch {
+      input.select(); // clipboard refused (no permission, not a secure page): the user copies
+      status.textContent = t('copyFailed');
+    }
+  },
+
+  relabel() {
+    if (!this._button) return;
+    this._button.setAttribute('aria-label', t('share'));
+    this._button.title = t('share');
+  },
+});
+
+export function shareDialog(options) {
+  return new ShareDialog(options);
+}
