@@ -39,7 +39,7 @@ run: install  ## Install, load the sample data, serve on http://127.0.0.1:8000
 	$(BIN)/tsukuba-gis etl
 	$(BIN)/tsukuba-gis serve --host $(HOST) --port $(PORT)
 
-TEST_PACKAGES := chromium fonts-ipafont-gothic postgresql-15-postgis-3
+TEST_PACKAGES := chromium fonts-ipafont-gothic postgresql-15-postgis-3 gdal-bin python3-qgis
 test-deps:  ## System packages the tests need (Chromium, a Japanese font), from Debian
 	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -54,14 +54,19 @@ FAST := not postgis and not browser and not live
 test-fast: install  ## The edit-run loop: in-process tests only (no Chromium, PostgreSQL or server process)
 	$(BIN)/python -m pytest -q -m "$(FAST)"
 
-BENCH_PACKAGES := wrk postgresql-15-postgis-3
-bench: install  ## Serving bench vs TiPg and pygeoapi (bench/serve.py; ~35 min, wants a quiet machine)
+# wrk and PostGIS; the C peers (MapServer 8 and QGIS Server as FastCGI under lighttpd; PyQGIS
+# writes QGIS's project); nginx for the scale-out run.
+BENCH_PACKAGES := wrk postgresql-15-postgis-3 mapserver-bin cgi-mapserver lighttpd qgis-server python3-qgis nginx
+bench: install  ## Serving bench vs TiPg, pygeoapi, MapServer, QGIS Server; growth 20k-2M; nginx scale-out (~60+ min, quiet machine)
 	@missing=$$(for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing from Debian: $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+	$(BIN)/pip install -q --group bench
 	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/growth.py
+	$(BIN)/python bench/scaleout.py --out bench/SCALEOUT.md
 
 screenshots: install test-deps  ## Refresh the README's viewer pictures (docs/viewer*.png)
 	TSUKUBA_GIS_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/viewer/test_phone_print_access.py -k screenshots

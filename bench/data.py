@@ -34,6 +34,10 @@ CLUSTERED = 0.55  # the rest is spread over the whole city (farms, villages)
 RECT = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5], [-0.5, -0.5]])
 ELL = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.1], [0, 0.1], [0, 0.5], [-0.5, 0.5], [-0.5, -0.5]])
 CITY = (16_800, -4_400, 30_300, 25_500)  # the city's extent in EPSG:6677 (x0, y0, x1, y1)
+# Ibaraki prefecture in EPSG:6677 (zone IX covers it): the growth bench's larger data sets put
+# every building past the city's 200,000 in other towns' clusters and villages of the prefecture.
+IBARAKI = (-10_000, -40_000, 80_000, 120_000)
+IBARAKI_TOWNS = 60
 USES = ["住宅", "共同住宅", "店舗", "事務所", "工場", "倉庫", "学校", "病院", "官公庁施設", "付属屋"]
 USE_P = [0.52, 0.12, 0.07, 0.06, 0.03, 0.05, 0.02, 0.01, 0.02, 0.10]
 STRUCTURES = ["木造", "鉄骨造", "鉄筋コンクリート造", "鉄骨鉄筋コンクリート造"]
@@ -100,6 +104,7 @@ source: {path: bench.gpkg, layer: buildings}
 geometry: polygon
 id_field: building_id
 title_field: name
+tiles: {minzoom: 10}   # overview tiles city-wide: thinned and merged within the budget
 fields:
   - {name: building_id, required: true, label: {ja: 建物ID, en: Building ID}}
   - {name: usage, label: {ja: 用途, en: Use}}
@@ -169,10 +174,28 @@ def _footprints(rng: np.random.Generator, centres: np.ndarray) -> np.ndarray:
     return geoms
 
 
+def _prefecture_centres(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Centres of buildings elsewhere in Ibaraki (outside the city): towns and spread."""
+    x0, y0, x1, y1 = IBARAKI
+    towns = np.column_stack([rng.uniform(x0, x1, IBARAKI_TOWNS), rng.uniform(y0, y1, IBARAKI_TOWNS)])
+    towns = towns[(towns[:, 0] < CITY[0] - 3_000) | (towns[:, 0] > CITY[2] + 3_000)]
+    clustered = int(n * 0.6)
+    near = towns[rng.integers(0, len(towns), clustered)] + rng.normal(0, 1_200, (clustered, 2))
+    spread = np.column_stack([rng.uniform(x0, x1, n - clustered), rng.uniform(y0, y1, n - clustered)])
+    xy = np.concatenate([near, spread])
+    inside = (xy[:, 0] > CITY[0]) & (xy[:, 0] < CITY[2]) & (xy[:, 1] > CITY[1]) & (xy[:, 1] < CITY[3])
+    xy[inside, 0] += CITY[2] - CITY[0]  # the city keeps its own density: moved east of it
+    return xy
+
+
 def _buildings(rng: np.random.Generator, n: int):
     import geopandas as gpd
 
-    geoms = _footprints(rng, _centres(rng, n))
+    city = min(n, BUILDINGS)
+    centres = _centres(rng, city)
+    if n > city:  # an Ibaraki-wide deployment: the same city, and the rest of the prefecture
+        centres = np.concatenate([centres, _prefecture_centres(np.random.default_rng(SEED + 1), n - city)])
+    geoms = _footprints(rng, centres)
     usage = rng.choice(USES, n, p=USE_P)
     floors = np.clip(rng.geometric(0.45, n), 1, 15)
     names = np.where(
@@ -218,7 +241,7 @@ def _points(rng: np.random.Generator, n: int):
     )
 
 
-def write_sources(path: Path) -> Path:
+def write_sources(path: Path, buildings: int = BUILDINGS) -> Path:
     """The department file: both layers in one GeoPackage (EPSG:6677)."""
     import pyogrio
 
@@ -226,18 +249,18 @@ def write_sources(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.gpkg")
     tmp.unlink(missing_ok=True)
-    pyogrio.write_dataframe(_buildings(rng, BUILDINGS), tmp, layer="buildings", driver="GPKG")
+    pyogrio.write_dataframe(_buildings(rng, buildings), tmp, layer="buildings", driver="GPKG")
     pyogrio.write_dataframe(_points(rng, POINTS), tmp, layer="facilities", driver="GPKG", append=True)
     tmp.replace(path)
     return path
 
 
-def prepare_project(workdir: Path) -> Path:
-    """A project folder (layers/, sources/, data/) with the generated file; cached by seed."""
-    project = workdir / f"project-{SEED}"
+def prepare_project(workdir: Path, buildings: int = BUILDINGS) -> Path:
+    """A project folder (layers/, sources/, data/) with the generated file; cached by seed and size."""
+    project = workdir / (f"project-{SEED}" if buildings == BUILDINGS else f"project-{SEED}-{buildings}")
     gpkg = project / "sources" / "bench.gpkg"
     if not gpkg.exists():
-        write_sources(gpkg)
+        write_sources(gpkg, buildings)
     dept = project / "layers" / "bench"
     dept.mkdir(parents=True, exist_ok=True)
     (dept / "_department.yaml").write_text("name: {ja: ベンチマーク, en: Benchmark}\n", encoding="utf-8")

@@ -193,7 +193,7 @@ def _point_p50(root_samples: Path, n: int = 200) -> dict:
     """``/point`` over the repo's samples (vector layers + rasters), one connection."""
     workdir = WORK / "samples"
     (workdir / "data").mkdir(parents=True, exist_ok=True)
-    for name in ("layers", "sources"):  # the repo's definitions and sample sources (the server reads them too)
+    for name in ("layers", "sources"):  # the repo's definitions and samples (read by the server too)
         if not (workdir / name).exists():
             (workdir / name).symlink_to(HERE.parent / name)
     if not (workdir / "data" / "store.gpkg").exists():
@@ -213,7 +213,7 @@ def _point_p50(root_samples: Path, n: int = 200) -> dict:
                 response = client.get("/point", params={"lat": lat, "lon": lon})
                 wall.append((time.perf_counter() - started) * 1000)
                 if response.status_code != 200:
-                    raise SystemExit(f"/point?lat={lat}&lon={lon}: {response.status_code} {response.text[:300]}")
+                    raise SystemExit(f"/point {lat},{lon}: {response.status_code} {response.text[:300]}")
                 report = response.json()
                 took.append(report["took_ms"])
                 assert report["rasters"], "the samples have rasters"

@@ -4,7 +4,7 @@ import statistics
 from dataclasses import dataclass, field
 
 OURS = ("ours-gpkg", "ours-postgis")
-PEERS = ("tipg", "pygeoapi")
+PEERS = ("tipg", "pygeoapi", "mapserver-gpkg", "mapserver-postgis", "qgis-gpkg", "qgis-postgis")
 FLOORS = ("floor-gpkg", "floor-postgis")
 
 
@@ -19,7 +19,8 @@ class Cell:
     bad: int = 0
     load1: float = 0.0
     other_cores: float = 0.0
-    note: str = ""
+    note: str = ""  # instead of a figure (e.g. "fails")
+    flag: str = ""  # after the figure (e.g. answers that differed from ours)
 
 
 @dataclass
@@ -53,7 +54,8 @@ def _fmt(cell: Cell | None, unit: str) -> str:
     if unit == "s":
         return f"{cell.rps:.2f} s"
     bad = f" ({cell.bad} bad)" if cell.bad else ""
-    return f"{cell.rps:,.0f} ({_ms(cell.p50_ms)}/{_ms(cell.p95_ms)} ms){bad}"
+    flag = f" [{cell.flag}]" if cell.flag else ""
+    return f"{cell.rps:,.0f} ({_ms(cell.p50_ms)}/{_ms(cell.p95_ms)} ms){bad}{flag}"
 
 
 def _ms(value: float) -> str:

@@ -76,9 +76,29 @@ def _pygeoapi(layer: str) -> str:
     return f"/collections/{SCHEMA_TABLE[layer]}/items"
 
 
-ITEMS: dict[str, Callable[[str], str]] = {"ours": _ours, "tipg": _tipg, "pygeoapi": _pygeoapi}
-JSON_PARAM = {"ours": "&f=json", "tipg": "", "pygeoapi": "&f=json"}
-COLLECTIONS = {"ours": "/api/collections?f=json", "tipg": "/collections", "pygeoapi": "/collections?f=json"}
+def _mapserver(layer: str) -> str:
+    return f"/mapserv/bench/ogcapi/collections/{layer}/items"
+
+
+def _qgis(layer: str) -> str:
+    return f"/qgis/wfs3/collections/{layer}/items.json"
+
+
+ITEMS: dict[str, Callable[[str], str]] = {
+    "ours": _ours,
+    "tipg": _tipg,
+    "pygeoapi": _pygeoapi,
+    "mapserver": _mapserver,
+    "qgis": _qgis,
+}
+JSON_PARAM = {"ours": "&f=json", "tipg": "", "pygeoapi": "&f=json", "mapserver": "&f=json", "qgis": ""}
+COLLECTIONS = {
+    "ours": "/api/collections?f=json",
+    "tipg": "/collections",
+    "pygeoapi": "/collections?f=json",
+    "mapserver": "/mapserv/bench/ogcapi/collections?f=json",
+    "qgis": "/qgis/wfs3/collections.json",
+}
 
 
 def items_paths(kind: str, side_m: float, limit: int, n: int) -> list[str]:
@@ -86,12 +106,14 @@ def items_paths(kind: str, side_m: float, limit: int, n: int) -> list[str]:
     return [f"{ITEMS[kind]('buildings')}?bbox={b}&limit={limit}{JSON_PARAM[kind]}" for b in boxes(side_m, n)]
 
 
-def feature_paths(kind: str) -> list[str]:
-    """One building by id: ours and pygeoapi by building_id, TiPg by its primary key."""
+def feature_paths(kind: str, total: int = 200_000) -> list[str]:
+    """One building by id: ours, pygeoapi and MapServer by building_id, TiPg and QGIS by fid."""
     base = ITEMS[kind]("buildings")
     if kind == "tipg":
-        return [f"{base}/{i}" for i in feature_numbers()]
-    return [f"{base}/B{i:07d}?f=json" for i in feature_numbers()]
+        return [f"{base}/{i}" for i in feature_numbers(total=total)]
+    if kind == "qgis":
+        return [f"{base.removesuffix('.json')}/{i}.json" for i in feature_numbers(total=total)]
+    return [f"{base}/B{i:07d}?f=json" for i in feature_numbers(total=total)]
 
 
 def tile_paths(kind: str, z: int, side: int) -> list[str]:

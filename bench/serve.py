@@ -25,10 +25,21 @@ import httpx
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import data, floor, load, scenarios, servers  # noqa: E402
+from bench import check, data, floor, load, peers, scenarios, servers  # noqa: E402
 from bench.report import Cell, Row, median_cell, table  # noqa: E402
 
-KIND = {"ours-gpkg": "ours", "ours-postgis": "ours", "tipg": "tipg", "pygeoapi": "pygeoapi"}
+KIND = {
+    "ours-gpkg": "ours",
+    "ours-postgis": "ours",
+    "tipg": "tipg",
+    "pygeoapi": "pygeoapi",
+    "mapserver-gpkg": "mapserver",
+    "mapserver-postgis": "mapserver",
+    "qgis-gpkg": "qgis",
+    "qgis-postgis": "qgis",
+}
+SERVERS = list(KIND)
+CHECKED = {"items360", "items1800", "feature"}  # peers' answers compared with ours before timing
 WRK_ROWS = {  # name -> (title, paths per server kind ([] = not offered), measure the floor too)
     "items360": ("items, ~360 m bbox, limit=100", lambda k: scenarios.items_paths(k, 360, 100, 50), True),
     "items1800": (
@@ -72,14 +83,25 @@ class Bench:
                 found = servers.start_ours(name, self.project, self.dsn, self.work)
             elif name == "tipg":
                 found = servers.start_tipg(self.dsn, self.work)
-            else:
+            elif name == "pygeoapi":
                 found = servers.start_pygeoapi(self.cluster, "bench", self.work)
+            else:
+                found = self._start_c_peer(name)
             self.servers[name] = found
+
+    def _start_c_peer(self, name: str) -> servers.Server:
+        store = name.rsplit("-", 1)[1]
+        gpkg = str(self.project / "data" / "store.gpkg")
+        c = self.cluster
+        libpq = f"host=127.0.0.1 port={c.port} dbname=bench user=postgres password={c.password}"
+        if name.startswith("mapserver"):
+            return peers.start_mapserver(name, self.work, store, libpq if store == "postgis" else gpkg)
+        return peers.start_qgis(name, self.work, store, libpq if store == "postgis" else gpkg)
 
     def pids(self, name: str) -> list[int]:
         """Processes whose CPU a request of this server costs (PostgreSQL's too)."""
         own = self.servers[name].pids()
-        return own if name == "ours-gpkg" else own + servers.postgres_pids(self.cluster)
+        return own if name.endswith("-gpkg") else own + servers.postgres_pids(self.cluster)
 
     def stop(self) -> None:
         """Stop every server and remove the cluster."""
@@ -115,6 +137,11 @@ def wrk_row(bench: Bench, key: str) -> Row:
             names.append(name)
         else:  # e.g. tiles that do not exist yet: marked, not measured
             row.cells[name] = Cell(0, 0, 0, note="fails")
+    notes = {}
+    if key in CHECKED and "ours-gpkg" in names:
+        ours = bench.servers["ours-gpkg"].url
+        for name in (n for n in names if KIND[n] != "ours"):
+            notes[name] = check.compare(ours, make("ours"), bench.servers[name].url, make(KIND[name]))
     samples: dict[str, list] = {n: [] for n in names}
     bench.quiet()  # once per scenario; each run records the load and what else ran meanwhile
     for _ in range(bench.args.runs):
@@ -131,6 +158,9 @@ def wrk_row(bench: Bench, key: str) -> Row:
                 )
             )
     row.cells.update({n: median_cell(s) for n, s in samples.items()})
+    for name, note in notes.items():
+        if note:
+            row.cells[name].flag = note
     if with_floor:
         paths = make("ours")
         for label, url in (
@@ -274,6 +304,7 @@ def main() -> None:
     parser.add_argument("--max-load", type=float, default=1.5)
     parser.add_argument("--max-wait", type=float, default=180)
     parser.add_argument("--only", nargs="+", help="scenarios: " + " ".join([*WRK_ROWS, "tiles", "download"]))
+    parser.add_argument("--servers", nargs="+", default=SERVERS, help="servers: " + " ".join(SERVERS))
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "RESULTS.md")
     args = parser.parse_args()
     wanted = args.only or [*WRK_ROWS, "tiles", "download"]
@@ -281,7 +312,8 @@ def main() -> None:
     rows: list[Row] = []
     memory = ""
     try:
-        bench.start(["ours-gpkg", "ours-postgis", "tipg", "pygeoapi"])
+        print("peers:", peers.versions(), flush=True)
+        bench.start(args.servers)
         for key in wanted:
             print(f"scenario {key}", flush=True)
             found = (

@@ -90,7 +90,15 @@ def ensure_peer(name: str) -> Path:
     return venv / "bin"
 
 
-def _start(name: str, argv: list[str], env: dict[str, str], port: int, workdir: Path, ready: str) -> Server:
+def _start(
+    name: str,
+    argv: list[str],
+    env: dict[str, str],
+    port: int,
+    workdir: Path,
+    ready: str,
+    host: str = "127.0.0.1",
+) -> Server:
     log = workdir / f"{name}.log"
     process = subprocess.Popen(
         argv,
@@ -100,7 +108,7 @@ def _start(name: str, argv: list[str], env: dict[str, str], port: int, workdir: 
         cwd=workdir,
         start_new_session=True,
     )
-    server = Server(name, f"http://127.0.0.1:{port}", process, log)
+    server = Server(name, f"http://{host}:{port}", process, log)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from etl import qamap
 from etl.diff import diff_versions
+from etl.gazetteer import GazetteerReport, build_gazetteer
 from etl.pipeline import LayerReport, load_layer
 from etl.quarantine import write_rejects
 from etl.raster.pipeline import RasterReport
@@ -37,6 +38,7 @@ class RunReport:
     layers: list[LayerReport] = field(default_factory=list)
     rasters: list[RasterReport] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    gazetteer: GazetteerReport | None = None
     duration_s: float = 0.0
 
     @property
@@ -52,6 +54,7 @@ class RunReport:
                 r.status in ("loaded", "staged", "skipped") and not any("error" in p for p in r.published)
                 for r in self.rasters
             )
+            and (self.gazetteer is None or self.gazetteer.status != "failed")
         )
 
     def to_dict(self) -> dict:
@@ -162,9 +165,20 @@ def run_etl(
             report.layers.append(result)
             console.print(_line(result))
         report.rasters = run_rasters(rasters, store, settings, force, dry_run, progress, console)
+    if not dry_run:  # a staged version is not current: the names of the current ones stay
+        report.gazetteer = build_gazetteer(catalog, store, settings.sources_dir, force)
+        console.print(_gazetteer_line(report.gazetteer))
     report.duration_s = round(time.monotonic() - started, 3)
     write_reports(report.to_dict(), settings.data_dir, maps)
     return report
+
+
+def _gazetteer_line(g: GazetteerReport) -> str:
+    if g.status == "failed":
+        return f"[red]✗ gazetteer[/red]: {escape(g.error or '')}"
+    if g.status == "built":
+        return f"[green]✓ gazetteer[/green] v{g.version}: {g.entries} names, {g.with_reading} with a reading"
+    return f"[dim]= gazetteer: {g.status} ({g.entries} names)[/dim]"
 
 
 def _line(r: LayerReport) -> str:

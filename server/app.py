@@ -10,16 +10,19 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from server import health, point, search, viewer
+from server import health, search, viewer
 from server.auth.settings import AuthSettings
 from server.auth.staff import mount as mount_staff
+from server.cors import PublicCORS
 from server.errors import add_exception_handlers
 from server.ogcapi.adapter import Publication, ogcapi_app
 from server.ogcapi.openapi_local import SCHEMAS_DIR
 from server.opendata.routes import router as opendata_router
 from server.rasters.routes import raster_routes
+from server.report.routes import point_endpoint
 from server.security import add_security
 from server.snapshot import AUDIENCES, PREFIXES, Snapshots
+from server.styles.routes import style_routes
 from server.tiles.routes import tile_routes
 from server.tiles.service import TileService
 from tsukuba_gis import __version__
@@ -49,7 +52,11 @@ def ogc_api(snapshots: Snapshots, audience: Access) -> ASGIApp:
     publication = Publication(audience, snapshots)
     base_url = f"{snapshots.settings.public_url}{PREFIXES[audience]}"
     tiles = TileService(snapshots, audience, base_url)
-    extensions = tile_routes(tiles, publication) + raster_routes(snapshots, audience, base_url)
+    extensions = (
+        tile_routes(tiles, publication)
+        + style_routes(snapshots, audience)
+        + raster_routes(snapshots, audience, base_url)
+    )
     return ogcapi_app(publication, SCHEMAS_DIR, extensions=extensions)
 
 
@@ -90,7 +97,7 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
     app.state.settings, app.state.store, app.state.snapshots = settings, store, snapshots
     app.include_router(health.router)
     app.router.routes.append(Route("/search", search.endpoint(snapshots, "public"), include_in_schema=False))
-    app.router.routes.append(Route("/point", point.endpoint(snapshots, "public"), include_in_schema=False))
+    app.router.routes.append(Route("/point", point_endpoint(snapshots, "public"), include_in_schema=False))
     app.mount(PREFIXES["public"], ogc_api(snapshots, "public"))
     mount_staff(app, settings, auth_settings or AuthSettings(), snapshots, ogc_api(snapshots, "internal"))
     app.include_router(opendata_router)
@@ -98,5 +105,6 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
     # Level 5, not Starlette's 9: a 450 kB page of items compresses 3x faster for 4 % more bytes.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     app.add_middleware(MountRoots, roots=tuple(PREFIXES.values()))
+    app.add_middleware(PublicCORS)  # public prefixes only (server/cors.py)
     add_security(app, settings)  # outermost: trusted proxies, allowed hosts, security headers
     return app

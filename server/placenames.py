@@ -1,22 +1,13 @@
-"""The place-name index of the search box: town/chome names, facility names and coordinates.
+"""What people type in the search box, made comparable: folded names, addresses, coordinates.
 
-One index per audience snapshot (``server/snapshot.py``), over the audience's point layers that
-have a title field (public: only public layers and fields). Names are compared after
-:func:`fold`, which makes the variants people type equal: full/half width (NFKC),
-hiragana/katakana, small/large kana (ッ/ツ), ケ/ヶ/ヵ/が between kanji, kanji/arabic numerals
-(一丁目/1丁目), spaces and punctuation.
+Names are compared after :func:`fold`, which makes the variants people type equal: full/half
+width (NFKC), hiragana/katakana, small/large kana (ッ/ツ), ヅ/ズ, ケ/ヶ/ヵ/が between kanji,
+kanji/arabic numerals (一丁目/1丁目), spaces and punctuation. The index itself is
+``server/placeindex.py``.
 """
 
 import re
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
-
-import shapely
-
-from tsukuba_gis.layerdef import Access
-from tsukuba_gis.store import Query, Store
 
 DEFAULT_LIMIT = 10
 # Layers whose keywords say they are address points are "places" (ranked before facilities).
@@ -31,7 +22,8 @@ JAPAN = (20.0, 46.0, 122.0, 154.0)
 
 _KANJI_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _KANJI_NUMBER = re.compile(r"[一二三四五六七八九十]+")
-_SMALL_KANA = str.maketrans("ァィゥェォッャュョヮヵヶ", "アイウエオツヤユヨワカケ")
+# Small kana as large ones, and the old or voiced spellings people type otherwise (ヅ/ズ, ヲ/オ).
+_SMALL_KANA = str.maketrans("ァィゥェォッャュョヮヵヶヅヂヲヰヱ", "アイウエオツヤユヨワカケズジオイエ")
 _KANJI = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆]"
 # The ga/ke of place names (梅ケ丘, 梅ヶ丘, 桜が丘) between kanji, or at the end of a typed query.
 _GA = re.compile(rf"(?<={_KANJI})[ケカガ](?={_KANJI}|$)")
@@ -66,17 +58,28 @@ _ADDRESS_TAIL = re.compile(r"(\d+)\s*(?:[-‐‑–—−ー－の]|番地?)\s*\
 _PREFIXES = (fold("茨城県"), fold("つくば市"))
 
 
-def query_keys(query: str) -> list[str]:
-    """Folded search keys of a typed query: one per word, address tails and city prefix cut."""
+def parse_query(query: str) -> tuple[list[str], bool]:
+    """(folded keys, whether an address tail was cut): one key per word, the city prefix cut.
+
+    吾妻1丁目2番3号 and 吾妻1-2-3 become 吾妻1丁目 (True): the index knows 町丁目, not 番地.
+    """
     text = unicodedata.normalize("NFKC", query).strip()
-    # 吾妻1丁目2番3号, 吾妻1-2-3 -> 吾妻1丁目
-    text = _CHOME_TAIL.sub(r"\1", text) if "丁目" in text else _ADDRESS_TAIL.sub(r"\1丁目", text)
-    keys = [k for k in (fold(word) for word in text.split()) if k]
+    if "丁目" in text:
+        cut = _CHOME_TAIL.sub(r"\1", text)
+    else:
+        cut = _ADDRESS_TAIL.sub(r"\1丁目", text)
+    had_address = fold(cut) != fold(text)
+    keys = [k for k in (fold(word) for word in cut.split()) if k]
     if keys:
         for prefix in _PREFIXES:
             if keys[0].startswith(prefix) and len(keys[0]) > len(prefix):
                 keys[0] = keys[0][len(prefix) :]
-    return keys
+    return keys, had_address
+
+
+def query_keys(query: str) -> list[str]:
+    """Folded search keys of a typed query: one per word, address tails and city prefix cut."""
+    return parse_query(query)[0]
 
 
 # -- coordinates ----------------------------------------------------------------------------------
@@ -122,144 +125,3 @@ def parse_coordinates(query: str) -> tuple[float, float] | None:
     values = [float(m[2]) + float(m[3] or 0) / 60 + float(m[4] or 0) / 3600 for m in parts]
     hint = parts[0][1] or parts[0][5]
     return _order(values[0], values[1], (hint, None))
-
-
-# -- the index ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One searchable name."""
-
-    key: str
-    kind: str
-    name: str
-    layer: str
-    feature_id: Any
-    lat: float
-    lon: float
-
-
-class SearchIndex:
-    """Every name of an audience's searchable point layers, folded once.
-
-    Attributes:
-        entries: the names, places first then facilities, each in layer order.
-        titles: layer id -> {ja, en} title.
-        area: the "in Tsukuba" box of the layers (the snapshot's ``area``).
-    """
-
-    def __init__(
-        self,
-        entries: list[Entry],
-        titles: dict[str, dict[str, str]],
-        area: tuple[float, float, float, float] | None,
-    ):
-        self.entries, self.titles, self.area = entries, titles, area
-
-    @classmethod
-    def build(
-        cls,
-        store: Store,
-        layers: Sequence[Any],
-        audience: Access,
-        area: tuple[float, float, float, float] | None,
-    ) -> "SearchIndex":
-        """Read the names of every point layer with a title field the audience may see.
-
-        ``layers``: the audience's layers in order, each with ``definition`` and ``record``.
-        """
-        entries, titles = [], {}
-        for published in layers:
-            layer, record = published.definition, published.record
-            visible = {f.name for f in layer.fields_for(audience)}
-            if layer.geometry != "point" or layer.title_field not in visible:
-                continue
-            kind = "place" if PLACE_KEYWORDS & set(layer.keywords) else "facility"
-            details = [n for n in DETAIL_FIELDS if n in visible]
-            page = store.query(
-                record,
-                Query(select=(layer.title_field, *details), limit=record.feature_count + 1, with_count=False),
-            )
-            coords = shapely.get_coordinates(shapely.from_wkb(page.wkb))
-            titles[layer.id] = layer.title.model_dump()
-            for fid, props, (lon, lat) in zip(page.ids, page.properties, coords, strict=True):
-                name = str(props.get(layer.title_field) or "").strip()
-                if not name:
-                    continue
-                parts = [name] + [str(props[d]).strip() for d in details if props.get(d)]
-                entries.append(
-                    Entry(
-                        fold("".join(parts)),
-                        kind,
-                        " ".join(parts),
-                        layer.id,
-                        fid,
-                        round(float(lat), 7),
-                        round(float(lon), 7),
-                    )
-                )
-        entries.sort(key=lambda e: e.kind != "place")
-        return cls(entries, titles, area)
-
-    def inside(self, lat: float, lon: float) -> bool:
-        """Whether a point lies in the area the layers cover (Tsukuba and a margin)."""
-        if self.area is None:
-            return False
-        west, south, east, north = self.area
-        return west <= lon <= east and south <= lat <= north
-
-    def search(self, query: str, limit: int = DEFAULT_LIMIT) -> list[dict[str, Any]]:
-        """Ranked matches: coordinates, then exact, prefix and substring name matches."""
-        results: list[dict[str, Any]] = []
-        point = parse_coordinates(query)
-        if point:
-            lat, lon = point
-            results.append(
-                {
-                    "kind": "coordinate",
-                    "name": f"{lat:.6f}, {lon:.6f}",
-                    "lat": lat,
-                    "lon": lon,
-                    "inside": self.inside(lat, lon),
-                    "match": "coordinate",
-                }
-            )
-        keys = query_keys(query)
-        found = self._match(keys)
-        if not found and keys and re.search(r"\d+(丁目)?$", keys[-1]):
-            # 下広岡123-4: a house number after a name without chome; try the name alone.
-            found = self._match(keys[:-1] + [re.sub(r"\d+(丁目)?$", "", keys[-1])])
-        for rank, entry in found[: max(0, limit - len(results))]:
-            results.append(
-                {
-                    "kind": entry.kind,
-                    "name": entry.name,
-                    "layer": entry.layer,
-                    "layer_title": self.titles[entry.layer],
-                    "id": entry.feature_id,
-                    "lat": entry.lat,
-                    "lon": entry.lon,
-                    "match": ("exact", "prefix", "substring")[rank],
-                }
-            )
-        return results
-
-    def _match(self, keys: list[str]) -> list[tuple[int, Entry]]:
-        keys = [k for k in keys if k]
-        if not keys:
-            return []
-        joined = "".join(keys)
-        found = []
-        for entry in self.entries:
-            key = entry.key
-            if joined in key:
-                rank = 0 if key == joined else 1 if key.startswith(joined) else 2
-            elif len(keys) > 1 and all(k in key for k in keys):
-                rank = 1 if key.startswith(keys[0]) else 2
-            else:
-                continue
-            found.append((rank, entry))
-        # Stable sort: rank, then places before facilities (index order), then shorter names.
-        found.sort(key=lambda item: (item[0], item[1].kind != "place", len(item[1].key)))
-        return found

@@ -6,28 +6,26 @@ height and special-use districts, hazard areas), what lies within ``radius`` met
 distance (a single point can mislead), and the nearest shelters and emergency sites. Distances
 are straight lines (直線距離): there is no road network; walking times are estimates at 80 m/min,
 the Japanese real-estate convention. ``f=csv`` and ``f=html`` give the same answer as a download
-and as a printable page (``lang=ja|en``).
+and as a printable sheet (``server/report/``). The resident's reading of it (the place name,
+plain-language sections, hazards first) is added by ``server/report/build.py``; the route is
+``server/report/routes.py``.
 
 Answers come from bbox queries on the store and vectorised shapely on a local metric plane
 (equirectangular around the point: under 0.1 % error within 10 km), in a few milliseconds.
 """
 
 import csv
-import html
 import io
 import math
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import shapely
-from fastapi.responses import JSONResponse, Response
-from starlette.requests import Request
 
-from server.rasters.point import csv_rows, html_sections, raster_entries
-from server.snapshot import PublishedLayer, Snapshot, Snapshots, audience_endpoint
+from server.rasters.point import csv_rows, raster_entries
+from server.snapshot import PublishedLayer, Snapshot
 from tsukuba_gis.csvsafe import safe_row
 from tsukuba_gis.errors import BadRequest
 from tsukuba_gis.layerdef import Access, LayerDef
@@ -238,6 +236,7 @@ def point_report(
 TEXT = {
     "ja": {
         "title": "この地点の情報",
+        "place": "地名",
         "point": "地点（緯度, 経度）",
         "section": "区分",
         "layer": "レイヤ",
@@ -264,6 +263,7 @@ TEXT = {
     },
     "en": {
         "title": "What applies here",
+        "place": "Place",
         "point": "Point (lat, lon)",
         "section": "Section",
         "layer": "Layer",
@@ -336,118 +336,14 @@ def report_csv(report: dict[str, Any], lang: str) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     point = report["point"]
+    if report.get("place"):
+        place = report["place"]
+        writer.writerow(
+            safe_row([words["place"], place["town"] if lang == "ja" else place["romaji"] or place["town"]])
+        )
     writer.writerow([words["point"], f"{point['lat']:.6f}, {point['lon']:.6f}"])
     writer.writerow([words[k] for k in ("section", "layer", "name", "field", "value", "distance", "walk")])
     writer.writerows(safe_row(row) for row in _rows(report, lang))
     for note in words["notes"]:
         writer.writerow([note])
     return "\ufeff" + out.getvalue()
-
-
-def report_html(report: dict[str, Any], lang: str) -> str:
-    """The report as a printable HTML page (no script, nothing fetched)."""
-    words, esc = TEXT[lang], html.escape
-    point = report["point"]
-    where = f"{point['lat']:.6f}, {point['lon']:.6f}"
-    parts = [
-        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(words['title'])} {where}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{esc(words['title'])}</h1><p>{esc(words['point'])}: {where}<br>"
-        f"{esc(words['generated'])}: {esc(report['generated'])}</p>",
-        html_sections(report, lang, words["synthetic"]),
-    ]
-    for layer in report["layers"]:
-        title = layer["title"].get(lang) or layer["title"]["ja"]
-        mark = f' <span class="mark">{esc(words["synthetic"])}</span>' if layer["synthetic"] else ""
-        parts.append(f"<h2>{esc(title)}{mark}</h2>")
-        if layer["geometry"] != "point":
-            status = words["outside" if layer["coverage"] == "outside" else "none"]
-            parts.append(_table(layer["here"], lang) if layer["here"] else f"<p>{esc(status)}</p>")
-        if layer["nearby"]:
-            parts.append(f"<h3>{esc(words['nearby'].format(r=int(report['radius_m'])))}</h3>")
-            parts.append(_table(layer["nearby"], lang, distance=True))
-    for group in report["nearest"]:
-        title = group["title"].get(lang) or group["title"]["ja"]
-        parts.append(f"<h2>{esc(words['nearest'])}: {esc(title)}</h2>")
-        parts.append(_table(group["features"], lang, distance=True))
-    notes = "".join(f"<li>{esc(n)}</li>" for n in words["notes"])
-    parts.append(f"<ul class=notes>{notes}</ul>")
-    return "".join(parts) + "</body></html>"
-
-
-def _table(features: list[dict], lang: str, distance: bool = False) -> str:
-    words, esc = TEXT[lang], html.escape
-    out = []
-    for feature in features:
-        head = esc(_text(feature["name"], lang))
-        if distance:
-            head += f" — {esc(words['distance'])}: {feature['distance_m']}"
-            if "walk_min" in feature:
-                head += f", {esc(words['walk'])}: {feature['walk_min']}"
-        rows = "".join(
-            f"<tr><th>{esc(p['label'].get(lang, ''))}</th><td>{esc(_text(p['value'], lang))}</td></tr>"
-            for p in feature["properties"]
-        )
-        out.append(f"<section><h4>{head}</h4><table>{rows}</table></section>")
-    return "".join(out)
-
-
-_CSS = (
-    "body{font-family:system-ui,'Noto Sans JP',sans-serif;max-width:48rem;margin:1rem auto;"
-    "padding:0 1rem;color:#24292f}h1{font-size:1.5rem}"
-    "h2{font-size:1.15rem;border-bottom:1px solid #d0d7de;margin-top:1.5rem}"
-    "h3{font-size:1rem}h4{font-size:1rem;margin:.5rem 0 .25rem}table{border-collapse:collapse}"
-    "th,td{text-align:left;padding:.15rem .75rem .15rem 0;vertical-align:top;"
-    "border-top:1px solid #eaeef2}th{font-weight:400;color:#57606a}"
-    ".mark{font-size:.8rem;border:1px solid #bf8700;background:#fff8c5;color:#6a4b00;"
-    "padding:0 .3rem}.notes{margin-top:2rem;font-size:.9rem}"
-    "@media print{body{margin:0}section{break-inside:avoid}}"
-)
-
-
-# -- HTTP -----------------------------------------------------------------------------------------
-
-
-def _parameters(params: Any) -> tuple[float, float, float, int, str, str]:
-    """(lat, lon, radius, nearest, f, lang) of a request, or BadRequest naming the parameter."""
-    lat, lon = _number(params, "lat"), _number(params, "lon")
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise BadRequest("lat must be within ±90 and lon within ±180")
-    radius = _number(params, "radius", DEFAULT_RADIUS_M)
-    if not 0 <= radius <= MAX_RADIUS_M:
-        raise BadRequest(f"radius: 0 to {MAX_RADIUS_M} metres")
-    nearest = _number(params, "nearest", DEFAULT_NEAREST)
-    if not (nearest.is_integer() and 0 <= nearest <= MAX_NEAREST):
-        raise BadRequest(f"nearest: an integer from 0 to {MAX_NEAREST}")
-    fmt, lang = params.get("f", "json"), params.get("lang", "ja")
-    if fmt not in FORMATS or lang not in TEXT:
-        raise BadRequest(f"f: one of {', '.join(FORMATS)}; lang: ja or en")
-    return lat, lon, radius, int(nearest), fmt, lang
-
-
-def answer(request: Request, snapshot: Snapshot) -> Response:
-    """The point report of one audience's snapshot for a request (lat, lon, radius, nearest, f, lang)."""
-    lat, lon, radius, nearest, fmt, lang = _parameters(request.query_params)
-    report = point_report(snapshot, lat, lon, radius, nearest)
-    public = snapshot.audience == "public"
-    cache = {"Cache-Control": "public, max-age=60" if public else "private, no-store"}
-    name = f"point-{lat:.5f}-{lon:.5f}"
-    if fmt == "csv":
-        return Response(
-            report_csv(report, lang),
-            media_type="text/csv; charset=utf-8",
-            headers={**cache, "Content-Disposition": f'attachment; filename="{name}.csv"'},
-        )
-    if fmt == "html":
-        return Response(
-            report_html(report, lang),
-            media_type="text/html; charset=utf-8",
-            headers={**cache, "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
-        )
-    return JSONResponse(report, headers=cache)
-
-
-def endpoint(snapshots: Snapshots, audience: Access) -> Callable:
-    """A Starlette endpoint answering point reports over ``audience``'s layers (e.g. /internal)."""
-    return audience_endpoint(answer, snapshots, audience)

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.ogcapi.build import ApiBuild, build_api
-from server.placenames import SearchIndex
+from server.placeindex import SearchIndex
 from server.rasters.published import PublishedRaster, visible_rasters
 from server.refresh import Refreshed
 from tsukuba_gis.catalog import Catalog, cached_catalog, catalog_signature

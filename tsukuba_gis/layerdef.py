@@ -4,7 +4,11 @@ import re
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from tsukuba_gis.defbase import Strict
+from tsukuba_gis.i18n import I18n
+from tsukuba_gis.presentdef import ReportDef, SearchDef, ValueText
 
 Access = Literal["public", "internal"]
 FieldType = Literal["string", "integer", "number", "boolean", "date"]
@@ -36,17 +40,7 @@ def _inside_sources(value: str) -> str:
     return value
 
 
-class Strict(BaseModel):
-    """Base for definition models: unknown keys are errors, so typos do not pass silently."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class I18n(Strict):
-    """A text in Japanese (shown by default) and English."""
-
-    ja: str = Field(min_length=1)
-    en: str = Field(min_length=1)
+__all__ = ["I18n", "Strict", "LayerDef", "FieldDef", "Department"]
 
 
 class LicenseDef(Strict):
@@ -122,6 +116,10 @@ class FieldDef(Strict):
             ``Common_districtsAndZonesType.xml``) relative to the sources directory, read
             like ``codes``; entries in ``codes`` override it.
         access: ``internal`` fields never leave the staff side.
+        explain: the value in plain words, ``{value}`` standing for it (e.g. 建蔽率:
+            「敷地の{value}%まで建物で覆えます」), for the point report.
+        values: words per published value (its name in each language, what it means, what
+            to do), keyed by the value as text.
     """
 
     name: str
@@ -133,6 +131,8 @@ class FieldDef(Strict):
     required: bool = False
     codes: dict[str, str] | None = None
     codelist: str | None = None
+    explain: I18n | None = Field(default=None, exclude_if=lambda v: v is None)
+    values: dict[str, ValueText] | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @field_validator("codelist")
     @classmethod
@@ -148,12 +148,12 @@ class FieldDef(Strict):
             raise ValueError(f"{value!r} is reserved")
         return value
 
-    @field_validator("codes", mode="before")
+    @field_validator("codes", "values", mode="before")
     @classmethod
     def _code_keys(cls, value: Any) -> Any:
         # YAML reads `1: 第1種...` with an integer key; codes compare as text.
         if isinstance(value, dict):
-            return {str(k): str(v) for k, v in value.items()}
+            return {str(k): v if isinstance(v, dict) else str(v) for k, v in value.items()}
         return value
 
     @property
@@ -183,6 +183,17 @@ class StyleDef(Strict):
     dash: str | None = None
     by: str | None = None
     categories: list[Category] = []
+
+
+class TilesDef(Strict):
+    """Vector tile choices of a layer.
+
+    Attributes:
+        minzoom: the first zoom that has tiles (overview tiles thin and merge features down to
+            it: drawn city-wide, small features are coalesced, the densest dropped as needed).
+    """
+
+    minzoom: int = Field(default=8, ge=0, le=16)
 
 
 StandardDataset = Literal["evacuation_space"]
@@ -221,6 +232,12 @@ class LayerDef(Strict):
     style: StyleDef = StyleDef()
     synthetic: bool = False
     opendata: OpenDataDef = OpenDataDef()
+    # Left out of dumps when not given, so existing definitions keep their checksums.
+    report: ReportDef | None = Field(default=None, exclude_if=lambda v: v is None)
+    search: SearchDef | None = Field(default=None, exclude_if=lambda v: v is None)
+    # Tile choices do not change the data: kept out of dumps (and the definition checksum);
+    # the tile set's key carries them, so a change rebuilds the tiles only.
+    tiles: TilesDef = Field(default=TilesDef(), exclude=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -252,9 +269,21 @@ class LayerDef(Strict):
                 raise ValueError(f"{ref} {value!r} is not one of the fields")
         if self.style.by is not None and self.style.by not in names:
             raise ValueError(f"style.by {self.style.by!r} is not one of the fields")
+        self._presentation(names)
         if self.synthetic and "サンプル" not in self.title.ja:
             raise ValueError("a synthetic layer must say サンプル（架空） in its Japanese title")
         return self
+
+    def _presentation(self, names: list[str]) -> None:
+        """The fields the report and search blocks name exist (and flags are booleans)."""
+        named = [*(self.report.show if self.report else []), *(self.search.fields() if self.search else [])]
+        unknown = [n for n in named if n not in names]
+        if unknown:
+            raise ValueError(f"report/search name unknown field(s): {', '.join(unknown)}")
+        types = {f.name: f.type for f in self.fields}
+        for hazard, flag in (self.report.shelter_flags if self.report else {}).items():
+            if types.get(flag) != "boolean":
+                raise ValueError(f"report.shelter_flags.{hazard}: {flag!r} is not a boolean field")
 
     def public_fields(self) -> list[FieldDef]:
         """The fields the public side may show."""

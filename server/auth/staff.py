@@ -7,7 +7,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
-from server import point, search, viewer
+from server import search, viewer
 from server.auth.accounts import open_account_store
 from server.auth.audit import open_audit_log, redact_access_log
 from server.auth.authenticate import Authenticator
@@ -16,6 +16,7 @@ from server.auth.routes import auth_app
 from server.auth.settings import AuthSettings
 from server.auth.web import trusted_origins
 from server.errors import add_exception_handlers
+from server.report.routes import point_endpoint
 from server.snapshot import PREFIXES, Snapshots
 from tsukuba_gis.settings import Settings
 
@@ -28,7 +29,7 @@ def staff_app(snapshots: Snapshots, staff_api: ASGIApp) -> Starlette:
     routes = [
         Route("/viewer-config.json", viewer.config_endpoint(snapshots, "internal")),
         Route("/search", search.endpoint(snapshots, "internal")),
-        Route("/point", point.endpoint(snapshots, "internal")),
+        Route("/point", point_endpoint(snapshots, "internal")),
         Mount(api_path, app=staff_api),
     ]
     app = Starlette(routes=routes)

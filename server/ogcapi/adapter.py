@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from server import caching
 from server.errors import add_exception_handlers, unexpected
-from server.ogcapi import patches
+from server.ogcapi import downloads, patches
 from server.ogcapi.build import ApiBuild
 from server.ogcapi.geojson import REQUEST
 from server.ogcapi.provider import RECORDS
@@ -132,6 +132,17 @@ async def _run(
     return answer
 
 
+def _download(built: ApiBuild, request: Request) -> tuple | None:
+    """(function, args) of a filtered download (items of a feature collection as CSV/GPKG)."""
+    chosen = request.query_params.get("f")
+    resource = built.api.config["resources"].get(request.path_params.get("collection_id"), {})
+    if chosen not in downloads.FORMATS or not request.url.path.endswith("/items"):
+        return None
+    if not any(p["type"] == "feature" for p in resource.get("providers", [])):
+        return None
+    return downloads.download, resource, request.path_params["collection_id"], request.query_params, chosen
+
+
 async def _answer(
     publication: Publication,
     func: Callable,
@@ -148,6 +159,8 @@ async def _answer(
         cache = {**caching.headers(validators, publication.name == "public"), "Vary": VARY}
         if caching.not_modified(request.headers, validators):
             return caching.not_modified_response(cache)
+    if (download := _download(built, request)) is not None:
+        return await run_in_threadpool(*download)
     if check_format and not api_request.is_valid():
         headers, status, content = built.api.get_format_exception(api_request)
     else:

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from pygeoapi.config import validate_config
 
+from server.ogcapi import crs, translations
 from server.opendata.records import RECORDS_COLLECTION, records_resource
 from server.rasters.config import raster_collection
 from server.rasters.published import PublishedRaster
@@ -25,8 +26,15 @@ HERE = Path(__file__).resolve().parent
 GSI_ATTRIBUTION = '<a href="https://maps.gsi.go.jp/development/ichiran.html">地理院タイル</a>'
 
 
+# The definitions' languages pygeoapi handles (Babel locales); pygeoapi picks a title by the
+# request's language. Not ja-x-easy (a private-use tag Babel refuses), and not zh-Hans/zh-Hant:
+# pygeoapi 0.24 matches a browser's zh-TW to "zh" and then lists only the collections without
+# script-tagged titles (one of thirteen), so Chinese readers get the Japanese titles as before.
+PYGEOAPI_LANGUAGES = ("ja", "en", "ko", "vi", "pt")
+
+
 def _i18n(text) -> dict[str, str]:
-    return {"ja": text.ja, "en": text.en}
+    return {lang: text.get(lang) for lang in PYGEOAPI_LANGUAGES if text.get(lang)}
 
 
 def _collection(layer: LayerDef, record: LayerRecord, settings: Settings, audience: Access) -> dict[str, Any]:
@@ -46,11 +54,16 @@ def _collection(layer: LayerDef, record: LayerRecord, settings: Settings, audien
         "name": PROVIDER,
         "data": settings.store_url,
         "id_field": "id",
+        # OGC API - Features Part 2 (server/ogcapi/crs.py): the store keeps CRS84.
+        "crs": list(crs.SUPPORTED),
+        "storage_crs": crs.STORAGE,
         "title_field": layer.title_field if any(f.name == layer.title_field for f in fields) else None,
         "options": {
             "layer": layer.id,
             "fields": [[f.name, f.type] for f in fields],
             "titles": {f.name: f.label.ja for f in fields},
+            "labels": {f.name: _i18n(f.label) for f in fields},
+            "geometry": layer.geometry,
         },
     }
     if provider["title_field"] is None:
@@ -82,7 +95,7 @@ def _server(settings: Settings, base_url: str) -> dict[str, Any]:
         "url": base_url,
         "mimetype": "application/json; charset=UTF-8",
         "encoding": "utf-8",
-        "languages": ["ja", "en"],
+        "languages": list(PYGEOAPI_LANGUAGES),
         "pretty_print": False,
         "limits": {
             "default_items": settings.items_default_limit,
@@ -91,6 +104,7 @@ def _server(settings: Settings, base_url: str) -> dict[str, Any]:
         },
         "map": {"url": settings.basemap_std_url, "attribution": GSI_ATTRIBUTION},
         "templates": {"path": str(HERE / "templates"), "static": str(HERE / "static")},
+        "locale_dir": translations.locale_dir(),  # the Japanese chrome (server/ogcapi/translations.py)
     }
 
 

@@ -21,23 +21,39 @@ off; translating the small generated config per HTML page costs well under a mil
    - The same function logs ``LOGGER.warning(TypeError(...))`` on every items request without
      ``offset=`` (``int(None)``): a log line per request under load. That one record is dropped.
 
+5. Filters and CRSs (issue 14): the route checks and parses ``filter`` itself
+(``server/ogcapi/cql.py``: CQL2 text or JSON by ``filter-lang``, the position of a mistake,
+queryables only, ``filter-crs``), so pygeoapi's ``parse_cql2_text`` (which reads every filter as
+text and answers any mistake with "Bad CQL text") hands over that checked tree and its
+``modify_pygeofilter`` (which moves only some literals to the storage CRS) leaves it as it is.
+A ``bbox-crs`` box goes to CRS84 with pyproj's ``transform_bounds`` (the edges densified: a
+projected box's corners alone miss part of it).
+
 4. Logs a client cannot flood: ``API.get_exception`` logs every answer it makes at ERROR with
 the traceback at hand, a 400 for a mistyped ``limit`` included. Client errors (4xx) are logged
 at INFO without a traceback instead, server errors at ERROR as before.
 
-5. Raster collections link only what is served: ``pygeoapi.api.gen_collection`` (imported there
+6. Raster collections link only what is served: ``pygeoapi.api.gen_collection`` (imported there
 by name) links every coverage to CoverageJSON, HTML and queryables; the raster collections
 (``server/rasters``) keep their GeoTIFF coverage, domain set, range type, map tiles and legend.
+
+7. The tile matrix set pages use our templates: ``pygeoapi.api.tiles.tilematrixset(s)`` pass the
+whole config where ``render_j2_template`` expects ``server.templates``, so those two pages fell
+back to pygeoapi's own templates (English chrome, a CDN script). The module's
+``render_j2_template`` is wrapped to pass ``server.templates`` then.
 """
 
+import functools
 import importlib
 import logging
 from typing import Any
 
 import pygeoapi
+import pyproj
 from pygeoapi import api as pygeoapi_api
 from pygeoapi import crs, l10n
 
+from server.ogcapi import cql
 from server.ogcapi.geojson import to_json
 from server.rasters.config import is_raster, served_links
 
@@ -68,10 +84,27 @@ class _NoCache(dict):
 
 
 def transform_bbox(bbox: list, from_crs: Any, to_crs: Any, always_xy: bool = False) -> list:
-    """pygeoapi's ``transform_bbox``, without the pyproj work when nothing is to transform."""
-    if from_crs == to_crs == crs.DEFAULT_CRS:
+    """pygeoapi's ``transform_bbox``: nothing to do within one CRS, else the densified bounds
+    (the CRSs' own axis orders; a 3D box keeps its horizontal part)."""
+    if from_crs == to_crs:
         return list(bbox)
-    return crs.transform_bbox(bbox, from_crs, to_crs, always_xy)
+    box = list(bbox) if len(bbox) == 4 else [bbox[0], bbox[1], bbox[3], bbox[4]]
+    return list(_transformer(str(from_crs), str(to_crs)).transform_bounds(*box, densify_pts=21))
+
+
+@functools.lru_cache(maxsize=32)
+def _transformer(from_crs: str, to_crs: str) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(crs.get_crs(from_crs), crs.get_crs(to_crs))
+
+
+def parse_cql2_text(text: str) -> Any:
+    """The tree the route checked for this request (``server/ogcapi/cql.py``)."""
+    return cql.FILTER.get()
+
+
+def modify_pygeofilter(tree: Any, **kwargs: Any) -> Any:
+    """The checked tree is already in the storage CRS: nothing to change."""
+    return tree
 
 
 class _DropOffsetWarning(logging.Filter):
@@ -95,6 +128,14 @@ def get_exception(self, status: int, headers: dict, format_: str | None, code: s
     else:
         LOG.info("OGC API %s %s: %s", status, code, description)
     return _ORIGINAL["get_exception"](self, status, headers, format_, code, description)
+
+
+def render_tiles_template(config: dict, tpl_config: dict, template: Any, data: dict, locale: str) -> str:
+    """pygeoapi's ``render_j2_template`` for the tiles pages, given ``server.templates`` even
+    where pygeoapi hands over the whole config."""
+    if "server" in tpl_config:
+        tpl_config = tpl_config["server"].get("templates") or {}
+    return _ORIGINAL["render_j2_template"](config, tpl_config, template, data, locale)
 
 
 def gen_collection(api, request, dataset: str, locale_: str) -> dict:
@@ -124,10 +165,13 @@ def check() -> None:
     itemtypes = importlib.import_module("pygeoapi.api.itemtypes")
     for owner, attribute in (
         (itemtypes, "transform_bbox"),
+        (itemtypes, "parse_cql2_text"),
+        (itemtypes, "modify_pygeofilter"),
         (l10n, "_cfg_cache"),
         (crs, "DEFAULT_CRS"),
         (crs, "transform_bbox"),
         (pygeoapi_api.API, "get_exception"),
+        (importlib.import_module("pygeoapi.api.tiles"), "render_j2_template"),
         (pygeoapi_api, "gen_collection"),
     ):
         if not hasattr(owner, attribute):
@@ -149,8 +193,13 @@ def install() -> None:
     l10n._cfg_cache = _NoCache()
     itemtypes = importlib.import_module("pygeoapi.api.itemtypes")
     itemtypes.transform_bbox = transform_bbox
+    itemtypes.parse_cql2_text = parse_cql2_text
+    itemtypes.modify_pygeofilter = modify_pygeofilter
     _ORIGINAL.setdefault("get_exception", pygeoapi_api.API.get_exception)
     pygeoapi_api.API.get_exception = get_exception
+    tiles = importlib.import_module("pygeoapi.api.tiles")
+    _ORIGINAL.setdefault("render_j2_template", tiles.render_j2_template)
+    tiles.render_j2_template = render_tiles_template
     _ORIGINAL.setdefault("gen_collection", pygeoapi_api.gen_collection)
     pygeoapi_api.gen_collection = gen_collection
     for logger, added in (

@@ -17,6 +17,7 @@ from pygeoapi.provider.base import (
     ProviderItemNotFoundError,
 )
 
+from server.ogcapi import crs
 from server.ogcapi.geojson import REQUEST, features, json_out
 from tsukuba_gis.csvsafe import safe_cell
 from tsukuba_gis.errors import LayerNotFound
@@ -137,6 +138,13 @@ class StoreProvider(BaseProvider):
             (s["property"], s["order"] != "-") for s in sortby or [] if s["property"] in self.allowed
         )
 
+    def _encoded(self, page: FeaturePage, crs_transform_spec: Any) -> list[dict[str, Any]]:
+        """GeoJSON features of a page, in the CRS asked for (``crs=``; CRS84 when None)."""
+        target = getattr(crs_transform_spec, "target_crs_uri", None)
+        if target is not None:
+            page = crs.transform_page(page, target)
+        return features(_for_output(page), plain=not json_out(), decimals=crs.decimals(target))
+
     def query(
         self,
         offset: int = 0,
@@ -150,11 +158,18 @@ class StoreProvider(BaseProvider):
         skip_geometry: bool = False,
         q: str | None = None,
         filterq=None,
+        crs_transform_spec=None,
         **kwargs,
     ) -> dict[str, Any]:
-        """A FeatureCollection page (pygeoapi adds links and timeStamp)."""
-        if filterq is not None or q:
-            raise ProviderInvalidQueryError(user_msg="filter and q are not supported on this collection")
+        """A FeatureCollection page (pygeoapi adds links and timeStamp).
+
+        ``filterq``: the checked CQL2 tree of ``filter`` (``server/ogcapi/cql.py``, handed over
+        by ``patches.py``); ``crs_transform_spec``: pygeoapi's, when ``crs=`` is not CRS84.
+        """
+        if q:
+            raise ProviderInvalidQueryError(user_msg="q is not supported on this collection: use filter")
+        if isinstance(limit, bool) or not isinstance(limit, int):  # pygeoapi reads limit=true as True
+            raise ProviderInvalidQueryError(user_msg="limit: a positive integer")
         if not 0 <= offset <= MAX_OFFSET:
             raise ProviderInvalidQueryError(user_msg=f"offset: an integer from 0 to {MAX_OFFSET}")
         equals = tuple((n, self._coerce(n, v)) for n, v in (properties or []) if n in self.allowed)
@@ -167,19 +182,20 @@ class StoreProvider(BaseProvider):
             offset=offset,
             limit=0 if resulttype == "hits" else limit,
             skip_geometry=skip_geometry,
+            filter=filterq,
         )
-        page = _for_output(self._read(lambda record: self.store.query(record, query)))
+        page = self._read(lambda record: self.store.query(record, query))
         return {
             "type": "FeatureCollection",
-            "features": features(page, plain=not json_out()),
+            "features": self._encoded(page, crs_transform_spec),
             "numberMatched": page.number_matched,
             "numberReturned": len(page.ids),
         }
 
-    def get(self, identifier: str, **kwargs) -> dict[str, Any]:
-        """One feature by id."""
+    def get(self, identifier: str, crs_transform_spec=None, **kwargs) -> dict[str, Any]:
+        """One feature by id (in the CRS of ``crs=``)."""
         page = self._read(lambda record: self.store.get(record, str(identifier), select=tuple(self.allowed)))
         if not page.ids:
             # The id is not echoed back: error messages never reflect what a client sent.
             raise ProviderItemNotFoundError(user_msg="no such feature in this collection")
-        return features(_for_output(page), plain=not json_out())[0]
+        return self._encoded(page, crs_transform_spec)[0]

@@ -6,12 +6,14 @@ from typing import Any
 
 import yaml
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from server.opendata.datasets import Dataset
 from server.opendata.records import RECORDS_COLLECTION
+from tsukuba_gis.errors import BadRequest
+from tsukuba_gis.i18n import I18n, negotiate
 from tsukuba_gis.settings import Settings
 
-LANGUAGES = ("ja", "en")
 JST = timezone(timedelta(hours=9), "JST")
 HERE = Path(__file__).resolve().parent
 _ENV = Environment(
@@ -25,22 +27,27 @@ TEXT: dict[str, dict[str, str]] = yaml.safe_load((HERE / "texts.yaml").read_text
 
 
 def choose_language(lang: str | None, accept_language: str | None) -> str | None:
-    """``lang`` if given (None unless ja/en), else the best of Accept-Language, else ja."""
-    if lang is not None:
-        return lang if lang in LANGUAGES else None
-    ranked = []
-    for part in (accept_language or "").split(","):
-        tag, _, params = part.strip().partition(";")
-        quality = 1.0
-        if params.strip().startswith("q="):
-            try:
-                quality = float(params.strip()[2:])
-            except ValueError:
-                quality = 0.0
-        primary = tag.strip().lower().split("-")[0]
-        if primary in LANGUAGES and quality > 0:
-            ranked.append((-quality, len(ranked), primary))
-    return min(ranked)[2] if ranked else "ja"
+    """``lang`` if given (None unless one of the eight), else the best of Accept-Language, else ja."""
+    try:
+        return negotiate(lang, accept_language)
+    except BadRequest:
+        return None
+
+
+def page_language(lang: str) -> str:
+    """The language of the page's own words (ja or en): Easy Japanese reads Japanese."""
+    return "ja" if lang in ("ja", "ja-x-easy") else "en"
+
+
+def _picker(lang: str, page_lang: str):
+    """A template function: a definition text in ``lang`` (or its fallback), marked when it is
+    not in the page's language."""
+
+    def pick(value: I18n | dict) -> Markup:
+        text, used = (I18n.model_validate(value) if isinstance(value, dict) else value).pick(lang)
+        return Markup(f'<span lang="{used}">{escape(text)}</span>') if used != page_lang else escape(text)
+
+    return pick
 
 
 def human_size(size: int, lang: str) -> str:
@@ -58,7 +65,8 @@ def local_time(iso: str, lang: str) -> str:
 
 
 def render(settings: Settings, found: list[Dataset], lang: str) -> str:
-    """The page in one language."""
+    """The page in one language: its own words in ja or en, the layers' texts in ``lang``."""
+    texts_lang, lang = lang, page_language(lang)
     other = "en" if lang == "ja" else "ja"
     groups: dict[str, list[Dataset]] = {}
     for dataset in found:
@@ -66,6 +74,8 @@ def render(settings: Settings, found: list[Dataset], lang: str) -> str:
     standards = [(d, f) for d in found for f in d.files if "standard" in f]
     context: dict[str, Any] = {
         "lang": lang,
+        "shown": texts_lang if texts_lang not in ("ja-x-easy",) else "ja",
+        "pick": _picker(texts_lang, lang),
         "other": other,
         "t": TEXT[lang],
         "city": getattr(settings, f"city_name_{lang}"),

@@ -55,6 +55,21 @@ class CatalogueProvider(TinyDBCatalogueProvider):
         result["features"] = [self._absolute(r) for r in result["features"]]
         return result
 
+    def get_domains(self, properties: list | None = None, current: bool = False) -> tuple:
+        """The values of each field (``profile=actual-domain``), of known fields only (pygeoapi
+        lets a name like ``q`` through; TinyDB's version fails with a KeyError on a field some
+        record lacks)."""
+        keys = [p for p in properties or [] if p in self.fields] or list(self.fields)
+        domains = {}
+        for key in keys:
+            found = {
+                r["properties"].get(key)
+                for r in self.db.all()
+                if not isinstance(r["properties"].get(key), (dict, list))
+            }
+            domains[key] = sorted(found - {None}, key=str)
+        return domains, current
+
     def get(self, identifier: str, **kwargs: Any) -> dict[str, Any]:
         """One record by id, links absolute."""
         return self._absolute(super().get(identifier, **kwargs))

@@ -51,6 +51,18 @@ def _tileset_links(base: str, layer_id: str) -> list[dict[str, Any]]:
             "href": f"{base}/tileMatrixSets/{grid.TMS_ID}",
         },
         {
+            "rel": f"{REL}/styles",
+            "type": "application/json",
+            "title": "スタイル / Styles (MapLibre, SLD 1.0, QGIS QML)",
+            "href": f"{base}/collections/{layer_id}/styles",
+        },
+        {
+            "rel": "describedby",
+            "type": "application/vnd.mapbox.style+json",
+            "title": "MapLibre / Mapbox GL style",
+            "href": f"{base}/collections/{layer_id}/styles/default?f=mapbox",
+        },
+        {
             "rel": "item",
             "type": MVT,
             "title": "Mapbox vector tiles",
@@ -128,6 +140,17 @@ def tileset(base: str, tileset: TileSet) -> dict[str, Any]:
                 "propertiesSchema": {"type": "object", "required": [spec.id_field], "properties": properties},
             }
         ],
+        "style": {
+            "id": "default",
+            "title": f"{layer.title.ja} / {layer.title.en}",
+            "links": [
+                {
+                    "rel": "stylesheet",
+                    "type": "application/vnd.mapbox.style+json",
+                    "href": f"{base}/collections/{spec.layer_id}/styles/default?f=mapbox",
+                }
+            ],
+        },
         "links": _tileset_links(base, spec.layer_id),
     }
 

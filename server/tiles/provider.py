@@ -21,7 +21,7 @@ NAME = "server.tiles.provider.TileProvider"
 
 def provider_config(layer: LayerDef, record: LayerRecord) -> dict[str, Any]:
     """The tile provider entry of a collection in the generated pygeoapi config."""
-    minzoom, maxzoom = zoom_range(record)
+    minzoom, maxzoom = zoom_range(layer, record)
     return {
         "type": "tile",
         "name": NAME,
@@ -78,6 +78,17 @@ class TileProvider(BaseTileProvider):
         """Never called: tiles have their own route."""
         raise ProviderTileNotFoundError()
 
-    def get_metadata(self, *args, **kwargs) -> dict:
-        """Never called: tileset metadata has its own route."""
-        raise ProviderTileNotFoundError()
+    def get_metadata(self, dataset: str, server_url: str, tileset: str | None = None, **kwargs) -> dict:
+        """What pygeoapi's HTML tile set page shows (``f=html`` only: the JSON and TileJSON
+        documents have their own route)."""
+        url = f"{server_url.rstrip('/')}/collections/{dataset}/tiles/{tileset}"
+        zoom = self.options["zoom"]
+        return {
+            "id": dataset,
+            "title": kwargs.get("title") or dataset,
+            "tileset": tileset,
+            "collections_path": url + "/{tileMatrix}/{tileRow}/{tileCol}",
+            "json_url": f"{url}?f=json",
+            "tilejson_url": f"{url}?f=tilejson",
+            "metadata": {"minzoom": zoom["min"], "maxzoom": zoom["max"], "format": MVT},
+        }

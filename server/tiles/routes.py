@@ -163,10 +163,17 @@ def matrix_sets_endpoint(base: str, one: bool) -> Callable:
     return endpoint
 
 
-def _html_or(json_endpoint: Callable, html_endpoint: Callable) -> Callable:
+def _html_or(json_endpoint: Callable, html_endpoint: Callable, tiles: TileService | None = None) -> Callable:
+    """``f=html``: pygeoapi's page, after our own 404s (an unknown collection or tile matrix
+    set); any other format: our JSON endpoint."""
+
     async def endpoint(request: Request) -> Response:
         if request.query_params.get("f") == "html":
-            return await html_endpoint(request)
+            if tiles is not None and "collection_id" in request.path_params:
+                missing = await run_in_threadpool(_lookup, tiles, request)
+                if isinstance(missing, Response):
+                    return missing
+            return _unknown_tms(request) or await html_endpoint(request)
         return await json_endpoint(request)
 
     return endpoint
@@ -183,13 +190,29 @@ def tile_routes(tiles: TileService, publication: Publication) -> list[Route]:
         publication, pygeoapi_tiles.get_collection_tiles, ("collection_id",), True, document=True
     )
     tms_page = handler(publication, pygeoapi_tiles.tilematrixsets, (), True, document=True)
+    one_tms_page = handler(publication, pygeoapi_tiles.tilematrixset, ("tms",), True, document=True)
+    tileset_page = handler(
+        publication,
+        pygeoapi_tiles.get_collection_tiles_metadata,
+        ("collection_id", "tms"),
+        True,
+        document=True,
+    )
     routes = [
         Route("/tileMatrixSets", _html_or(matrix_sets_endpoint(base, False), tms_page), methods=methods),
         # pygeoapi's landing page links here with a capital T.
         Route("/TileMatrixSets", _html_or(matrix_sets_endpoint(base, False), tms_page), methods=methods),
-        Route("/tileMatrixSets/{tms}", matrix_sets_endpoint(base, True), methods=methods),
-        Route(collection, _html_or(document_endpoint(tiles, base, "list"), tiles_page), methods=methods),
-        Route(collection + "/{tms}", document_endpoint(tiles, base, "tileset"), methods=methods),
+        Route(
+            "/tileMatrixSets/{tms}", _html_or(matrix_sets_endpoint(base, True), one_tms_page), methods=methods
+        ),
+        Route(
+            collection, _html_or(document_endpoint(tiles, base, "list"), tiles_page, tiles), methods=methods
+        ),
+        Route(
+            collection + "/{tms}",
+            _html_or(document_endpoint(tiles, base, "tileset"), tileset_page, tiles),
+            methods=methods,
+        ),
         # pygeoapi's tiles page reads the metadata here (TileJSON, its default).
         Route(collection + "/{tms}/metadata", document_endpoint(tiles, base, "tilejson"), methods=methods),
         Route(collection + "/{tms}/{z}/{y}/{x}", tile_endpoint(tiles), methods=methods),

@@ -119,12 +119,12 @@ def test_only_the_crs84_identity_skips_pyproj(api_client):
         [140.0, 36.0, 140.1, 36.1], crs84, "http://www.opengis.net/def/crs/EPSG/0/3857"
     )
     assert 15_584_000 < mercator[0] < 15_585_000 and 4_300_000 < mercator[1] < 4_305_000
-    # Collections offer CRS84 only: another bbox-crs is refused before any transform.
+    # A bbox-crs the collections do not offer (JGD2000 zone IX) is refused before any transform.
     refused = api_client.get(
         "/collections/shelters/items",
         params={
             "bbox": "140.10,36.07,140.13,36.10",
-            "bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+            "bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/2451",
         },
     )
     assert refused.status_code == 400

@@ -58,9 +58,33 @@ SEEDS = [
     "/point?lat=36.0828&lon=140.1115&f=csv",
     "/point?lat=36.0828&lon=140.1115&f=html",
     "/point?lat=35.9912&lon=140.1327&radius=500",
+    "/point?lat=36.10835&lon=140.1556&f=html&lang=en",
+    "/point?lat=36.10835&lon=140.1556&lang=ko&nearest=10",
+    "/point?lat=36.0828&lon=140.1115&f=html&lang=ja-x-easy",
+    "/search?q=たけぞの",
+    "/search?q=Takezono&lang=vi",
+    "/search?q=竹苑",
+    "/search?q=吾妻1-2-3&lang=pt",
+    "/opendata?lang=zh-Hant",
     "/api/tileMatrixSets",
     "/api/TileMatrixSets?f=html",
     "/api/tileMatrixSets/WebMercatorQuad",
+    "/api/tileMatrixSets/WebMercatorQuad?f=html",
+    "/api/collections/flood_sample/tiles/WebMercatorQuad?f=html",
+    "/api/collections/shelters_staff/tiles/WebMercatorQuad?f=html",  # internal: a 404 that names nothing
+    "/api/styles",
+    "/api/styles/city?f=mapbox",
+    "/api/styles/city/metadata",
+    "/api/collections/flood_sample/styles",
+    "/api/collections/flood_sample/styles/default?f=mapbox",
+    "/api/collections/flood_sample/styles/default?f=sld10",
+    "/api/collections/flood_sample/styles/default?f=qml",
+    "/api/collections/flood_sample/styles/default/metadata",
+    "/api/collections/shelters_staff/styles/default?f=qml",  # internal: a 404 that names nothing
+    "/api/collections/flood_sample/items?f=csv",
+    "/api/collections/flood_sample/items?f=gpkg",
+    "/api/collections/flood_sample/items?filter=review_status%20%3D%20%27x%27",
+    "/api/collections/flood_sample/queryables?f=json",
 ]
 TILES_PER_LAYER = 8  # MVTs fetched per public layer (from its tileset's limits, lowest zooms first)
 RASTER_TILES = 6  # map tiles per public raster at its lowest zooms, plus those over the staff photo

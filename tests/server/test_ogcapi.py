@@ -39,7 +39,9 @@ def test_japanese_text_is_utf8_json(client):
 def test_walk_collections_and_page_through_every_item(client):
     catalog = load_catalog(PROJECT_ROOT / "layers")
     collections = client.get("/api/collections", params={"f": "json"}).json()["collections"]
-    ids = {c["id"] for c in collections if c["itemType"] == "feature"}  # not the records catalog
+    ids = {
+        c["id"] for c in collections if c.get("itemType") == "feature"
+    }  # not the records catalog, nor coverages
     assert ids == {layer.id for layer in catalog.public_layers()}
     url = next(
         link["href"]

@@ -306,6 +306,8 @@ def test_point_downloads_carry_the_raster_values(client, flood_point):
     lon, lat = flood_point
     csv = client.get("/point", params={"lat": lat, "lon": lon, "f": "csv"}).text
     lines = csv.splitlines()
-    assert lines[2].startswith("この地点,想定浸水深 サンプル（架空）,,想定浸水深,想定浸水深 0.5〜3.0m（")
+    # The first row after the headings (the report's place name and point come before them).
+    first = next(i for i, line in enumerate(lines) if line.startswith("区分,")) + 1
+    assert lines[first].startswith("この地点,想定浸水深 サンプル（架空）,,想定浸水深,想定浸水深 0.5〜3.0m（")
     page = client.get("/point", params={"lat": lat, "lon": lon, "f": "html", "lang": "en"}).text
     assert "Inundation depth 0.5–3.0 m (" in page and page.index("Inundation depth") < page.index("Elevation")

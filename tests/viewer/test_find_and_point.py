@@ -91,6 +91,9 @@ def test_a_tap_inside_the_zoning_polygon_reports_its_zoning(page, live_server):
     box = page.locator("#map").bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     point_report(page)
+    # The plain words first; every field with its label under 「詳細」.
+    assert page.inner_text('.tg-point-plain[data-layer="zoning"] .tg-point-name') == "第1種低層住居専用地域"
+    page.click(".tg-point-details > summary")
     zoning = '.tg-point-layer[data-layer="zoning"]'
     assert page.inner_text(f"{zoning} .tg-point-name") == "第1種低層住居専用地域"
     assert page.inner_text(f'{zoning} tr[data-field="BCR"] td') == "40"
@@ -127,6 +130,8 @@ def test_a_permalink_restores_view_layers_language_and_point(page, live_server):
     assert not page.is_checked(checkbox("shelters"))
     assert page.get_attribute("html", "lang") == "en"
     assert page.inner_text(".tg-point-title") == "What applies here"
+    assert "Buildings may cover up to 40%" in page.inner_text(".tg-point")
+    page.click(".tg-point-details > summary")
     assert "Building coverage ratio (%)" in page.inner_text(".tg-point")
     # The hash follows the map.
     page.click(".leaflet-control-zoom-in")

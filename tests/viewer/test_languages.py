@@ -85,14 +85,16 @@ def test_server_labels_fall_back_to_english_then_japanese_and_say_so(page, live_
     shelters = api["config"]["layers"]["shelters"]
     open_viewer(page, live_server, "#lang=vi")
     title = page.locator('.tg-layer[data-layer="shelters"] .tg-layer-title')
-    assert title.inner_text() == shelters["title"]["en"] and title.get_attribute("lang") == "en"
-    department = page.locator(".tg-group[data-department] > legend span").first
-    assert department.get_attribute("lang") == "en"
+    # The definitions now carry Vietnamese titles (no mark); the departments' names do not.
+    assert title.inner_text() == shelters["title"]["vi"] and title.get_attribute("lang") is None
+    # The zoning's legend classes have no Vietnamese: English, marked.
+    legend = page.locator('.tg-layer[data-layer="zoning"] .tg-legend span[lang="en"]')
+    assert legend.count() > 0
     assert page.inner_text(".tg-fallback-note") == strings["vi"]["fallbackNote"]
     # Easy Japanese takes the Japanese labels (read as Japanese: no lang mark), and says so.
     choose_language(page, "ja-x-easy")
     title = page.locator('.tg-layer[data-layer="shelters"] .tg-layer-title')
-    assert title.inner_text() == shelters["title"]["ja"] and title.get_attribute("lang") is None
+    assert title.inner_text() == shelters["title"]["ja-x-easy"] and title.get_attribute("lang") is None
     assert page.inner_text(".tg-fallback-note") == strings["ja-x-easy"]["fallbackNote"]
     # English has every label: nothing marked.
     choose_language(page, "en")
@@ -105,13 +107,18 @@ def test_the_point_report_in_another_language_links_the_servers_own(page, live_s
     open_viewer(page, live_server, f"#map=16/{lat}/{lon}&pt={lat},{lon}&layers=zoning&lang=ko")
     point_report(page)
     assert page.inner_text(".tg-point-title") == "이 지점의 정보"
-    # The labels are the server's English, marked as such.
-    heading = page.locator('.tg-point .tg-point-layer[data-layer="zoning"] h4 span[lang="en"]')
-    assert heading.count() == 1
-    # The server writes its CSV and printable report in ja or en: English for Korean.
-    assert "lang=en" in page.get_attribute(".tg-point-actions a[download]", "href")
-    choose_language(page, "ja-x-easy")
-    assert "lang=ja" in page.get_attribute(".tg-point-actions a[download]", "href")
+    # The server answers in Korean: the zoning's title and class are its Korean words...
+    plain = '.tg-point .tg-point-plain[data-layer="zoning"]'
+    assert page.inner_text(f"{plain} h4") == "용도지역"
+    assert page.inner_text(f"{plain} .tg-point-name") == "제1종 저층주거전용지역"
+    # ...and what it has no Korean for (the explanation) is its English, marked as such.
+    assert page.locator(f'{plain} .tg-point-explain[data-field="YoutoCode"] span[lang="en"]').count() == 1
+    assert "lang=ko" in page.get_attribute(".tg-point-actions a[download]", "href")
+    choose_language(page, "ja-x-easy")  # asked again in Easy Japanese
+    page.wait_for_function(
+        "() => document.querySelector('.tg-point-place')?.textContent.includes('ちかく')", timeout=WAIT_MS
+    )
+    assert "lang=ja-x-easy" in page.get_attribute(".tg-point-actions a[download]", "href")
 
 
 @pytest.mark.parametrize(

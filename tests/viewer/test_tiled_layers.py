@@ -43,7 +43,10 @@ def test_a_click_on_a_tiled_feature_shows_its_attributes(page, live_server, api)
     )
     open_viewer(page, live_server, "#map=14/36.0828/140.1115&layers=shelters")
     marker = page.wait_for_selector(".tg-vector-tile circle.tg-layer-shelters", timeout=WAIT_MS)
-    marker.click()
+    # Click where the marker is drawn, as a user does: a point near a tile edge is also in the
+    # neighbouring tile's buffer (tippecanoe keeps it there), whose copy is drawn on top.
+    box = marker.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     popup = page.wait_for_selector(".leaflet-popup .tg-popup", timeout=WAIT_MS)
     names = {f["properties"]["name"] for f in api["shelters"]["features"]}
     assert popup.query_selector(".tg-popup-title").inner_text() in names

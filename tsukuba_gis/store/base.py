@@ -1,7 +1,7 @@
 """The store interface every backend implements (GeoPackage embedded, PostGIS scale-out)."""
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +66,7 @@ class Query:
         equals: property = value filters.
         sortby: (column, ascending) pairs.
         select: the columns to return (None: all the caller may see).
+        filter: a CQL2 filter as a checked pygeofilter tree (``tsukuba_gis/store/cql.py``), or None.
     """
 
     bbox: tuple[float, float, float, float] | None = None
@@ -76,6 +77,7 @@ class Query:
     limit: int = 10
     skip_geometry: bool = False
     with_count: bool = True
+    filter: Any = None
 
 
 @dataclass
@@ -295,6 +297,13 @@ class Store(ABC):
     @abstractmethod
     def publish_tiles(self, record: LayerRecord, specs: Sequence[TileSpec]) -> list[str]:
         """Pre-build every tile of these tile sets (idempotent); the variants it built."""
+
+    def rebuild_tiles(
+        self, record: LayerRecord, spec: TileSpec, tiles: Iterable[tuple[int, int, int]]
+    ) -> int:
+        """Re-encode these (z, x, y) tiles of a pre-built tile set from the features now stored
+        (what an edit touched), by the same rules; how many tiles were written."""
+        raise NotImplementedError(f"{type(self).__name__} cannot rebuild single tiles")
 
     # -- rasters (issue 12): a registry of COG files under a raster directory --------------
 

@@ -8,7 +8,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -285,6 +285,12 @@ class GeoPackageStore(GeoPackageRasters, Store):
     def publish_tiles(self, record: LayerRecord, specs: Sequence[TileSpec]) -> list[str]:
         """An MBTiles file per tile set, next to the store (``tiles/<layer>/``)."""
         return self._tiles.publish(record, specs)
+
+    def rebuild_tiles(
+        self, record: LayerRecord, spec: TileSpec, tiles: Iterable[tuple[int, int, int]]
+    ) -> int:
+        """Re-encode some tiles into the tile set's MBTiles (a copy renamed over it)."""
+        return self._tiles.rebuild(record, spec, tiles)
 
     def tiles_path(self, spec: TileSpec) -> Path:
         """Where the MBTiles of a tile set lives (for tools and tests)."""

@@ -7,6 +7,7 @@ import shapely
 
 from tsukuba_gis.errors import LayerNotFound
 from tsukuba_gis.store.base import FeaturePage, LayerRecord, Query
+from tsukuba_gis.store.gpkg_filter import filter_sql
 from tsukuba_gis.store.gpkg_format import wkb_of
 
 _CHUNK = 900  # stays under SQLite's default limit of host parameters per statement
@@ -20,12 +21,16 @@ def _quoted(record: LayerRecord, names: tuple[str, ...] | list[str]) -> list[str
     return [f'"{n}"' for n in names]
 
 
-def _where(record: LayerRecord, query: Query) -> tuple[str, list[Any]]:
+def _where(con: sqlite3.Connection, record: LayerRecord, query: Query) -> tuple[str, list[Any]]:
     clauses, args = [], []
     for name, value in query.equals:
         column = "fid" if name == "fid" else _quoted(record, [name])[0]
         clauses.append(f"t.{column} = ?")
         args.append(value)
+    if query.filter is not None:
+        clause, filter_args = filter_sql(con, record, query.filter)
+        clauses.append(clause)
+        args += filter_args
     return (" AND ".join(clauses) or "1"), args
 
 
@@ -56,7 +61,7 @@ def _bbox_ids(con: sqlite3.Connection, record: LayerRecord, query: Query) -> lis
     an exact test, so the geometry of most candidates is never read.
     """
     x0, y0, x1, y1 = query.bbox
-    where, args = _where(record, query)
+    where, args = _where(con, record, query)
     table = record.table
     rows = con.execute(
         f"SELECT t.fid, (r.minx >= ? AND r.maxx <= ? AND r.miny >= ? AND r.maxy <= ?)"
@@ -139,7 +144,7 @@ def run_query(con: sqlite3.Connection, record: LayerRecord, query: Query) -> Fea
 
 def _run(con: sqlite3.Connection, record: LayerRecord, query: Query) -> FeaturePage:
     if query.bbox is not None:
-        if query.equals or query.sortby:
+        if query.equals or query.sortby or query.filter is not None:
             ids = _bbox_ids(con, record, query)
             page_ids, matched = ids[query.offset : query.offset + query.limit], len(ids)
         else:
@@ -153,13 +158,13 @@ def _run(con: sqlite3.Connection, record: LayerRecord, query: Query) -> FeatureP
         )
         page.number_matched = matched
         return page
-    where, args = _where(record, query)
+    where, args = _where(con, record, query)
     page_args = [query.limit, query.offset]
     page = _fetch(
         con, record, query, where, args + page_args, f"ORDER BY {_order(record, query)} LIMIT ? OFFSET ?"
     )
     if query.with_count:
-        if not query.equals:
+        if not query.equals and query.filter is None:
             page.number_matched = record.feature_count
         else:
             sql = f'SELECT COUNT(*) FROM "{record.table}" t WHERE {where}'

@@ -2,7 +2,8 @@
 
 Layout: ``<store directory>/tiles/<layer>/v<version>-<variant>-<key>.mbtiles``. The file of a
 tile set never changes after it is renamed into place, so a server reads it opened immutable
-(a microsecond SQLite read per tile, one connection per thread and file).
+(a microsecond SQLite read per tile, one connection per thread and file). ``rebuild`` (an
+edit's tiles) writes a copy and renames it over the file: readers see the new inode and reopen.
 
 A tile set that is missing (a store moved in by ``store copy``, a tile publisher that failed, a
 store loaded before tiles existed) is built in the background of the server process that is
@@ -13,10 +14,11 @@ O_EXCL (a stale one, over an hour old, is taken over). The build writes aside an
 
 import logging
 import os
+import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,19 +77,40 @@ class MBTilesSets:
             mbtiles.remove_old(self.root / record.layer_id, {self.path(s).name for s in specs})
         return built
 
+    def rebuild(self, record: LayerRecord, spec: TileSpec, tiles: Iterable[tuple[int, int, int]]) -> int:
+        """Re-encode some tiles (the whole set when it is missing); how many were written."""
+        path = self.path(spec)
+        if not path.is_file():
+            mbtiles.build_mbtiles(self.store, record, spec, path)
+            return sum(1 for _ in mbtiles.read_mbtiles(path))
+        made = mbtiles.build_tiles(self.store, record, spec, tiles, path.parent)
+        staging = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+        try:
+            shutil.copyfile(path, staging)
+            mbtiles.replace_tiles(staging, made)
+            staging.chmod(0o644)
+            staging.replace(path)
+        finally:
+            staging.unlink(missing_ok=True)
+        return len(made)
+
     def _connection(self, path: Path) -> sqlite3.Connection | None:
-        cons: dict[Path, sqlite3.Connection] = getattr(self._local, "cons", None) or {}
+        cons: dict[Path, tuple[sqlite3.Connection, int]] = getattr(self._local, "cons", None) or {}
         self._local.cons = cons
-        con = cons.get(path)
+        try:
+            inode = os.stat(path).st_ino  # a rebuilt file is a new inode (~1 us per tile)
+        except FileNotFoundError:
+            return None
+        con, seen = cons.get(path, (None, 0))
+        if con is not None and seen != inode:
+            con.close()
+            con = None
         if con is None:
-            if not path.is_file():
-                return None
             if len(cons) > MAX_OPEN:  # old versions' files: closed, they will not be asked again
                 for old in list(cons):
-                    cons.pop(old).close()
-            con = cons[path] = sqlite3.connect(
-                f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False
-            )
+                    cons.pop(old)[0].close()
+            con = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+            cons[path] = (con, inode)
         return con
 
     def _build_later(self, record: LayerRecord, spec: TileSpec, path: Path) -> None:

@@ -11,7 +11,7 @@ then on, so an ETL's diff and publishers never miss its own commit on a lagging 
 """
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC
 from typing import Any, TypeVar
 
@@ -335,8 +335,14 @@ class PostGISStore(PostGISRasters, Store):
         return postgis_tiles.tile(self, record, spec, z, x, y)
 
     def publish_tiles(self, record: LayerRecord, specs: Sequence[TileSpec]) -> list[str]:
-        """GDAL's tiles copied into the shared cache table, so every host serves them."""
+        """tippecanoe's tiles copied into the shared cache table, so every host serves them."""
         return postgis_tiles.publish(self, record, specs)
+
+    def rebuild_tiles(
+        self, record: LayerRecord, spec: TileSpec, tiles: Iterable[tuple[int, int, int]]
+    ) -> int:
+        """Re-encode some tiles with tippecanoe and replace them in the shared cache table."""
+        return postgis_tiles.rebuild(self, record, spec, tiles)
 
     def close(self) -> None:
         """Release this instance's pooled connections."""

@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 
 from tsukuba_gis.store.base import FeaturePage, LayerRecord, Query
+from tsukuba_gis.store.postgis_filter import filter_sql
 
 _ENVELOPE = sql.SQL("ST_MakeEnvelope(%s, %s, %s, %s, 4326)")
 INNER_MARGIN = 1e-4  # degrees; a float4 step is under 2e-5 at these longitudes
@@ -85,6 +86,10 @@ def _where(record: LayerRecord, query: Query) -> tuple[sql.Composable, list[Any]
             continue
         clauses.append(sql.SQL("t.{} = %s").format(sql.Identifier(name)))
         args.append(value)
+    if query.filter is not None:
+        clause, filter_args = filter_sql(record, query.filter)
+        clauses.append(clause)
+        args += filter_args
     return (sql.SQL(" AND ").join(clauses) if clauses else sql.SQL("true")), args
 
 
@@ -137,7 +142,7 @@ def run_query(conn: psycopg.Connection, schema: str, record: LayerRecord, query:
         _checked(record, list(query.select or ()))
         page = FeaturePage([], [], [], None)
     # A bbox always counts (as the GeoPackage store does: its R-tree path has the ids anyway).
-    if query.bbox is not None or (query.with_count and query.equals):
+    if query.bbox is not None or (query.with_count and (query.equals or query.filter is not None)):
         statement = sql.SQL("SELECT count(*) FROM {} t WHERE {}").format(table, where)
         page.number_matched = conn.execute(statement, args).fetchone()[0]
     elif query.with_count:

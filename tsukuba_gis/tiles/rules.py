@@ -2,10 +2,14 @@
 
 Which attributes a tile carries, the zoom range, the per-zoom simplification and the size
 budget are decided here once, from the layer definition and the registry record only, so
-GDAL's MVT encoder (the tiles pre-built at ETL, ``tsukuba_gis.tiles.mbtiles``) and
-``ST_AsMVT`` (PostGIS, on a cache miss: ``tsukuba_gis.store.postgis_tiles``) make the same tile
-sets. Each store serves them through ``Store.tile`` and pre-builds them with
-``Store.publish_tiles``.
+tippecanoe (the tiles pre-built at ETL, ``tsukuba_gis.tiles.mbtiles``) and ``ST_AsMVT``
+(PostGIS, on a cache miss: ``tsukuba_gis.store.postgis_tiles``) make the same tile sets.
+
+The first zoom is the layer definition's choice (``tiles.minzoom``), never a consequence of
+density: where a tile would hold too much, tippecanoe thins and merges (tiny polygons
+coalesced into pixel-sized ones, the densest features dropped as needed) to stay within the
+size budget, so a viewer zooming out never meets a hole. Each store serves them through
+``Store.tile`` and pre-builds them with ``Store.publish_tiles``.
 """
 
 import hashlib
@@ -19,7 +23,7 @@ from tsukuba_gis.store.base import LayerRecord, TileSpec
 __all__ = ["TileSet", "TileSpec", "tile_fields", "tile_spec", "tolerance_units", "zoom_range"]
 
 # Bump when the tiles change for the same data (new rules): every layer's tiles are rebuilt.
-REVISION = 1
+REVISION = 2  # 2: tippecanoe, overview tiles down to the definition's minzoom
 TMS = morecantile.tms.get("WebMercatorQuad")
 EXTENT = 4096  # tile coordinate units (1 px of a 256-px tile = 16 units)
 BUFFER = 80  # units past the tile edge (5 px): strokes do not break at tile edges
@@ -27,10 +31,9 @@ SIMPLIFY = 4.0  # tolerance below maxzoom, in units: a quarter of a pixel
 SIMPLIFY_MAXZOOM = 1.0  # at maxzoom, one unit: stays invisible when clients overzoom 4 levels
 MAX_SIZE = 500_000  # gzip-compressed bytes per tile; over it: coarser grid, then smallest out
 MIN_EXTENT = 256  # the coarsest grid tried before features are dropped
-MAX_FEATURES = 200_000  # GDAL's own default: the minzoom rule keeps tiles far below it
-MINZOOM_FLOOR, MAXZOOM_BASE, MAXZOOM_CAP = 8, 14, 16
+MAX_FEATURES = 200_000  # per tile; over it the densest are dropped
+MAXZOOM_BASE, MAXZOOM_CAP = 14, 16
 DENSE_AT_MAXZOOM = 200  # average features per tile that pushes maxzoom one level up
-DENSE_AT_MINZOOM = 5_000  # average features per tile below which a zoom level is worth drawing
 
 
 @dataclass(frozen=True)
@@ -62,23 +65,20 @@ def _tiles_over(bbox: tuple[float, float, float, float], z: int) -> int:
     return (bottom_right.x - top_left.x + 1) * (bottom_right.y - top_left.y + 1)
 
 
-def zoom_range(record: LayerRecord) -> tuple[int, int]:
-    """(minzoom, maxzoom) from the layer's density; above maxzoom clients overzoom.
+def zoom_range(layer: LayerDef, record: LayerRecord) -> tuple[int, int]:
+    """(minzoom, maxzoom); above maxzoom clients overzoom.
 
-    maxzoom: 14 (a 0.6 m grid, one pixel at z18) unless the average tile over the layer's
-    extent would still hold more than DENSE_AT_MAXZOOM features, then up to 16. minzoom: the
-    first level from 8 where the average tile holds at most DENSE_AT_MINZOOM features (dense
-    small features are not drawn city-wide, where they would be sub-pixel anyway).
+    minzoom: the layer definition's (``tiles.minzoom``, 8 unless it says otherwise). maxzoom:
+    14 (a 0.6 m grid, one pixel at z18) unless the average tile over the layer's extent would
+    still hold more than DENSE_AT_MAXZOOM features, then up to 16 (never below minzoom).
     """
     bbox = record.bbox or (122.0, 20.0, 154.0, 46.0)
     count = max(record.feature_count, 1)
     maxzoom = MAXZOOM_BASE
     while maxzoom < MAXZOOM_CAP and count / _tiles_over(bbox, maxzoom) > DENSE_AT_MAXZOOM:
         maxzoom += 1
-    minzoom = MINZOOM_FLOOR
-    while minzoom < maxzoom and count / _tiles_over(bbox, minzoom) > DENSE_AT_MINZOOM:
-        minzoom += 1
-    return minzoom, maxzoom
+    minzoom = layer.tiles.minzoom
+    return minzoom, max(minzoom, maxzoom)
 
 
 def tile_spec(layer: LayerDef, record: LayerRecord, audience: Access) -> TileSpec | None:
@@ -89,7 +89,7 @@ def tile_spec(layer: LayerDef, record: LayerRecord, audience: Access) -> TileSpe
     variant = audience
     if audience == "internal" and layer.access == "public" and fields == tile_fields(layer, record, "public"):
         variant = "public"  # the same bytes: one tile set, built and cached once
-    minzoom, maxzoom = zoom_range(record)
+    minzoom, maxzoom = zoom_range(layer, record)
     parts = [
         REVISION,
         record.layer_id,

@@ -103,6 +103,8 @@ export function buildInterface({ element, map, config, groups, entries, baseMaps
     printing.schedule();
     info.render();
     panel.render();
+    // The report's words come from the server: ask again in the new language.
+    if (query.report && query.latlng) query.query(query.latlng);
   });
   return { panel, sheet, query, search, info, locate, staff, measure, share, printing, say };
 }

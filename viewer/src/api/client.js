@@ -1,4 +1,5 @@
 // The server's JSON: the viewer configuration and the OGC API - Features collections list.
+import { serverLanguage } from '../i18n/index.js';
 
 export class HttpError extends Error {
   /** @param {string} description the server's own words (an OGC error's `description`), or '' */
@@ -64,6 +65,7 @@ export async function searchPlaces(query, { signal, limit = 8, endpoint = 'searc
   const url = new URL(endpoint, baseUrl);
   url.searchParams.set('q', query);
   url.searchParams.set('limit', String(limit));
+  if (serverLanguage() !== 'ja') url.searchParams.set('lang', serverLanguage());
   const body = await getJson(url, { signal });
   const suggestions = (Array.isArray(body.suggestions) ? body.suggestions : [])
     .map((item) => (typeof item === 'string' ? item : item?.q ?? item?.text))
@@ -85,5 +87,5 @@ export function pointUrl(latlng, { f = 'json', lang = 'ja', radius, endpoint = '
 
 /** The point report of `latlng` (see server/point.py). */
 export function loadPointReport(latlng, { signal, radius, endpoint } = {}) {
-  return getJson(pointUrl(latlng, { radius, endpoint }), { signal });
+  return getJson(pointUrl(latlng, { radius, endpoint, lang: serverLanguage() }), { signal });
 }

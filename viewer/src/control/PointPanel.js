@@ -1,7 +1,9 @@
 // 「この地点の情報」: the point report of the server (server/point.py) as a panel, in the current
-// language: what applies at the point per layer (values with their labels), what does not (or
-// where the data does not reach), what lies within the radius, and the nearest shelters with
-// straight-line distance and an estimated walk. Data is only ever inserted as text.
+// language. With the server's resident report (server/report/: `place`, `sections`), the place
+// name comes first, then hazards and where to evacuate (emergency sites matched to the hazards
+// there), then planning rules, in plain words; every field and code is under 「詳細」 (collapsed).
+// Without them (an older server): what applies per layer with its values, what does not, what
+// lies within the radius and the nearest shelters. Data is only ever inserted as text.
 import { formatDistance, pick, serverLanguage, t } from '../i18n/index.js';
 import { pointUrl } from '../api/index.js';
 import { fill, h, localized, syntheticBadge } from '../util/index.js';
@@ -30,6 +32,7 @@ export class PointPanel {
   summary() {
     const { status, report } = this.state;
     if (status !== 'report') return status === 'error' ? this._errorText().join(' ') : '';
+    if (report.summary?.length) return `${t('pointTitle')}: ${report.summary.map((line) => line.text).join('、')}`;
     const names = report.layers.flatMap((layer) => layer.here.map((feature) => formatValue(feature.name) || pick(layer.title)));
     return `${t('pointTitle')}: ${names.join('、') || t('pointNone')}`;
   }
@@ -44,12 +47,78 @@ export class PointPanel {
       return;
     }
     const coords = h('p', { className: 'tg-point-coords' }, `${latlng.lat.toFixed(6)}, ${latlng.lng.toFixed(6)}`);
+    if (status === 'report' && report.sections) {
+      // The place and the hazards first: what a phone's first screen shows.
+      fill(this.element, [heading, ...this._place(report.place), coords, ...this._plain(report),
+        this._actions(latlng, true),
+        h('details', { className: 'tg-point-details' }, [h('summary', {}, t('pointDetails')), ...this._report(report, false)])]);
+      return;
+    }
     const body = {
       loading: () => [h('p', { className: 'tg-point-status' }, t('pointLoading'))],
       error: () => this._error(),
       report: () => this._report(report),
     }[status]();
     fill(this.element, [heading, coords, this._actions(latlng, status === 'report'), ...body]);
+  }
+
+  _place(place) {
+    if (!place) return [];
+    return [
+      h('p', { className: 'tg-point-place' }, textNode(place.name)),
+      h('p', { className: 'tg-point-basis' }, [place.kana ? `${place.town}（${place.kana}）` : place.town, ' ', textNode(place.basis),
+        place.between && ' ', place.between && textNode(place.between)]),
+    ];
+  }
+
+  // The resident's report: sections in the server's order (hazard, shelter, planning, other).
+  _plain(report) {
+    return report.sections.flatMap((section) => {
+      const parts = [
+        section.status_text && h('p', { className: 'tg-point-status' }, textNode(section.status_text)),
+        ...section.items.map((item) => this._item(item)),
+        ...(section.matched ?? []).map((group) => this._sites(group, `${group.layer}-${group.hazard}`, 'tg-point-matched')),
+        ...(section.nearest ?? []).map((group) => this._sites(group, group.layer, 'tg-point-nearest')),
+      ].filter(Boolean);
+      if (parts.length === 0) return [];
+      return [h('section', { className: 'tg-point-section', 'data-section': section.id }, [h('h3', {}, textNode(section.title)), ...parts])];
+    });
+  }
+
+  _item(item) {
+    const label = t('synthetic');
+    const badge = item.synthetic && !item.title.text.includes(label);
+    return h('article', { className: 'tg-point-plain', 'data-layer': item.layer, 'data-status': item.status }, [
+      h('h4', {}, [textNode(item.title), badge && ' ', badge && syntheticBadge()]),
+      item.synthetic && h('p', { className: 'tg-popup-note' }, t('syntheticNote')),
+      item.status_text && h('p', { className: 'tg-point-status' }, textNode(item.status_text)),
+      item.status === 'none' && h('p', { className: 'tg-point-status' }, t('pointNone')),
+      ...item.features.map((feature) => h('div', { className: 'tg-point-feature' }, [
+        feature.name && h('p', { className: 'tg-point-name' }, textNode(feature.name)),
+        ...feature.lines.flatMap((line) => [
+          line.explain ? h('p', { className: 'tg-point-explain', 'data-field': line.name }, textNode(line.explain))
+            : line.value.text !== feature.name?.text
+              && h('p', { className: 'tg-point-explain', 'data-field': line.name }, [textNode(line.label), '：', textNode(line.value)]),
+          line.advice && h('p', { className: 'tg-point-advice' }, [h('strong', {}, `${t('pointAdvice')}：`), textNode(line.advice)]),
+        ]),
+      ])),
+      ...item.notes.map((note) => h('p', { className: 'tg-point-note' }, textNode(note))),
+      item.source && h('p', { className: 'tg-note' }, textNode(item.source)),
+    ]);
+  }
+
+  _sites(group, key, className) {
+    return h('div', { className: 'tg-point-sites' }, [
+      h('h4', {}, textNode(group.title)),
+      group.sites.length ? h('ol', { className, 'data-layer': key }, group.sites.map((site) => h('li', {}, [
+        site.lat != null
+          ? h('button', { type: 'button', className: 'tg-link-button', onClick: () => this.options.onShow({ lat: site.lat, lng: site.lon }) }, formatValue(site.name))
+          : formatValue(site.name),
+        // The UI's own number format, as the older listing (the server's words are the same).
+        h('span', { className: 'tg-point-distance' }, ` ${t('distance', { d: formatDistance(site.distance_m) })}・${t('walk', { m: site.walk_min })}`),
+      ])))
+        : h('p', { className: 'tg-point-status' }, textNode(group.status_text)),
+    ]);
   }
 
   // A refusal (4xx) says why in the server's words (an OGC error's description); else a failure.
@@ -83,7 +152,7 @@ export class PointPanel {
     ]);
   }
 
-  _report(report) {
+  _report(report, withNearest = true) {
     const areas = report.layers.filter((layer) => layer.geometry !== 'point');
     const rank = this.options.rank ?? (() => 0);
     const hits = areas.filter((layer) => layer.here.length > 0).sort((a, b) => rank(a.id) - rank(b.id));
@@ -108,7 +177,7 @@ export class PointPanel {
           formatValue(feature.name) || pick(layer.title), ` ${t('distance', { d: formatDistance(feature.distance_m) })}`,
         ]))))
         : h('p', {}, t('pointNearbyNone', { r: radius })),
-      ...report.nearest.flatMap((group) => [
+      ...(withNearest ? report.nearest : []).flatMap((group) => [
         h('h3', {}, t('pointNearest', { name: pick(group.title) })),
         h('ol', { className: 'tg-point-nearest', 'data-layer': group.layer }, group.features.map((feature) => this._nearest(feature))),
       ]),
@@ -142,6 +211,13 @@ export class PointPanel {
       h('span', { className: 'tg-point-distance' }, ` ${t('distance', { d: formatDistance(feature.distance_m) })}・${t('walk', { m: feature.walk_min })}`),
     ]);
   }
+}
+
+// A server text {text, lang}: a text node, or a <span lang> when it is not in the UI language.
+function textNode(value) {
+  if (!value) return '';
+  if (value.lang === document.documentElement.lang) return document.createTextNode(value.text);
+  return h('span', { lang: value.lang }, value.text);
 }
 
 export function pointPanel(options) {

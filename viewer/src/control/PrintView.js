@@ -151,6 +151,12 @@ function printedReport(report) {
   copy.querySelector('.tg-point-actions')?.remove();
   for (const button of copy.querySelectorAll('button')) button.replaceWith(h('span', {}, button.textContent));
   for (const node of copy.querySelectorAll('[id]')) node.removeAttribute('id');
+  // The resident's report beside the map: the place, hazards, rules, then where to go; the
+  // details and the wording's sources are the printable report's (「印刷用レポート」).
+  for (const extra of copy.querySelectorAll('.tg-point-details, .tg-point-basis, .tg-note')) extra.remove();
+  const shelter = copy.querySelector('.tg-point-section[data-section="shelter"]');
+  const planning = copy.querySelector('.tg-point-section[data-section="planning"]');
+  if (shelter && planning) planning.after(shelter);
   return copy;
 }
 

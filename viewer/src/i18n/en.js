@@ -52,6 +52,8 @@ export default {
   pointError: 'Could not get the information for this point',
   pointRejected: 'This point cannot be looked up',
   pointHere: 'What applies at this point',
+  pointDetails: 'Details (every field and code)',
+  pointAdvice: 'What to do',
   pointNone: 'None',
   pointOutside: 'Outside this data’s coverage',
   pointNoneList: 'What does not apply',

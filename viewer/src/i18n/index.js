@@ -121,9 +121,9 @@ export function fallbackLang(choice) {
   return choice.lang;
 }
 
-/** The language the server's own documents speak for us (ja or en): its CSV/HTML reports. */
+/** The language to ask the server's reports in: all eight (its CSV's own words are ja or en). */
 export function serverLanguage() {
-  return language === 'ja' || language === 'ja-x-easy' ? 'ja' : 'en';
+  return language;
 }
 
 /** The Intl locale of the UI language (Easy Japanese formats as Japanese). */

@@ -54,6 +54,8 @@ export default {
   pointError: 'この ばしょの じょうほうが もらえません でした',
   pointRejected: 'この ばしょは しらべられません',
   pointHere: 'この ばしょに あてはまる もの',
+  pointDetails: 'くわしい じょうほう',
+  pointAdvice: 'すること',
   pointNone: 'ありません',
   pointOutside: 'データが ない ところです',
   pointNoneList: 'あてはまらない もの',

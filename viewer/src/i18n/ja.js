@@ -52,6 +52,8 @@ export default {
   pointError: 'この地点の情報を取得できませんでした',
   pointRejected: 'この地点は調べられません',
   pointHere: 'この地点に当てはまるもの',
+  pointDetails: '詳細（すべての項目・コード）',
+  pointAdvice: 'とるべき行動',
   pointNone: '該当なし',
   pointOutside: 'データの範囲外',
   pointNoneList: '当てはまらないもの',

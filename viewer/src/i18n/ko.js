@@ -52,6 +52,8 @@ export default {
   pointError: '이 지점의 정보를 가져올 수 없습니다',
   pointRejected: '이 지점은 조회할 수 없습니다',
   pointHere: '이 지점에 해당하는 것',
+  pointDetails: '상세（모든 항목・코드）',
+  pointAdvice: '해야 할 행동',
   pointNone: '해당 없음',
   pointOutside: '데이터 범위 밖',
   pointNoneList: '해당하지 않는 것',

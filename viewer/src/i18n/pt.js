@@ -52,6 +52,8 @@ export default {
   pointError: 'Não foi possível obter as informações deste ponto',
   pointRejected: 'Este ponto não pode ser consultado',
   pointHere: 'O que se aplica a este ponto',
+  pointDetails: 'Detalhes (todos os campos e códigos)',
+  pointAdvice: 'O que fazer',
   pointNone: 'Nenhum',
   pointOutside: 'Fora da área destes dados',
   pointNoneList: 'O que não se aplica',

@@ -52,6 +52,8 @@ export default {
   pointError: 'Không lấy được thông tin của điểm này',
   pointRejected: 'Không thể tra cứu điểm này',
   pointHere: 'Những gì áp dụng tại điểm này',
+  pointDetails: 'Chi tiết (mọi trường và mã)',
+  pointAdvice: 'Việc cần làm',
   pointNone: 'Không có',
   pointOutside: 'Ngoài phạm vi dữ liệu',
   pointNoneList: 'Những gì không áp dụng',

@@ -52,6 +52,8 @@ export default {
   pointError: '无法获取此地点的信息',
   pointRejected: '无法查询此地点',
   pointHere: '此地点适用的内容',
+  pointDetails: '详细（所有项目・代码）',
+  pointAdvice: '应采取的行动',
   pointNone: '无',
   pointOutside: '超出数据范围',
   pointNoneList: '不适用的内容',

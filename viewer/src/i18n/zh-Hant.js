@@ -52,6 +52,8 @@ export default {
   pointError: '無法取得此地點的資訊',
   pointRejected: '無法查詢此地點',
   pointHere: '此地點適用的內容',
+  pointDetails: '詳細（所有項目・代碼）',
+  pointAdvice: '應採取的行動',
   pointNone: '無',
   pointOutside: '超出資料範圍',
   pointNoneList: '不適用的內容',

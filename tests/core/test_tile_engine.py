@@ -1,0 +1,137 @@
+"""The tile engine (tippecanoe behind ``Store.publish_tiles``) on both stores: overview tiles at
+every zoom of a dense layer within the size budget, and single tiles rebuilt (what an edit needs).
+
+The layer: 20,000 generated building footprints in a 2 km square (as dense as central Tsukuba),
+loaded by the real ETL into a fresh GeoPackage store or a fresh PostGIS schema.
+"""
+
+import gzip
+import shutil
+
+import geopandas as gpd
+import mapbox_vector_tile
+import morecantile
+import numpy as np
+import pytest
+import shapely
+
+from tsukuba_gis.catalog import load_catalog
+from tsukuba_gis.settings import Settings
+from tsukuba_gis.store import open_store
+from tsukuba_gis.tiles import mbtiles
+from tsukuba_gis.tiles.rules import MAX_SIZE, tile_spec
+
+TMS = morecantile.tms.get("WebMercatorQuad")
+CENTRE = (140.1115, 36.0825)
+COUNT = 20_000
+LAYER = """\
+title: {ja: 建物（テスト用・架空）, en: Buildings (test)}
+description: {ja: 生成した建物, en: Generated buildings}
+license: {attribution: {ja: テスト, en: Test}}
+source: {path: dense.gpkg}
+geometry: polygon
+id_field: bid
+title_field: name
+tiles: {minzoom: 10}
+fields:
+  - {name: bid, required: true, label: {ja: ID, en: ID}}
+  - {name: name, label: {ja: 名称, en: Name}}
+"""
+
+
+def _write_source(path) -> None:
+    rng = np.random.default_rng(19)
+    x = 25_050 + rng.uniform(-1_000, 1_000, COUNT)  # EPSG:6677 around つくば駅
+    y = 9_150 + rng.uniform(-1_000, 1_000, COUNT)
+    size = rng.uniform(6, 14, COUNT)
+    boxes = shapely.box(x - size / 2, y - size / 2, x + size / 2, y + size / 2)
+    frame = gpd.GeoDataFrame(
+        {"bid": [f"D{i:06d}" for i in range(COUNT)], "name": [f"建物{i}" for i in range(COUNT)]},
+        geometry=boxes,
+        crs="EPSG:6677",
+    )
+    frame.to_file(path, driver="GPKG")
+
+
+@pytest.fixture(scope="module", params=["gpkg", "postgis"])
+def dense(request, tmp_path_factory):
+    from etl.runner import run_etl
+
+    root = tmp_path_factory.mktemp(f"dense-{request.param}")
+    (root / "layers/test").mkdir(parents=True)
+    (root / "sources").mkdir()
+    (root / "layers/test/_department.yaml").write_text("name: {ja: テスト, en: Test}\n", encoding="utf-8")
+    (root / "layers/test/dense.yaml").write_text(LAYER, encoding="utf-8")
+    _write_source(root / "sources/dense.gpkg")
+    url = None
+    if request.param == "postgis":
+        url = f"{request.getfixturevalue('postgis_test_db')}?schema=tile_engine"
+    settings = Settings(
+        data_dir=root / "data", layers_dir=root / "layers", sources_dir=root / "sources", store=url
+    )
+    assert run_etl(settings, ["dense"], quiet=True).ok
+    store = open_store(settings.store_url)
+    record = store.current("dense")
+    spec = tile_spec(load_catalog(root / "layers").layers["dense"], record, "public")
+    return store, record, spec
+
+
+def _features(tile: bytes) -> list[dict]:
+    return mapbox_vector_tile.decode(gzip.decompress(tile))["dense"]["features"] if tile else []
+
+
+def test_every_zoom_from_the_definitions_minzoom_has_tiles_within_budget(dense):
+    store, record, spec = dense
+    assert (spec.minzoom, spec.maxzoom) == (10, 16)
+    counts = {}
+    for z in range(spec.minzoom, spec.maxzoom + 1):
+        tile = TMS.tile(*CENTRE, z)
+        data = store.tile(record, spec, z, tile.x, tile.y)
+        assert 0 < len(data) <= MAX_SIZE, z
+        features = _features(data)
+        assert features and all(set(f["properties"]) == {"bid", "name"} for f in features)
+        counts[z] = len(features)
+    # City-wide, tiny footprints are merged (fewer features than buildings); at the last zoom
+    # every building of the tile is there, exactly.
+    assert counts[10] < COUNT
+    x0, y0, x1, y1 = TMS.bounds(TMS.tile(*CENTRE, 16))
+    inside = store.query(record, _query((x0, y0, x1, y1)))
+    assert counts[16] >= inside.number_matched
+
+
+def _query(bbox):
+    from tsukuba_gis.store import Query
+
+    return Query(bbox=bbox, limit=1)
+
+
+def test_rebuilt_tiles_replace_the_stored_ones_and_readers_see_them(dense):
+    store, record, spec = dense
+    keys = [(z, t.x, t.y) for z in (10, 13, 16) for t in [TMS.tile(*CENTRE, z)]]
+    before = {k: store.tile(record, spec, *k) for k in keys}  # readers have their files open
+    _damage(store, spec, dict.fromkeys(keys, b""))
+    assert all(store.tile(record, spec, *k) == b"" for k in keys)
+    assert store.rebuild_tiles(record, spec, keys) == len(keys)
+    for key in keys:
+        again = _features(store.tile(record, spec, *key))
+        assert sorted(f["properties"]["bid"] for f in again) == sorted(
+            f["properties"]["bid"] for f in _features(before[key])
+        ), key
+
+
+def _damage(store, spec, tiles) -> None:
+    """Remove tiles behind the store's back (a copy renamed over the GeoPackage store's file)."""
+    if store.scheme == "postgresql":
+        store.tile_cache().replace(spec.layer_id, spec.version, spec.cache_variant, tiles)
+        return
+    path = store.tiles_path(spec)
+    copy = path.with_name("damaged.mbtiles")
+    shutil.copyfile(path, copy)
+    mbtiles.replace_tiles(copy, tiles)
+    copy.replace(path)
+
+
+def test_tiles_outside_the_zoom_range_are_not_built(dense):
+    store, record, spec = dense
+    tile = TMS.tile(*CENTRE, 8)
+    assert store.rebuild_tiles(record, spec, [(8, tile.x, tile.y)]) == 0
