@@ -9,14 +9,23 @@ The statements are the SQLite store's, with ``search_path`` set to the schema.
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from server.auth.accounts import AccountError, AccountStore, Role, SessionRecord, TokenRecord, User
+from server.auth.accounts import (
+    AccountError,
+    AccountStore,
+    Role,
+    SessionRecord,
+    TokenRecord,
+    User,
+    normalize_departments,
+)
+from server.auth.accounts_sqlite import TOKEN_COLUMNS, USER_COLUMNS, _joined, _token, _user
 from tsukuba_gis.store.postgis_settings import DatabaseSettings, redact, split_schema
 
 MIGRATIONS = [
@@ -40,9 +49,15 @@ MIGRATIONS = [
             locked_until double precision NOT NULL DEFAULT 0)""",
         "CREATE INDEX tokens_user ON tokens (username)",
     ],
+    # 2 (issue 13): departments of users and tokens (comma-separated ids), token scopes, as in
+    # the SQLite store's version 2.
+    [
+        "ALTER TABLE users ADD COLUMN departments text NOT NULL DEFAULT ''",
+        "ALTER TABLE tokens ADD COLUMN scope text NOT NULL DEFAULT 'read'"
+        " CHECK (scope IN ('read', 'edit', 'edit-unconditional'))",
+        "ALTER TABLE tokens ADD COLUMN departments text",
+    ],
 ]
-USER_COLUMNS = "username, role, password_hash, created, password_changed"
-TOKEN_COLUMNS = "id, username, name, digest, created, expires, revoked, last_used"
 SESSION_COLUMNS = "digest, username, csrf_token, created, last_seen, expires"
 LOG = logging.getLogger(__name__)
 
@@ -128,15 +143,17 @@ class PostgresAccountStore(AccountStore):
 
     # -- users -------------------------------------------------------------------------------
 
-    def add_user(self, username: str, role: Role, password_hash: str) -> User:
+    def add_user(
+        self, username: str, role: Role, password_hash: str, departments: Sequence[str] = ()
+    ) -> User:
         """Create an account; AccountError if the name is taken."""
         now = time.time()
-        user = User(username, role, password_hash, now, now)
+        user = User(username, role, password_hash, now, now, normalize_departments(departments))
         try:
             with self._transaction() as con:
                 con.execute(
-                    f"INSERT INTO users ({USER_COLUMNS}) VALUES (%s, %s, %s, %s, %s)",
-                    (user.username, user.role, user.password_hash, now, now),
+                    f"INSERT INTO users ({USER_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)",
+                    (user.username, user.role, user.password_hash, now, now, _joined(user.departments)),
                 )
         except psycopg.errors.IntegrityError:
             raise AccountError(f"user {username!r} already exists") from None
@@ -146,12 +163,19 @@ class PostgresAccountStore(AccountStore):
         """One account, or None."""
         with self._db() as con:
             row = con.execute(f"SELECT {USER_COLUMNS} FROM users WHERE username = %s", (username,)).fetchone()
-        return User(*row) if row else None
+        return _user(row) if row else None
+
+    def set_departments(self, username: str, departments: Sequence[str]) -> bool:
+        """Replace the departments of an account (its tokens keep their own subsets)."""
+        joined = _joined(normalize_departments(departments))
+        with self._transaction() as con:
+            changed = con.execute("UPDATE users SET departments = %s WHERE username = %s", (joined, username))
+        return changed.rowcount > 0
 
     def list_users(self) -> list[User]:
         """Every account, by name."""
         with self._db() as con:
-            return [User(*r) for r in con.execute(f"SELECT {USER_COLUMNS} FROM users ORDER BY 1")]
+            return [_user(r) for r in con.execute(f"SELECT {USER_COLUMNS} FROM users ORDER BY 1")]
 
     def remove_user(self, username: str) -> bool:
         """Delete an account with its tokens and sessions (foreign keys cascade)."""
@@ -175,7 +199,7 @@ class PostgresAccountStore(AccountStore):
         try:
             with self._transaction() as con:
                 con.execute(
-                    f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     (
                         token.id,
                         token.username,
@@ -185,6 +209,8 @@ class PostgresAccountStore(AccountStore):
                         token.expires,
                         token.revoked,
                         token.last_used,
+                        token.scope,
+                        _joined(token.departments),
                     ),
                 )
         except psycopg.errors.IntegrityError:
@@ -194,7 +220,7 @@ class PostgresAccountStore(AccountStore):
         """One token record by id."""
         with self._db() as con:
             row = con.execute(f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = %s", (token_id,)).fetchone()
-        return TokenRecord(*row) if row else None
+        return _token(row) if row else None
 
     def list_tokens(self, username: str | None = None) -> list[TokenRecord]:
         """Token records (of one user), newest first."""
@@ -203,7 +229,7 @@ class PostgresAccountStore(AccountStore):
             rows = con.execute(
                 f"SELECT {TOKEN_COLUMNS} FROM tokens {where} ORDER BY created DESC", args
             ).fetchall()
-        return [TokenRecord(*r) for r in rows]
+        return [_token(r) for r in rows]
 
     def revoke_token(self, token_id: str, when: float) -> bool:
         """Mark a token revoked; False if there is no such unrevoked token."""
