@@ -86,7 +86,7 @@ class RasterStyle:
             return "ramp"
         return "rgb" if self.band_count >= 3 else "grey"
 
-    @property
+    @cached_property
     def key(self) -> str:
         """Changes with anything the rendered pixels depend on (for cache keys and ETags)."""
         parts = [

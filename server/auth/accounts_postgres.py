@@ -25,6 +25,7 @@ from server.auth.accounts import (
     User,
     normalize_departments,
 )
+from server.auth.accounts_sqlite import TOKEN_COLUMNS, USER_COLUMNS, _joined, _token, _user
 from tsukuba_gis.store.postgis_settings import DatabaseSettings, redact, split_schema
 
 MIGRATIONS = [
@@ -48,27 +49,17 @@ MIGRATIONS = [
             locked_until double precision NOT NULL DEFAULT 0)""",
         "CREATE INDEX tokens_user ON tokens (username)",
     ],
-    # 2 (issue 13): departments of users and tokens (a token's NULL: its user's), token scopes.
-    # Tokens made before could only read (nothing could be written then): they stay read-only.
+    # 2 (issue 13): departments of users and tokens (comma-separated ids), token scopes, as in
+    # the SQLite store's version 2.
     [
-        "ALTER TABLE users ADD COLUMN departments text[] NOT NULL DEFAULT '{}'",
+        "ALTER TABLE users ADD COLUMN departments text NOT NULL DEFAULT ''",
         "ALTER TABLE tokens ADD COLUMN scope text NOT NULL DEFAULT 'read'"
         " CHECK (scope IN ('read', 'edit', 'edit-unconditional'))",
-        "ALTER TABLE tokens ADD COLUMN departments text[]",
+        "ALTER TABLE tokens ADD COLUMN departments text",
     ],
 ]
-USER_COLUMNS = "username, role, password_hash, created, password_changed, departments"
-TOKEN_COLUMNS = "id, username, name, digest, created, expires, revoked, last_used, scope, departments"
 SESSION_COLUMNS = "digest, username, csrf_token, created, last_seen, expires"
 LOG = logging.getLogger(__name__)
-
-
-def _user(row: tuple) -> User:
-    return User(*row[:5], departments=tuple(row[5] or ()))
-
-
-def _token(row: tuple) -> TokenRecord:
-    return TokenRecord(*row[:8], scope=row[8], departments=None if row[9] is None else tuple(row[9]))
 
 
 class PostgresAccountStore(AccountStore):
@@ -162,24 +153,24 @@ class PostgresAccountStore(AccountStore):
             with self._transaction() as con:
                 con.execute(
                     f"INSERT INTO users ({USER_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)",
-                    (user.username, user.role, user.password_hash, now, now, list(user.departments)),
+                    (user.username, user.role, user.password_hash, now, now, _joined(user.departments)),
                 )
         except psycopg.errors.IntegrityError:
             raise AccountError(f"user {username!r} already exists") from None
         return user
-
-    def set_departments(self, username: str, departments: Sequence[str]) -> bool:
-        """Replace the departments of an account (its tokens keep their own subsets)."""
-        chosen = list(normalize_departments(departments))
-        with self._transaction() as con:
-            changed = con.execute("UPDATE users SET departments = %s WHERE username = %s", (chosen, username))
-        return changed.rowcount > 0
 
     def get_user(self, username: str) -> User | None:
         """One account, or None."""
         with self._db() as con:
             row = con.execute(f"SELECT {USER_COLUMNS} FROM users WHERE username = %s", (username,)).fetchone()
         return _user(row) if row else None
+
+    def set_departments(self, username: str, departments: Sequence[str]) -> bool:
+        """Replace the departments of an account (its tokens keep their own subsets)."""
+        joined = _joined(normalize_departments(departments))
+        with self._transaction() as con:
+            changed = con.execute("UPDATE users SET departments = %s WHERE username = %s", (joined, username))
+        return changed.rowcount > 0
 
     def list_users(self) -> list[User]:
         """Every account, by name."""
@@ -219,7 +210,7 @@ class PostgresAccountStore(AccountStore):
                         token.revoked,
                         token.last_used,
                         token.scope,
-                        None if token.departments is None else list(token.departments),
+                        _joined(token.departments),
                     ),
                 )
         except psycopg.errors.IntegrityError:

@@ -67,6 +67,8 @@ def test_a_tap_in_the_flood_area_reports_depth_first_then_elevation(page, live_s
     elevation = page.inner_text(f'.tg-point-raster[data-layer="{DEM}"] li[data-band="elevation"]')
     assert elevation.startswith("標高 ") and elevation.endswith(" m")
     headings = page.locator(".tg-point h3").all_inner_texts()
-    assert headings[0] == "災害の危険（ハザード）"  # hazards lead, before what applies here
+    assert headings[0] == "災害の危険"  # the hazards lead; the depth is shown with them
+    in_hazards = f'.tg-point-section[data-section="hazard"] .tg-point-raster[data-layer="{FLOOD}"]'
+    assert page.locator(in_hazards).count() == 1
     assert headings.index("地形など") > 1 and text.index("想定浸水深 0.5") < text.index("標高 ")
     assert "サンプル（架空）" in page.inner_text(f'.tg-point-raster[data-layer="{FLOOD}"] h4')

@@ -29,6 +29,13 @@ def parse_tile(matrix: str, row: str, col: str) -> tuple[int, int, int]:
 def tile_range(bbox: tuple[float, float, float, float], z: int) -> tuple[int, int, int, int]:
     """(min col, min row, max col, max row) of the tiles covering a lon/lat box at zoom z."""
     west, south, east, north = bbox
+    return _tile_range(float(west), float(south), float(east), float(north), z)
+
+
+# Every tile request checks its limits: morecantile's tile() hashes pyproj CRSs (their WKT)
+# on each call, ~1 ms; a tile set's boxes are few.
+@lru_cache(maxsize=1024)
+def _tile_range(west: float, south: float, east: float, north: float, z: int) -> tuple[int, int, int, int]:
     top_left, bottom_right = TMS.tile(west, north, z), TMS.tile(east, south, z)
     return top_left.x, top_left.y, bottom_right.x, bottom_right.y
 

@@ -50,9 +50,11 @@ export class PointPanel {
     const coords = h('p', { className: 'tg-point-coords' }, `${latlng.lat.toFixed(6)}, ${latlng.lng.toFixed(6)}`);
     if (status === 'report' && report.sections) {
       // The place and the hazards first: what a phone's first screen shows.
+      // Raster values (想定浸水深, 標高) are shown once, in the plain part, not again under 「詳細」.
       fill(this.element, [heading, ...this._place(report.place), coords, ...this._plain(report),
+        ...rasterReportSections(report, 'other'),
         this._actions(latlng, true),
-        h('details', { className: 'tg-point-details' }, [h('summary', {}, t('pointDetails')), ...this._report(report, false)])]);
+        h('details', { className: 'tg-point-details' }, [h('summary', {}, t('pointDetails')), ...this._report(report, false, false)])]);
       return;
     }
     const body = {
@@ -74,16 +76,20 @@ export class PointPanel {
 
   // The resident's report: sections in the server's order (hazard, shelter, planning, other).
   _plain(report) {
-    return report.sections.flatMap((section) => {
+    const hasHazard = report.sections.some((section) => section.id === 'hazard');
+    const plain = report.sections.flatMap((section) => {
       const parts = [
         section.status_text && h('p', { className: 'tg-point-status' }, textNode(section.status_text)),
         ...section.items.map((item) => this._item(item)),
+        // hazard rasters (想定浸水深) belong with the hazards, on the first screen
+        ...(section.id === 'hazard' ? rasterReportSections(report, 'hazard', { heading: false }) : []),
         ...(section.matched ?? []).map((group) => this._sites(group, `${group.layer}-${group.hazard}`, 'tg-point-matched')),
         ...(section.nearest ?? []).map((group) => this._sites(group, group.layer, 'tg-point-nearest', group.layer)),
       ].filter(Boolean);
       if (parts.length === 0) return [];
       return [h('section', { className: 'tg-point-section', 'data-section': section.id }, [h('h3', {}, textNode(section.title)), ...parts])];
     });
+    return hasHazard ? plain : [...rasterReportSections(report, 'hazard'), ...plain];
   }
 
   _item(item) {
@@ -156,7 +162,7 @@ export class PointPanel {
     ]);
   }
 
-  _report(report, withNearest = true) {
+  _report(report, withNearest = true, withRasters = true) {
     const areas = report.layers.filter((layer) => layer.geometry !== 'point');
     const rank = this.options.rank ?? (() => 0);
     const hits = areas.filter((layer) => layer.here.length > 0).sort((a, b) => rank(a.id) - rank(b.id));
@@ -164,7 +170,7 @@ export class PointPanel {
     const nearby = report.layers.filter((layer) => layer.nearby.length > 0);
     const radius = Math.round(report.radius_m);
     return [
-      ...rasterReportSections(report, 'hazard'), // 想定浸水深 ... before everything else
+      ...(withRasters ? rasterReportSections(report, 'hazard') : []), // 想定浸水深 ... before everything else
       h('h3', {}, t('pointHere')),
       hits.length ? h('div', { className: 'tg-point-layers' }, hits.map((layer) => this._layer(layer)))
         : h('p', {}, t('pointNone')),
@@ -173,7 +179,7 @@ export class PointPanel {
         localized(layer.title), layer.synthetic && ' ', layer.synthetic && syntheticBadge(), '：',
         t(layer.coverage === 'outside' ? 'pointOutside' : 'pointNone'),
       ]))),
-      ...rasterReportSections(report, 'other'), // 標高 ...
+      ...(withRasters ? rasterReportSections(report, 'other') : []), // 標高 ...
       h('h3', {}, t('pointNearby', { r: radius })),
       nearby.length ? h('ul', { className: 'tg-point-nearby' }, nearby.flatMap((layer) => layer.nearby.map((feature) =>
         h('li', { 'data-layer': layer.id }, [

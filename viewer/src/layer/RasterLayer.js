@@ -138,12 +138,12 @@ export function rasterLegend(def, title) {
 }
 
 /** The point panel's sections of the raster layers of a report: `hazard` ones, or the others. */
-export function rasterReportSections(report, which) {
+export function rasterReportSections(report, which, { heading = true } = {}) {
   const chosen = (report.rasters ?? []).filter((entry) => (which === 'hazard') === Boolean(entry.hazard));
   if (!chosen.length) return [];
   const radius = Math.round(report.radius_m);
   return [
-    h('h3', {}, say(which === 'hazard' ? 'hazards' : 'terrain')),
+    heading && h('h3', {}, say(which === 'hazard' ? 'hazards' : 'terrain')),
     h('div', { className: 'tg-point-layers tg-point-rasters' }, chosen.map((entry) => h('article', {
       className: 'tg-point-layer tg-point-raster', 'data-layer': entry.id,
     }, [
