@@ -19,7 +19,6 @@ Checks, in this order, before the body is read: the collection (404), the layer 
 writes nothing; an accepted edit is one store transaction with its recorded change.
 """
 
-import pygeoapi.api.itemtypes as itemtypes_api
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,6 +27,7 @@ from starlette.routing import Route
 from server import caching
 from server.auth.authenticate import Principal
 from server.auth.permissions import editor_of, may_edit
+from server.ogcapi import routes
 from server.ogcapi.adapter import Publication, handler
 from server.ogcapi.transaction_io import (
     FEATURE_TYPES,
@@ -68,7 +68,12 @@ class Transactions:
         self.snapshots = publication.snapshots
         self.store = publication.snapshots.store
         self._read_item = handler(
-            publication, itemtypes_api.get_collection_item, ("collection_id", "item_id"), True, False
+            # routes.collection_item: the same answer as every other item (application/geo+json)
+            publication,
+            routes.collection_item,
+            ("collection_id", "item_id"),
+            True,
+            False,
         )
 
     # -- helpers -------------------------------------------------------------------------------
