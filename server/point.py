@@ -204,12 +204,16 @@ def _layer_report(
 
 
 def _nearest_group(published: PublishedLayer, snapshot: Snapshot, plane: LocalPlane, count: int) -> dict:
-    """The nearest features of one layer; in 災害時モード only the open ones (with their status)."""
+    """The nearest features of one layer; in 災害時モード only the open ones (with their status).
+
+    Residents need the open shelters; staff see all of them (with their status) so they can open the next.
+    """
     layer, record = published.definition, published.record
     fields = _fields(layer, record, snapshot.audience)
     select = tuple(n for n, _, _ in fields)
     state = snapshot.disaster.get(layer.id)
-    if state is not None and state.open_count:
+    open_only = state is not None and bool(state.open_count) and snapshot.audience == "public"
+    if open_only:
         rows = sorted(
             (
                 row
@@ -229,7 +233,7 @@ def _nearest_group(published: PublishedLayer, snapshot: Snapshot, plane: LocalPl
             )
     group = {"layer": layer.id, "title": layer.title.model_dump(), "features": found}
     if state is not None:
-        group["open_only"] = bool(state.open_count)
+        group["open_only"] = open_only
     return group
 
 

@@ -67,18 +67,29 @@ class EditCity:
 
     @property
     def auth(self) -> AuthSettings:
-        """Accounts in the data directory, cheap argon2 (tests only)."""
+        """Accounts where the server keeps them (the PostGIS store's database, else the data
+        directory), cheap argon2 (tests only)."""
         return AuthSettings(
-            accounts=str(self.data_dir / "accounts.sqlite"),
+            accounts=self.accounts,
             argon2_time_cost=1,
             argon2_memory_cost=8,
             argon2_parallelism=1,
         )
 
     @property
+    def accounts(self) -> str:
+        """The account store's URL: the one a server of this city chooses by itself."""
+        return AuthSettings(accounts="").accounts_url(self.data_dir, self.store)
+
+    @property
     def env(self) -> dict[str, str]:
         """The environment of a server process of this city."""
-        return {"TSUKUBA_GIS_DATA_DIR": str(self.data_dir), "TSUKUBA_GIS_STORE": self.store, **CHEAP_ARGON2}
+        return {
+            "TSUKUBA_GIS_DATA_DIR": str(self.data_dir),
+            "TSUKUBA_GIS_STORE": self.store,
+            "TSUKUBA_GIS_AUTH_ACCOUNTS": self.accounts,
+            **CHEAP_ARGON2,
+        }
 
     def staff(self) -> Staff:
         """Make (once) the accounts and bousai's tokens."""

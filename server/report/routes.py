@@ -10,6 +10,7 @@ from typing import Any
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import Request
 
+from server import caching
 from server.point import (
     DEFAULT_NEAREST,
     DEFAULT_RADIUS_M,
@@ -45,6 +46,12 @@ def _parameters(params: Any) -> tuple[float, float, float, int, str]:
     return lat, lon, radius, int(nearest), fmt
 
 
+def _public_cache(snapshot: Snapshot) -> str:
+    """A resident's report may be kept a minute, unless staff edit a layer of it live (issue 13):
+    a shelter opened must show within seconds, so the report is then asked again on every use."""
+    return caching.PUBLIC_LIVE if snapshot.api.live else "public, max-age=60"
+
+
 def answer(request: Request, snapshot: Snapshot) -> Response:
     """The point report of one audience's snapshot for a request (lat, lon, radius, nearest, f, lang).
 
@@ -56,7 +63,7 @@ def answer(request: Request, snapshot: Snapshot) -> Response:
     report = resident_report(snapshot, point_report(snapshot, lat, lon, radius, nearest), lang)
     public = snapshot.audience == "public"
     cache = {
-        "Cache-Control": "public, max-age=60" if public else "private, no-store",
+        "Cache-Control": _public_cache(snapshot) if public else "private, no-store",
         "Vary": "Accept-Language",
     }
     name = f"point-{lat:.5f}-{lon:.5f}"

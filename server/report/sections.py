@@ -188,7 +188,11 @@ def _matched_sites(snapshot: Snapshot, plane: LocalPlane, hazards: list[str], la
 def _nearest_groups(report: dict, lang: str) -> list[dict]:
     groups = []
     for group in report["nearest"]:
-        sites = [{**_site(f), "walk_min": f["walk_min"]} for f in group["features"]]
+        # 災害時モード (issue 13): each site's status, and whether only the open ones are listed.
+        sites = [
+            {**_site(f), "walk_min": f["walk_min"], **({"status": f["status"]} if "status" in f else {})}
+            for f in group["features"]
+        ]
         for site in sites:
             site["distance_text"] = word("distance", lang, d=site["distance_m"], m=site["walk_min"])
         name = text_in(group["title"], lang)
@@ -197,6 +201,7 @@ def _nearest_groups(report: dict, lang: str) -> list[dict]:
                 "layer": group["layer"],
                 "title": word("nearest_shelters", lang, name=name["text"]),
                 "sites": sites,
+                **({"open_only": group["open_only"]} if "open_only" in group else {}),
             }
         )
     return groups

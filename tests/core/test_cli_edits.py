@@ -27,7 +27,12 @@ def env(tmp_path) -> dict[str, str]:
     return {"TSUKUBA_GIS_DATA_DIR": str(tmp_path), "TSUKUBA_GIS_AUTH_ACCOUNTS": None, **CHEAP_ARGON2}
 
 
-def test_users_and_tokens_get_departments_and_scopes(env, tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_users_and_tokens_get_departments_and_scopes(request, env, tmp_path, backend):
+    where = str(tmp_path / "accounts.sqlite")
+    if backend == "postgresql":  # the account store hosts share (server/auth/accounts_postgres.py)
+        where = request.getfixturevalue("postgis_url")
+        env = {**env, "TSUKUBA_GIS_AUTH_ACCOUNTS": where}
     added = run(
         env, "users", "add", "tanaka", "--department", "disaster", "--password-stdin", stdin=PASSWORD + "\n"
     )
@@ -40,7 +45,7 @@ def test_users_and_tokens_get_departments_and_scopes(env, tmp_path):
     assert run(env, "users", "departments", "tanaka", "disaster", "roads").stdout.strip() == "disaster, roads"
     assert "\tdisaster,roads\t" in run(env, "users", "list").stdout
     token = run(env, "tokens", "create", "tanaka", "--scope", "edit", "--department", "roads").stdout.strip()
-    accounts = open_account_store(str(tmp_path / "accounts.sqlite"))
+    accounts = open_account_store(where)
     (record,) = accounts.list_tokens("tanaka")
     assert (record.scope, record.departments) == ("edit", ("roads",)) and token.startswith("tgis_")
     listed = run(env, "tokens", "list", "tanaka").stdout.split("\t")

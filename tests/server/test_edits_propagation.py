@@ -75,7 +75,10 @@ def test_an_edit_reaches_items_tiles_point_and_live_within_seconds(edit_client, 
     assert tile_status(client, far["id"], *far["geometry"]["coordinates"])[1] == far_etag  # untouched tile
     live = client.get("/live.json").json()
     assert live["disaster_mode"]["active"] and live["layers"]["shelters"]["edit_seq"] >= 1
-    report = client.get("/point", params={"lat": lat + 0.001, "lon": lon}).json()
+    answer = client.get("/point", params={"lat": lat + 0.001, "lon": lon})
+    # Not kept a minute by the phone or a CDN: the shelters are edited live.
+    assert answer.headers["cache-control"] == "public, no-cache"
+    report = answer.json()
     assert report["disaster_mode"] is True
     group = next(g for g in report["nearest"] if g["layer"] == "shelters")
     assert (

@@ -52,4 +52,7 @@ def serve(obj: dict, host: str, port: int, workers: int) -> None:
         # (server/security.py): uvicorn's default would believe any process on 127.0.0.1.
         proxy_headers=False,
         timeout_keep_alive=5,  # idle between requests (uvicorn's default, said here on purpose)
+        # A worker starting on a busy host (imports, first snapshots) may not answer uvicorn's
+        # health ping within its default 5 s and was killed and restarted over and over.
+        timeout_worker_healthcheck=30,
     )

@@ -11,6 +11,7 @@ import { addRasterEntries, dataLayer, discoverLayers } from './layer/index.js';
 import { baseMapLayer, createMap, mapArea, showInitialView } from './map/index.js';
 import { checkLink, parseHash, ViewState } from './state/index.js';
 import { buildInterface } from './interface.js';
+import { followLive } from './live.js';
 import { h } from './util/index.js';
 
 const STAFF_CONFIG = 'internal/viewer-config.json';
@@ -44,8 +45,11 @@ export async function startViewer(element, { configUrl } = {}) {
   const link = checkLink(initial.fromHash, known);
   const start = { ...checkLink(initial.remembered, known).state, ...link.state };
   const visible = start.layers ? new Set(start.layers) : null;
+  // Late-bound: the staff's edit mode is made with the interface, the layers before it.
+  const hooks = { edit: null };
+  const popupActions = (feature, entry) => hooks.edit?.actionFor(entry.id, feature.id) ?? null;
   for (const entry of entries) {
-    entry.layer = dataLayer(apiUrl, entry);
+    entry.layer = dataLayer(apiUrl, entry, { popupActions });
     trackStatus(entry);
     const opacity = start.opacity?.[entry.id];
     if (typeof opacity === 'number' && opacity >= 0 && opacity <= 1) entry.layer.setOpacity(opacity);
@@ -59,7 +63,7 @@ export async function startViewer(element, { configUrl } = {}) {
   base?.layer.addTo(map);
   for (const entry of entries) if (entry.visible) entry.layer.addTo(map);
 
-  const ui = buildInterface({ element, map, config, groups, entries, baseMaps, session });
+  const ui = buildInterface({ element, map, config, groups, entries, baseMaps, session, apiUrl, hooks });
   if (start.pt) ui.query.query([start.pt.lat, start.pt.lon]);
   if (link.notes.length) ui.say(link.notes.join(' '), { long: true });
 
@@ -77,7 +81,8 @@ export async function startViewer(element, { configUrl } = {}) {
   onLanguageChange(() => viewState.schedule());
   viewState.write();
   window.addEventListener('hashchange', () => applyHash({ map, entries, known, ui, config }));
-  return { map, config, groups, baseMaps, viewState, ...ui };
+  const watcher = followLive({ config, entries, ui });
+  return { map, config, groups, baseMaps, viewState, watcher, ...ui };
 }
 
 /**

@@ -3,17 +3,17 @@
 // notice and the print view; and what a tap, a key or a language switch does to them.
 import { searchPlaces } from './api/index.js';
 import {
-  baseMapNotice, languageMenu, layerPanel, locateControl, measureTool, pointPanel, printView, searchBox,
+  baseMapNotice, editPanel, languageMenu, layerPanel, locateControl, measureTool, pointPanel, printView, searchBox,
   shareDialog, sheet as makeSheet, staffLogin,
 } from './control/index.js';
 import { onLanguageChange, pick, t } from './i18n/index.js';
-import { labelEntry } from './layer/index.js';
+import { DisasterMode, labelEntry, statusBadge } from './layer/index.js';
 import { pointQuery, relabelMap } from './map/index.js';
 import { h } from './util/index.js';
 import { ICONS, mapControl } from './control/mapButton.js';
 
 /** The header, the sheet with its panels, the map controls and the point query. */
-export function buildInterface({ element, map, config, groups, entries, baseMaps, session }) {
+export function buildInterface({ element, map, config, groups, entries, baseMaps, session, apiUrl, hooks = {} }) {
   const title = () => pick(config.title);
   const { say, message, announcer } = messages();
   // A config may name other endpoints (a staff config: ones that see internal layers too).
@@ -31,11 +31,21 @@ export function buildInterface({ element, map, config, groups, entries, baseMaps
   if (!header.isConnected) element.before(header);
 
   const panel = layerPanel(map, groups, baseMaps);
+  // Staff: the edit form of the layers they may edit (issue 13); everyone: 災害時モード.
+  const edit = session ? editPanel({ map, apiUrl, config, session, onMessage: say }) : null;
+  hooks.edit = edit;
+  const disaster = new DisasterMode({
+    map, apiUrl, config, entries,
+    onShow: (latlng) => map.setView(latlng, Math.max(map.getZoom(), 16)),
+    onActivate: () => sheet.select('layers', { expand: true }),
+  });
+  element.before(disaster.banner);
   const info = pointPanel({
     onShow: (latlng) => map.setView(latlng, Math.max(map.getZoom(), 16)),
     onClear: () => query.clear(),
     onCentre: () => query.query(map.getCenter()),
     endpoint: endpoints.point,
+    decorate: (layerId, feature) => decorate(config, edit, layerId, feature),
     // Thematic layers (zoning, hazards: categorised, strongly filled) before city-wide outlines.
     rank: (id) => {
       const style = config.layers[id]?.style ?? {};
@@ -51,7 +61,7 @@ export function buildInterface({ element, map, config, groups, entries, baseMaps
   element.after(aside);
   const sheet = makeSheet(aside, {
     tabs: [
-      { id: 'layers', label: () => t('panelTitle'), content: [panel.element, tools] },
+      { id: 'layers', label: () => t('panelTitle'), content: [disaster.element, panel.element, tools] },
       { id: 'info', label: () => t('infoTab'), content: info.element },
     ],
     onResize: () => fitMapToSheet(element, map, sheet, query),
@@ -103,10 +113,19 @@ export function buildInterface({ element, map, config, groups, entries, baseMaps
     printing.schedule();
     info.render();
     panel.render();
+    disaster.render();
     // The report's words come from the server: ask again in the new language.
     if (query.report && query.latlng) query.query(query.latlng);
   });
-  return { panel, sheet, query, search, info, locate, staff, measure, share, printing, say };
+  return { panel, sheet, query, search, info, locate, staff, measure, share, printing, say, edit, disaster };
+}
+
+/** What the point report shows after a feature: its status (災害時モード) and the staff's 「編集」. */
+function decorate(config, edit, layerId, feature) {
+  const def = config.layers[layerId];
+  const field = def?.disaster_mode?.field;
+  const status = field && (feature.status ?? feature.properties?.find?.((p) => p.name === field)?.value);
+  return [status ? statusBadge(def, status) : null, edit?.actionFor(layerId, feature.id) ?? null];
 }
 
 /** The header's message line (visible, timed) and a status line for screen readers only. */

@@ -2,3 +2,4 @@ export {
   HttpError, getJson, loadViewerConfig, loadCollections, itemsUrl, searchPlaces, pointUrl, loadPointReport,
 } from './client.js';
 export { staffSession, login, logout } from './auth.js';
+export { EditError, readFeature, saveFeature, loadLive } from './edits.js';

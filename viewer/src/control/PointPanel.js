@@ -13,7 +13,8 @@ export class PointPanel {
   /**
    * @param {{onShow(latlng): void, onClear(): void, onCentre(): void, rank?}} options onShow: show a
    *   listed feature on the map; onClear: forget the point; onCentre: query the map centre;
-   *   rank(layerId): order of the layers that apply (smaller first)
+   *   rank(layerId): order of the layers that apply (smaller first); decorate(layerId, feature):
+   *   nodes shown after a feature (its status in 災害時モード, the staff's 「編集」)
    */
   constructor(options) {
     this.options = options;
@@ -83,7 +84,7 @@ export class PointPanel {
         // hazard rasters (想定浸水深) belong with the hazards, on the first screen
         ...(section.id === 'hazard' ? rasterReportSections(report, 'hazard', { heading: false }) : []),
         ...(section.matched ?? []).map((group) => this._sites(group, `${group.layer}-${group.hazard}`, 'tg-point-matched')),
-        ...(section.nearest ?? []).map((group) => this._sites(group, group.layer, 'tg-point-nearest')),
+        ...(section.nearest ?? []).map((group) => this._sites(group, group.layer, 'tg-point-nearest', group.layer)),
       ].filter(Boolean);
       if (parts.length === 0) return [];
       return [h('section', { className: 'tg-point-section', 'data-section': section.id }, [h('h3', {}, textNode(section.title)), ...parts])];
@@ -113,15 +114,18 @@ export class PointPanel {
     ]);
   }
 
-  _sites(group, key, className) {
+  // layerId: the sites' layer when they may be decorated (status, staff's 「編集」; 災害時モード).
+  _sites(group, key, className, layerId = null) {
     return h('div', { className: 'tg-point-sites' }, [
       h('h4', {}, textNode(group.title)),
-      group.sites.length ? h('ol', { className, 'data-layer': key }, group.sites.map((site) => h('li', {}, [
+      group.open_only && h('p', { className: 'tg-note tg-open-only' }, t('pointOpenOnly')),
+      group.sites.length ? h('ol', { className, 'data-layer': key }, group.sites.map((site) => h('li', { 'data-id': site.id != null ? String(site.id) : null, 'data-status': site.status ?? null }, [
         site.lat != null
           ? h('button', { type: 'button', className: 'tg-link-button', onClick: () => this.options.onShow({ lat: site.lat, lng: site.lon }) }, formatValue(site.name))
           : formatValue(site.name),
         // The UI's own number format, as the older listing (the server's words are the same).
         h('span', { className: 'tg-point-distance' }, ` ${t('distance', { d: formatDistance(site.distance_m) })}・${t('walk', { m: site.walk_min })}`),
+        ...(layerId ? this._decorate(layerId, site) : []),
       ])))
         : h('p', { className: 'tg-point-status' }, textNode(group.status_text)),
     ]);
@@ -185,7 +189,8 @@ export class PointPanel {
         : h('p', {}, t('pointNearbyNone', { r: radius })),
       ...(withNearest ? report.nearest : []).flatMap((group) => [
         h('h3', {}, t('pointNearest', { name: pick(group.title) })),
-        h('ol', { className: 'tg-point-nearest', 'data-layer': group.layer }, group.features.map((feature) => this._nearest(feature))),
+        group.open_only && h('p', { className: 'tg-note tg-open-only' }, t('pointOpenOnly')),
+        h('ol', { className: 'tg-point-nearest', 'data-layer': group.layer }, group.features.map((feature) => this._nearest(feature, group.layer))),
       ]),
       h('p', { className: 'tg-note' }, t('distanceNote')),
       h('p', { className: 'tg-note' }, t('singlePointNote')),
@@ -198,6 +203,7 @@ export class PointPanel {
       layer.synthetic && h('p', { className: 'tg-popup-note' }, t('syntheticNote')),
       ...layer.here.map((feature) => h('div', { className: 'tg-point-feature' }, [
         feature.name != null && h('p', { className: 'tg-point-name' }, formatValue(feature.name)),
+        ...this._decorate(layer.id, feature),
         // The name is the heading: its row is not repeated.
         h('table', { className: 'tg-popup-fields' }, h('tbody', {}, feature.properties
           .filter((property) => property.value !== feature.name).map((property) =>
@@ -209,12 +215,17 @@ export class PointPanel {
     ]);
   }
 
-  _nearest(feature) {
+  _decorate(layerId, feature) {
+    return (this.options.decorate?.(layerId, feature) ?? []).filter(Boolean);
+  }
+
+  _nearest(feature, layerId) {
     const where = feature.lat != null ? { lat: feature.lat, lng: feature.lon } : null;
-    return h('li', {}, [
+    return h('li', { 'data-id': String(feature.id) }, [
       where ? h('button', { type: 'button', className: 'tg-link-button', onClick: () => this.options.onShow(where) }, formatValue(feature.name))
         : formatValue(feature.name),
       h('span', { className: 'tg-point-distance' }, ` ${t('distance', { d: formatDistance(feature.distance_m) })}・${t('walk', { m: feature.walk_min })}`),
+      ...this._decorate(layerId, feature),
     ]);
   }
 }

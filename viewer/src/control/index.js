@@ -11,3 +11,4 @@ export { LanguageMenu, languageMenu } from './LanguageMenu.js';
 export { BaseMapNotice, baseMapNotice } from './BaseMapNotice.js';
 export { MeasureTool, measureTool, formatLength, formatArea } from './MeasureTool.js';
 export { ShareDialog, shareDialog } from './ShareDialog.js';
+export { EditPanel, editPanel, mayEdit } from './EditPanel.js';

@@ -51,6 +51,12 @@ export const DenseSwitch = Layer.extend({
     if (!map.hasLayer(this._inner)) map.addLayer(this._inner);
   },
 
+  /** Load again (a live edit changed the layer). */
+  refresh() {
+    this._inner?.refresh?.();
+    return this;
+  },
+
   setOpacity(opacity) {
     this._opacity = opacity;
     this._inner?.setOpacity(opacity);

@@ -82,6 +82,13 @@ export const FeatureLayer = GeoJSON.extend({
     return this.options.opacity;
   },
 
+  /** Load again now (a live edit changed the layer): changed features are drawn anew. */
+  refresh() {
+    this._loaded = null;
+    if (this._map) this._load();
+    return this;
+  },
+
   /** What of this layer is inside `bounds`: {inView, values} (see VectorTileLayer.presence). */
   presence(bounds) {
     const style = this._entry.def.style;
@@ -133,7 +140,7 @@ export const FeatureLayer = GeoJSON.extend({
     }
   },
 
-  // Replace the drawn features by `features`, keeping those already drawn (same id).
+  // Replace the drawn features by `features`, keeping those already drawn (same id, same content).
   _setFeatures(features) {
     const keep = new Set();
     const anonymous = [];
@@ -141,13 +148,22 @@ export const FeatureLayer = GeoJSON.extend({
       const key = feature.id != null ? String(feature.id) : null;
       if (key !== null) {
         keep.add(key);
-        if (this._byKey.has(key)) continue;
+        const drawn = this._byKey.get(key);
+        const signature = JSON.stringify([feature.geometry, feature.properties]);
+        if (drawn && drawn.tgSignature === signature) continue;
+        if (drawn) {  // edited meanwhile: drawn again with its new values
+          this.removeLayer(drawn);
+          this._byKey.delete(key);
+        }
       }
       const layer = this._featureLayer(feature);
       if (!layer) continue;
       this.addLayer(layer);
       if (key === null) anonymous.push(layer);
-      else this._byKey.set(key, layer);
+      else {
+        layer.tgSignature = JSON.stringify([feature.geometry, feature.properties]);
+        this._byKey.set(key, layer);
+      }
     }
     for (const [key, layer] of this._byKey) {
       if (!keep.has(key)) {
@@ -167,7 +183,16 @@ export const FeatureLayer = GeoJSON.extend({
     layer.feature = GeoJSON.asFeature(feature);
     layer.defaultOptions = layer.options;
     this.resetStyle(layer);
-    if (this.options.interactive) layer.bindPopup(() => popupContent(layer.feature, this._entry), this.options.popup);
+    if (this.options.interactive) {
+      // popupActions(feature, entry): extra buttons (the staff edit mode's 「編集」), or null.
+      const actions = this.options.popupActions;
+      layer.bindPopup(() => {
+        const content = popupContent(layer.feature, this._entry);
+        const extra = actions?.(layer.feature, this._entry);
+        if (extra) content.append(extra);
+        return content;
+      }, this.options.popup);
+    }
     return layer;
   },
 });

@@ -178,6 +178,13 @@ export const VectorTileLayer = GridLayer.extend({
     return this._opacity;
   },
 
+  /** Fetch the tiles again (a live edit): the browser revalidates them, only changed ones come. */
+  refresh() {
+    this._fetched.clear();
+    if (this._map && this._tilejson) this.redraw();
+    return this;
+  },
+
   /**
    * What of this layer is inside `bounds` (the drawn tiles' features): {inView, values}, values
    * being the style's category values present (strings), or null for a layer without categories.

@@ -23,13 +23,15 @@ export {
 } from './RasterLayer.js';
 
 /** The map layer of catalog entry `entry`, loading from the OGC API at `apiUrl`. */
-export function dataLayer(apiUrl, entry, { limit = 1000, maxPages = 3 } = {}) {
+export function dataLayer(apiUrl, entry, { limit = 1000, maxPages = 3, popupActions } = {}) {
   if (entry.def.kind === 'raster') return rasterLayer(apiUrl, entry); // map tiles under the vectors
   const pane = { pane: `tg-pane-${entry.id}`, zIndex: entry.zIndex };
   const tiled = () => vectorTileLayer(entry, { ...pane, apiUrl });
-  const geojson = () => featureLayer(new BboxSource(itemsUrl(apiUrl, entry.id), { limit, maxPages }), entry, pane);
+  const source = () => new BboxSource(itemsUrl(apiUrl, entry.id), { limit, maxPages });
+  const geojson = () => featureLayer(source(), entry, { ...pane, popupActions });
   const how = tiling(entry);
   if (how === 'tiles') return tiled();
   if (how === 'auto') return new DenseSwitch(entry, tiled, geojson);
   return geojson();
 }
+export { LiveWatcher, liveWatcher, DisasterMode, statusBadge } from './disasterMode.js';
