@@ -215,7 +215,10 @@ def staff_routes(client: httpx.Client, headers: dict[str, str], html: bool = Tru
             path = path.replace("{featureId}", str(items["features"][0]["id"]))
         if "{tileMatrixSetId}" in path:  # vector tiles (server/tiles): a tile the layer has
             path = _a_tile(client, headers, path)
+        path = path.replace("{styleId}", "default" if path.startswith("/collections/") else "city")
         assert "{" not in path, path
+        if path == "/collections/aerial_photo_sample/legend":  # a photograph has no classes: no legend (404)
+            continue
         routes += [f"/internal/api{path}", *([f"/internal/api{path}?f=html"] if html else [])]
     static = next(p for p in sorted(STATIC_DIRS[0].rglob("*.css")))
     schema = next(p for p in sorted(SCHEMAS_DIR.rglob("*.json")))
