@@ -139,9 +139,20 @@ def test_qgis_loads_a_layer_with_its_qml(live_server):
         zoning.style.categories[0].color.lower(),
         zoning.style.categories[0].label.ja,
     ]
+    # shelters are drawn by their live status (issue 13): a category per allowed value
+    status = CATALOG.layers["shelters"].style.categories
     shelters = _qgis(live_server.url, "shelters")
-    assert shelters[0].split()[1:] == ["True", "114", "True", "singleSymbol"]
-    assert shelters[1] == f"SYMBOL {CATALOG.layers['shelters'].style.fill_color.lower()}"
+    assert shelters[0].split()[1:] == ["True", "114", "True", "categorizedSymbol"]
+    fill = CATALOG.layers["shelters"].style.fill_color.lower()
+    assert [line.split(maxsplit=3)[1:] for line in shelters[1:]] == [
+        *([c.value, c.color.lower(), c.label.ja] for c in status),
+        [fill, "その他"],  # any other value: the layer's own colour (value "": QGIS's else category)
+    ]
+    # a layer of one symbol: its fill colour
+    sites = _qgis(live_server.url, "emergency_sites")
+    count = httpx.get(f"{live_server.url}/api/collections/emergency_sites/items", params={"limit": 1}).json()
+    assert sites[0].split()[1:] == ["True", str(count["numberMatched"]), "True", "singleSymbol"]
+    assert sites[1] == f"SYMBOL {CATALOG.layers['emergency_sites'].style.fill_color.lower()}"
 
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>map</title>
