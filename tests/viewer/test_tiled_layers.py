@@ -69,7 +69,7 @@ def test_the_point_query_over_tiled_areas_is_unchanged(page, live_server):
 def test_point_layers_switch_to_tiles_when_their_tile_set_is_dense(page, live_server):
     def dense(route):  # as the server says it for tens of thousands of points
         body = route.fetch().json()
-        body["minzoom"] = 11
+        body["layers"]["shelters"]["tilejson"]["minzoom"] = 11  # the TileJSON the config carries
         route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
 
     requests = []
@@ -77,15 +77,16 @@ def test_point_layers_switch_to_tiles_when_their_tile_set_is_dense(page, live_se
         "request",
         lambda request: requests.append(request.url) if "/collections/shelters/" in request.url else None,
     )
-    page.route("**/collections/shelters/tiles/WebMercatorQuad?f=tilejson", dense)
+    page.route("**/viewer-config.json", dense)
     open_viewer(page, live_server, "#map=14/36.0828/140.1115&layers=shelters")
     page.wait_for_selector(".tg-vector-tile circle.tg-layer-shelters", timeout=WAIT_MS)
     assert not any("/items" in url for url in requests)
-    # The switch and the tiled layer it made share one TileJSON request (and one tilesets list).
-    assert sum("f=tilejson" in url for url in requests) == 1
-    assert sum(url.split("?")[0].endswith("/shelters/tiles") for url in requests) == 1
+    # The switch and the tiled layer it made read the TileJSON of the config: no tilesets list,
+    # no TileJSON request (server/viewer.py puts it there), only tiles.
+    assert not any("f=tilejson" in url or url.split("?")[0].endswith("/shelters/tiles") for url in requests)
+    assert any("/shelters/tiles/WebMercatorQuad/14/" in url for url in requests)
     # Sparse (the real tile set, from zoom 8): GeoJSON markers, every attribute at hand.
-    page.unroute("**/collections/shelters/tiles/WebMercatorQuad?f=tilejson")
+    page.unroute("**/viewer-config.json")
     open_viewer(page, live_server, "#map=14/36.0828/140.1115&layers=shelters")
     page.wait_for_selector("path.tg-layer-shelters", timeout=WAIT_MS)
     assert page.locator(".tg-vector-tile circle.tg-layer-shelters").count() == 0

@@ -30,8 +30,10 @@ export function followLive({ config, entries, ui }) {
     await reread();
     again(ids);
   });
-  watcher.on('mode', async (mode) => {
+  watcher.on('mode', async ({ mode, initial }) => {
     await ui.disaster.setMode(mode);
+    // The page's first answer, with no 災害時モード: the point report was asked for in this state.
+    if (initial && !mode.active) return;
     requery();
     again();
   });

@@ -65,8 +65,9 @@ export const LiveWatcher = Evented.extend({
     this._seqs = seqs;
     const mode = JSON.stringify(live.disaster_mode);
     if (mode !== this._mode) {
+      // initial: the first answer, which the page loaded with (no change to follow)
+      this.fire('mode', { mode: live.disaster_mode, initial: this._mode === null });
       this._mode = mode;
-      this.fire('mode', live.disaster_mode);
     }
   },
 });
