@@ -446,26 +446,12 @@ def _envelope(bounded_by: etree._Element, ctx: _Context) -> None:
 
 def _city_objects(path: Path, ctx: _Context) -> Iterator[etree._Element]:
     """Each top-level city object, cleared from memory once the caller is done with it."""
-    depth, root = 0, None
-    for event, el in xmlsafe.iterparse(path):
-        if event == "start":
-            depth += 1
-            if root is None:
-                root = el
-                if gml.local(root) != "CityModel":
-                    raise gml.fail(path, root, "not a CityGML CityModel")
-            continue
-        depth -= 1
-        if depth != 1:
-            continue
+    for el in gml.top_level(path, "CityModel", "not a CityGML CityModel"):
         name = gml.local(el)
         if name == "boundedBy":
             _envelope(el, ctx)
         elif name in _MEMBERS or name == "featureMembers":
             yield from gml.children(el)
-        el.clear()
-        while el.getprevious() is not None:
-            del root[0]
 
 
 def read_citygml(path: Path, codelist_dir: Path | None = None, root: Path | None = None) -> gpd.GeoDataFrame:

@@ -30,7 +30,7 @@ import pandas as pd
 import shapely
 from lxml import etree
 
-from etl.formats import FormatError, gml, xmlsafe
+from etl.formats import FormatError, gml
 from etl.source import ROW
 
 FGD_CRS = {
@@ -163,23 +163,9 @@ def _feature(feature: etree._Element, reader: _Reader) -> tuple[dict, object]:
 
 def _features(path: Path) -> Iterator[etree._Element]:
     """Each feature under the Dataset root, cleared from memory once the caller is done."""
-    depth, root = 0, None
-    for event, el in xmlsafe.iterparse(path):
-        if event == "start":
-            depth += 1
-            if root is None:
-                root = el
-                if gml.local(root) != "Dataset":
-                    raise gml.fail(path, root, "not an FGD GML Dataset")
-            continue
-        depth -= 1
-        if depth != 1:
-            continue
+    for el in gml.top_level(path, "Dataset", "not an FGD GML Dataset"):
         if not gml.is_gml(el):  # gml:description / gml:name describe the dataset
             yield el
-        el.clear()
-        while el.getprevious() is not None:
-            del root[0]
 
 
 def read_fgd_gml(path: Path) -> gpd.GeoDataFrame:

@@ -1,12 +1,12 @@
-"""What the GML readers (CityGML, FGD) ask of an element: its children, name, GML id, and
-the error that points at it."""
+"""What the GML readers (CityGML, FGD) share: the document streamed one top-level element at a
+time, and what they ask of an element (its children, name, GML id, the error that points at it)."""
 
 from collections.abc import Iterator
 from pathlib import Path
 
 from lxml import etree
 
-from etl.formats import FormatError
+from etl.formats import FormatError, xmlsafe
 
 
 def children(el: etree._Element) -> Iterator[etree._Element]:
@@ -36,3 +36,25 @@ def gml_id(el: etree._Element) -> str | None:
 def fail(path: Path, el: etree._Element, why: str) -> FormatError:
     """The error of a hand-over at one element (file, line, element)."""
     return FormatError(f"{path}: line {el.sourceline}: <{local(el)}>: {why}")
+
+
+def top_level(path: Path, root_name: str, refusal: str) -> Iterator[etree._Element]:
+    """Each child of the document's root, whole (at its end), streamed: it and what came before
+    are dropped from memory when the caller asks for the next. FormatError ``refusal`` when the
+    root is not ``root_name``."""
+    depth, root = 0, None
+    for event, el in xmlsafe.iterparse(path):
+        if event == "start":
+            depth += 1
+            if root is None:
+                root = el
+                if local(root) != root_name:
+                    raise fail(path, root, refusal)
+            continue
+        depth -= 1
+        if depth != 1:
+            continue
+        yield el
+        el.clear()
+        while el.getprevious() is not None:
+            del root[0]
