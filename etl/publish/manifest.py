@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ __all__ = [
     "layer_dir",
     "opendata_dir",
     "published",
+    "publish_summary",
     "read_manifest",
     "switch_manifest",
     "write_json_atomic",
@@ -69,6 +71,17 @@ def switch_manifest(root: Path, manifest: dict[str, Any], previous: dict[str, An
     for old in root.iterdir():
         if old.is_dir() and old.name not in keep:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def publish_summary(version: int, manifest: dict[str, Any], started: float) -> dict[str, Any]:
+    """What publishing a new set of ``version`` reports (``started``: its ``time.monotonic()``)."""
+    return {
+        "status": "published",
+        "version": version,
+        "files": len(manifest["files"]),
+        "bytes": sum(f["size"] for f in manifest["files"]),
+        "duration_s": round(time.monotonic() - started, 3),
+    }
 
 
 def published(data_dir: Path, catalog: Catalog) -> Iterator[tuple[LayerDef, dict[str, Any]]]:

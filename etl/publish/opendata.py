@@ -18,6 +18,7 @@ from typing import Any
 from etl.publish.formats import WRITERS, FormatWriter, Target, public_frame
 from etl.publish.manifest import (
     layer_dir,
+    publish_summary,
     read_manifest,
     switch_manifest,
     write_set,
@@ -53,13 +54,7 @@ def publish(settings: Settings, store: Store, layer: LayerDef, record: LayerReco
     started = time.monotonic()
     manifest = _publish(settings, store, layer, record, key, manifest)
     _refresh_records(settings)
-    return {
-        "status": "published",
-        "version": record.version,
-        "files": len(manifest["files"]),
-        "bytes": sum(f["size"] for f in manifest["files"]),
-        "duration_s": round(time.monotonic() - started, 3),
-    }
+    return publish_summary(record.version, manifest, started)
 
 
 def publication_key(settings: Settings, layer: LayerDef, record: LayerRecord) -> str:

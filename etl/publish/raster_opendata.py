@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from etl.publish.manifest import layer_dir, read_manifest, switch_manifest, write_set
+from etl.publish.manifest import layer_dir, publish_summary, read_manifest, switch_manifest, write_set
 from etl.publish.records import write_records
 from tsukuba_gis.catalog import cached_catalog
 from tsukuba_gis.rasterdef import RasterLayerDef
@@ -46,13 +46,7 @@ def publish_raster(settings: Settings, layer: RasterLayerDef, record: RasterReco
     started = time.monotonic()
     manifest = _publish(settings, layer, record, key, style, manifest)
     write_records(data_dir, cached_catalog(settings.layers_dir))
-    return {
-        "status": "published",
-        "version": record.version,
-        "files": len(manifest["files"]),
-        "bytes": sum(f["size"] for f in manifest["files"]),
-        "duration_s": round(time.monotonic() - started, 3),
-    }
+    return publish_summary(record.version, manifest, started)
 
 
 def _band_range(record: RasterRecord) -> tuple[float, float] | None:
