@@ -156,13 +156,8 @@ def plot(results: dict[int, dict[str, dict[str, float]]], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = load.arguments(__doc__.split("\n\n")[0], 5, Path("/tmp/tsukuba-gis-bench"))
     parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 200_000, 2_000_000])
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=5)
-    parser.add_argument("--max-load", type=float, default=1.5)
-    parser.add_argument("--max-wait", type=float, default=180)
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/tsukuba-gis-bench"))
     parser.add_argument("--out", type=Path, default=HERE / "GROWTH.md")
     parser.add_argument("--plot", type=Path, default=HERE / "growth.png")
     args = parser.parse_args()

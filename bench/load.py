@@ -7,6 +7,7 @@ JSON. Cold tiles, each asked exactly once, go through 4 httpx keep-alive connect
 rest of the machine's busy time during the run is reported as "other" load.
 """
 
+import argparse
 import json
 import os
 import statistics
@@ -84,6 +85,20 @@ def busy_seconds() -> float:
 def load1() -> float:
     """The 1-minute load average."""
     return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def arguments(description: str, seconds: float, workdir: Path) -> argparse.ArgumentParser:
+    """The options of every bench that serves load: runs, seconds a run, the quiet machine it
+    waits for, its work folder (``seconds`` and ``workdir`` are the defaults)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=seconds)
+    # These 2-core VMs idle at a load average near 1.5; each run records the load and the CPU
+    # the rest of the machine used, which is what tells whether a row was disturbed.
+    parser.add_argument("--max-load", type=float, default=1.5)
+    parser.add_argument("--max-wait", type=float, default=180)
+    parser.add_argument("--workdir", type=Path, default=workdir)
+    return parser
 
 
 def wait_quiet(limit: float = 1.0, max_wait_s: float = 900, poll_s: float = 60) -> float:

@@ -16,10 +16,7 @@ import os
 import shutil
 import subprocess
 import textwrap
-import time
 from pathlib import Path
-
-import httpx
 
 from bench import servers
 from bench.servers import SCHEMA, Server, free_port
@@ -75,28 +72,19 @@ def _lighttpd_conf(work: Path, name: str, port: int, prefix: str, binary: Path, 
 
 
 def _start(name: str, conf: Path, port: int, work: Path, ready: str) -> Server:
-    log = work / f"{name}.log"
-    process = subprocess.Popen(
-        ["lighttpd", "-D", "-f", str(conf)],
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        cwd=work,
-        start_new_session=True,
+    # lighttpd's FastCGI workers start slowly (a request may wait 30 s); it logs its errors aside.
+    argv = ["lighttpd", "-D", "-f", str(conf)]
+    return servers._start(
+        name,
+        argv,
+        {},
+        port,
+        work,
+        ready,
+        request_timeout=30,
+        poll_s=0.5,
+        error_log=work / f"{name}-error.log",
     )
-    server = Server(name, f"http://127.0.0.1:{port}", process, log)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(server.url + ready, timeout=30).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    server.stop()
-    errors = (work / f"{name}-error.log").read_text()[-2000:] if (work / f"{name}-error.log").exists() else ""
-    raise RuntimeError(f"{name} did not answer {ready} within 90 s: {errors}")
 
 
 # -- MapServer 8 -----------------------------------------------------------------------------

@@ -233,13 +233,8 @@ def table(rows: list[dict]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = load.arguments(__doc__.split("\n\n")[0], 8, Path("/tmp/tsukuba-gis-bench/scaleout"))
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=8)
-    parser.add_argument("--max-load", type=float, default=1.5)
-    parser.add_argument("--max-wait", type=float, default=180)
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/tsukuba-gis-bench/scaleout"))
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if shutil.which("nginx") is None:

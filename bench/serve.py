@@ -294,15 +294,8 @@ def _cmdline(pid: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/tsukuba-gis-bench"))
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=8)
+    parser = load.arguments(__doc__.split("\n\n")[0], 8, Path("/tmp/tsukuba-gis-bench"))
     parser.add_argument("--soak", type=float, default=10, help="minutes of the memory soak")
-    # These 2-core VMs idle at a load average near 1.5; each run records the load and the CPU
-    # the rest of the machine used, which is what tells whether a row was disturbed.
-    parser.add_argument("--max-load", type=float, default=1.5)
-    parser.add_argument("--max-wait", type=float, default=180)
     parser.add_argument("--only", nargs="+", help="scenarios: " + " ".join([*WRK_ROWS, "tiles", "download"]))
     parser.add_argument("--servers", nargs="+", default=SERVERS, help="servers: " + " ".join(SERVERS))
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "RESULTS.md")

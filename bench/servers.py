@@ -98,7 +98,16 @@ def _start(
     workdir: Path,
     ready: str,
     host: str = "127.0.0.1",
+    *,
+    request_timeout: float = 5,
+    poll_s: float = 0.3,
+    error_log: Path | None = None,
 ) -> Server:
+    """Start a server process and wait (90 s at most) until ``ready`` answers 200.
+
+    ``error_log``: where the server writes its errors when not to its output (lighttpd), for
+    the failure message.
+    """
     log = workdir / f"{name}.log"
     process = subprocess.Popen(
         argv,
@@ -114,13 +123,17 @@ def _start(
         if process.poll() is not None:
             raise RuntimeError(f"{name} exited: {log.read_text()[-2000:]}")
         try:
-            if httpx.get(server.url + ready, timeout=5).status_code == 200:
+            if httpx.get(server.url + ready, timeout=request_timeout).status_code == 200:
                 return server
         except httpx.HTTPError:
             pass
-        time.sleep(0.3)
+        time.sleep(poll_s)
     server.stop()
-    raise RuntimeError(f"{name} did not answer {ready} within 90 s: {log.read_text()[-2000:]}")
+    if error_log is None:
+        errors = log.read_text()[-2000:]
+    else:
+        errors = error_log.read_text()[-2000:] if error_log.exists() else ""
+    raise RuntimeError(f"{name} did not answer {ready} within 90 s: {errors}")
 
 
 def start_ours(name: str, project: Path, store: str | None, workdir: Path) -> Server:

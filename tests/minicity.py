@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from tsukuba_gis.settings import PROJECT_ROOT
 
@@ -97,3 +98,13 @@ class MiniCity:
         """Run the ETL to the end; fail with its output when it fails."""
         process = self.etl_process(*args)
         assert process.wait(timeout=timeout) == 0, (self.data_dir / "etl.log").read_text()
+
+
+def loaded_city(request: pytest.FixtureRequest, root: Path, n: int, access: str = "public") -> MiniCity:
+    """A MiniCity with a first hand-over of ``n`` points (edition "A") loaded, on the store the
+    fixture's param names: "gpkg", or "postgis" (a schema of the test cluster: ``postgis_url``)."""
+    store = request.getfixturevalue("postgis_url") if request.param == "postgis" else ""
+    city = MiniCity(root, store, access)
+    city.hand_over(n, "A")
+    city.etl()
+    return city

@@ -40,6 +40,22 @@ def _inside_sources(value: str) -> str:
     return value
 
 
+def _source_as_sources(data: Any) -> Any:
+    # `source:` (one file) is the common case; `sources:` lists several files of one layer.
+    if isinstance(data, dict) and "source" in data:
+        data = dict(data)
+        if "sources" in data:
+            raise ValueError("give either source or sources, not both")
+        data["sources"] = [data.pop("source")]
+    return data
+
+
+def _valid_layer_id(value: str) -> str:
+    if not LAYER_ID.match(value):
+        raise ValueError("layer ids are lower-case ASCII letters, digits and '_'")
+    return value
+
+
 __all__ = ["I18n", "Strict", "LayerDef", "FieldDef", "Department"]
 
 
@@ -316,20 +332,12 @@ class LayerDef(Strict):
     @model_validator(mode="before")
     @classmethod
     def _single_source(cls, data: Any) -> Any:
-        # `source:` (one file) is the common case; `sources:` lists several files of one layer.
-        if isinstance(data, dict) and "source" in data:
-            data = dict(data)
-            if "sources" in data:
-                raise ValueError("give either source or sources, not both")
-            data["sources"] = [data.pop("source")]
-        return data
+        return _source_as_sources(data)
 
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
-        if not LAYER_ID.match(value):
-            raise ValueError("layer ids are lower-case ASCII letters, digits and '_'")
-        return value
+        return _valid_layer_id(value)
 
     @model_validator(mode="after")
     def _references(self) -> "LayerDef":

@@ -11,7 +11,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from tsukuba_gis.layerdef import LAYER_ID, Access, I18n, LicenseDef, Strict, _inside_sources
+from tsukuba_gis.layerdef import (
+    Access,
+    I18n,
+    LicenseDef,
+    Strict,
+    _inside_sources,
+    _source_as_sources,
+    _valid_layer_id,
+)
 
 RasterFormat = Literal["geotiff", "aaigrid", "gsi_png", "gsi_txt", "fgd_dem"]
 Resampling = Literal["nearest", "bilinear", "cubic", "average", "mode"]
@@ -156,19 +164,12 @@ class RasterLayerDef(Strict):
     @model_validator(mode="before")
     @classmethod
     def _single_source(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "source" in data:
-            data = dict(data)
-            if "sources" in data:
-                raise ValueError("give either source or sources, not both")
-            data["sources"] = [data.pop("source")]
-        return data
+        return _source_as_sources(data)
 
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
-        if not LAYER_ID.match(value):
-            raise ValueError("layer ids are lower-case ASCII letters, digits and '_'")
-        return value
+        return _valid_layer_id(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> "RasterLayerDef":

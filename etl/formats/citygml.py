@@ -38,7 +38,7 @@ import pyproj
 import shapely
 from lxml import etree
 
-from etl.formats import FormatError, xmlsafe
+from etl.formats import FormatError, gml, xmlsafe
 from etl.source import ROW
 
 OUT_CRS = "EPSG:6668"
@@ -51,31 +51,6 @@ _LOD_PROPERTY = re.compile(r"lod(\d)")
 _SURFACES = {"Polygon", "Triangle", "Rectangle", "PolygonPatch"}
 _CURVES = {"LineString", "LineStringSegment"}
 _DEGENERATE = 1e-14  # deg2, about 1 cm2: a face seen edge-on (a wall) from above
-
-
-def _children(el: etree._Element) -> Iterator[etree._Element]:
-    # Element children only: comments and processing instructions have no QName.
-    return (child for child in el if isinstance(child.tag, str))
-
-
-def _local(el: etree._Element) -> str:
-    return etree.QName(el).localname
-
-
-def _is_gml(el: etree._Element) -> bool:
-    # GML 3.1.1 (CityGML 1.0/2.0) and GML 3.2 (CityGML 3.0) share this prefix.
-    return (etree.QName(el).namespace or "").startswith("http://www.opengis.net/gml")
-
-
-def _gml_id(el: etree._Element) -> str | None:
-    for key, value in el.attrib.items():
-        if key.startswith("{http://www.opengis.net/gml") and key.endswith("}id"):
-            return value
-    return None
-
-
-def _fail(path: Path, el: etree._Element, why: str) -> FormatError:
-    return FormatError(f"{path}: line {el.sourceline}: <{_local(el)}>: {why}")
 
 
 # ---------------------------------------------------------------- code lists
@@ -205,15 +180,17 @@ def _coords(el: etree._Element, srs_name: str | None, dim: int | None, ctx: _Con
     """Lon/lat (n, 2) from a gml:posList or gml:pos, or the gml:pos children of ``el``."""
     srs = _srs(srs_name) if srs_name else None
     if srs is None:
-        raise _fail(ctx.path, el, f"unknown or missing srsName {srs_name!r}")
+        raise gml.fail(ctx.path, el, f"unknown or missing srsName {srs_name!r}")
     dim = int(el.get("srsDimension") or dim or srs.dim)
-    texts = [el.text or ""] if _local(el) in {"posList", "pos"} else [p.text or "" for p in el.iter("{*}pos")]
+    texts = (
+        [el.text or ""] if gml.local(el) in {"posList", "pos"} else [p.text or "" for p in el.iter("{*}pos")]
+    )
     try:
         values = np.array(" ".join(texts).split(), dtype=float)
     except ValueError:
-        raise _fail(ctx.path, el, "coordinates are not numbers") from None
+        raise gml.fail(ctx.path, el, "coordinates are not numbers") from None
     if values.size == 0 or values.size % dim:
-        raise _fail(ctx.path, el, f"{values.size} numbers do not make {dim}-D positions")
+        raise gml.fail(ctx.path, el, f"{values.size} numbers do not make {dim}-D positions")
     return srs.to_lonlat(values.reshape(-1, dim)[:, :2])
 
 
@@ -231,10 +208,10 @@ class _Geometry:
     def resolve(self, href: str, el: etree._Element) -> etree._Element:
         # LOD2+ solids often reference surfaces defined elsewhere in the same object.
         if self.ids is None:
-            self.ids = {_gml_id(e): e for e in self.member.iter(etree.Element) if _gml_id(e)}
+            self.ids = {gml.gml_id(e): e for e in self.member.iter(etree.Element) if gml.gml_id(e)}
         target = self.ids.get(href.lstrip("#"))
         if target is None:
-            raise _fail(self.ctx.path, el, f"xlink:href {href} not found in this city object")
+            raise gml.fail(self.ctx.path, el, f"xlink:href {href} not found in this city object")
         return target
 
     def ring(self, boundary: etree._Element, srs: str | None, dim: int | None) -> np.ndarray:
@@ -244,16 +221,16 @@ class _Geometry:
         ring = boundary.find(".//{*}LinearRing")
         if ring is not None and ring.find("{*}pos") is not None:
             return _coords(ring, srs, dim, self.ctx)
-        raise _fail(self.ctx.path, boundary, "ring without posList or pos coordinates")
+        raise gml.fail(self.ctx.path, boundary, "ring without posList or pos coordinates")
 
     def polygon(self, el: etree._Element, srs: str | None, dim: int | None) -> shapely.Polygon:
-        rings = [self.ring(b, srs, dim) for b in _children(el) if _local(b) in {"exterior", "interior"}]
+        rings = [self.ring(b, srs, dim) for b in gml.children(el) if gml.local(b) in {"exterior", "interior"}]
         if not rings:
-            raise _fail(self.ctx.path, el, "polygon without an exterior ring")
+            raise gml.fail(self.ctx.path, el, "polygon without an exterior ring")
         try:
             return shapely.Polygon(rings[0], rings[1:])
         except (ValueError, shapely.errors.GEOSException) as err:
-            raise _fail(self.ctx.path, el, f"bad ring: {err}") from None
+            raise gml.fail(self.ctx.path, el, f"bad ring: {err}") from None
 
     def parts(self, el: etree._Element, srs: str | None, dim: int | None) -> Iterator:
         """Polygons, line strings and points in ``el``, following xlinks."""
@@ -264,7 +241,7 @@ class _Geometry:
         if href and len(el) == 0:
             yield from self.parts(self.resolve(href, el), srs, dim)
             return
-        name = _local(el)
+        name = gml.local(el)
         if name in _SURFACES:
             yield self.polygon(el, srs, dim)
         elif name in _CURVES:
@@ -274,7 +251,7 @@ class _Geometry:
             pos = el.find("{*}pos")
             yield shapely.Point(_coords(el if pos is None else pos, srs, dim, self.ctx)[0])
         else:
-            for child in _children(el):
+            for child in gml.children(el):
                 yield from self.parts(child, srs, dim)
 
 
@@ -303,11 +280,11 @@ def _footprint(polygons: list[shapely.Polygon]) -> shapely.MultiPolygon:
 def _geometry_properties(obj: etree._Element) -> list[etree._Element]:
     """The object's own geometry properties, LOD1 first, then LOD0, LOD2, ... then others."""
     found = []
-    for order, prop in enumerate(_children(obj)):
-        first = next(_children(prop), None)
-        if _is_gml(prop) or first is None or not _is_gml(first):
+    for order, prop in enumerate(gml.children(obj)):
+        first = next(gml.children(prop), None)
+        if gml.is_gml(prop) or first is None or not gml.is_gml(first):
             continue  # gml:boundedBy, attributes, nested features
-        lod = _LOD_PROPERTY.match(_local(prop))
+        lod = _LOD_PROPERTY.match(gml.local(prop))
         level = int(lod.group(1)) if lod else 9
         found.append((0 if level == 1 else 1 + level, order, prop))
     return [prop for *_, prop in sorted(found, key=lambda item: item[:2])]
@@ -342,34 +319,36 @@ class _Value:
 
 def _generic(el: etree._Element) -> Iterator[_Value]:
     # <gen:stringAttribute name="x"><gen:value>...; attribute sets nest further ones.
-    if _local(el) == "genericAttributeSet":
-        for child in _children(el):
+    if gml.local(el) == "genericAttributeSet":
+        for child in gml.children(el):
             yield from _generic(child)
         return
     value = el.find("{*}value")
     if value is None:
-        yield _Value(el.get("name") or _local(el), None)
+        yield _Value(el.get("name") or gml.local(el), None)
     else:
-        yield _Value(el.get("name") or _local(el), (value.text or "").strip() or None, None, value.get("uom"))
+        yield _Value(
+            el.get("name") or gml.local(el), (value.text or "").strip() or None, None, value.get("uom")
+        )
 
 
 def _values(obj: etree._Element) -> Iterator[_Value]:
     """Simple attributes of a city object, flattening nested data types (not features)."""
-    for el in _children(obj):
-        name = _local(el)
-        first = next(_children(el), None)
-        if _is_gml(el) and name not in {"name", "description"}:
+    for el in gml.children(obj):
+        name = gml.local(el)
+        first = next(gml.children(el), None)
+        if gml.is_gml(el) and name not in {"name", "description"}:
             continue  # gml:boundedBy and the like: not thematic
         if _GEN_NS.match(etree.QName(el).namespace or ""):
             yield from _generic(el)
         elif first is None:
             text = (el.text or "").strip() or el.get("{http://www.w3.org/1999/xlink}href")
             yield _Value(name, text or None, el.get("codeSpace"), el.get("uom"))
-        elif not _is_gml(first) and _gml_id(first) is None:
+        elif not gml.is_gml(first) and gml.gml_id(first) is None:
             # uro:*Attribute data types (DataQualityAttribute, RoadStructureAttribute, ...)
             # belong to this object. Children with a gml:id (TrafficArea, boundary surfaces)
             # are objects of their own, and gml children are geometry: both are skipped.
-            for data_type in _children(el):
+            for data_type in gml.children(el):
                 yield from _values(data_type)
 
 
@@ -467,26 +446,12 @@ def _envelope(bounded_by: etree._Element, ctx: _Context) -> None:
 
 def _city_objects(path: Path, ctx: _Context) -> Iterator[etree._Element]:
     """Each top-level city object, cleared from memory once the caller is done with it."""
-    depth, root = 0, None
-    for event, el in xmlsafe.iterparse(path):
-        if event == "start":
-            depth += 1
-            if root is None:
-                root = el
-                if _local(root) != "CityModel":
-                    raise _fail(path, root, "not a CityGML CityModel")
-            continue
-        depth -= 1
-        if depth != 1:
-            continue
-        name = _local(el)
+    for el in gml.top_level(path, "CityModel", "not a CityGML CityModel"):
+        name = gml.local(el)
         if name == "boundedBy":
             _envelope(el, ctx)
         elif name in _MEMBERS or name == "featureMembers":
-            yield from _children(el)
-        el.clear()
-        while el.getprevious() is not None:
-            del root[0]
+            yield from gml.children(el)
 
 
 def read_citygml(path: Path, codelist_dir: Path | None = None, root: Path | None = None) -> gpd.GeoDataFrame:
@@ -523,8 +488,8 @@ def read_citygml(path: Path, codelist_dir: Path | None = None, root: Path | None
     try:
         for row, obj in enumerate(_city_objects(path, ctx)):
             base[ROW].append(row + 1)
-            base["gml_id"].append(_gml_id(obj))
-            base["feature_type"].append(_local(obj))
+            base["gml_id"].append(gml.gml_id(obj))
+            base["feature_type"].append(gml.local(obj))
             _add_row(_occurrences(obj, codes), row, columns)
             geometries.append(_object_geometry(obj, ctx))
     except etree.XMLSyntaxError as err:

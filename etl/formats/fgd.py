@@ -30,7 +30,7 @@ import pandas as pd
 import shapely
 from lxml import etree
 
-from etl.formats import FormatError, xmlsafe
+from etl.formats import FormatError, gml
 from etl.source import ROW
 
 FGD_CRS = {
@@ -43,29 +43,6 @@ FGD_CRS = {
 _NUMERIC = {"alti": float, "B": float, "L": float, "gh": float, "altiAcc": int}
 _XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 _TIME = {"timePosition", "TimeInstant"}  # lfSpanFr, devDate: gml:TimeInstantType
-
-
-def _local(el: etree._Element) -> str:
-    return etree.QName(el).localname
-
-
-def _children(el: etree._Element) -> Iterator[etree._Element]:
-    return (child for child in el if isinstance(child.tag, str))
-
-
-def _is_gml(el: etree._Element) -> bool:
-    return (etree.QName(el).namespace or "").startswith("http://www.opengis.net/gml")
-
-
-def _gml_id(el: etree._Element) -> str | None:
-    for key, value in el.attrib.items():
-        if key.startswith("{http://www.opengis.net/gml") and key.endswith("}id"):
-            return value
-    return None
-
-
-def _fail(path: Path, el: etree._Element, why: str) -> FormatError:
-    return FormatError(f"{path}: line {el.sourceline}: <{_local(el)}>: {why}")
 
 
 def _join(pieces: list[np.ndarray]) -> np.ndarray:
@@ -87,11 +64,11 @@ class _Reader:
         """(n, 2) lon/lat from a gml:posList or gml:pos written lat lon."""
         crs = FGD_CRS.get(srs_name or "")
         if crs is None:
-            raise _fail(self.path, el, f"unknown srsName {srs_name!r} (known: {', '.join(FGD_CRS)})")
+            raise gml.fail(self.path, el, f"unknown srsName {srs_name!r} (known: {', '.join(FGD_CRS)})")
         if self.crs is None:
             self.crs = crs
         elif crs != self.crs:
-            raise _fail(
+            raise gml.fail(
                 self.path,
                 el,
                 f"srsName {srs_name} ({crs}) differs from the file's {self.crs}: one file must have one CRS",
@@ -99,38 +76,38 @@ class _Reader:
         try:
             values = np.array((el.text or "").split(), dtype=float)
         except ValueError:
-            raise _fail(self.path, el, "coordinates are not numbers") from None
+            raise gml.fail(self.path, el, "coordinates are not numbers") from None
         if values.size == 0 or values.size % 2:
-            raise _fail(self.path, el, f"{values.size} numbers do not make lat lon pairs")
+            raise gml.fail(self.path, el, f"{values.size} numbers do not make lat lon pairs")
         return values.reshape(-1, 2)[:, ::-1]
 
     def curve(self, el: etree._Element, srs: str | None) -> np.ndarray:
         """A gml:Curve (segments of LineStringSegment) or gml:LineString as one array."""
         pieces = [self.coords(pos, srs) for pos in el.iter("{*}posList")]
         if not pieces:
-            raise _fail(self.path, el, "curve without gml:posList")
+            raise gml.fail(self.path, el, "curve without gml:posList")
         return _join(pieces)
 
     def ring(self, boundary: etree._Element, srs: str | None) -> np.ndarray:
         # gml:Ring of gml:curveMember (FGD), or a plain gml:LinearRing.
-        curves = [next(_children(m), None) for m in boundary.iter("{*}curveMember")]
+        curves = [next(gml.children(m), None) for m in boundary.iter("{*}curveMember")]
         if any(c is None for c in curves):
-            raise _fail(self.path, boundary, "curveMember by reference (xlink) is not supported")
+            raise gml.fail(self.path, boundary, "curveMember by reference (xlink) is not supported")
         return _join([self.curve(c, srs) for c in curves]) if curves else self.curve(boundary, srs)
 
     def polygon(self, patch: etree._Element, srs: str | None) -> shapely.Polygon:
-        rings = [self.ring(b, srs) for b in _children(patch) if _local(b) in {"exterior", "interior"}]
+        rings = [self.ring(b, srs) for b in gml.children(patch) if gml.local(b) in {"exterior", "interior"}]
         if not rings:
-            raise _fail(self.path, patch, "polygon without an exterior ring")
+            raise gml.fail(self.path, patch, "polygon without an exterior ring")
         try:
             return shapely.Polygon(rings[0], rings[1:])
         except (ValueError, shapely.errors.GEOSException) as err:
-            raise _fail(self.path, patch, f"bad ring: {err}") from None
+            raise gml.fail(self.path, patch, f"bad ring: {err}") from None
 
     def geometry(self, el: etree._Element):
         """Surface -> Polygon (MultiPolygon if several patches), Curve -> LineString, Point."""
         srs = el.get("srsName")
-        name = _local(el)
+        name = gml.local(el)
         if name in {"Surface", "Polygon"}:
             patches = list(el.iter("{*}PolygonPatch", "{*}Polygon")) or [el]
             polygons = [self.polygon(p, srs) for p in patches]
@@ -140,34 +117,34 @@ class _Reader:
         if name == "Point":
             pos = el.find("{*}pos")
             if pos is None:
-                raise _fail(self.path, el, "point without gml:pos")
+                raise gml.fail(self.path, el, "point without gml:pos")
             return shapely.Point(self.coords(pos, srs)[0])
-        raise _fail(self.path, el, f"geometry type gml:{name} is not supported")
+        raise gml.fail(self.path, el, f"geometry type gml:{name} is not supported")
 
 
 def _property(el: etree._Element) -> str | None:
     """The value of a non-geometry property: text, time position or referenced gml:id."""
-    first = next(_children(el), None)
+    first = next(gml.children(el), None)
     if first is None:
         text = (el.text or "").strip()
         return text or el.get(_XLINK_HREF, "").lstrip("#") or None
-    if _local(first) in _TIME:
-        position = first if _local(first) == "timePosition" else first.find("{*}timePosition")
+    if gml.local(first) in _TIME:
+        position = first if gml.local(first) == "timePosition" else first.find("{*}timePosition")
         return None if position is None else (position.text or "").strip() or None
-    return _gml_id(first)  # an association written inline: keep the referenced feature's id
+    return gml.gml_id(first)  # an association written inline: keep the referenced feature's id
 
 
 def _feature(feature: etree._Element, reader: _Reader) -> tuple[dict, object]:
-    values: dict[str, object] = {"gml_id": _gml_id(feature)}
+    values: dict[str, object] = {"gml_id": gml.gml_id(feature)}
     geometry = None
-    for el in _children(feature):
-        name = _local(el)
-        first = next(_children(el), None)
+    for el in gml.children(feature):
+        name = gml.local(el)
+        first = next(gml.children(el), None)
         if name == "coverage":
-            raise _fail(reader.path, el, "a DEM/geoid grid coverage is a raster: not read here")
-        if _is_gml(el):
+            raise gml.fail(reader.path, el, "a DEM/geoid grid coverage is a raster: not read here")
+        if gml.is_gml(el):
             continue  # gml:boundedBy and the like
-        if first is not None and _is_gml(first) and _local(first) not in _TIME:
+        if first is not None and gml.is_gml(first) and gml.local(first) not in _TIME:
             geometry = reader.geometry(first)
             continue
         value = _property(el)
@@ -175,7 +152,7 @@ def _feature(feature: etree._Element, reader: _Reader) -> tuple[dict, object]:
             try:
                 value = _NUMERIC[name](value)
             except ValueError:
-                raise _fail(reader.path, el, f"{value!r} is not a number") from None
+                raise gml.fail(reader.path, el, f"{value!r} is not a number") from None
         if name in values:  # repeated (compL): a list
             previous = values[name]
             values[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
@@ -186,23 +163,9 @@ def _feature(feature: etree._Element, reader: _Reader) -> tuple[dict, object]:
 
 def _features(path: Path) -> Iterator[etree._Element]:
     """Each feature under the Dataset root, cleared from memory once the caller is done."""
-    depth, root = 0, None
-    for event, el in xmlsafe.iterparse(path):
-        if event == "start":
-            depth += 1
-            if root is None:
-                root = el
-                if _local(root) != "Dataset":
-                    raise _fail(path, root, "not an FGD GML Dataset")
-            continue
-        depth -= 1
-        if depth != 1:
-            continue
-        if not _is_gml(el):  # gml:description / gml:name describe the dataset
+    for el in gml.top_level(path, "Dataset", "not an FGD GML Dataset"):
+        if not gml.is_gml(el):  # gml:description / gml:name describe the dataset
             yield el
-        el.clear()
-        while el.getprevious() is not None:
-            del root[0]
 
 
 def read_fgd_gml(path: Path) -> gpd.GeoDataFrame:
@@ -227,7 +190,7 @@ def read_fgd_gml(path: Path) -> gpd.GeoDataFrame:
     try:
         for row, feature in enumerate(_features(path), start=1):
             values, geometry = _feature(feature, reader)
-            rows.append({ROW: row, "feature_type": _local(feature), **values})
+            rows.append({ROW: row, "feature_type": gml.local(feature), **values})
             geometries.append(geometry)
     except etree.XMLSyntaxError as err:
         raise FormatError(f"{path}: line {err.lineno}: malformed XML: {err.msg}") from None

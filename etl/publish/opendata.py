@@ -10,7 +10,6 @@ the OGC API - Records file of the catalog in step.
 import hashlib
 import logging
 import shutil
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,10 +17,11 @@ from typing import Any
 
 from etl.publish.formats import WRITERS, FormatWriter, Target, public_frame
 from etl.publish.manifest import (
-    MANIFEST,
     layer_dir,
+    publish_summary,
     read_manifest,
-    write_json_atomic,
+    switch_manifest,
+    write_set,
 )
 from etl.publish.records import write_records
 from etl.publish.standard_csv import STANDARDS, StandardCsvCp932Writer, StandardCsvWriter
@@ -54,13 +54,7 @@ def publish(settings: Settings, store: Store, layer: LayerDef, record: LayerReco
     started = time.monotonic()
     manifest = _publish(settings, store, layer, record, key, manifest)
     _refresh_records(settings)
-    return {
-        "status": "published",
-        "version": record.version,
-        "files": len(manifest["files"]),
-        "bytes": sum(f["size"] for f in manifest["files"]),
-        "duration_s": round(time.monotonic() - started, 3),
-    }
+    return publish_summary(record.version, manifest, started)
 
 
 def publication_key(settings: Settings, layer: LayerDef, record: LayerRecord) -> str:
@@ -97,20 +91,13 @@ def _publish(
 ) -> dict[str, Any]:
     """Write the set into a temp dir, rename it into place, then switch the manifest to it."""
     root = layer_dir(settings.data_dir, layer.id)
-    root.mkdir(parents=True, exist_ok=True)
     stored = {c.name for c in record.columns}
     target = Target(layer, tuple(f for f in layer.public_fields() if f.name in stored), record.bbox)
-    staging = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
-    staging.chmod(0o755)  # mkdtemp makes it private; the server may run as another user
-    try:
-        count, files = _write_files(staging, settings, store, target, record)
-        final = root / f"v{record.version}-{key}"
-        if final.exists():  # a set whose manifest was never written (a killed run)
-            shutil.rmtree(final)
-        staging.rename(final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    final, (count, files) = write_set(
+        root,
+        f"v{record.version}-{key}",
+        lambda staging: _write_files(staging, settings, store, target, record),
+    )
     manifest = {
         "layer": layer.id,
         "version": record.version,
@@ -126,12 +113,7 @@ def _publish(
         "fields": [{"name": f.name, "type": f.type, "label": f.label.model_dump()} for f in target.fields],
         "files": files,
     }
-    write_json_atomic(root / MANIFEST, manifest)
-    # Keep the previous set one more round: a download that read the old manifest can finish.
-    keep = {final.name, (previous or {}).get("directory")}
-    for old in root.iterdir():
-        if old.is_dir() and old.name not in keep:
-            shutil.rmtree(old, ignore_errors=True)
+    switch_manifest(root, manifest, previous)
     return manifest
 
 

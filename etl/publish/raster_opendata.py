@@ -10,13 +10,12 @@ raster it removes whatever an earlier, public definition left behind.
 import hashlib
 import os
 import shutil
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from etl.publish.manifest import MANIFEST, layer_dir, read_manifest, write_json_atomic
+from etl.publish.manifest import layer_dir, publish_summary, read_manifest, switch_manifest, write_set
 from etl.publish.records import write_records
 from tsukuba_gis.catalog import cached_catalog
 from tsukuba_gis.rasterdef import RasterLayerDef
@@ -47,13 +46,7 @@ def publish_raster(settings: Settings, layer: RasterLayerDef, record: RasterReco
     started = time.monotonic()
     manifest = _publish(settings, layer, record, key, style, manifest)
     write_records(data_dir, cached_catalog(settings.layers_dir))
-    return {
-        "status": "published",
-        "version": record.version,
-        "files": len(manifest["files"]),
-        "bytes": sum(f["size"] for f in manifest["files"]),
-        "duration_s": round(time.monotonic() - started, 3),
-    }
+    return publish_summary(record.version, manifest, started)
 
 
 def _band_range(record: RasterRecord) -> tuple[float, float] | None:
@@ -112,18 +105,11 @@ def _publish(
 ) -> dict[str, Any]:
     """Write the set into a temp dir, rename it into place, then switch the manifest to it."""
     root = layer_dir(settings.data_dir, layer.id)
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
-    staging.chmod(0o755)  # mkdtemp makes it private; the server may run as another user
-    try:
-        files = _write_files(staging, settings, layer, record, style)
-        final = root / f"v{record.version}-{key}"
-        if final.exists():  # a set whose manifest was never written (a killed run)
-            shutil.rmtree(final)
-        staging.rename(final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    final, files = write_set(
+        root,
+        f"v{record.version}-{key}",
+        lambda staging: _write_files(staging, settings, layer, record, style),
+    )
     manifest = {
         "layer": layer.id,
         "kind": "raster",
@@ -150,9 +136,5 @@ def _publish(
         else [],
         "files": files,
     }
-    write_json_atomic(root / MANIFEST, manifest)
-    keep = {final.name, (previous or {}).get("directory")}
-    for old in root.iterdir():
-        if old.is_dir() and old.name not in keep:
-            shutil.rmtree(old, ignore_errors=True)
+    switch_manifest(root, manifest, previous)
     return manifest

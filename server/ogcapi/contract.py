@@ -74,7 +74,7 @@ _FEATURES = {
         "numberReturned": {"type": "integer", "minimum": 0},
     },
 }
-_EXCEPTION = {
+EXCEPTION = {  # the OGC error body (server/errors.py): transaction_docs.py names it too
     "type": "object",
     "required": ["code", "description"],
     "properties": {
@@ -94,7 +94,7 @@ SCHEMAS: dict[str, Any] = {
     "Geometry": _GEOMETRY,
     "Feature": _FEATURE,
     "FeatureCollection": _FEATURES,
-    "Exception": _EXCEPTION,
+    "Exception": EXCEPTION,
     "LandingPage": _document("links", title={"type": "string"}, description={"type": "string"}),
     "ConformanceDeclaration": _document(
         "conformsTo", conformsTo={"type": "array", "items": {"type": "string"}}

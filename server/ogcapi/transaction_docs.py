@@ -7,17 +7,9 @@ listed, with the ETag/If-Match contract (optimistic locking).
 
 from typing import Any
 
+from server.ogcapi.contract import EXCEPTION
 from tsukuba_gis.layerdef import LayerDef
 
-EXCEPTION = {
-    "type": "object",
-    "required": ["code", "description"],
-    "properties": {
-        "code": {"type": "string"},
-        "type": {"type": "string"},
-        "description": {"type": "string"},
-    },
-}
 ETAG_HEADER = {
     "description": 'The feature\'s ETag ("<version>.<revision>"): the If-Match of the next write.',
     "schema": {"type": "string"},

@@ -19,6 +19,8 @@ Checks, in this order, before the body is read: the collection (404), the layer 
 writes nothing; an accepted edit is one store transaction with its recorded change.
 """
 
+from typing import NamedTuple
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -48,7 +50,8 @@ from tsukuba_gis.edits import (
     writable,
 )
 from tsukuba_gis.errors import BadRequest, FeatureNotFound, NotFound
-from tsukuba_gis.store.base import EditResult, feature_etag
+from tsukuba_gis.layerdef import LayerDef
+from tsukuba_gis.store.base import Editor, EditResult, feature_etag
 from tsukuba_gis.store.editing import same_geometry
 
 ITEMS = "/collections/{collection_id}/items"
@@ -86,6 +89,17 @@ class Transactions:
         if published is None:
             raise NotFound(NOT_FOUND)
         return snapshot, published
+
+    async def _change(self, request: Request, action: str) -> "_Change":
+        """The checks of a change to one feature before its body is read, in their order: the
+        collection (404), the layer takes the change (405), the caller may edit it (403),
+        If-Match (428)."""
+        snapshot, published = await self._target(request)
+        layer, fid = published.definition, request.path_params["item_id"]
+        writable(layer, action)
+        principal = _principal(request)
+        editor = editor_of(principal, layer)
+        return _Change(snapshot, published, layer, fid, editor, expectation(request, principal))
 
     async def _edit(self, published: PublishedLayer, draft_request) -> EditResult:
         return await run_in_threadpool(self.store.edit, published.record, draft_request)
@@ -129,12 +143,7 @@ class Transactions:
 
     async def patch(self, request: Request) -> Response:
         """PATCH a JSON merge patch of a feature: only the members given change."""
-        snapshot, published = await self._target(request)
-        layer, fid = published.definition, request.path_params["item_id"]
-        writable(layer, "modify")
-        principal = _principal(request)
-        editor = editor_of(principal, layer)
-        expect = expectation(request, principal)
+        snapshot, published, layer, fid, editor, expect = await self._change(request, "modify")
         document = check_members(await read_json(request, PATCH_TYPES), fid)
         if "properties" in document and document["properties"] is None:
             raise BadRequest("properties: cannot be removed; set single fields to null to empty them")
@@ -145,12 +154,7 @@ class Transactions:
 
     async def replace(self, request: Request) -> Response:
         """PUT a GeoJSON Feature: the editable fields (left out: emptied) and the geometry."""
-        snapshot, published = await self._target(request)
-        layer, fid = published.definition, request.path_params["item_id"]
-        writable(layer, "modify")
-        principal = _principal(request)
-        editor = editor_of(principal, layer)
-        expect = expectation(request, principal)
+        snapshot, published, layer, fid, editor, expect = await self._change(request, "modify")
         document = check_members(await read_json(request, FEATURE_TYPES), fid)
         page = await run_in_threadpool(self.store.get, published.record, fid)
         if not page.ids:
@@ -163,12 +167,7 @@ class Transactions:
 
     async def delete(self, request: Request) -> Response:
         """DELETE a feature (204); recorded like every edit, revertible."""
-        _, published = await self._target(request)
-        layer, fid = published.definition, request.path_params["item_id"]
-        writable(layer, "delete")
-        principal = _principal(request)
-        editor = editor_of(principal, layer)
-        expect = expectation(request, principal)
+        _, published, layer, fid, editor, expect = await self._change(request, "delete")
         await self._edit(published, request_for(layer, "delete", fid, editor, Draft({}, None), expect))
         return Response(status_code=204)
 
@@ -206,6 +205,17 @@ class Transactions:
         if response.status_code == 200:
             response.headers["ETag"] = etag
         return response
+
+
+class _Change(NamedTuple):
+    """What a change to one feature is checked against."""
+
+    snapshot: Snapshot
+    published: PublishedLayer
+    layer: LayerDef
+    fid: str
+    editor: Editor
+    expect: tuple[int, int] | None  # (version, revision) of the If-Match; None: unconditional
 
 
 def _principal(request: Request) -> Principal:

@@ -20,9 +20,9 @@ from typing import Any
 from server.rasters import render
 from server.rasters.published import PublishedRaster
 from server.snapshot import Snapshots
-from server.tiles.service import TileMemory
 from tsukuba_gis.errors import NotFound
 from tsukuba_gis.layerdef import Access
+from tsukuba_gis.tiles.memory import TileMemory
 
 MEMORY_BYTES = 64 * 1024 * 1024
 # Threads that render tiles, per process: each keeps its own datasets and warped VRTs (~0.1 s
@@ -42,7 +42,7 @@ class RasterService:
 
     def __init__(self, snapshots: Snapshots, audience: Access, base_url: str):
         self.snapshots, self.audience, self.base_url = snapshots, audience, base_url
-        self._memory = TileMemory(MEMORY_BYTES)
+        self._memory = TileMemory(MEMORY_BYTES, largest=MEMORY_BYTES // 8)
         self._pool = ThreadPoolExecutor(RENDER_THREADS, thread_name_prefix="raster")
         self._cache = snapshots.settings.data_dir / "cache" / "raster-tiles"
         self._written: set[str] = set()

@@ -22,12 +22,11 @@ from server import caching
 from server.rasters.published import PublishedRaster
 from server.rasters.render import FORMATS
 from server.rasters.service import RasterService
+from server.tiles.documents import REL, tileset_head_links
 from tsukuba_gis.errors import BadRequest, NotFound
 from tsukuba_gis.tiles import grid
 
 PUBLIC_CACHE = "public, max-age=600, stale-while-revalidate=86400"
-REL = "http://www.opengis.net/def/rel/ogc/1.0"
-TILEJSON_TYPE = "application/vnd.mapbox.tile+json"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 
@@ -52,14 +51,7 @@ def _links(base: str, raster: PublishedRaster) -> list[dict[str, Any]]:
     url = tileset_url(base, raster.id)
     template = f"{url}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"
     return [
-        {"rel": "self", "type": "application/json", "title": "This tileset (JSON)", "href": url},
-        {"rel": "alternate", "type": TILEJSON_TYPE, "title": "TileJSON 3.0.0", "href": f"{url}?f=tilejson"},
-        {
-            "rel": f"{REL}/tiling-scheme",
-            "type": "application/json",
-            "title": grid.TMS_ID,
-            "href": f"{base}/tileMatrixSets/{grid.TMS_ID}",
-        },
+        *tileset_head_links(base, url),
         {"rel": "item", "type": "image/png", "title": "PNG map tiles", "templated": True, "href": template},
         {
             "rel": "item",

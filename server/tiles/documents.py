@@ -39,8 +39,9 @@ def tile_template(base: str, layer_id: str) -> str:
     return f"{tileset_url(base, layer_id)}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"
 
 
-def _tileset_links(base: str, layer_id: str) -> list[dict[str, Any]]:
-    url = tileset_url(base, layer_id)
+def tileset_head_links(base: str, url: str) -> list[dict[str, Any]]:
+    """The first links of a tileset document at ``url`` (vector or map tiles): itself, its
+    TileJSON, its tiling scheme."""
     return [
         {"rel": "self", "type": "application/json", "title": "This tileset (JSON)", "href": url},
         {"rel": "alternate", "type": TILEJSON_TYPE, "title": "TileJSON 3.0.0", "href": f"{url}?f=tilejson"},
@@ -50,6 +51,12 @@ def _tileset_links(base: str, layer_id: str) -> list[dict[str, Any]]:
             "title": grid.TMS_ID,
             "href": f"{base}/tileMatrixSets/{grid.TMS_ID}",
         },
+    ]
+
+
+def _tileset_links(base: str, layer_id: str) -> list[dict[str, Any]]:
+    return [
+        *tileset_head_links(base, tileset_url(base, layer_id)),
         {
             "rel": f"{REL}/styles",
             "type": "application/json",

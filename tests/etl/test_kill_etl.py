@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from minicity import MiniCity
+from minicity import MiniCity, loaded_city
 
 from tsukuba_gis.store import Query, open_store
 from tsukuba_gis.store.postgis_settings import split_schema
@@ -20,11 +20,7 @@ BIG = 120_000  # three chunks of the reader (50 000 each): there is a middle
 @pytest.fixture(params=["gpkg", "postgis"])
 def city(request, tmp_path) -> MiniCity:
     # Internal: no open-data files to write, the load itself is what is killed.
-    store = request.getfixturevalue("postgis_url") if request.param == "postgis" else ""
-    city = MiniCity(tmp_path, store, access="internal")
-    city.hand_over(50, "A")
-    city.etl()
-    return city
+    return loaded_city(request, tmp_path, 50, access="internal")
 
 
 def _read_fraction(pid: int, path: Path) -> float:

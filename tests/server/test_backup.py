@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from minicity import MiniCity
+from minicity import MiniCity, loaded_city
 
 from tsukuba_gis.settings import PROJECT_ROOT
 from tsukuba_gis.store.postgis_settings import split_schema
@@ -87,11 +87,7 @@ def _wipe(city: MiniCity) -> None:
 
 @pytest.fixture(params=["gpkg", "postgis"])
 def city(request, tmp_path) -> MiniCity:
-    store = request.getfixturevalue("postgis_url") if request.param == "postgis" else ""
-    city = MiniCity(tmp_path / "city", store)
-    city.hand_over(3000, "A")
-    city.etl()
-    return city
+    return loaded_city(request, tmp_path / "city", 3000)
 
 
 def test_backup_during_a_load_wipe_restore_answers_byte_identically(city, start_server, tmp_path):

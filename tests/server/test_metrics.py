@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from minicity import MiniCity
+from minicity import MiniCity, loaded_city
 from prometheus_client.parser import text_string_to_metric_families
 
 from tsukuba_gis.settings import PROJECT_ROOT
@@ -40,11 +40,7 @@ def _token(city: MiniCity) -> str:
 
 @pytest.fixture(params=["gpkg", "postgis"])
 def city(request, tmp_path) -> MiniCity:
-    store = request.getfixturevalue("postgis_url") if request.param == "postgis" else ""
-    city = MiniCity(tmp_path, store)
-    city.hand_over(30, "A")
-    city.etl()
-    return city
+    return loaded_city(request, tmp_path, 30)
 
 
 def test_metrics_count_route_templates_store_time_and_loads(city, start_server):

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from minicity import MiniCity
+from minicity import MiniCity, loaded_city
 from pgcluster import Cluster
 
 ITEMS = "/api/collections/sites/items"
@@ -38,11 +38,7 @@ def _wait_for(predicate, timeout: float = 10.0) -> None:
 
 @pytest.fixture(params=["gpkg", "postgis"])
 def city(request, tmp_path) -> MiniCity:
-    store = request.getfixturevalue("postgis_url") if request.param == "postgis" else ""
-    city = MiniCity(tmp_path, store)
-    city.hand_over(30, "A")
-    city.etl()
-    return city
+    return loaded_city(request, tmp_path, 30)
 
 
 def test_20_readers_during_an_etl_see_the_old_or_the_new_version_never_a_mix(city, start_server):

@@ -119,6 +119,20 @@ class LayerWriter(AbstractContextManager):
         ``etl --dry-run``), make it current, atomically; return its record."""
 
 
+def grown_bbox(bbox: list[float] | None, bounds: Any) -> list[float]:
+    """``bbox`` (None: none yet) grown to hold every row of ``bounds``, an (n, 4) array of
+    minx, miny, maxx, maxy (shapely's ``bounds``): what a writer keeps over its chunks."""
+    box = [
+        float(bounds[:, 0].min()),
+        float(bounds[:, 1].min()),
+        float(bounds[:, 2].max()),
+        float(bounds[:, 3].max()),
+    ]
+    if bbox is None:
+        return box
+    return [min(bbox[0], box[0]), min(bbox[1], box[1]), max(bbox[2], box[2]), max(bbox[3], box[3])]
+
+
 @dataclass(frozen=True)
 class BandStats:
     """Statistics of one band of a stored raster version (no-data cells left out).

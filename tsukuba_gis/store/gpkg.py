@@ -29,6 +29,7 @@ from tsukuba_gis.store.base import (
     Reject,
     Store,
     TileSpec,
+    grown_bbox,
 )
 from tsukuba_gis.store.gpkg_edits import MIGRATION as EDITS_MIGRATION
 from tsukuba_gis.store.gpkg_edits import GeoPackageEdits
@@ -374,17 +375,7 @@ class GeoPackageWriter(LayerWriter):
         self.fids.append(np.arange(first, first + len(blobs), dtype=np.int64))
         self.boxes.append(outward_float32(bounds))
         self.count += len(blobs)
-        box = [bounds[:, 0].min(), bounds[:, 1].min(), bounds[:, 2].max(), bounds[:, 3].max()]
-        self.bbox = (
-            box
-            if self.bbox is None
-            else [
-                min(self.bbox[0], box[0]),
-                min(self.bbox[1], box[1]),
-                max(self.bbox[2], box[2]),
-                max(self.bbox[3], box[3]),
-            ]
-        )
+        self.bbox = grown_bbox(self.bbox, bounds)
 
     def reject(self, rejects: Sequence[Reject]) -> None:
         """Keep rejected source features in the quarantine table, with this version."""

@@ -24,7 +24,6 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING
 from tsukuba_gis.errors import TilesNotReady
 from tsukuba_gis.store.base import LayerRecord, TileSpec
 from tsukuba_gis.tiles import mbtiles
+from tsukuba_gis.tiles.memory import TileMemory
 
 if TYPE_CHECKING:
     from tsukuba_gis.store.base import Store
@@ -40,33 +40,6 @@ LOG = logging.getLogger(__name__)
 STALE_S = 3600
 MAX_OPEN = 64  # files open per thread; older versions' files are closed past it
 FRESH_BYTES = 32 * 1024 * 1024  # tiles re-made after edits, kept per process
-
-
-class FreshTiles:
-    """Tiles made after live edits, least recently used out past a byte budget."""
-
-    def __init__(self, budget: int = FRESH_BYTES):
-        self.budget, self.size = budget, 0
-        self._tiles: OrderedDict[tuple, bytes] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> bytes | None:
-        """A kept tile, or None."""
-        with self._lock:
-            tile = self._tiles.get(key)
-            if tile is not None:
-                self._tiles.move_to_end(key)
-            return tile
-
-    def put(self, key: tuple, tile: bytes) -> None:
-        """Keep a tile."""
-        with self._lock:
-            if key in self._tiles:
-                return
-            self._tiles[key] = tile
-            self.size += len(tile)
-            while self.size > self.budget and self._tiles:
-                self.size -= len(self._tiles.popitem(last=False)[1])
 
 
 class MBTilesSets:
@@ -81,7 +54,7 @@ class MBTilesSets:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._building: set[Path] = set()
-        self._fresh = FreshTiles()
+        self._fresh = TileMemory(FRESH_BYTES)
 
     def path(self, spec: TileSpec) -> Path:
         """The MBTiles file of one tile set."""

@@ -14,14 +14,13 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import psycopg
 import shapely
 from psycopg import sql
 
 from tsukuba_gis.errors import StoreError
-from tsukuba_gis.store.base import Column, LayerRecord, LayerWriter, Reject
+from tsukuba_gis.store.base import Column, LayerRecord, LayerWriter, Reject, grown_bbox
 from tsukuba_gis.store.postgis_schema import GEOMETRY_TYPES, PG_TYPES, table_name
 
 if TYPE_CHECKING:
@@ -154,25 +153,7 @@ class PostGISWriter(LayerWriter):
         except psycopg.Error as err:
             raise StoreError(f"cannot load {self.layer_id} into {self.store.where}: {err}") from None
         self.count += len(frame)
-        self._grow_bbox(shapely.bounds(geoms))
-
-    def _grow_bbox(self, bounds: np.ndarray) -> None:
-        box = [
-            float(bounds[:, 0].min()),
-            float(bounds[:, 1].min()),
-            float(bounds[:, 2].max()),
-            float(bounds[:, 3].max()),
-        ]
-        self.bbox = (
-            box
-            if self.bbox is None
-            else [
-                min(self.bbox[0], box[0]),
-                min(self.bbox[1], box[1]),
-                max(self.bbox[2], box[2]),
-                max(self.bbox[3], box[3]),
-            ]
-        )
+        self.bbox = grown_bbox(self.bbox, shapely.bounds(geoms))
 
     def reject(self, rejects: Sequence[Reject]) -> None:
         """Keep rejected source features in the quarantine table, with this version."""
