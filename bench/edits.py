@@ -31,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,42 +134,60 @@ def _shelters(url: str, n: int) -> list[dict]:
     return [{"id": f["id"], "lonlat": f["geometry"]["coordinates"]} for f in page["features"]]
 
 
-def _streak(check, started: float) -> float | None:
-    """Seconds from ``started`` until ``check()`` held READS times in a row (bounded)."""
-    in_row = 0
-    while time.perf_counter() - started < VISIBLE_S:
-        in_row = in_row + 1 if check() else 0
-        if in_row == READS:
-            return time.perf_counter() - started
+def _streaks(checks: dict[str, Callable[[], bool]], started: float) -> dict[str, float]:
+    """Seconds from ``started`` until each check held READS times in a row; polled together,
+    bounded by VISIBLE_S (a check that never did is left out)."""
+    in_row, took = dict.fromkeys(checks, 0), {}
+    while len(took) < len(checks) and time.perf_counter() - started < VISIBLE_S:
+        for name, check in checks.items():
+            if name not in took:
+                in_row[name] = in_row[name] + 1 if check() else 0
+                if in_row[name] == READS:
+                    took[name] = time.perf_counter() - started
         time.sleep(POLL_S)
-    return None
+    return took
 
 
-def _tile_and_point(fresh: httpx.Client, shelter: dict, value: str) -> bool:
-    """Whether the z14 tile holding the shelter and /point at it both show ``value``."""
-    lon, lat = shelter["lonlat"]
-    tile = TMS.tile(lon, lat, 14)
-    mvt = fresh.get(f"/api/collections/{LAYER}/tiles/WebMercatorQuad/14/{tile.y}/{tile.x}")
-    features = mapbox_vector_tile.decode(mvt.content).get(LAYER, {}).get("features", [])
-    shown = [
-        f["properties"].get("status") for f in features if f["properties"].get("common_id") == shelter["id"]
-    ]
-    if shown != [value]:
-        return False
-    report_ = fresh.get("/point", params={"lat": lat, "lon": lon}).json()
-    nearest = next(g for g in report_["nearest"] if g["layer"] == LAYER)["features"]
-    return bool(nearest) and (nearest[0]["id"], nearest[0].get("status")) == (shelter["id"], value)
+class Reader:
+    """The public side of one shelter, read on new connections (no keep-alive: the kernel
+    hands each connection to either worker)."""
+
+    def __init__(self, url: str, shelter: dict):
+        self.client = httpx.Client(base_url=url, timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
+        self.fid, (self.lon, self.lat) = shelter["id"], shelter["lonlat"]
+        self.tile = TMS.tile(self.lon, self.lat, 14)
+
+    def item(self, value: str) -> bool:
+        """Whether /api's item shows ``value``."""
+        item = self.client.get(f"{PUBLIC_ITEMS}/{self.fid}", params={"f": "json"})
+        return item.json()["properties"]["status"] == value
+
+    def in_tile(self, value: str) -> bool:
+        """Whether the z14 vector tile holding the shelter shows ``value``."""
+        t = self.tile
+        mvt = self.client.get(f"/api/collections/{LAYER}/tiles/WebMercatorQuad/14/{t.y}/{t.x}")
+        features = mapbox_vector_tile.decode(mvt.content).get(LAYER, {}).get("features", [])
+        shown = [
+            f["properties"].get("status") for f in features if f["properties"].get("common_id") == self.fid
+        ]
+        return shown == [value]
+
+    def on_point(self, value: str) -> bool:
+        """Whether /point at the shelter has it first among the open ones, with ``value``."""
+        answer = self.client.get("/point", params={"lat": self.lat, "lon": self.lon}).json()
+        nearest = next(g for g in answer["nearest"] if g["layer"] == LAYER)["features"]
+        return bool(nearest) and (nearest[0]["id"], nearest[0].get("status")) == (self.fid, value)
 
 
-def visible(url: str, token: dict[str, str], edits: int) -> tuple[Case, Case, Case]:
-    """Edit-to-visible on /api, and on the tile and /point; the PATCHes' own latency."""
+VISIBLE = {"api": "edit → /api item", "tile": "edit → z14 tile", "point": "edit → /point"}
+
+
+def visible(url: str, token: dict[str, str], edits: int, workers: int) -> list[Case]:
+    """The PATCHes' latency; edit-to-visible on /api, then (polled together) tile and /point."""
     (shelter,) = _shelters(url, 1)
-    editing = Editing(url, token, shelter["id"])
-    # New connections for every read (no keep-alive): the kernel hands each to either worker.
-    fresh = httpx.Client(base_url=url, timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
-    cases = Case("PATCH answered (2 workers)"), Case("edit → /api item"), Case("edit → z14 tile and /point")
-    for case in cases:
-        case.load1 = load.load1()
+    editing, reader = Editing(url, token, shelter["id"]), Reader(url, shelter)
+    patched = Case(f"PATCH answered ({workers} workers)", load1=load.load1())
+    seen = {key: Case(name, load1=patched.load1) for key, name in VISIBLE.items()}
     editing.patch({"status": OPEN[1]})  # 災害時モード on before the clock: /point lists open ones only
     try:
         for i in range(edits):
@@ -176,27 +195,23 @@ def visible(url: str, token: dict[str, str], edits: int) -> tuple[Case, Case, Ca
             started = time.perf_counter()
             answer = editing.patch({"status": value})
             if answer.status_code != 200:
-                cases[0].others.append(answer.status_code)
+                patched.others.append(answer.status_code)
                 continue
-            cases[0].times.append(time.perf_counter() - started)
-
-            def on_api(value=value) -> bool:
-                item = fresh.get(f"{PUBLIC_ITEMS}/{shelter['id']}", params={"f": "json"})
-                return item.json()["properties"]["status"] == value
-
-            for case, check in (
-                (cases[1], on_api),
-                (cases[2], lambda v=value: _tile_and_point(fresh, shelter, v)),
-            ):
-                took = _streak(check, started)
-                if took is None:
-                    case.missed += 1
+            patched.times.append(time.perf_counter() - started)
+            took = _streaks({"api": lambda v=value: reader.item(v)}, started)
+            took |= _streaks(
+                {"tile": lambda v=value: reader.in_tile(v), "point": lambda v=value: reader.on_point(v)},
+                started,
+            )
+            for key, case in seen.items():
+                if key in took:
+                    case.times.append(took[key])
                 else:
-                    case.times.append(took)
+                    case.missed += 1
     finally:
         editing.close()
-        fresh.close()
-    return cases
+        reader.client.close()
+    return [patched, *seen.values()]
 
 
 def throughput(url: str, token: dict[str, str], name: str, fids: list[str], seconds: float) -> Case:
@@ -264,32 +279,49 @@ def floor(store_url: str, fid: str, seconds: float) -> Case:
     return case
 
 
-def measure(
-    label: str, city: EditCity, work: Path, edits: int, seconds: float, clients: int
-) -> list[list[str]]:
+@dataclass(frozen=True)
+class Sizes:
+    """How much to measure: edits timed until visible, seconds per throughput case, concurrent
+    clients, workers of the server the edits are seen on."""
+
+    edits: int = 50
+    seconds: float = 10.0
+    clients: int = 4
+    workers: int = 2
+
+
+QUICK = Sizes(edits=5, seconds=1.5, clients=2)
+
+
+def measure(label: str, city: EditCity, work: Path, sizes: Sizes) -> list[list[str]]:
     """Every case on one store: the table's rows."""
+    edits, seconds, clients, workers = sizes.edits, sizes.seconds, sizes.clients, sizes.workers
     token = city.staff().bearer("edit")
-    server = servers.serve(f"edits-{label}-2w", city.env, work, workers=2)
+    server = servers.serve(f"edits-{label}-{workers}w", city.env, work, workers)
     try:
-        patched, on_api, on_tile = visible(server.url, token, edits)
+        seen = visible(server.url, token, edits, workers)
     finally:
         server.stop()
     server = servers.serve(f"edits-{label}-1w", city.env, work, workers=1)
     try:
         fids = [s["id"] for s in _shelters(server.url, clients + 1)]
-        sequential = throughput(server.url, token, "PATCH, 1 client (1 worker)", fids[:1], seconds)
-        own = throughput(server.url, token, f"PATCH, {clients} clients, own shelters", fids[1:], seconds)
+        sequential = throughput(server.url, token, "PATCH (1 worker), 1 client", fids[:1], seconds)
+        own = throughput(
+            server.url, token, f"PATCH (1 worker), {clients} clients, own shelters", fids[1:], seconds
+        )
         same = throughput(
-            server.url, token, f"PATCH, {clients} clients, one shelter", fids[:1] * clients, seconds
+            server.url,
+            token,
+            f"PATCH (1 worker), {clients} clients, one shelter",
+            fids[:1] * clients,
+            seconds,
         )
     finally:
         server.stop()
     base = floor(city.settings.store_url, fids[0], seconds)
     ratio = f"{base.rate / sequential.rate:.1f}x" if sequential.rate else "-"
     return [
-        patched.row(label, False),
-        on_api.row(label, False),
-        on_tile.row(label, False),
+        *(case.row(label, False) for case in seen),
         sequential.row(label, True, ratio),
         own.row(label, True),
         same.row(label, True),
@@ -300,9 +332,7 @@ def measure(
 HEAD = ["store", "case", "edits", "edits/s", "p50 ms", "p95 ms", "max ms", "412", "notes", "HTTP/floor"]
 
 
-def run(
-    stores: list[str], edits: int, seconds: float, clients: int, work: Path, dsn: str | None = None
-) -> str:
+def run(stores: list[str], work: Path, sizes: Sizes, dsn: str | None = None) -> str:
     """Measure ``stores`` (gpkg, postgis) and return the Markdown table (PostGIS: ``dsn``, else
     a throwaway cluster of the bench's own)."""
     shutil.rmtree(work, ignore_errors=True)
@@ -314,8 +344,7 @@ def run(
                 cluster = servers.start_cluster()
                 dsn = cluster.create_database("edits")
             store = schema_url(dsn) if label == "postgis" else ""
-            city = EditCity(work / label, store)
-            rows += measure(label, city, work, edits, seconds, clients)
+            rows += measure(label, EditCity(work / label, store), work, sizes)
     finally:
         if cluster is not None:
             cluster.destroy()
@@ -325,19 +354,18 @@ def run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stores", nargs="+", choices=["gpkg", "postgis"], default=["gpkg", "postgis"])
-    parser.add_argument("--edits", type=int, default=50, help="edits timed until visible")
-    parser.add_argument("--seconds", type=float, default=10, help="per throughput case")
-    parser.add_argument("--clients", type=int, default=4, help="concurrent clients")
-    parser.add_argument("--quick", action="store_true", help="5 edits, 1.5 s per case, 2 clients")
+    parser.add_argument("--edits", type=int, default=Sizes.edits, help="edits timed until visible")
+    parser.add_argument("--seconds", type=float, default=Sizes.seconds, help="per throughput case")
+    parser.add_argument("--clients", type=int, default=Sizes.clients, help="concurrent clients")
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK} (a look, not figures)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/tsukuba-gis-bench/edits"))
     parser.add_argument("--dsn", help="a PostgreSQL database to use instead of a throwaway cluster")
     args = parser.parse_args()
-    if args.quick:
-        args.edits, args.seconds, args.clients = 5, 1.5, 2
+    sizes = QUICK if args.quick else Sizes(args.edits, args.seconds, args.clients)
     before = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    table = run(args.stores, args.edits, args.seconds, args.clients, args.workdir, args.dsn)
+    table = run(args.stores, args.workdir, sizes, args.dsn)
     after = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    print(f"\nuptime before: {before}\nuptime after:  {after}\n")
+    print(f"\n{sizes}\nuptime before: {before}\nuptime after:  {after}\n")
     print(table)
 
 
