@@ -186,7 +186,7 @@ def visible(url: str, token: dict[str, str], edits: int, workers: int) -> list[C
     """The PATCHes' latency; edit-to-visible on /api, then (polled together) tile and /point."""
     (shelter,) = _shelters(url, 1)
     editing, reader = Editing(url, token, shelter["id"]), Reader(url, shelter)
-    patched = Case(f"PATCH answered ({workers} workers)", load1=load.load1())
+    patched = Case(f"PATCH answered ({workers} worker{'s' * (workers > 1)})", load1=load.load1())
     seen = {key: Case(name, load1=patched.load1) for key, name in VISIBLE.items()}
     editing.patch({"status": OPEN[1]})  # 災害時モード on before the clock: /point lists open ones only
     try:
@@ -300,24 +300,16 @@ def measure(label: str, city: EditCity, work: Path, sizes: Sizes) -> list[list[s
     server = servers.serve(f"edits-{label}-{workers}w", city.env, work, workers)
     try:
         seen = visible(server.url, token, edits, workers)
-    finally:
-        server.stop()
-    server = servers.serve(f"edits-{label}-1w", city.env, work, workers=1)
-    try:
+        if workers != 1:  # (else the same server goes on: a start-up saved)
+            server.stop()
+            server = servers.serve(f"edits-{label}-1w", city.env, work, workers=1)
         fids = [s["id"] for s in _shelters(server.url, clients + 1)]
         sequential = throughput(server.url, token, "PATCH (1 worker), 1 client", fids[:1], seconds)
-        own = throughput(
-            server.url, token, f"PATCH (1 worker), {clients} clients, own shelters", fids[1:], seconds
-        )
-        same = throughput(
-            server.url,
-            token,
-            f"PATCH (1 worker), {clients} clients, one shelter",
-            fids[:1] * clients,
-            seconds,
-        )
+        name = f"PATCH (1 worker), {clients} clients"
+        own = throughput(server.url, token, f"{name}, own shelters", fids[1:], seconds)
+        same = throughput(server.url, token, f"{name}, one shelter", fids[:1] * clients, seconds)
     finally:
-        server.stop()
+        server.stop()  # (a stopped one again: nothing happens)
     base = floor(city.settings.store_url, fids[0], seconds)
     ratio = f"{base.rate / sequential.rate:.1f}x" if sequential.rate else "-"
     return [
