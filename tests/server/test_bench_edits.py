@@ -1,22 +1,14 @@
 """bench/edits.py works: a tiny run on the GeoPackage store times every case and prints its table
 (real servers; the PostGIS side is the same code on another store URL)."""
 
-import importlib.util
-
 import pytest
-
-from tsukuba_gis.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.live  # starts tsukuba-gis serve processes of its own
 
 
 @pytest.fixture(scope="module")
-def bench():
-    # Loaded from its path, like tests/etl/test_bench.py's bench/etl.py.
-    spec = importlib.util.spec_from_file_location("bench_edits", PROJECT_ROOT / "bench" / "edits.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_bench):
+    return load_bench("edits")
 
 
 def test_a_tiny_run_times_every_case_and_prints_its_table(bench, tmp_path):
