@@ -94,7 +94,7 @@ def table(rows: list[Row]) -> str:
         "CPU ms/req gpkg, postgis",
         "load1 (other cores)",
     ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    body = []
     for row in rows:
         cpu = ", ".join(
             f"{row.cells[k].cpu_ms:.1f}" if k in row.cells and row.cells[k].cpu_ms is not None else "-"
@@ -114,5 +114,11 @@ def table(rows: list[Row]) -> str:
             cpu,
             load,
         ]
-        lines.append("| " + " | ".join(cols) + " |")
-    return "\n".join(lines)
+        body.append(cols)
+    return markdown(head, body)
+
+
+def markdown(head: list[str], rows: list[list[str]]) -> str:
+    """A plain Markdown table (for the benches whose rows are not servers)."""
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in rows)])

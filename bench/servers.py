@@ -138,16 +138,21 @@ def _start(
 
 def start_ours(name: str, project: Path, store: str | None, workdir: Path) -> Server:
     """``tsukuba-gis serve --workers N`` over the bench project (GeoPackage or PostGIS)."""
-    port = free_port()
     env = {
         "TSUKUBA_GIS_DATA_DIR": str(project / "data"),
         "TSUKUBA_GIS_LAYERS_DIR": str(project / "layers"),
         "TSUKUBA_GIS_SOURCES_DIR": str(project / "sources"),
         "TSUKUBA_GIS_STORE": store or "",
-        "TSUKUBA_GIS_PUBLIC_URL": "",
     }
+    return serve(name, env, workdir)
+
+
+def serve(name: str, env: dict[str, str], workdir: Path, workers: int = WORKERS) -> Server:
+    """``tsukuba-gis serve --workers N`` with the settings of ``env`` (data dir, store, ...)."""
+    port = free_port()
     cli = str(ROOT / ".venv" / "bin" / "tsukuba-gis")
-    argv = [cli, "-q", "serve", "--port", str(port), "--workers", str(WORKERS)]
+    argv = [cli, "-q", "serve", "--port", str(port), "--workers", str(workers)]
+    env = {**env, "TSUKUBA_GIS_PUBLIC_URL": ""}
     return _start(name, argv, env, port, workdir, "/api/collections?f=json")
 
 

@@ -3,13 +3,14 @@
 Everything runs on 127.0.0.1; every wait loop is bounded.
 """
 
+import importlib.util
 import itertools
 from pathlib import Path
 
 import pytest
 from liveserver import LiveServer, free_port, wait_http  # noqa: F401 (fixtures' helpers)
 
-from tsukuba_gis.settings import Settings
+from tsukuba_gis.settings import PROJECT_ROOT, Settings
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -225,3 +226,18 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def load_bench():
+    """``load_bench(name)``: the module of ``bench/<name>.py``, loaded from its path as
+    ``bench_<name>`` (as a module named ``etl`` it would shadow the ETL package)."""
+
+    def load(name: str):
+        path = PROJECT_ROOT / "bench" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -1,22 +1,15 @@
 """bench/etl.py works: its generator makes what it promises and both of its cases run (small)."""
 
-import importlib.util
 import json
 
 import pyogrio
 import pytest
 import shapely
 
-from tsukuba_gis.settings import PROJECT_ROOT
-
 
 @pytest.fixture(scope="module")
-def bench():
-    # Loaded from its path: as a module named "etl" it would shadow the ETL package.
-    spec = importlib.util.spec_from_file_location("bench_etl", PROJECT_ROOT / "bench" / "etl.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_bench):
+    return load_bench("etl")
 
 
 def test_generator_is_a_seeded_cp932_shapefile_without_cpg(bench, tmp_path):
