@@ -2,8 +2,9 @@
 /feeds/changes.atom|json (read back with feedparser), per area and layer, in plain words.
 
 The city of this module: the edit city (shelters, road areas, boundary) plus the towns, the
-PLATEAU zoning and the staff-only shelter contacts, the last two loaded twice from a copy of the
-sources whose second edition changes the zoning polygon's use (1 → 3) and one key holder.
+PLATEAU zoning, the staff-only shelter contacts and the flood sample (with its staff-only review
+field), the last three loaded twice from a copy of the sources whose second edition changes the
+zoning polygon's use (1 → 3), one key holder, one area's review status and another's depth rank.
 """
 
 import shutil
@@ -11,6 +12,7 @@ import shutil
 import feedparser
 import httpx
 import jsonschema
+import pyogrio
 import pytest
 from editcity import PASSWORD, EditCity, schema_url
 from fastapi.testclient import TestClient
@@ -22,6 +24,8 @@ from tsukuba_gis.store import open_store
 
 ZONING_GML = "planning/plateau/udx/urf/534071_urf_6697_08_op.gml"
 STAFF_CSV = "disaster/shelters_staff_6677_cp932.csv"
+FLOOD_GPKG = "disaster/flood_sample_6677.gpkg"
+REVIEW_ONLY, REVIEW_TOO = "河川課 再照会（番号Z9）", "危機管理課 差戻し（番号K4）"
 ZONE = {"lat": "35.9910", "lon": "140.1325"}  # inside the sample 用途地域 polygon
 ELSEWHERE = {"lat": "36.0828", "lon": "140.1115"}  # Tsukuba Center, 10 km north
 SHELTER = "E0822000085111"  # 竹園東小学校
@@ -73,6 +77,12 @@ def _second_edition(sources) -> None:
     csv = sources / STAFF_CSV
     rows = csv.read_text(encoding="cp932")
     csv.write_text(rows.replace("市職員（参集者）", "学校長（鍵番号Q7）", 1), encoding="cp932")
+    flood = sources / FLOOD_GPKG
+    areas = pyogrio.read_dataframe(flood, layer="shinsui_sample")
+    areas.loc[0, "庁内確認"] = REVIEW_ONLY  # an internal field alone: nothing for the public
+    areas.loc[1, ["浸水深ランク", "庁内確認"]] = [3, REVIEW_TOO]
+    flood.unlink()
+    pyogrio.write_dataframe(areas, flood, layer="shinsui_sample", driver="GPKG")
 
 
 @pytest.fixture(scope="module", params=["gpkg", "postgis"])
@@ -87,7 +97,7 @@ def feed_city(request, tmp_path_factory):
         if edition == 2:
             _second_edition(sources)
         towns = ["towns"] if edition == 1 else []  # the gazetteer's 町丁目 (town=)
-        report = run_etl(settings, ["zoning", "shelters_staff", *towns], quiet=True)
+        report = run_etl(settings, ["zoning", "shelters_staff", "flood_sample", *towns], quiet=True)
         assert report.ok and all(r.status == "loaded" for r in report.layers), report.layers
     return city
 
@@ -147,7 +157,7 @@ def test_an_etl_run_changing_the_zoning_is_in_the_feed_of_that_area_only(client)
     related = [link.href for link in entry.links if link.rel == "related"]
     assert related and related[0].startswith("http://testserver/api/collections/zoning/items/")
     assert client.get(related[0].removeprefix("http://testserver"), params={"f": "json"}).status_code == 200
-    assert atom(client, **ELSEWHERE, radius="2000").entries == []
+    assert ZONING_JA not in [e.title for e in atom(client, **ELSEWHERE, radius="2000").entries]
     assert atom(client, bbox="140.13,35.98,140.14,35.995", layer="zoning").entries[0].title == ZONING_JA
     assert atom(client, bbox="140.10,36.07,140.12,36.09", layer="zoning").entries == []
     english = json_feed(client, **ZONE, lang="en")
@@ -190,12 +200,17 @@ def test_the_public_feeds_carry_no_staff_layer_field_or_editor(client, opened, f
         "disaster",
     ):
         assert secret not in everything, secret
+    for secret in ("review_status", "庁内確認状況", REVIEW_ONLY, REVIEW_TOO):
+        assert secret not in everything, secret
+    flood = json_feed(client, layer="flood_sample")["items"]
+    assert len(flood) == 1 and "浸水深ランク: 0.5〜3.0m → 3.0〜5.0m" in flood[0]["content_text"], flood
     assert client.get("/feeds/changes.json", params={"layer": "shelters_staff"}).status_code == 400
     assert client.get("/internal/feeds/changes.json").status_code == 401
     staff = json_feed(client, "/internal/feeds/changes.json", auth=("kato-bousai", PASSWORD))
     titles = [i["title"] for i in staff["items"]]
     assert any("鍵の保管" in t for t in titles) and ZONING_JA in titles
-    assert "学校長（鍵番号Q7）" in "".join(i["content_text"] for i in staff["items"])
+    texts = "".join(i["content_text"] for i in staff["items"])
+    assert "学校長（鍵番号Q7）" in texts and REVIEW_ONLY in texts and REVIEW_TOO in texts
     assert staff["feed_url"].startswith("http://testserver/internal/feeds/changes.json")
 
 
@@ -273,3 +288,15 @@ def test_records_are_kept_by_the_store_in_commit_order(feed_city, opened):
     causes = {r.cause.split(":")[0] for r in records}
     assert causes == {"etl", "edit"}
     assert all("kato" not in r.cause for r in records)
+
+
+def test_a_rollback_is_in_the_feed_too(feed_city, client):
+    from etl.versions import activate
+
+    record, _ = activate(feed_city.settings, "zoning")
+    assert record.version == 1
+    newest = atom(client, **ZONE, layer="zoning").entries[0]
+    assert newest.title == "用途地域が変わりました: 第1種中高層住居専用地域 → 第1種低層住居専用地域"
+    store = open_store(feed_city.settings.store_url)
+    last = store.change_records(before=10**18, layers=["zoning"], limit=1)[0]
+    assert last.cause.startswith("etl:rollback-") and last.kind == "modified"
