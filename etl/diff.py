@@ -21,15 +21,27 @@ from tsukuba_gis.tiles.touch import union
 EXAMPLES = 20
 
 
+def _canonical_column(values: pd.Series, kind: str) -> pd.Series:
+    """A column the same way whichever side it comes from (a chunk the ETL writes, or the store
+    reading a version back): numbers as floats (3 and 3.0, None and NaN are one stored value),
+    booleans as 0/1, dates and text as text ("" for none)."""
+    if kind in ("integer", "number", "boolean"):
+        if kind == "boolean":
+            values = values.map({True: 1.0, False: 0.0})  # 1 and 0 equal True and False
+        return pd.to_numeric(values, errors="coerce").astype("float64")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        values = values.dt.strftime("%Y-%m-%d")
+    return values.astype(object).where(values.notna(), "").astype(str)
+
+
 def _fingerprint(
-    frame: gpd.GeoDataFrame, columns: list[str], key_column: str | None, label_column: str | None
+    frame: gpd.GeoDataFrame, columns: dict[str, str], key_column: str | None, label_column: str | None
 ) -> pd.DataFrame:
-    """One row per feature of a chunk: key, content hash (geometry + ``columns``), label, fid."""
-    wkb = pd.Series(shapely.to_wkb(frame.geometry.to_numpy(), hex=True), index=frame.index)
-    # Values as text the same way whichever side they come from (a chunk the ETL writes, or the
-    # store reading a version back: 3 and 3.0, None and NaN are the same stored value).
-    text = frame[columns].astype(object).map(_canonical)
-    content = pd.util.hash_pandas_object(pd.concat([text, wkb.rename("_geom")], axis=1), index=False)
+    """One row per feature of a chunk: key, content hash (geometry + ``columns``: name -> type),
+    label, fid."""
+    wkb = pd.Series(shapely.to_wkb(frame.geometry.to_numpy(), hex=True), index=frame.index, name="_geom")
+    canonical = [_canonical_column(frame[name], kind) for name, kind in columns.items()]
+    content = pd.util.hash_pandas_object(pd.concat([*canonical, wkb], axis=1), index=False)
     key = frame[key_column].astype(str) if key_column else content.astype(str)
     label = (
         frame[label_column].astype(str)
@@ -46,6 +58,12 @@ def _fingerprint(
     )
 
 
+def _types(record: LayerRecord, names: list[str]) -> dict[str, str]:
+    """Name -> type of these columns as the record has them (both sides compare by it)."""
+    kinds = {c.name: c.type for c in record.columns}
+    return {name: kinds[name] for name in names}
+
+
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame({"key": [], "hash": [], "label": [], "fid": []})
@@ -53,7 +71,11 @@ def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _fingerprints(
-    store: Store, record: LayerRecord, columns: list[str], key_column: str | None, label_column: str | None
+    store: Store,
+    record: LayerRecord,
+    columns: dict[str, str],
+    key_column: str | None,
+    label_column: str | None,
 ) -> pd.DataFrame:
     """One row per feature of a stored version: key, content hash, label, fid."""
     return _concat([_fingerprint(f, columns, key_column, label_column) for f in store.iter_frames(record)])
@@ -100,8 +122,9 @@ def diff_versions(
     by_id = bool(old.id_column and old.id_column == new.id_column)
     label = label_column if label_column in common else None
     key = old.id_column if by_id else None
-    a = _fingerprints(store, old, common, key, label)
-    b = _fingerprints(store, new, common, key, label)
+    typed = _types(old, common)
+    a = _fingerprints(store, old, typed, key, label)
+    b = _fingerprints(store, new, typed, key, label)
     added, removed, changed, unchanged = _compare(a, b, by_id)
     summary = _summary(old, new.version, new_cols, by_id, added, removed, changed, unchanged)
     summary["examples"]["changed"] = (
@@ -178,15 +201,6 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def _canonical(value: Any) -> str:
-    value = _plain(value)
-    if value is None:
-        return ""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return repr(float(value))
-    return str(value)
-
-
 def _same(a: Any, b: Any) -> bool:
     """Equal as stored values (3 and 3.0 are; a float column's int is no change)."""
     if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
@@ -220,7 +234,8 @@ class VersionDiff:
         self.by_id = bool(old.id_column and old.id_column == id_column)
         self.key = old.id_column if self.by_id else None
         self.label = label_column if label_column in self.common else None
-        self.a = _fingerprints(store, old, self.common, self.key, self.label)
+        self.typed = _types(old, self.common)
+        self.a = _fingerprints(store, old, self.typed, self.key, self.label)
         self.old_hash = dict(zip(self.a["key"], self.a["hash"], strict=True)) if self.by_id else {}
         self.old_count = self.a["key"].value_counts().to_dict() if not self.by_id else {}
         self.seen: dict[str, int] = {}
@@ -232,15 +247,15 @@ class VersionDiff:
         """Take one chunk as the writer does (its features get the next fids)."""
         if frame.empty:
             return
-        fp = _fingerprint(frame, self.common, self.key, self.label)
+        fp = _fingerprint(frame, self.typed, self.key, self.label)
         self.parts.append(fp)
         keys, keep = self._new_keys(fp)
         rows = frame.iloc[keep]
         wkbs = shapely.to_wkb(rows.geometry.to_numpy())
         values = rows[self.columns].astype(object).to_dict("records")
+        ids = rows[self.key].astype(str).tolist() if self.key else [str(self.count + i + 1) for i in keep]
         for pos, i in enumerate(keep):
-            feature_id = str(rows.iloc[pos][self.key]) if self.key else str(self.count + i + 1)
-            self.kept[keys[i]] = (feature_id, {k: _plain(v) for k, v in values[pos].items()}, wkbs[pos])
+            self.kept[keys[i]] = (ids[pos], {k: _plain(v) for k, v in values[pos].items()}, wkbs[pos])
         self.count += len(frame)
 
     def _new_keys(self, fp: pd.DataFrame) -> tuple[list[str], list[int]]:
@@ -264,10 +279,11 @@ class VersionDiff:
         added, removed, changed, unchanged = _compare(self.a, b, self.by_id)
         summary = _summary(self.old, version, self.columns, self.by_id, added, removed, changed, unchanged)
         make = _RecordMaker(self.old.layer_id, version, cause, at)
+        before = self._old_features({*removed["fid_old"], *changed["fid_old"]})
         new = [self.kept[k] for k in added["key"]]
-        gone = [self._old(k, fid) for k, fid in zip(removed["key"], removed["fid_old"], strict=True)]
+        gone = [before[fid] for fid in removed["fid_old"]]
         records = [
-            make.modified(self._old(k, fid), self.kept[k])
+            make.modified(before[fid], self.kept[k])
             for k, fid in zip(changed["key"], changed["fid_old"], strict=True)
         ]
         if not self.by_id:
@@ -288,10 +304,24 @@ class VersionDiff:
         )
         return summary, records
 
-    def _old(self, key: str, fid: Any) -> tuple[str, dict[str, Any], bytes]:
-        feature_id = key if self.by_id else str(int(fid))
-        page = self.store.get(self.old, feature_id)
-        return feature_id, page.properties[0], page.wkb[0]
+    def _old_features(self, fids: set) -> dict[Any, tuple[str, dict[str, Any], bytes]]:
+        """fid -> (feature id, values, WKB) of these features of the old version, in one pass
+        over it (not one read per feature)."""
+        found: dict[Any, tuple[str, dict[str, Any], bytes]] = {}
+        if not fids:
+            return found
+        wanted = pd.Index(list(fids))
+        for frame in self.store.iter_frames(self.old):
+            rows = frame[frame.index.isin(wanted)]
+            if rows.empty:
+                continue
+            names = [c.name for c in self.old.columns]
+            values = rows[names].astype(object).to_dict("records")
+            ids = rows[self.key].astype(str).tolist() if self.key else [str(f) for f in rows.index]
+            wkbs = shapely.to_wkb(rows.geometry.to_numpy())
+            for fid, feature_id, row, wkb in zip(rows.index, ids, values, wkbs, strict=True):
+                found[fid] = (feature_id, {k: _plain(v) for k, v in row.items()}, wkb)
+        return found
 
 
 def _same_places(new: list, gone: list) -> tuple[list, list, list]:
@@ -312,6 +342,10 @@ def _same_places(new: list, gone: list) -> tuple[list, list, list]:
 
 def _norm_wkb(wkb: bytes) -> bytes:
     return shapely.to_wkb(shapely.from_wkb(wkb), byte_order=1)
+
+
+def _same_wkb(a: bytes, b: bytes) -> bool:
+    return a == b or _norm_wkb(a) == _norm_wkb(b)
 
 
 class _RecordMaker:
@@ -347,6 +381,6 @@ class _RecordMaker:
 
     def modified(self, old: tuple, new: tuple) -> ChangeRecord:
         fields = {k: (old[1].get(k), v) for k, v in new[1].items() if not _same(old[1].get(k), v)}
-        moved = _norm_wkb(old[2]) != _norm_wkb(new[2])
+        moved = not _same_wkb(old[2], new[2])
         wkbs = [old[2], new[2]] if moved else [new[2]]
         return self._record("modified", new[0], fields, new[1], moved, wkbs)
