@@ -61,7 +61,9 @@ def collect(snapshot: Snapshot, query: FeedQuery, public_url: str) -> tuple[list
     return entries, cursor
 
 
-def _validators(snapshot: Snapshot, query: FeedQuery, request: Request, entries, after) -> caching.Validators:
+def _validators(snapshot: Snapshot, request: Request, entries, after: int | None) -> caching.Validators:
+    """Weak validators of a page: its entries, what words they are made of (the definitions),
+    the request and the application version."""
     key = "\n".join(
         [
             __version__,
@@ -104,7 +106,7 @@ def answer(request: Request, snapshot: Snapshot, settings: Settings, fmt: str) -
     """One page of the change feed of ``snapshot``'s audience, or 304 when the reader has it."""
     query = feed_query(request.query_params, snapshot)
     page, after = _page(snapshot, request, query, settings)
-    validators = _validators(snapshot, query, request, page.entries, after)
+    validators = _validators(snapshot, request, page.entries, after)
     headers = caching.headers(validators, snapshot.audience == "public", caching.PUBLIC_LIVE)
     if caching.not_modified(request.headers, validators):
         return caching.not_modified_response(headers)
