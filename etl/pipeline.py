@@ -7,7 +7,8 @@ new version in one transaction, and any error leaves the current version as it w
 import hashlib
 import time
 import warnings as pywarnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import geopandas as gpd
 import numpy as np
 
 from etl import datum, geometry
+from etl.diff import VersionDiff
 from etl.formats import FormatError
 from etl.layerreport import LayerReport
 from etl.live import LiveCarry
@@ -27,6 +29,7 @@ from etl.unique import IdRegistry
 from tsukuba_gis.errors import GisError
 from tsukuba_gis.layerdef import LayerDef, SourceDef
 from tsukuba_gis.store import Column, LayerWriter, Reject, Store
+from tsukuba_gis.store.editing import now_utc
 
 SIDECARS = SHAPEFILE_PARTS
 
@@ -59,6 +62,34 @@ def definition_checksum(layer: LayerDef) -> str:
     return hashlib.sha256(layer.model_dump_json().encode()).hexdigest()
 
 
+def run_id() -> str:
+    """The id of an ETL run in change records (``etl:<run id>``): its start, UTC."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+class DiffingWriter(LayerWriter):
+    """A writer that also shows each chunk to a VersionDiff (one pass: etl/diff.py)."""
+
+    def __init__(self, writer: LayerWriter, diff: VersionDiff):
+        self.writer, self.diff = writer, diff
+
+    def append(self, frame: gpd.GeoDataFrame) -> None:
+        """Write the chunk and compare it."""
+        self.writer.append(frame)
+        self.diff.add(frame)
+
+    def reject(self, rejects: Sequence[Reject]) -> None:
+        """Quarantine as the writer does."""
+        self.writer.reject(rejects)
+
+    def commit(self, meta: dict[str, Any], make_current: bool = True):
+        """Commit through the writer."""
+        return self.writer.commit(meta, make_current)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        """Nothing of its own: the wrapped writer is the context manager."""
+
+
 class LayerLoad:
     """Loads one layer into a new store version; nothing is visible unless every step succeeds."""
 
@@ -86,9 +117,10 @@ class LayerLoad:
         self.codes = code_tables(self.layer, self.sources_dir)
         with self.store.writer(
             self.layer.id, columns, self.layer.geometry, id_column=self.layer.id_field
-        ) as writer:
+        ) as stored:
             # Read after the writer holds the layer's lock: no live edit can land in between.
             self.carry = LiveCarry.read(self.store, self.layer)
+            writer = self._diffing(stored)
             for source in self.layer.sources:
                 self._load_source(source, writer)
             self._check_totals()
@@ -97,12 +129,26 @@ class LayerLoad:
                 "transforms": self.report.transforms,
                 "decisions": [s["decisions"] for s in self.report.sources],
             }
-            record = writer.commit(meta, make_current=make_current)
+            if isinstance(writer, DiffingWriter):  # the records go into the switch's transaction
+                self.report.diff, meta["change_records"] = writer.diff.finish(
+                    stored.version, f"etl:{meta.get('run_id') or run_id()}", now_utc()
+                )
+            record = stored.commit(meta, make_current=make_current)
         self.report.add_time("total", started)
         self.report.version = record.version
         self.report.status = "loaded" if make_current else "staged"
         self.report.warnings = self.warnings.as_list()
         return self.report
+
+    def _diffing(self, writer: LayerWriter) -> LayerWriter:
+        """The writer, comparing what it takes with the current version when there is one (a
+        first load changes nothing anyone followed: no records)."""
+        previous = self.store.current(self.layer.id)
+        if previous is None:
+            return writer
+        names = [f.name for f in self.layer.fields]
+        diff = VersionDiff(self.store, previous, names, self.layer.id_field, self.layer.title_field)
+        return DiffingWriter(writer, diff)
 
     def _carry_over(self, writer: LayerWriter) -> None:
         """Features staff added that the source lacks (``keep_live``), and the report of it all."""

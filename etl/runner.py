@@ -107,7 +107,8 @@ def _load(layer, store, settings, force, progress, sample, dry_run) -> LayerRepo
 
 def _after_load(result: LayerReport, layer: LayerDef, store: Store, settings: Settings, previous) -> None:
     """Diff against the version that was current, and the files derived from the new one."""
-    if result.status in ("loaded", "staged") and previous is not None:
+    # The load compared the versions itself as it wrote (etl/diff.py VersionDiff).
+    if result.status in ("loaded", "staged") and previous is not None and result.diff is None:
         try:
             result.diff = diff_versions(store, layer.id, previous.version, result.version, layer.title_field)
         except Exception as err:  # the diff informs; it must not fail a committed load
@@ -165,6 +166,8 @@ def run_etl(
             report.layers.append(result)
             console.print(_line(result))
         report.rasters = run_rasters(rasters, store, settings, force, dry_run, progress, console)
+    if any(r.status == "loaded" for r in report.layers):  # change records past their time
+        store.prune_change_records(settings.changes_keep_days)
     if not dry_run:  # a staged version is not current: the names of the current ones stay
         report.gazetteer = build_gazetteer(catalog, store, settings.sources_dir, force)
         console.print(_gazetteer_line(report.gazetteer))

@@ -8,7 +8,8 @@ quarantine and every publisher) are then written for the version that is now cur
 import getpass
 from typing import Any
 
-from etl.diff import diff_versions
+from etl.diff import VersionDiff, diff_versions
+from etl.pipeline import run_id
 from etl.publish import publish
 from etl.quarantine import publish_rejects
 from tsukuba_gis.catalog import load_catalog
@@ -17,7 +18,8 @@ from tsukuba_gis.errors import LayerNotFound
 from tsukuba_gis.layerdef import LayerDef
 from tsukuba_gis.settings import Settings
 from tsukuba_gis.store import LayerRecord, Store, open_store
-from tsukuba_gis.store.base import Change, Editor, EditResult
+from tsukuba_gis.store.base import Change, ChangeRecord, Editor, EditResult
+from tsukuba_gis.store.editing import now_utc
 
 
 def _store(settings: Settings) -> Store:
@@ -68,11 +70,28 @@ def activate(
     store = _store(settings)
     records = history(settings, layer_id)
     target = _previous(records, layer_id) if version is None else version
-    record = store.activate(layer_id, target)
     layer = load_catalog(settings.layers_dir).layers.get(layer_id)
+    changes = _switch_records(store, records, target, layer.title_field if layer else None)
+    record = store.activate(layer_id, target, changes)
+    store.prune_change_records(settings.changes_keep_days)
     if layer is None:  # the definition is gone: the version is served, nothing to derive
         return record, [{"error": f"no layer definition {layer_id!r}: derived files not updated"}]
     return record, publish_current(settings, store, layer)
+
+
+def _switch_records(
+    store: Store, records: list[LayerRecord], target: int, title_field: str | None
+) -> list[ChangeRecord]:
+    """The change records of making ``target`` current: what it changes against the current
+    version, by the ETL's own comparison (etl/diff.py)."""
+    current = next((r for r in records if r.current), None)
+    new = next((r for r in records if r.version == target), None)
+    if current is None or new is None or current.version == target:
+        return []
+    diff = VersionDiff(store, current, [c.name for c in new.columns], new.id_column, title_field)
+    for frame in store.iter_frames(new):
+        diff.add(frame)
+    return diff.finish(target, f"etl:rollback-{run_id()}", now_utc())[1]
 
 
 def default_pair(records: list[LayerRecord], old: int | None, new: int | None) -> tuple[int, int]:

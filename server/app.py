@@ -15,6 +15,7 @@ from server.auth.settings import AuthSettings
 from server.auth.staff import mount as mount_staff
 from server.cors import PublicCORS
 from server.errors import add_exception_handlers
+from server.feeds.routes import feed_routes
 from server.metrics import RequestMetrics, metrics_route, time_store
 from server.ogcapi.adapter import Publication, ogcapi_app
 from server.ogcapi.openapi_local import SCHEMAS_DIR
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
     app.router.routes.append(Route("/search", search.endpoint(snapshots, "public"), include_in_schema=False))
     app.router.routes.append(Route("/point", point_endpoint(snapshots, "public"), include_in_schema=False))
     app.router.routes.append(Route("/live.json", live.endpoint(snapshots, "public"), include_in_schema=False))
+    app.router.routes.extend(feed_routes(snapshots, "public", "/feeds"))
     app.mount(PREFIXES["public"], ogc_api(snapshots, "public"))
     mount_staff(app, settings, auth_settings or AuthSettings(), snapshots, ogc_api(snapshots, "internal"))
     app.include_router(opendata_router)

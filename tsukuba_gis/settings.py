@@ -38,6 +38,8 @@ class Settings(BaseSettings):
             again once no edit came for this long (and at the latest ``opendata_max_delay_s``
             after the first unpublished one), by ``tsukuba-gis serve``.
         log_format: ``text`` lines, or ``json`` (one object per line) for a log collector.
+        changes_keep_days: change records (feeds, deliveries) older than this are deleted by
+            the next ETL run that loads a layer, and by a rollback.
     """
 
     model_config = SettingsConfigDict(env_prefix="TSUKUBA_GIS_", env_file=".env", extra="ignore")
@@ -67,6 +69,7 @@ class Settings(BaseSettings):
     opendata_debounce_s: float = Field(default=1.0, ge=0)
     opendata_max_delay_s: float = Field(default=3.0, ge=0)
     log_format: Literal["text", "json"] = "text"
+    changes_keep_days: int = Field(default=365, ge=1)
 
     @field_validator("public_url")
     @classmethod

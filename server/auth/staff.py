@@ -1,5 +1,6 @@
 """The staff side of the app: ``/auth`` (sign in and out) and everything under ``/internal``
-(the staff OGC API at ``/internal/api`` and the staff viewer config) behind one ASGI wrapper.
+(the staff OGC API at ``/internal/api``, the staff viewer config, the staff change feeds at
+``/internal/feeds``) behind one ASGI wrapper.
 """
 
 from fastapi import FastAPI
@@ -16,6 +17,7 @@ from server.auth.routes import auth_app
 from server.auth.settings import AuthSettings
 from server.auth.web import trusted_origins
 from server.errors import add_exception_handlers
+from server.feeds.routes import feed_routes
 from server.report.routes import point_endpoint
 from server.snapshot import PREFIXES, Snapshots
 from tsukuba_gis.settings import Settings
@@ -31,6 +33,7 @@ def staff_app(snapshots: Snapshots, staff_api: ASGIApp) -> Starlette:
         Route("/search", search.endpoint(snapshots, "internal")),
         Route("/point", point_endpoint(snapshots, "internal")),
         Route("/live.json", live.endpoint(snapshots, "internal")),
+        *feed_routes(snapshots, "internal", "/feeds"),
         Mount(api_path, app=staff_api),
     ]
     app = Starlette(routes=routes)

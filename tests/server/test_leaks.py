@@ -87,6 +87,14 @@ SEEDS = [
     "/api/collections/flood_sample/items?f=gpkg",
     "/api/collections/flood_sample/items?filter=review_status%20%3D%20%27x%27",
     "/api/collections/flood_sample/queryables?f=json",
+    # change feeds (issue 16); tests/server/test_feeds.py crawls them over real changes too
+    "/feeds/changes.atom",
+    "/feeds/changes.json?lang=en",
+    "/feeds/changes.atom?layer=shelters&limit=5",
+    "/feeds/changes.json?lat=36.0828&lon=140.1115&radius=2000",
+    "/feeds/changes.atom?town=竹園一丁目",
+    "/feeds/changes.json?bbox=140.0,36.0,140.2,36.2",
+    "/feeds/changes.json?layer=shelters_staff",  # internal: a 400 that names nothing
 ]
 TILES_PER_LAYER = 8  # MVTs fetched per public layer (from its tileset's limits, lowest zooms first)
 RASTER_TILES = 6  # map tiles per public raster at its lowest zooms, plus those over the staff photo

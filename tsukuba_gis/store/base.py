@@ -13,6 +13,7 @@ from tsukuba_gis.errors import EditConflict, NotFound
 
 FieldType = Literal["string", "integer", "number", "boolean", "date"]
 EditKind = Literal["add", "modify", "delete"]
+RecordKind = Literal["added", "removed", "modified"]
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,13 @@ class FeaturePage:
 
 
 class LayerWriter(AbstractContextManager):
-    """Writes one new version of a layer; nothing is visible until ``commit``."""
+    """Writes one new version of a layer; nothing is visible until ``commit``.
+
+    Attributes:
+        version: the number the new version gets.
+    """
+
+    version: int
 
     @abstractmethod
     def append(self, frame: gpd.GeoDataFrame) -> None:
@@ -116,7 +123,10 @@ class LayerWriter(AbstractContextManager):
     @abstractmethod
     def commit(self, meta: dict[str, Any], make_current: bool = True) -> LayerRecord:
         """Keep the new version and, unless ``make_current`` is False (a staged version, e.g.
-        ``etl --dry-run``), make it current, atomically; return its record."""
+        ``etl --dry-run``), make it current, atomically; return its record.
+
+        ``meta["change_records"]``: what the switch changes (ChangeRecord), written in the same
+        transaction when the version becomes current."""
 
 
 def grown_bbox(bbox: list[float] | None, bounds: Any) -> list[float]:
@@ -349,6 +359,40 @@ class EditResult:
         return feature_etag(self.record.version, self.revision)
 
 
+@dataclass(frozen=True)
+class ChangeRecord:
+    """One feature's change as published data (the outbox ``tg_change_records``, issue 16).
+
+    Written in the transaction of the change itself: a live edit, or the ETL switching a layer
+    to a new version. Feeds read it newest first; a delivery worker reads on from the last id it
+    handled (ids grow in commit order in each store).
+
+    Attributes:
+        id: store-wide, increasing in commit order (0 before it is written).
+        fields: column -> (before, after) of the columns that changed (all non-empty ones of
+            an added or removed feature); every column, internal ones too: readers filter.
+        properties: every column of the feature after the change (before it, when removed),
+            so a reader can name the feature (its title field) without the layer.
+        geometry_changed: whether the geometry differs (always for added/removed).
+        bounds: lon/lat box of the feature (before and after); point: a lon/lat point on it.
+        at: ISO 8601 UTC time of the change; cause: ``etl:<run id>`` or ``edit:<department>``,
+            never a person.
+    """
+
+    layer_id: str
+    version: int
+    feature_id: str
+    kind: RecordKind
+    fields: dict[str, tuple[Any, Any]]
+    properties: dict[str, Any]
+    geometry_changed: bool
+    bounds: tuple[float, float, float, float] | None
+    point: tuple[float, float] | None
+    at: str
+    cause: str
+    id: int = 0
+
+
 class Store(ABC):
     """A place layers are loaded into and served from.
 
@@ -383,8 +427,9 @@ class Store(ABC):
         """Every kept version of a layer, newest first."""
 
     @abstractmethod
-    def activate(self, layer_id: str, version: int) -> LayerRecord:
-        """Make a kept version current again (rollback)."""
+    def activate(self, layer_id: str, version: int, records: Sequence[ChangeRecord] = ()) -> LayerRecord:
+        """Make a kept version current again (rollback), with the change ``records`` of the switch
+        written in the same transaction."""
 
     @abstractmethod
     def writer(
@@ -462,6 +507,44 @@ class Store(ABC):
     ) -> list[Change]:
         """Recorded changes with ids above ``after``, oldest first (a change feed reads on
         from the last id it saw)."""
+
+    # -- change records (issue 16): the outbox feeds and deliveries read --------------------
+
+    def change_records(
+        self,
+        *,
+        before: int | None = None,
+        after: int = 0,
+        layers: Sequence[str] | None = None,
+        bbox: tuple[float, float, float, float] | None = None,
+        limit: int = 100,
+    ) -> list[ChangeRecord]:
+        """Change records with ``after < id < before``, of these layers (None: all), whose
+        bounds meet ``bbox``; newest first when ``before`` is given (a feed's pages), else
+        oldest first (a delivery cursor reading on from ``after``)."""
+        if layers is not None and not layers:
+            return []
+        clauses, args = ["id > ?"], [after]
+        if before is not None:
+            clauses.append("id < ?")
+            args.append(before)
+        if layers is not None:
+            clauses.append(f"layer_id IN ({', '.join('?' * len(layers))})")
+            args += list(layers)
+        if bbox is not None:
+            clauses.append("max_x >= ? AND min_x <= ? AND max_y >= ? AND min_y <= ?")
+            args += [bbox[0], bbox[2], bbox[1], bbox[3]]
+        order = "DESC" if before is not None else "ASC"
+        return self._change_rows(" AND ".join(clauses), args, order, limit)
+
+    @abstractmethod
+    def _change_rows(self, where: str, args: list[Any], order: str, limit: int) -> list[ChangeRecord]:
+        """Records matching ``where`` (SQL with ``?`` marks) ordered by id ``order``, at most
+        ``limit`` (``change_records`` decides the query; the backend runs it)."""
+
+    @abstractmethod
+    def prune_change_records(self, keep_days: int) -> int:
+        """Delete change records older than ``keep_days``; how many went."""
 
     @abstractmethod
     def tile_seq(self, record: LayerRecord, z: int, x: int, y: int) -> int:

@@ -21,6 +21,7 @@ import shapely
 from tsukuba_gis.errors import LayerNotFound, StoreError
 from tsukuba_gis.store import gpkg_format as fmt
 from tsukuba_gis.store.base import (
+    ChangeRecord,
     Column,
     FeaturePage,
     LayerRecord,
@@ -33,6 +34,8 @@ from tsukuba_gis.store.base import (
 )
 from tsukuba_gis.store.gpkg_edits import MIGRATION as EDITS_MIGRATION
 from tsukuba_gis.store.gpkg_edits import GeoPackageEdits
+from tsukuba_gis.store.gpkg_outbox import MIGRATION as OUTBOX_MIGRATION
+from tsukuba_gis.store.gpkg_outbox import GeoPackageOutbox, insert_records
 from tsukuba_gis.store.gpkg_query import booleans, run_query
 from tsukuba_gis.store.gpkg_raster import MIGRATION as RASTER_MIGRATION
 from tsukuba_gis.store.gpkg_raster import GeoPackageRasters
@@ -59,6 +62,7 @@ MIGRATIONS: list[list[str]] = [
     ],
     RASTER_MIGRATION,  # 2: raster versions (issue 12)
     EDITS_MIGRATION,  # 3: live edits: edit_seq, the change table, touched tiles (issue 13)
+    OUTBOX_MIGRATION,  # 4: change records for feeds and deliveries (issue 16)
 ]
 
 _RECORD_COLUMNS = (
@@ -91,7 +95,7 @@ def _record(row: sqlite3.Row) -> LayerRecord:
     )
 
 
-class GeoPackageStore(GeoPackageEdits, GeoPackageRasters, Store):
+class GeoPackageStore(GeoPackageEdits, GeoPackageOutbox, GeoPackageRasters, Store):
     """A GeoPackage file on local disk.
 
     Attributes:
@@ -202,8 +206,9 @@ class GeoPackageStore(GeoPackageEdits, GeoPackageRasters, Store):
         found = self._records("layer_id = ? AND version = ?", (layer_id, version))
         return found[0] if found else None
 
-    def activate(self, layer_id: str, version: int) -> LayerRecord:
-        """Point the registry at a kept version (rollback) in one transaction."""
+    def activate(self, layer_id: str, version: int, records: Sequence[ChangeRecord] = ()) -> LayerRecord:
+        """Point the registry at a kept version (rollback) in one transaction, with its change
+        records."""
         con = self.connect(readonly=False)
         try:
             con.execute("BEGIN IMMEDIATE")
@@ -217,6 +222,7 @@ class GeoPackageStore(GeoPackageEdits, GeoPackageRasters, Store):
             con.execute(
                 "UPDATE tg_layer_versions SET current = (version = ?) WHERE layer_id = ?", (version, layer_id)
             )
+            insert_records(con, records)
             _bump_generation(con)
             con.execute("COMMIT")
         finally:
@@ -435,6 +441,8 @@ class GeoPackageWriter(LayerWriter):
                 json.dumps(meta.get("crs", {}), ensure_ascii=False),
             ),
         )
+        if make_current:  # what the switch changes, seen at the same commit
+            insert_records(con, meta.get("change_records", ()))
         self._prune()
         _bump_generation(con)
         con.execute("COMMIT")

@@ -3,7 +3,8 @@
 An edit is one ``BEGIN IMMEDIATE`` transaction (SQLite has one writer at a time, so edits of
 every worker and the ETL take turns): the feature row and its R-tree entry, a ``_rev`` column
 counting its revisions (added to the table on its first edit), the change row in
-``tg_changes``, the tiles it touches in ``tg_tile_touches``, the version's ``edit_seq`` and the
+``tg_changes`` and its public form in ``tg_change_records`` (gpkg_outbox.py), the tiles it
+touches in ``tg_tile_touches``, the version's ``edit_seq`` and the
 registry generation. Readers (WAL) see all of it at the commit, or nothing.
 """
 
@@ -18,7 +19,9 @@ from tsukuba_gis.errors import StoreBusy, StoreError
 from tsukuba_gis.store import gpkg_format as fmt
 from tsukuba_gis.store.base import Change, EditRequest, EditResult, LayerRecord
 from tsukuba_gis.store.editing import FeatureState, Plan, change_of, check_current, now_utc, plan
+from tsukuba_gis.store.gpkg_outbox import insert_records
 from tsukuba_gis.store.gpkg_query import booleans
+from tsukuba_gis.store.outbox import record_of_edit
 from tsukuba_gis.tiles.touch import WHOLE_LAYER, touched_tiles, union
 
 if TYPE_CHECKING:
@@ -162,7 +165,9 @@ def _record_change(con: sqlite3.Connection, record: LayerRecord, step: Plan, seq
         " ON CONFLICT (layer_id, version, z, x, y) DO UPDATE SET seq = excluded.seq",
         [(record.layer_id, record.version, z, x, y, seq) for z, x, y in touches],
     )
-    return change_of(step, cur.lastrowid, record, seq, at)
+    change = change_of(step, cur.lastrowid, record, seq, at)
+    insert_records(con, [record_of_edit(change, step.wkb or (step.before.wkb if step.before else None))])
+    return change
 
 
 def change_from_row(row: sqlite3.Row) -> Change:

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from tsukuba_gis.errors import LayerNotFound, StoreError
 from tsukuba_gis.store import postgis_tiles
 from tsukuba_gis.store.base import (
+    ChangeRecord,
     Column,
     FeaturePage,
     LayerRecord,
@@ -35,6 +36,7 @@ from tsukuba_gis.store.base import (
     TileSpec,
 )
 from tsukuba_gis.store.postgis_edits import PostGISEdits
+from tsukuba_gis.store.postgis_outbox import PostGISOutbox, insert_records
 from tsukuba_gis.store.postgis_pool import ReadPool, connect, conninfo, read_pool
 from tsukuba_gis.store.postgis_query import run_query
 from tsukuba_gis.store.postgis_raster import PostGISRasters
@@ -99,7 +101,7 @@ def record_of(row: tuple) -> LayerRecord:
     )
 
 
-class PostGISStore(PostGISEdits, PostGISRasters, Store):
+class PostGISStore(PostGISEdits, PostGISOutbox, PostGISRasters, Store):
     """Layers in one schema of a PostgreSQL database with PostGIS.
 
     Attributes:
@@ -215,8 +217,9 @@ class PostGISStore(PostGISEdits, PostGISRasters, Store):
         ).fetchone()
         return record_of(row)
 
-    def activate(self, layer_id: str, version: int) -> LayerRecord:
-        """Point the registry at a kept version (rollback) in one transaction."""
+    def activate(self, layer_id: str, version: int, records: Sequence[ChangeRecord] = ()) -> LayerRecord:
+        """Point the registry at a kept version (rollback) in one transaction, with its change
+        records."""
         with self.connect_primary() as conn:
             layer_lock(conn, self.schema, layer_id)
             hit = conn.execute(
@@ -238,6 +241,7 @@ class PostGISStore(PostGISEdits, PostGISRasters, Store):
                 ),
                 (layer_id, version),
             )
+            insert_records(conn, self.schema, records)
             self.bump_generation(conn)
             record = self.read_version(conn, layer_id, version)
             conn.commit()

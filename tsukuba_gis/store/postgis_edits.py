@@ -4,7 +4,8 @@ An edit is one transaction on a pooled connection to the primary: the layer's ad
 shared mode (edits of one layer run side by side, an ETL of it takes the lock exclusively and
 waits for them, and they for it), the registry row ``FOR UPDATE`` (edits of one layer take
 turns on their edit sequence), the feature row ``FOR UPDATE``, its ``_rev`` revision column
-(added on the table's first edit), the change row, the touched tiles and the generation.
+(added on the table's first edit), the change row and its change record (postgis_outbox.py),
+the touched tiles and the generation.
 
 A connection that breaks before the commit is retried on a fresh one (nothing was applied); one
 that breaks during the commit is not (it may have been applied): the caller gets a 503 and reads
@@ -21,6 +22,8 @@ from psycopg import sql
 from tsukuba_gis.errors import StoreBusy, StoreUnavailable
 from tsukuba_gis.store.base import Change, EditRequest, EditResult, LayerRecord
 from tsukuba_gis.store.editing import FeatureState, Plan, change_of, check_current, now_utc, plan
+from tsukuba_gis.store.outbox import record_of_edit
+from tsukuba_gis.store.postgis_outbox import insert_records
 from tsukuba_gis.store.postgis_query import _NEVER, coerce
 from tsukuba_gis.tiles.touch import WHOLE_LAYER, touched_tiles, union
 
@@ -249,7 +252,10 @@ class PostGISEdits:
                     for z, x, y in touched_tiles([draft.bounds])
                 ],
             )
-        return change_of(step, row[0], record, seq, at)
+        change = change_of(step, row[0], record, seq, at)
+        geometry = step.wkb or (step.before.wkb if step.before else None)
+        insert_records(conn, self.schema, [record_of_edit(change, geometry)])
+        return change
 
     def revision(self: "PostGISStore", record: LayerRecord, feature_id: str) -> int | None:
         """The feature's revision (1 until its first edit), None when there is no such feature.

@@ -12,6 +12,7 @@ import psycopg
 from psycopg import sql
 
 from tsukuba_gis.errors import StoreError
+from tsukuba_gis.store.postgis_outbox import MIGRATION as OUTBOX_MIGRATION
 
 MIGRATIONS: list[list[str]] = [
     [  # 1: the registry, the change counter and the quarantine
@@ -72,6 +73,7 @@ MIGRATIONS: list[list[str]] = [
             layer_id text NOT NULL, version integer NOT NULL, z smallint NOT NULL, x integer NOT NULL,
             y integer NOT NULL, seq integer NOT NULL, PRIMARY KEY (layer_id, version, z, x, y))""",
     ],
+    OUTBOX_MIGRATION,  # 5: change records for feeds and deliveries (postgis_outbox.py)
 ]
 
 PG_TYPES = {

@@ -21,6 +21,7 @@ from psycopg import sql
 
 from tsukuba_gis.errors import StoreError
 from tsukuba_gis.store.base import Column, LayerRecord, LayerWriter, Reject, grown_bbox
+from tsukuba_gis.store.postgis_outbox import insert_records
 from tsukuba_gis.store.postgis_schema import GEOMETRY_TYPES, PG_TYPES, table_name
 
 if TYPE_CHECKING:
@@ -196,6 +197,8 @@ class PostGISWriter(LayerWriter):
             ),
             self._record_row(meta, make_current),
         )
+        if make_current:  # what the switch changes, seen at the same commit
+            insert_records(conn, self.store.schema, meta.get("change_records", ()))
         self.store.prune(conn, self.layer_id)
         self.store.bump_generation(conn)
         record = self.store.read_version(conn, self.layer_id, self.version)
