@@ -207,16 +207,20 @@ def test_bad_tile_requests_are_ogc_json(client, path, status):
 STAFF_PASSWORD = "tsukuba tiles 2026"
 
 
-@pytest.fixture(params=["gpkg", "postgis"])
-def small_city(request, tmp_path, start_server):
-    """Three layers loaded into a fresh store, a staff account, and a server on them."""
+@pytest.fixture(scope="module", params=["gpkg", "postgis"])
+def small_city(request, tmp_path_factory):
+    """Three layers loaded into a fresh store, a staff account, and a server on them, per module:
+    the staff test reads them, then the reload test (defined after it) loads towns again."""
     from click.testing import CliRunner
+    from liveserver import LiveServer
 
     from etl.runner import run_etl
     from tsukuba_gis.cli.main import cli
     from tsukuba_gis.settings import Settings
 
-    store = request.getfixturevalue("postgis_url") if request.param == "postgis" else None
+    tmp_path = tmp_path_factory.mktemp(f"small-city-{request.param}")
+    db = request.getfixturevalue("postgis_test_db") if request.param == "postgis" else None
+    store = f"{db}?schema=test_small_city" if db else None
     settings = Settings(data_dir=tmp_path, store=store)
     assert run_etl(settings, ["shelters", "shelters_staff", "towns"], quiet=True).ok
     env = {
@@ -230,7 +234,9 @@ def small_city(request, tmp_path, start_server):
         cli, ["users", "add", "sato", "--password-stdin"], env=env, input=STAFF_PASSWORD + "\n"
     )
     assert result.exit_code == 0, result.output
-    return settings, start_server(tmp_path, env)
+    server = LiveServer(tmp_path, env)
+    yield settings, server
+    server.stop()
 
 
 def test_staff_tiles_need_auth_and_carry_what_staff_may_see(small_city):
