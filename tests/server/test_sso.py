@@ -1,7 +1,10 @@
 """The staff SSO login (OpenID Connect code flow with PKCE) against real providers on loopback
 (tests/oidcprovider.py): the session it ends in, and every way it must refuse without a 500."""
 
+import base64
+import hashlib
 import json
+import sqlite3
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -116,6 +119,13 @@ def test_sign_in_ends_in_a_staff_session_with_the_claimed_departments(client, ho
     assert query["redirect_uri"] == [f"{BASE}/auth/oidc/callback"]
     assert query["code_challenge_method"] == ["S256"] and len(query["code_challenge"][0]) == 43
     assert query["scope"] == ["openid profile email"] and query["nonce"][0] != query["state"][0]
+    # RFC 7636 4.2: the challenge is BASE64URL(SHA-256(verifier)) of the verifier kept for the callback.
+    with sqlite3.connect(home / "accounts.sqlite") as db:
+        (verifier,) = db.execute(
+            "SELECT verifier FROM sso_logins WHERE state_digest = ?", (tokens.digest(query["state"][0]),)
+        ).fetchone()
+    expected = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    assert query["code_challenge"] == [expected] and 43 <= len(verifier) <= 128
     callback = client.get(at_provider(url, sub="tanaka"))
     assert callback.status_code == 303, callback.text
     assert callback.headers["location"] == f"{BASE}/?staff=sso"
