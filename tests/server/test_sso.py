@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from editcity import schema_url
 from fastapi.testclient import TestClient
 from liveserver import free_port
@@ -18,6 +19,7 @@ from server.app import create_app
 from server.auth import tokens
 from server.auth.accounts import SSO_PASSWORD, SSOLogin, open_account_store
 from server.auth.settings import AuthSettings
+from tsukuba_gis.cli.main import cli
 
 BASE = "http://testserver"
 
@@ -144,10 +146,14 @@ def test_sign_in_ends_in_a_staff_session_with_the_claimed_departments(client, ho
     login = [line for line in lines if line["event"] == "login" and line["user"] == "tanaka"][-1]
     assert (login["auth"], login["role"], login["departments"]) == ("oidc", "staff", ["disaster"])
     assert login["query"].startswith("code=%5Bredacted%5D&")  # the code never reaches a log
-    # The same password-less account the next time, with the role of the claims.
+    # A password-less account: no password opens it; the CLI shows it as an SSO account.
     assert (
         client.post("/auth/login", json={"username": "tanaka", "password": SSO_PASSWORD}).status_code == 401
     )
+    env = {"TSUKUBA_GIS_AUTH_ACCOUNTS": str(home / "accounts.sqlite")}
+    listed = CliRunner().invoke(cli, ["users", "list"], env=env).stdout.splitlines()
+    columns = [line.split("\t") for line in listed if line.startswith("tanaka\t")]
+    assert [c[:3] + c[4:5] for c in columns] == [["tanaka", "staff", "disaster", "sso"]]
 
 
 def test_an_admin_role_claim_gives_admin(client):
