@@ -50,12 +50,14 @@ class MockProvider:
 
 
 class ScriptedProvider:
-    """A provider whose token endpoint answers with ``self.id_token(nonce)`` (set by the test)."""
+    """A provider whose token endpoint answers with ``self.id_token()`` (claims and nonce set by
+    the test), or with the error ``self.token_error``."""
 
     def __init__(self) -> None:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.claims: dict[str, Any] = {}
         self.nonce = ""
+        self.token_error = ""  # e.g. invalid_client: the token endpoint refuses
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -70,11 +72,14 @@ class ScriptedProvider:
 
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("content-length", 0)))
-                self._json({"access_token": "a", "token_type": "Bearer", "id_token": provider.id_token()})
+                if provider.token_error:
+                    self._json({"error": provider.token_error}, 401)
+                else:
+                    self._json({"access_token": "a", "token_type": "Bearer", "id_token": provider.id_token()})
 
-            def _json(self, body: dict) -> None:
+            def _json(self, body: dict, status: int = 200) -> None:
                 data = json.dumps(body).encode()
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))
                 self.end_headers()

@@ -40,6 +40,8 @@ from server.auth.settings import AuthSettings
 LOG = logging.getLogger(__name__)
 # The provider's own error codes (RFC 6749 4.1.2.1) that mean "try later", not "refused".
 PROVIDER_BUSY = frozenset({"server_error", "temporarily_unavailable"})
+# Token endpoint errors (RFC 6749 5.2) that say this server's settings are wrong, not the user.
+MISCONFIGURED = frozenset({"invalid_client", "unauthorized_client", "unsupported_grant_type"})
 ERROR_CODE = re.compile(r"^[a-z_]{1,64}$")  # a code we may repeat; its description we never do
 UNAVAILABLE = "the identity provider cannot be reached; try again later or sign in with a password"
 
@@ -98,7 +100,12 @@ class SingleSignOn:
         with self._lock:
             fresh = time.monotonic() - self._fetched < max(self.settings.oidc_jwks_cache_s, 1)
             if self._provider is None or not fresh:
-                self._provider = self._discover()
+                try:
+                    self._provider = self._discover()
+                except AuthFailure:
+                    if self._provider is None:
+                        raise
+                    # A provider down for a moment keeps the endpoints it had; asked again next time.
                 self._fetched = time.monotonic()
             return self._provider
 
@@ -203,6 +210,12 @@ class SingleSignOn:
             code_name = error if ERROR_CODE.match(error) else "error"
             if code_name in PROVIDER_BUSY:
                 raise unavailable(f"the token endpoint answered {code_name}")
+            if code_name in MISCONFIGURED:
+                LOG.error(
+                    "single sign-on: the provider refuses this client (%s): check the client id and secret",
+                    code_name,
+                )
+                raise AuthFailure(503, "ServiceUnavailable", UNAVAILABLE, retry_after=30)
             LOG.info("single sign-on: the token endpoint refused the code: %s", code_name)
             raise AuthFailure(
                 401,

@@ -263,6 +263,16 @@ def test_the_scripted_token_itself_is_accepted(scripted_client, scripted):
     assert scripted_callback(scripted_client, scripted, nonce="stale").status_code == 401
 
 
+def test_a_wrong_client_secret_is_503_not_the_users_fault(scripted_client, scripted, caplog):
+    scripted.token_error = "invalid_client"
+    try:
+        refused = scripted_callback(scripted_client, scripted)
+    finally:
+        scripted.token_error = ""
+    assert refused.status_code == 503 and refused.json()["code"] == "ServiceUnavailable"
+    assert "check the client id and secret" in caplog.text
+
+
 def test_an_unreachable_provider_is_503_with_a_clear_message(
     sample_settings, home, scripted_client, scripted
 ):
