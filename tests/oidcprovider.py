@@ -40,7 +40,10 @@ class MockProvider:
         app = oidc_provider_mock.app(require_nonce=True, user_claims=users)
         self.server = werkzeug.serving.make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1})
+        # A daemon: a test that fails before stop() must not keep pytest from exiting.
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
         self.thread.start()
 
     def stop(self) -> None:
@@ -90,7 +93,10 @@ class ScriptedProvider:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1})
+        # A daemon: a test that fails before stop() must not keep pytest from exiting.
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
         self.thread.start()
 
     def discovery(self) -> dict[str, Any]:

@@ -81,10 +81,12 @@ def sso_server(sample_data_dir, live_server, tmp_path_factory):
         "TSUKUBA_GIS_AUTH_OIDC_CLIENT_SECRET": CLIENT_SECRET,
         **ARGON2,
     }
-    server = type(live_server)(sample_data_dir, env)
-    yield server
-    server.stop()
-    provider.stop()
+    try:
+        server = type(live_server)(sample_data_dir, env)
+        yield server
+        server.stop()
+    finally:
+        provider.stop()
 
 
 def test_sso_login_at_the_provider_lands_in_staff_mode(page, sso_server, page_errors):
