@@ -23,6 +23,9 @@ DEPARTMENT = re.compile(r"^[a-z][a-z0-9_]{0,62}$")  # a folder of layers/
 # without If-Match for clients that never send one (QGIS's OAPIF provider): last write wins.
 TokenScope = Literal["read", "edit", "edit-unconditional"]
 TOKEN_SCOPES: tuple[TokenScope, ...] = ("read", "edit", "edit-unconditional")
+# The password hash of an account made by a single sign-on: not an argon2 hash, so no password
+# opens it (argon2 refuses it as malformed), and a local account is never taken over by SSO.
+SSO_PASSWORD = "!sso"
 
 # scheme -> "module:Class", as the layer store registry does.
 ACCOUNT_STORES: dict[str, str] = {
@@ -82,6 +85,21 @@ class SessionRecord:
     csrf_token: str
     created: float
     last_seen: float
+    expires: float
+
+
+@dataclass(frozen=True)
+class SSOLogin:
+    """A started single sign-on, kept until its callback: keyed by the digest of its ``state``.
+
+    Attributes:
+        verifier: the PKCE code verifier the token request must send.
+        nonce: what the ID token must carry (a token of another sign-in is refused).
+    """
+
+    state_digest: str
+    verifier: str
+    nonce: str
     expires: float
 
 
@@ -204,6 +222,21 @@ class AccountStore(ABC):
     def list_failures(self, prefix: str, since: float) -> list[tuple[str, int, float, float]]:
         """(key, failures, last failure, locked until) of the keys starting with ``prefix``
         still counted at ``since`` (at most 100, for the holder's and admins' view)."""
+
+    # -- single sign-on
+    @abstractmethod
+    def sync_sso_user(self, username: str, role: Role, departments: Sequence[str]) -> User | None:
+        """Create or update the account of a user the identity provider vouched for (role and
+        departments from its claims, no password); None when the name is a local account."""
+
+    @abstractmethod
+    def add_sso_login(self, login: SSOLogin) -> None:
+        """Keep a started sign-in (and drop expired ones)."""
+
+    @abstractmethod
+    def take_sso_login(self, state_digest: str, now: float) -> SSOLogin | None:
+        """The started sign-in of a state, removed at once (a state works once); None when
+        unknown or expired."""
 
 
 def open_account_store(url: str) -> AccountStore:

@@ -49,6 +49,12 @@ MIGRATIONS = [
         " CHECK (scope IN ('read', 'edit', 'edit-unconditional'))",
         "ALTER TABLE tokens ADD COLUMN departments text",
     ],
+    # 3: single sign-ons under way, as in the SQLite store's version 3.
+    [
+        """CREATE TABLE sso_logins (
+            state_digest text PRIMARY KEY, verifier text NOT NULL, nonce text NOT NULL,
+            expires double precision NOT NULL)""",
+    ],
 ]
 LOG = logging.getLogger(__name__)
 

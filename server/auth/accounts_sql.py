@@ -12,10 +12,12 @@ from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
 from server.auth.accounts import (
+    SSO_PASSWORD,
     AccountError,
     AccountStore,
     Role,
     SessionRecord,
+    SSOLogin,
     TokenRecord,
     User,
     normalize_departments,
@@ -24,6 +26,13 @@ from server.auth.accounts import (
 USER_COLUMNS = "username, role, password_hash, created, password_changed, departments"
 TOKEN_COLUMNS = "id, username, name, digest, created, expires, revoked, last_used, scope, departments"
 SESSION_COLUMNS = "digest, username, csrf_token, created, last_seen, expires"
+# An SSO user's account follows the provider's claims at each sign-in; a local account of the
+# same name stays untouched (the WHERE of the upsert: nothing is returned then).
+SYNC_SSO_USER = (
+    f"INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (username) DO UPDATE SET role = excluded.role, departments = excluded.departments"
+    f" WHERE users.password_hash = ? RETURNING {USER_COLUMNS}"
+)
 
 
 def _joined(departments: Sequence[str] | None) -> str | None:
@@ -211,6 +220,39 @@ class SQLAccountStore(AccountStore):
         """End one session."""
         with self._db() as con:
             self._run(con, "DELETE FROM sessions WHERE digest = ?", (digest,))
+
+    # -- single sign-on ---------------------------------------------------------------------
+
+    def sync_sso_user(self, username: str, role: Role, departments: Sequence[str]) -> User | None:
+        """Create or update an SSO user's account; None when the name is a local account."""
+        now = time.time()
+        joined = _joined(normalize_departments(departments))
+        args = (username, role, SSO_PASSWORD, now, now, joined, SSO_PASSWORD)
+        with self._transaction() as con:
+            row = self._run(con, SYNC_SSO_USER, args).fetchone()
+        return _user(row) if row else None
+
+    def add_sso_login(self, login: SSOLogin) -> None:
+        """Keep a started sign-in and drop expired ones."""
+        with self._transaction() as con:
+            self._run(con, "DELETE FROM sso_logins WHERE expires <= ?", (time.time(),))
+            self._run(
+                con,
+                "INSERT INTO sso_logins (state_digest, verifier, nonce, expires) VALUES (?, ?, ?, ?)",
+                (login.state_digest, login.verifier, login.nonce, login.expires),
+            )
+
+    def take_sso_login(self, state_digest: str, now: float) -> SSOLogin | None:
+        """The started sign-in of a state, deleted in the same statement (works once)."""
+        with self._transaction() as con:
+            row = self._run(
+                con,
+                "DELETE FROM sso_logins WHERE state_digest = ?"
+                " RETURNING state_digest, verifier, nonce, expires",
+                (state_digest,),
+            ).fetchone()
+        login = SSOLogin(*row) if row else None
+        return login if login and login.expires > now else None
 
     # -- failed logins -----------------------------------------------------------------------
 

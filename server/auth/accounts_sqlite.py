@@ -9,7 +9,7 @@ from pathlib import Path
 from server.auth.accounts import AccountError
 from server.auth.accounts_sql import SQLAccountStore
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS users (
         username TEXT PRIMARY KEY, role TEXT NOT NULL CHECK (role IN ('staff', 'admin')),
@@ -37,6 +37,12 @@ MIGRATIONS = {
         "ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'read'"
         " CHECK (scope IN ('read', 'edit', 'edit-unconditional'))",
         "ALTER TABLE tokens ADD COLUMN departments TEXT",
+    ],
+    # Version 3: single sign-ons under way (state digest -> PKCE verifier and nonce).
+    3: [
+        """CREATE TABLE sso_logins (
+            state_digest TEXT PRIMARY KEY, verifier TEXT NOT NULL, nonce TEXT NOT NULL,
+            expires REAL NOT NULL)""",
     ],
 }
 

@@ -16,6 +16,8 @@ from server.auth.accounts import AccountError, SessionRecord
 from server.auth.audit import audit
 from server.auth.authenticate import Authenticator, AuthFailure, Principal, client_address
 from server.auth.lockout import Attempts
+from server.auth.sso import SingleSignOn
+from server.auth.sso_routes import sso_routes
 from server.auth.web import NO_STORE, check_state_change, origin_ok, refusal, store_unavailable
 from server.errors import http_error, ogc_error
 from tsukuba_gis.errors import BadRequest
@@ -79,8 +81,11 @@ def _iso(when: float) -> str:
     return datetime.fromtimestamp(when, UTC).isoformat(timespec="seconds")
 
 
-def auth_app(authenticator: Authenticator, trusted: frozenset[str]) -> Starlette:
-    """The /auth endpoints over one authenticator."""
+def auth_app(
+    authenticator: Authenticator, trusted: frozenset[str], sso: SingleSignOn | None = None, viewer: str = ""
+) -> Starlette:
+    """The /auth endpoints over one authenticator (``sso``: the login at the identity provider,
+    which sends the browser back to the viewer at ``viewer``)."""
     sessions = authenticator.sessions
 
     async def login(request: Request) -> Response:
@@ -135,7 +140,13 @@ def auth_app(authenticator: Authenticator, trusted: frozenset[str]) -> Starlette
         attempts = await run_in_threadpool(authenticator.throttle.attempts, principal.username)
         return JSONResponse(_me(principal, principal.session, attempts), headers=NO_STORE)
 
+    async def methods(request: Request) -> Response:
+        # Public: the viewer's login dialog offers the SSO button only where it works.
+        return JSONResponse({"password": True, "sso": sso is not None}, headers=NO_STORE)
+
     routes = [
+        Route("/methods", methods, methods=["GET"]),
+        *(sso_routes(authenticator, sso, viewer) if sso else []),
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
         Route("/me", me, methods=["GET"]),

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,7 +27,14 @@ class AuthSettings(BaseSettings):
             cannot lock a staff member out) and from one address over all names
             (``lock_ip_failures``) inside ``lock_window_s`` lock further attempts for
             ``lock_base_s`` seconds, doubling with every further failure up to ``lock_max_s``.
-        oidc_*: optional single sign-on: bearer JWTs from this issuer, checked with its JWKS.
+        oidc_*: optional single sign-on. Bearer JWTs from ``oidc_issuer``, checked with its
+            JWKS (``oidc_audience``, ``oidc_jwks_url``); and, with ``oidc_client_id``, the
+            viewer's login through the provider (authorization code flow with PKCE, its
+            endpoints read from the issuer's discovery document at run time).
+            ``oidc_redirect_url`` is the callback to register at the provider: ``None`` for
+            ``<TSUKUBA_GIS_PUBLIC_URL>/auth/oidc/callback``. ``oidc_login_ttl_s``: how long a
+            started sign-in may take at the provider; ``oidc_http_timeout_s``: the wait for the
+            provider's discovery, keys and token endpoint.
     """
 
     model_config = SettingsConfigDict(env_prefix="TSUKUBA_GIS_AUTH_", env_file=".env", extra="ignore")
@@ -64,20 +71,41 @@ class AuthSettings(BaseSettings):
     oidc_admin_roles: list[str] = ["admin"]
     oidc_leeway_s: float = Field(default=30, ge=0, le=300)
     oidc_jwks_cache_s: int = Field(default=300, ge=0)
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None  # None: a public client (PKCE only)
+    oidc_scopes: list[str] = ["openid", "profile", "email"]
+    oidc_redirect_url: str | None = None
+    oidc_login_ttl_s: float = Field(default=600, gt=0, le=3600)
+    oidc_http_timeout_s: float = Field(default=10, gt=0, le=60)
 
     @model_validator(mode="after")
     def _oidc_complete(self) -> "AuthSettings":
         given = [self.oidc_issuer, self.oidc_audience, self.oidc_jwks_url]
-        if any(given) and not all(given):
+        if (self.oidc_audience or self.oidc_jwks_url) and not all(given):
             raise ValueError(
-                "single sign-on needs all of TSUKUBA_GIS_AUTH_OIDC_ISSUER, _OIDC_AUDIENCE and _OIDC_JWKS_URL"
+                "SSO bearer tokens need all of TSUKUBA_GIS_AUTH_OIDC_ISSUER, _AUDIENCE and _JWKS_URL"
             )
+        if self.oidc_client_id and not self.oidc_issuer:
+            raise ValueError(
+                "the SSO login (TSUKUBA_GIS_AUTH_OIDC_CLIENT_ID) needs TSUKUBA_GIS_AUTH_OIDC_ISSUER"
+            )
+        if "openid" not in self.oidc_scopes:
+            raise ValueError("TSUKUBA_GIS_AUTH_OIDC_SCOPES must include openid")
         return self
 
     @property
     def oidc_enabled(self) -> bool:
         """Whether bearer JWTs from an identity provider are accepted."""
-        return self.oidc_issuer is not None
+        return self.oidc_issuer is not None and self.oidc_jwks_url is not None
+
+    @property
+    def sso_login_enabled(self) -> bool:
+        """Whether the viewer's staff can sign in at the identity provider."""
+        return self.oidc_issuer is not None and self.oidc_client_id is not None
+
+    def oidc_callback(self, public_url: str) -> str:
+        """The redirect URL to register at the identity provider."""
+        return self.oidc_redirect_url or f"{public_url.rstrip('/')}/auth/oidc/callback"
 
     def accounts_url(self, data_dir: Path, store_url: str = "") -> str:
         """Where accounts, tokens and sessions are kept: the setting, else the PostGIS store's

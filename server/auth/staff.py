@@ -15,6 +15,7 @@ from server.auth.authenticate import Authenticator
 from server.auth.middleware import RequireStaff
 from server.auth.routes import auth_app
 from server.auth.settings import AuthSettings
+from server.auth.sso import SingleSignOn
 from server.auth.web import trusted_origins
 from server.errors import add_exception_handlers
 from server.feeds.routes import feed_routes
@@ -57,5 +58,7 @@ def mount(
     authenticator = Authenticator(auth_settings, accounts)
     trusted = trusted_origins(settings.public_url, auth_settings.trusted_origins)
     app.state.authenticator = authenticator
-    app.mount("/auth", auth_app(authenticator, trusted))
+    viewer = (settings.public_url or "").rstrip("/")
+    sso = SingleSignOn(auth_settings, accounts, viewer) if auth_settings.sso_login_enabled else None
+    app.mount("/auth", auth_app(authenticator, trusted, sso, viewer))
     app.mount(STAFF_ROOT, RequireStaff(staff_app(snapshots, staff_api), authenticator, trusted))

@@ -38,6 +38,9 @@ SEEDS = [
     "/live.json",
     "/metrics",  # 404 for anyone not staff nor allow-listed
     "/auth/me",
+    "/auth/methods",
+    "/auth/oidc/login",  # 404 here (no SSO); tests/server/test_sso.py has its refusals
+    "/auth/oidc/callback?code=x&state=y",
     "/api",
     "/api?f=html",
     "/api?f=jsonld",

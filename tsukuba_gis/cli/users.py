@@ -143,15 +143,19 @@ def remove(obj: dict, username: str) -> None:
 @users.command("list")
 @click.pass_obj
 def list_users(obj: dict) -> None:
-    """One line per account: name, role, departments, created, password changed, active tokens."""
+    """One line per account: name, role, departments, created, password changed (``sso`` for
+    accounts of the single sign-on, which have none), active tokens, failed sign-ins."""
+    from server.auth.accounts import SSO_PASSWORD
+
     store, _ = open_accounts(obj)
     throttle = _throttle(store)
     for user in store.list_users():
         active = sum(t.status() == "active" for t in store.list_tokens(user.username))
         failed = sum(a.failures for a in throttle.attempts(user.username))
+        password = "sso" if user.password_hash == SSO_PASSWORD else when(user.password_changed)
         click.echo(
             f"{user.username}\t{user.role}\t{','.join(user.departments) or '-'}\t{when(user.created)}\t"
-            f"{when(user.password_changed)}\t{active} token(s)\t{failed} failed sign-in(s)"
+            f"{password}\t{active} token(s)\t{failed} failed sign-in(s)"
         )
 
 

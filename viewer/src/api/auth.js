@@ -16,8 +16,18 @@ function hinted() {
   try { return localStorage.getItem(HINT_KEY) === '1'; } catch { return false; }
 }
 
+// The SSO callback (server/auth/sso_routes.py) lands on the viewer with ?staff=sso: a login.
+function landedFromSso() {
+  const url = new URL(window.location.href);
+  if (url.searchParams.get('staff') !== 'sso') return false;
+  url.searchParams.delete('staff');
+  window.history.replaceState(window.history.state, '', url);
+  return true;
+}
+
 /** The signed-in staff member {user, role, csrf_token}, or null (only asked after a login). */
 export async function staffSession(baseUrl = document.baseURI) {
+  if (landedFromSso()) hint(true);
   if (!hinted()) return null;
   const response = await fetch(new URL('auth/me', baseUrl), { headers: { Accept: 'application/json' } });
   if (!response.ok) {
@@ -38,6 +48,20 @@ export async function login(username, password, baseUrl = document.baseURI) {
   if (!response.ok) throw new HttpError(String(url), response.status);
   hint(true);
   return response.json();
+}
+
+/** How staff may sign in here: {password: true, sso: boolean} (public, asked when the dialog opens). */
+export async function authMethods(baseUrl = document.baseURI) {
+  const url = new URL('auth/methods', baseUrl);
+  const response = await fetch(url, { headers: { Accept: 'application/json' } });
+  if (!response.ok) throw new HttpError(String(url), response.status);
+  return response.json();
+}
+
+/** Sign in at the city's identity provider: the browser leaves and comes back signed in. */
+export function ssoLogin(baseUrl = document.baseURI) {
+  hint(true);
+  window.location.assign(new URL('auth/oidc/login', baseUrl));
 }
 
 /** Sign out (the session ends on the server too). */

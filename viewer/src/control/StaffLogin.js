@@ -1,7 +1,8 @@
-// Staff sign-in: a button that opens a <dialog> with a login form (POST /auth/login), or, when
+// Staff sign-in: a button that opens a <dialog> with a login form (POST /auth/login) and, where
+// the server offers it, 「統合認証でログイン」 (SSO at the city's identity provider); or, when
 // signed in, who is signed in and a logout button. Switching between the residents' and the
 // staff view reloads the page (the viewer then starts on the other config).
-import { login, logout } from '../api/index.js';
+import { authMethods, login, logout, ssoLogin } from '../api/index.js';
 import { t } from '../i18n/index.js';
 import { h } from '../util/index.js';
 
@@ -34,6 +35,13 @@ export class StaffLogin {
     if (typeof this._dialog.showModal === 'function') this._dialog.showModal();
     else this._dialog.setAttribute('open', '');
     this._dialog.querySelector('input').focus();
+    this._offerSso();
+  }
+
+  /** Show the SSO button once the server says it works here (asked at the first opening). */
+  _offerSso() {
+    this._methods ??= authMethods().catch(() => ({ sso: false }));
+    this._methods.then((methods) => { this._sso.hidden = !methods.sso; });
   }
 
   _dialogElement() {
@@ -41,8 +49,10 @@ export class StaffLogin {
       h('span', {}, t(name)), h('input', { name, type, autocomplete, required: true }),
     ]);
     this._error = h('p', { className: 'tg-error', role: 'alert' });
+    this._sso = h('button', { type: 'button', className: 'tg-button tg-sso-login', hidden: true, onClick: () => ssoLogin() }, t('ssoLogin'));
     const form = h('form', { method: 'dialog', onSubmit: (event) => this._submit(event) }, [
       h('h2', { id: 'tg-login-title' }, t('staffLogin')),
+      this._sso,
       field('username', 'text', 'username'),
       field('password', 'password', 'current-password'),
       this._error,

@@ -122,6 +122,7 @@ export default {
   loginFailed: 'Wrong user name or password',
   loginLocked: 'Too many attempts. Please wait and try again',
   loginError: 'Could not log in',
+  ssoLogin: 'Log in with single sign-on',
   // Live edits and 災害時モード (issue 13).
   disasterMode: 'Disaster mode',
   disasterOpen: '{n} shelters open',

@@ -124,6 +124,7 @@ export default {
   loginFailed: 'ユーザー名か パスワードが ちがいます',
   loginLocked: 'なんども まちがえました。すこし まってから ためして ください',
   loginError: 'ログイン できません でした',
+  ssoLogin: '統合認証（とうごう にんしょう）で ログイン',
   // Live edits and 災害時モード (issue 13).
   disasterMode: 'さいがいの ときの がめん',
   disasterOpen: 'あいている ひなんじょ {n}か しょ',

@@ -122,6 +122,7 @@ export default {
   loginFailed: 'ユーザー名またはパスワードが違います',
   loginLocked: '試行回数が多すぎます。しばらく待ってから再試行してください',
   loginError: 'ログインできませんでした',
+  ssoLogin: '統合認証でログイン',
   // Live edits and 災害時モード (issue 13).
   disasterMode: '災害時モード',
   disasterOpen: '開設中の避難所 {n}か所',

@@ -122,6 +122,7 @@ export default {
   loginFailed: '사용자 이름 또는 비밀번호가 다릅니다',
   loginLocked: '시도 횟수가 너무 많습니다. 잠시 후 다시 시도하십시오',
   loginError: '로그인할 수 없습니다',
+  ssoLogin: '통합 인증으로 로그인',
   // Live edits and 災害時モード (issue 13).
   disasterMode: '재해 모드',
   disasterOpen: '개설된 피난소 {n}곳',

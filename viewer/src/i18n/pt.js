@@ -122,6 +122,7 @@ export default {
   loginFailed: 'Nome de usuário ou senha incorretos',
   loginLocked: 'Tentativas demais. Aguarde e tente de novo',
   loginError: 'Não foi possível entrar',
+  ssoLogin: 'Entrar com login único (SSO)',
   // Live edits and 災害時モード (issue 13).
   disasterMode: 'Modo de desastre',
   disasterOpen: '{n} abrigos abertos',

@@ -122,6 +122,7 @@ export default {
   loginFailed: 'Sai tên người dùng hoặc mật khẩu',
   loginLocked: 'Thử quá nhiều lần. Vui lòng chờ rồi thử lại',
   loginError: 'Không đăng nhập được',
+  ssoLogin: 'Đăng nhập bằng xác thực tích hợp (SSO)',
   // Live edits and 災害時モード (issue 13).
   disasterMode: 'Chế độ thiên tai',
   disasterOpen: '{n} nơi lánh nạn đang mở',

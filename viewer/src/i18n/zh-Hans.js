@@ -122,6 +122,7 @@ export default {
   loginFailed: '用户名或密码错误',
   loginLocked: '尝试次数过多，请稍后再试',
   loginError: '无法登录',
+  ssoLogin: '使用统一认证登录',
   // Live edits and 災害時モード (issue 13).
   disasterMode: '灾害模式',
   disasterOpen: '已开放的避难所 {n} 处',

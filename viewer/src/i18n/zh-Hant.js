@@ -122,6 +122,7 @@ export default {
   loginFailed: '使用者名稱或密碼錯誤',
   loginLocked: '嘗試次數過多，請稍後再試',
   loginError: '無法登入',
+  ssoLogin: '使用統一認證登入',
   // Live edits and 災害時モード (issue 13).
   disasterMode: '災害模式',
   disasterOpen: '已開設的避難所 {n} 處',
