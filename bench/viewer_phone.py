@@ -9,7 +9,9 @@ network (the base map fails; its notice shows). Figures per run:
 - ``fcp``: first contentful paint (the header, painted from the HTML);
 - ``map``: the Leaflet map created (``tg-map-created``);
 - ``layer``: the first data layer drawn (``tg-first-layer``): the first useful map;
-- ``tap``: a tap on the map to the point report rendered and shown in the sheet.
+- ``tap``: a tap on the map to the point report rendered and shown in the sheet, in three
+  parts: ``sent`` (the tap to the ``/point`` request leaving), ``answer`` (its round trip and
+  download) and ``render`` (the answer to the report on screen).
 
 Bytes: the bundle's JS and CSS as the server's gzip sends them (gzip -9 here), and the lazily
 loaded chunks apart. Start nothing first: by default the script loads the sample layers into a
@@ -59,9 +61,17 @@ TIMINGS = """() => ({
     map: performance.getEntriesByName('tg-map-created')[0]?.startTime,
     layer: performance.getEntriesByName('tg-first-layer')[0]?.startTime,
 })"""
+# Where a tap's time went, from the resource timing of its /point request.
+TAP_PARTS = """() => {
+    const request = performance.getEntriesByType('resource').filter((e) => e.name.includes('/point?')).pop();
+    if (!request) return {};
+    return {sent: request.startTime - window.__tap.start, answer: request.responseEnd - request.startTime,
+            render: window.__tap.end - request.responseEnd};
+}"""
 # Times a tap: from the pointer going down on the map to the report's first heading on screen.
 WATCH_TAP = """() => {
     window.__tap = {};
+    performance.clearResourceTimings();  // only the tap's own requests from here (the buffer is small)
     document.querySelector('#map').addEventListener('pointerdown',
         () => { window.__tap.start = performance.now(); }, {capture: true, once: true});
     const done = () => {
@@ -129,7 +139,7 @@ def one_run(browser, url: str, inline_tilejson: bool = False) -> dict[str, float
         page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.4)
         page.wait_for_function("() => window.__tap.end", timeout=WAIT_MS)
         tap = page.evaluate("() => window.__tap.end - window.__tap.start")
-        return {**timings, "tap": tap}
+        return {**timings, "tap": tap, **page.evaluate(TAP_PARTS)}
     finally:
         context.close()
 
