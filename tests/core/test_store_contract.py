@@ -99,6 +99,15 @@ def test_iter_frames_gives_every_feature_in_order(store):
         assert [None if gpd.pd.isna(v) else v for v in whole[column.name]] == [r[column.name] for r in ROWS]
 
 
+def test_iter_frames_reads_only_the_columns_asked(store):
+    record = load(store)
+    last = COLUMNS[-1].name
+    (frame,) = store.iter_frames(record, columns=[last, "not_a_column"])
+    assert list(frame.columns) == [last, "geometry"] and list(frame.index) == [1, 2, 3, 4, 5]
+    assert [None if gpd.pd.isna(v) else v for v in frame[last]] == [r[last] for r in ROWS]
+    assert list(frame.geometry) == POINTS
+
+
 def test_nothing_is_visible_before_commit_and_an_error_discards_the_version(store):
     first = load(store)
     generation = store.generation()

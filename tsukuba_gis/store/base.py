@@ -457,8 +457,11 @@ class Store(ABC):
         """One feature by id (an empty page when there is none)."""
 
     @abstractmethod
-    def iter_frames(self, record: LayerRecord, chunk_size: int = 50_000) -> Iterator[gpd.GeoDataFrame]:
-        """Every feature of a version, in chunks (for exports, diffs and store copies)."""
+    def iter_frames(
+        self, record: LayerRecord, chunk_size: int = 50_000, columns: Sequence[str] | None = None
+    ) -> Iterator[gpd.GeoDataFrame]:
+        """Every feature of a version, in chunks (for exports, diffs and store copies); only the
+        given attribute columns (and the geometry) when ``columns`` names some."""
 
     @abstractmethod
     def tile(self, record: LayerRecord, spec: TileSpec, z: int, x: int, y: int) -> bytes:

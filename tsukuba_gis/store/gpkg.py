@@ -278,14 +278,16 @@ class GeoPackageStore(GeoPackageEdits, GeoPackageOutbox, GeoPackageRasters, Stor
         )
         return run_query(self._reader(), record, query)
 
-    def iter_frames(self, record: LayerRecord, chunk_size: int = 50_000) -> Iterator[gpd.GeoDataFrame]:
+    def iter_frames(
+        self, record: LayerRecord, chunk_size: int = 50_000, columns: Sequence[str] | None = None
+    ) -> Iterator[gpd.GeoDataFrame]:
         """All features in fid order, chunk by chunk."""
-        names = [c.name for c in record.columns]
-        cols = ", ".join(f'"{n}"' for n in names)
-        cursor = self._reader().execute(f'SELECT fid, geom, {cols} FROM "{record.table}" ORDER BY fid')
+        wanted = record.columns if columns is None else [c for c in record.columns if c.name in columns]
+        cols = "".join(f', "{c.name}"' for c in wanted)
+        cursor = self._reader().execute(f'SELECT fid, geom{cols} FROM "{record.table}" ORDER BY fid')
         while rows := cursor.fetchmany(chunk_size):
             geoms = shapely.from_wkb([fmt.wkb_of(r[1]) for r in rows])
-            data = {c.name: booleans([r[i + 2] for r in rows], c.type) for i, c in enumerate(record.columns)}
+            data = {c.name: booleans([r[i + 2] for r in rows], c.type) for i, c in enumerate(wanted)}
             frame = gpd.GeoDataFrame(
                 data, geometry=geoms, crs="EPSG:4326", index=pd.Index([r[0] for r in rows], name="fid")
             )

@@ -316,9 +316,11 @@ class PostGISStore(PostGISEdits, PostGISOutbox, PostGISRasters, Store):
         )
         return self.query(record, query)
 
-    def iter_frames(self, record: LayerRecord, chunk_size: int = 50_000) -> Iterator[gpd.GeoDataFrame]:
+    def iter_frames(
+        self, record: LayerRecord, chunk_size: int = 50_000, columns: Sequence[str] | None = None
+    ) -> Iterator[gpd.GeoDataFrame]:
         """All features in fid order, chunk by chunk (a server-side cursor on one connection)."""
-        names = [c.name for c in record.columns]
+        names = [c.name for c in record.columns if columns is None or c.name in columns]
         statement = sql.SQL("SELECT fid, ST_AsBinary(geom){} FROM {} ORDER BY fid").format(
             sql.SQL("").join(sql.SQL(", ") + sql.Identifier(n) for n in names),
             sql.Identifier(self.schema, record.table),

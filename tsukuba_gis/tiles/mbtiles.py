@@ -103,7 +103,7 @@ def _frames(store: "Store", record: LayerRecord, spec: TileSpec, bbox=None) -> I
     """The tile set's attributes and geometry, chunk by chunk (dates as ISO text)."""
     names = [n for n, _ in spec.fields]
     dates = [n for n, kind in spec.fields if kind == "date"]
-    for chunk in store.iter_frames(record):
+    for chunk in store.iter_frames(record, columns=names):
         if bbox is not None:
             chunk = chunk.cx[bbox[0] : bbox[2], bbox[1] : bbox[3]]
             if not len(chunk):
