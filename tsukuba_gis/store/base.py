@@ -532,13 +532,17 @@ class Store(ABC):
             clauses.append("id < ?")
             args.append(before)
         if layers is not None:
-            clauses.append(f"layer_id IN ({', '.join('?' * len(layers))})")
+            clauses.append(f"{self._records_layer_term(len(layers))} IN ({', '.join('?' * len(layers))})")
             args += list(layers)
         if bbox is not None:
             clauses.append("max_x >= ? AND min_x <= ? AND max_y >= ? AND min_y <= ?")
             args += [bbox[0], bbox[2], bbox[1], bbox[3]]
         order = "DESC" if before is not None else "ASC"
         return self._change_rows(" AND ".join(clauses), args, order, limit)
+
+    def _records_layer_term(self, layers: int) -> str:
+        """The column term of the records query's layer filter (a store may steer its planner)."""
+        return "layer_id"
 
     @abstractmethod
     def _change_rows(self, where: str, args: list[Any], order: str, limit: int) -> list[ChangeRecord]:

@@ -39,6 +39,12 @@ def insert_records(con: sqlite3.Connection, records: Sequence[ChangeRecord]) -> 
 class GeoPackageOutbox:
     """The change-record half of the GeoPackage store (mixed into GeoPackageStore)."""
 
+    def _records_layer_term(self: "GeoPackageStore", layers: int) -> str:
+        """``+layer_id`` (SQLite's way to keep a term off an index) for several layers: the
+        layer index would gather every record of them and sort, where the id order reads the
+        newest and stops at the page's end (200,000 records: a 1 km box 34 -> 1 ms, bench/feeds.py)."""
+        return "layer_id" if layers == 1 else "+layer_id"
+
     def _change_rows(
         self: "GeoPackageStore", where: str, args: list[Any], order: str, limit: int
     ) -> list[ChangeRecord]:
