@@ -272,7 +272,8 @@ class NotifyTables(ABC):
             for d in deliveries:
                 run(
                     "INSERT INTO {s}.tg_deliveries (key, kind, target, first_record, last_record,"
-                    " payload, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                    " payload, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (key) DO NOTHING",
                     (d.key, d.kind, d.target, d.first_record, d.last_record, d.payload, now, now),
                 )
         return True
@@ -359,7 +360,8 @@ class NotifyTables(ABC):
                 return rows[0][0]
             value = secrets.token_hex(32)
             run(
-                "INSERT INTO {s}.tg_notify_state (name, value) VALUES ('secret', ?) ON CONFLICT (name) DO NOTHING",
+                "INSERT INTO {s}.tg_notify_state (name, value) VALUES ('secret', ?)"
+                " ON CONFLICT (name) DO NOTHING",
                 (value,),
             )
             return run("SELECT value FROM {s}.tg_notify_state WHERE name = 'secret'", ())[0][0]
