@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from editcity import PASSWORD, EditCity
 from fastapi.testclient import TestClient
+from liveserver import stop_process
 from pgcluster import Cluster
 from receivers import Hooks, MailBox
 from test_notify import ITEMS, PATCH, SHELTER
@@ -68,11 +69,7 @@ class NotifyProcess:
         self.log.close()
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop_process(self.process)
         self.log.close()
 
 
