@@ -2,13 +2,12 @@
 run on a writer connection, one ``BEGIN IMMEDIATE`` transaction each."""
 
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tsukuba_gis.errors import StoreError
 from tsukuba_gis.store import notify
-from tsukuba_gis.store.notify import NotifyTables, Run
+from tsukuba_gis.store.notify import NotifyTables, Run, T
 
 if TYPE_CHECKING:
     from tsukuba_gis.store.gpkg import GeoPackageStore
@@ -19,8 +18,7 @@ MIGRATION = [statement.replace("{s}.", "") for statement in notify.MIGRATION]
 class GeoPackageNotify(NotifyTables):
     """The delivery half of the GeoPackage store (mixed into GeoPackageStore)."""
 
-    @contextmanager
-    def _notify_tx(self: "GeoPackageStore") -> Iterator[Run]:
+    def _notify_tx(self: "GeoPackageStore", work: Callable[[Run], T]) -> T:
         """One write transaction; SQLite errors become StoreError naming the file."""
         if not getattr(self, "_notify_migrated", False):
             self.migrate()  # once per store object: the tables may be new in an old file
@@ -32,8 +30,9 @@ class GeoPackageNotify(NotifyTables):
 
         try:
             con.execute("BEGIN IMMEDIATE")
-            yield run
+            done = work(run)
             con.execute("COMMIT")
+            return done
         except sqlite3.DatabaseError as err:
             con.rollback()
             raise StoreError(f"cannot read or write the delivery tables in {self.path}: {err}") from None

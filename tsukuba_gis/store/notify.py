@@ -2,7 +2,7 @@
 e-mail subscriptions, webhooks, the planned deliveries and the worker's cursor and lease.
 
 The SQL is written once, here, with ``?`` marks and ``{s}.`` before table names; a backend only
-runs it in one transaction (``_notify_tx``: the GeoPackage store strips ``{s}.``, PostGIS binds
+runs it in one transaction (``_notify_tx(work)``: the GeoPackage store strips ``{s}.``, PostGIS binds
 its schema and uses ``%s``). Times are Unix seconds (float) in both stores.
 
 Delivery guarantees: the worker writes the deliveries it planned from a batch of records and
@@ -16,12 +16,12 @@ import json
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 Run = Callable[[str, Sequence[Any]], list[tuple]]
 Status = Literal["pending", "sent", "dead"]
+T = TypeVar("T")
 
 MIGRATION = [  # both stores; a backend adapts the types (postgis_notify.py)
     """CREATE TABLE {s}.tg_subscriptions (
@@ -160,12 +160,11 @@ class NotifyTables(ABC):
     """The delivery tables of a store (mixed into Store; the SQL is this class's)."""
 
     @abstractmethod
-    def _notify_tx(self) -> AbstractContextManager[Run]:
-        """One transaction on the primary; yields ``run(sql, args) -> rows``."""
+    def _notify_tx(self, work: Callable[[Run], T]) -> T:
+        """``work(run)`` in one transaction on the primary (``run(sql, args) -> rows``)."""
 
     def _one(self, statement: str, args: Sequence[Any] = ()) -> list[tuple]:
-        with self._notify_tx() as run:
-            return run(statement, args)
+        return self._notify_tx(lambda run: run(statement, args))
 
     # -- subscriptions ----------------------------------------------------------------------
 
@@ -202,12 +201,15 @@ class NotifyTables(ABC):
 
     def delete_subscription(self, subscription_id: int) -> bool:
         """Forget a subscription and its unsent mails; whether it was there."""
-        with self._notify_tx() as run:
+
+        def work(run: Run) -> Any:
             run(
                 "DELETE FROM {s}.tg_deliveries WHERE kind = 'mail' AND target = ? AND status <> 'sent'",
                 (subscription_id,),
             )
             return bool(run("DELETE FROM {s}.tg_subscriptions WHERE id = ? RETURNING id", (subscription_id,)))
+
+        return self._notify_tx(work)
 
     def prune_subscriptions(self, unconfirmed_before: float) -> int:
         """Delete subscriptions never confirmed since ``unconfirmed_before``."""
@@ -234,23 +236,29 @@ class NotifyTables(ABC):
 
     def remove_webhook(self, webhook_id: int) -> bool:
         """Remove a webhook and its unsent deliveries; whether it was there."""
-        with self._notify_tx() as run:
+
+        def work(run: Run) -> Any:
             run(
                 "DELETE FROM {s}.tg_deliveries WHERE kind = 'webhook' AND target = ? AND status <> 'sent'",
                 (webhook_id,),
             )
             return bool(run("DELETE FROM {s}.tg_webhooks WHERE id = ? RETURNING id", (webhook_id,)))
 
+        return self._notify_tx(work)
+
     # -- planning and delivering ------------------------------------------------------------
 
     def notify_targets(self) -> tuple[list[Subscription], list[Webhook]]:
         """The confirmed subscriptions and the webhooks, in one read."""
-        with self._notify_tx() as run:
+
+        def work(run: Run) -> Any:
             subs = run(
                 f"SELECT {_SUBSCRIPTION} FROM {{s}}.tg_subscriptions WHERE confirmed = 1 ORDER BY id", ()
             )
             hooks = run(f"SELECT {_WEBHOOK} FROM {{s}}.tg_webhooks ORDER BY id", ())
-        return [_subscription(r) for r in subs], [_webhook(r) for r in hooks]
+            return [_subscription(r) for r in subs], [_webhook(r) for r in hooks]
+
+        return self._notify_tx(work)
 
     def notify_cursor(self) -> int:
         """The id of the last change record the worker planned deliveries for."""
@@ -262,7 +270,8 @@ class NotifyTables(ABC):
     ) -> bool:
         """Keep ``deliveries`` and move the cursor from ``cursor`` to ``new_cursor``, in one
         transaction; False (nothing written) when another worker moved it first."""
-        with self._notify_tx() as run:
+
+        def work(run: Run) -> Any:
             moved = run(
                 "UPDATE {s}.tg_notify_state SET value = ? WHERE name = 'cursor' AND value = ? RETURNING name",
                 (str(new_cursor), str(cursor)),
@@ -276,7 +285,9 @@ class NotifyTables(ABC):
                     " ON CONFLICT (key) DO NOTHING",
                     (d.key, d.kind, d.target, d.first_record, d.last_record, d.payload, now, now),
                 )
-        return True
+            return True
+
+        return self._notify_tx(work)
 
     def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
         """Pending deliveries whose time has come, oldest first."""
@@ -333,7 +344,8 @@ class NotifyTables(ABC):
     def take_lease(self, holder: str, now: float, ttl_s: float) -> bool:
         """Become (or stay) the one delivery worker until ``now + ttl_s``, unless another holds
         an unexpired lease: a lease row, so it works the same on both stores and across hosts."""
-        with self._notify_tx() as run:
+
+        def work(run: Run) -> Any:
             run(
                 "INSERT INTO {s}.tg_notify_state (name, value, expires_at) VALUES ('leader', '', 0)"
                 " ON CONFLICT (name) DO NOTHING",
@@ -344,7 +356,9 @@ class NotifyTables(ABC):
                 " WHERE name = 'leader' AND (value = ? OR expires_at < ?) RETURNING name",
                 (holder, now + ttl_s, holder, now),
             )
-        return bool(taken)
+            return bool(taken)
+
+        return self._notify_tx(work)
 
     def release_lease(self, holder: str) -> None:
         """Give the lease up (a clean stop): another worker may take over at once."""
@@ -354,7 +368,8 @@ class NotifyTables(ABC):
 
     def notify_secret(self) -> str:
         """The store's random secret that unsubscribe links are signed with (made once)."""
-        with self._notify_tx() as run:
+
+        def work(run: Run) -> Any:
             rows = run("SELECT value FROM {s}.tg_notify_state WHERE name = 'secret'", ())
             if rows:
                 return rows[0][0]
@@ -365,3 +380,5 @@ class NotifyTables(ABC):
                 (value,),
             )
             return run("SELECT value FROM {s}.tg_notify_state WHERE name = 'secret'", ())[0][0]
+
+        return self._notify_tx(work)

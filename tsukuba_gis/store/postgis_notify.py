@@ -1,20 +1,18 @@
 """The delivery tables of the PostGIS store (issue 16): the SQL of tsukuba_gis/store/notify.py
-run on a dedicated connection to the primary, one transaction each.
+run in one transaction on a pooled connection to the primary (the serving pool of the primary:
+a worker's round is a dozen short transactions, each a new connection would cost more than it).
 
-A lost connection (PostgreSQL restarting) is StoreUnavailable: the worker waits and tries again,
-and the transaction it was in left nothing behind.
+A lost connection (PostgreSQL restarting) is retried once by the pool, then StoreUnavailable:
+the worker waits and tries again, and the transaction it was in left nothing behind.
 """
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from tsukuba_gis.errors import StoreUnavailable
 from tsukuba_gis.store import notify
-from tsukuba_gis.store.notify import NotifyTables, Run
-from tsukuba_gis.store.postgis_pool import connect
+from tsukuba_gis.store.notify import NotifyTables, Run, T
 
 if TYPE_CHECKING:
     from tsukuba_gis.store.postgis import PostGISStore
@@ -34,20 +32,16 @@ MIGRATION = [_postgres(statement) for statement in notify.MIGRATION]
 class PostGISNotify(NotifyTables):
     """The delivery half of the PostGIS store (mixed into PostGISStore)."""
 
-    @contextmanager
-    def _notify_tx(self: "PostGISStore") -> Iterator[Run]:
-        """One transaction on a new connection to the primary (not the sticky one of writes:
-        a subscription must not move the server's layer reads to the primary)."""
-        conn = connect(self._primary, self.where)
+    def _notify_tx(self: "PostGISStore", work: Callable[[Run], T]) -> T:
+        """``work`` in one transaction (the primary's pool, not the sticky writer connection: a
+        subscription must not move the server's layer reads to the primary)."""
 
-        def run(statement: str, args: Sequence[Any]) -> list[tuple]:
-            cursor = conn.execute(self._s(statement.replace("?", "%s")), tuple(args))
-            return cursor.fetchall() if cursor.description else []
+        def transaction(conn: psycopg.Connection) -> T:
+            def run(statement: str, args: Sequence[Any]) -> list[tuple]:
+                cursor = conn.execute(self._s(statement.replace("?", "%s")), tuple(args))
+                return cursor.fetchall() if cursor.description else []
 
-        try:
             with conn.transaction():
-                yield run
-        except psycopg.OperationalError as err:
-            raise StoreUnavailable(f"the PostGIS store at {self.where} went away: {err}") from None
-        finally:
-            conn.close()
+                return work(run)
+
+        return self.primary_pool().run(transaction)
