@@ -94,7 +94,7 @@ def add(obj: dict, url: str, layers: tuple[str, ...], audience: str, secret: str
     from server.notify.admin import add_webhook
     from tsukuba_gis.errors import BadRequest
 
-    params = {k: str(v) for k, v in area.items() if v is not None}
+    params = {k: str(v).removesuffix(".0") for k, v in area.items() if v is not None}  # 2000.0 -> 2000
     params |= {"url": url, "audience": audience, "layer": ",".join(layers), "secret": secret or ""}
     try:
         hook_id, made = add_webhook(_snapshots(obj), params)
