@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -64,7 +64,7 @@ def feed_url(public_url: str, reach: Reach, lang: str) -> str:
     return f"{public_url}/feeds/changes.atom?{query}"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Planner:
     """Makes the deliveries of a round from the snapshots and the settings it needs.
 
@@ -78,17 +78,29 @@ class Planner:
     city: dict[str, str]
     secret: str
     digest_max: int
+    # (audience, lang) -> record id -> its entry (None: nothing of it for that audience): each
+    # record is put into words once per round, not once per subscriber.
+    _made: dict[tuple[str, str], dict[int, Entry | None]] = field(default_factory=dict)
+
+    def entry(self, record: ChangeRecord, audience: str, lang: str) -> Entry | None:
+        """The entry of a record for an audience, None when it sees nothing of it."""
+        made = self._made.setdefault((audience, lang), {})
+        if record.id not in made:
+            snapshot = self.snapshots[audience]
+            layer = next((p for p in snapshot.layers if p.id == record.layer_id), None)
+            made[record.id] = layer and make_entry(
+                layer,
+                record,
+                audience,
+                lang,
+                self.public_url,
+                snapshot.base_url,  # type: ignore[arg-type]
+            )
+        return made[record.id]
 
     def entries(self, records: Sequence[ChangeRecord], audience: str, lang: str) -> list[Entry]:
         """The entries of records for an audience (records it sees nothing of are none)."""
-        snapshot = self.snapshots[audience]
-        layers = {p.id: p for p in snapshot.layers}
-        made = (
-            make_entry(layers[r.layer_id], r, audience, lang, self.public_url, snapshot.base_url)  # type: ignore[arg-type]
-            for r in records
-            if r.layer_id in layers
-        )
-        return [e for e in made if e is not None]
+        return [e for e in (self.entry(r, audience, lang) for r in records) if e is not None]
 
     def plan(
         self,

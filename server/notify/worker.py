@@ -49,7 +49,10 @@ class Worker:
         """Rounds until ``stop`` is set; the lease is given up at the end."""
         try:
             while not stop.is_set():
-                self.round()
+                try:
+                    self.round()
+                except Exception:  # a bug in one round must not stop the deliveries for good
+                    LOG.exception("delivery round failed")
                 stop.wait(self.settings.notify_interval_s)
         finally:
             self.close()
@@ -105,33 +108,36 @@ class Worker:
     def deliver(self, delivery: Delivery, hooks: dict[int, Webhook]) -> None:
         """Send one delivery and record the outcome (sent, again later, or dead)."""
         try:
-            if delivery.kind == "mail":
-                subscription = self.store.subscription(delivery.target)
-                if subscription is None:
-                    return self.store.drop_delivery(delivery.key)  # unsubscribed meanwhile
-                content = delivery.content
-                send.mail(
-                    self.settings,
-                    subscription.email,
-                    content["subject"],
-                    content["text"],
-                    delivery.key,
-                    self.public_url,
-                    content.get("unsubscribe", ""),
-                )
-            else:
-                hook = hooks.get(delivery.target)
-                if hook is None:
-                    return self.store.drop_delivery(delivery.key)
-                send.webhook(self.settings, hook.url, hook.secret, delivery.key, delivery.payload)
+            if not self._send(delivery, hooks):
+                self.store.drop_delivery(delivery.key)  # unsubscribed or removed meanwhile
+                return
+            now = time.time()
+            self.store.delivery_done(delivery.key, "sent", delivery.attempts + 1, now, None, now)
         except send.SendFailed as err:
-            return self._failed(delivery, str(err))
-        except GisError as err:
-            LOG.warning("delivery %s not sent: %s", delivery.key, err)
-            return None
-        now = time.time()
-        self.store.delivery_done(delivery.key, "sent", delivery.attempts + 1, now, None, now)
-        return None
+            self._failed(delivery, str(err))
+        except GisError as err:  # the store went away: the next round sends it (again)
+            LOG.warning("delivery %s not recorded: %s", delivery.key, err)
+
+    def _send(self, delivery: Delivery, hooks: dict[int, Webhook]) -> bool:
+        """Send to the delivery's target; False when the target is gone."""
+        if delivery.kind == "webhook":
+            hook = hooks.get(delivery.target)
+            if hook is not None:
+                send.webhook(self.settings, hook.url, hook.secret, delivery.key, delivery.payload)
+            return hook is not None
+        subscription = self.store.subscription(delivery.target)
+        if subscription is not None:
+            content = delivery.content
+            send.mail(
+                self.settings,
+                subscription.email,
+                content["subject"],
+                content["text"],
+                delivery.key,
+                self.public_url,
+                content.get("unsubscribe", ""),
+            )
+        return subscription is not None
 
     def _failed(self, delivery: Delivery, reason: str) -> None:
         attempts = delivery.attempts + 1
