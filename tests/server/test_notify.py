@@ -298,3 +298,15 @@ def test_webhook_registration_is_for_admins_with_a_sound_url(client):
         auth=KANRI,
     )
     assert answer.status_code == 400 and "radius" in answer.json()["description"]
+
+
+def test_one_worker_leads_another_waits_for_its_lease(client, notify_settings, worker):
+    other = Worker(client.app.state.snapshots, notify_settings)
+    try:
+        assert worker.round()  # holds the lease (taken in the earlier rounds, renewed)
+        assert not other.round()  # a second worker (another process, another host) waits
+        worker.store.release_lease(worker.holder)
+        assert other.round() and not worker.round()
+    finally:
+        other.close()  # gives the lease up
+    assert worker.round()
