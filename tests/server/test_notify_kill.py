@@ -27,6 +27,7 @@ from tsukuba_gis.settings import PROJECT_ROOT
 from tsukuba_gis.store import open_store
 from tsukuba_gis.store.notify import Reach
 
+pytestmark = pytest.mark.live  # starts tsukuba-gis notify processes of its own
 HOOKS = 4
 BOUSAI = ("kato-bousai", PASSWORD)
 
