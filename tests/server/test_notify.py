@@ -310,3 +310,18 @@ def test_one_worker_leads_another_waits_for_its_lease(client, notify_settings, w
     finally:
         other.close()  # gives the lease up
     assert worker.round()
+
+
+def test_a_mail_server_that_does_not_answer_is_a_503(client, notify_settings, mailbox):
+    from liveserver import free_port
+
+    port, notify_settings.smtp_port = notify_settings.smtp_port, free_port()  # nobody listens there
+    try:
+        answer = client.post(
+            "/subscriptions", json={"email": "nomail@example.jp", "lat": "36.08", "lon": "140.11"}
+        )
+    finally:
+        notify_settings.smtp_port = port
+    assert answer.status_code == 503 and answer.json()["code"] == "ServiceUnavailable"
+    assert answer.headers["retry-after"] == "60" and "e-mail subscriptions are not available" in answer.text
+    assert mailbox.to("nomail@example.jp") == []
