@@ -57,7 +57,7 @@ test-fast: install  ## The edit-run loop: in-process tests only (no Chromium, Po
 # wrk and PostGIS; the C peers (MapServer 8 and QGIS Server as FastCGI under lighttpd; PyQGIS
 # writes QGIS's project); nginx for the scale-out run.
 BENCH_PACKAGES := wrk postgresql-15-postgis-3 mapserver-bin cgi-mapserver lighttpd qgis-server python3-qgis nginx
-bench: install  ## Serving bench vs TiPg, pygeoapi, MapServer, QGIS Server; growth 20k-2M; nginx scale-out; live edits (~60+ min, quiet machine)
+bench: install  ## Serving bench vs TiPg, pygeoapi, MapServer, QGIS Server; growth 20k-2M; nginx scale-out; live edits; deliveries (~60+ min, quiet machine)
 	@missing=$$(for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing from Debian: $$missing"; \
@@ -68,6 +68,7 @@ bench: install  ## Serving bench vs TiPg, pygeoapi, MapServer, QGIS Server; grow
 	$(BIN)/python bench/growth.py
 	$(BIN)/python bench/scaleout.py --out bench/SCALEOUT.md
 	$(BIN)/python bench/edits.py
+	$(BIN)/python bench/notify.py
 
 screenshots: install test-deps  ## Refresh the README's viewer pictures (docs/viewer*.png)
 	TSUKUBA_GIS_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/viewer/test_phone_print_access.py -k screenshots

@@ -17,6 +17,8 @@ from server.cors import PublicCORS
 from server.errors import add_exception_handlers
 from server.feeds.routes import feed_routes
 from server.metrics import RequestMetrics, metrics_route, time_store
+from server.notify.routes import subscription_routes
+from server.notify.settings import NotifySettings
 from server.ogcapi.adapter import Publication, ogcapi_app
 from server.ogcapi.openapi_local import SCHEMAS_DIR
 from server.ogcapi.transactions import transaction_routes
@@ -81,7 +83,11 @@ def _lifespan(snapshots: Snapshots):
     return lifespan
 
 
-def create_app(settings: Settings | None = None, auth_settings: AuthSettings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    auth_settings: AuthSettings | None = None,
+    notify_settings: NotifySettings | None = None,
+) -> FastAPI:
     """Build the whole server for one installation (settings are read once, here or by the caller)."""
     settings = settings or Settings()
     if not settings.public_url:
@@ -105,6 +111,7 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
     app.router.routes.append(Route("/point", point_endpoint(snapshots, "public"), include_in_schema=False))
     app.router.routes.append(Route("/live.json", live.endpoint(snapshots, "public"), include_in_schema=False))
     app.router.routes.extend(feed_routes(snapshots, "public", "/feeds"))
+    app.router.routes.extend(subscription_routes(snapshots, notify_settings or NotifySettings()))
     app.mount(PREFIXES["public"], ogc_api(snapshots, "public"))
     mount_staff(app, settings, auth_settings or AuthSettings(), snapshots, ogc_api(snapshots, "internal"))
     app.include_router(opendata_router)

@@ -5,6 +5,8 @@ HEAD, with a preflight for its headers). Starlette's CORSMiddleware does the pro
 wrapper applies it only to the public path prefixes, so the staff side (``/internal``,
 ``/auth``) never sends a CORS header and a browser never lets another origin read it, with or
 without credentials. Credentials are never allowed cross-origin (``allow_credentials=False``).
+``/subscriptions`` is not among them on purpose: subscribing is done from the viewer (same
+origin) or a plain form, and another site's script must not read its answers.
 """
 
 from starlette.middleware.cors import CORSMiddleware

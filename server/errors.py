@@ -32,6 +32,7 @@ from tsukuba_gis.errors import (
     SourceError,
     StoreError,
     StoreUnavailable,
+    TooManyRequests,
     UnsupportedMediaType,
 )
 
@@ -49,6 +50,7 @@ DEFAULT_STATUS_CODES: dict[type[Exception], int] = {
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
     PreconditionRequired: 428,
+    TooManyRequests: 429,
     LayerNotFound: 404,
     StoreUnavailable: 503,
     StoreError: 503,
@@ -114,8 +116,12 @@ def error_response(
         LOG.error("%s on %s: %s", type(exc).__name__, where, exc)
         return ogc_error(status, "NoApplicableCode", SERVER_ERROR)
     LOG.info("%s %s on %s: %s", status, exc.code, where, exc)
-    allow = getattr(exc, "allow", None)
-    return ogc_error(status, exc.code, str(exc), {"Allow": ", ".join(allow)} if allow else None)
+    headers = {}
+    if allow := getattr(exc, "allow", None):
+        headers["Allow"] = ", ".join(allow)
+    if status == 429:
+        headers["Retry-After"] = str(getattr(exc, "retry_after", RETRY_AFTER_S))
+    return ogc_error(status, exc.code, str(exc), headers)
 
 
 def unexpected(exc: BaseException, where: str) -> JSONResponse:

@@ -55,6 +55,13 @@ class TilesNotReady(StoreUnavailable):
     public_message = "the tiles of this layer version are being built; try again later"
 
 
+class MailUnavailable(StoreUnavailable):
+    """The mail server is not configured or does not answer: try again later."""
+
+    retry_after = 60
+    public_message = "e-mail subscriptions are not available at the moment; try again later"
+
+
 class RequestError(GisError):
     """A request the client must change (a parameter, a body, a path).
 
@@ -137,3 +144,13 @@ class FeatureExists(RequestError):
     """A feature with this id already exists (answered 409)."""
 
     code = "Conflict"
+
+
+class TooManyRequests(RequestError):
+    """A client or an address asked too often (answered 429 with Retry-After)."""
+
+    code = "TooManyRequests"
+
+    def __init__(self, description: str, retry_after: int):
+        super().__init__(description)
+        self.retry_after = retry_after

@@ -1,6 +1,6 @@
 """The staff side of the app: ``/auth`` (sign in and out) and everything under ``/internal``
 (the staff OGC API at ``/internal/api``, the staff viewer config, the staff change feeds at
-``/internal/feeds``) behind one ASGI wrapper.
+``/internal/feeds``, the admins' webhooks and deliveries) behind one ASGI wrapper.
 """
 
 from fastapi import FastAPI
@@ -19,6 +19,7 @@ from server.auth.sso import SingleSignOn
 from server.auth.web import trusted_origins
 from server.errors import add_exception_handlers
 from server.feeds.routes import feed_routes
+from server.notify.admin import admin_routes
 from server.report.routes import point_endpoint
 from server.snapshot import PREFIXES, Snapshots
 from tsukuba_gis.settings import Settings
@@ -35,6 +36,7 @@ def staff_app(snapshots: Snapshots, staff_api: ASGIApp) -> Starlette:
         Route("/point", point_endpoint(snapshots, "internal")),
         Route("/live.json", live.endpoint(snapshots, "internal")),
         *feed_routes(snapshots, "internal", "/feeds"),
+        *admin_routes(snapshots),  # webhooks and deliveries (admins)
         Mount(api_path, app=staff_api),
     ]
     app = Starlette(routes=routes)

@@ -98,6 +98,11 @@ SEEDS = [
     "/feeds/changes.atom?town=竹園一丁目",
     "/feeds/changes.json?bbox=140.0,36.0,140.2,36.2",
     "/feeds/changes.json?layer=shelters_staff",  # internal: a 400 that names nothing
+    # e-mail subscriptions (issue 16): forged links are a 404 naming nothing; GET of the POST route a 405
+    "/subscriptions",
+    "/subscriptions/confirm?token=forged",
+    "/subscriptions/unsubscribe?token=1.forged",
+    "/subscriptions/unsubscribe",
 ]
 TILES_PER_LAYER = 8  # MVTs fetched per public layer (from its tileset's limits, lowest zooms first)
 RASTER_TILES = 6  # map tiles per public raster at its lowest zooms, plus those over the staff photo

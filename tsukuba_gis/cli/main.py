@@ -8,6 +8,7 @@ from tsukuba_gis import __version__
 from tsukuba_gis.cli.backup import backup, restore
 from tsukuba_gis.cli.etl import etl
 from tsukuba_gis.cli.layers import layers
+from tsukuba_gis.cli.notify import notify, webhooks
 from tsukuba_gis.cli.options import GisGroup, quiet_opt
 from tsukuba_gis.cli.serve import serve
 from tsukuba_gis.cli.store import store
@@ -34,7 +35,9 @@ cli.add_command(backup)
 cli.add_command(etl)
 cli.add_command(restore)
 cli.add_command(layers)
+cli.add_command(notify)
 cli.add_command(serve)
 cli.add_command(store)
 cli.add_command(tokens)
 cli.add_command(users)
+cli.add_command(webhooks)

@@ -16,8 +16,14 @@ from tsukuba_gis.store import open_store
 @click.option(
     "--workers", default=1, show_default=True, type=int, help="Worker processes (production: one per core)."
 )
+@click.option(
+    "--notify",
+    "deliver",
+    is_flag=True,
+    help="Also run the delivery worker (mails, webhooks) in this process; one leads across hosts.",
+)
 @click.pass_obj
-def serve(obj: dict, host: str, port: int, workers: int) -> None:
+def serve(obj: dict, host: str, port: int, workers: int, deliver: bool) -> None:
     """Serve the viewer at /, the OGC API at /api and the open data at /opendata."""
     import uvicorn
 
@@ -37,6 +43,15 @@ def serve(obj: dict, host: str, port: int, workers: int) -> None:
 
     # Open data of live layers follows their edits (the server itself must not import etl).
     start_live_publisher(settings)
+    if deliver:
+        import threading
+
+        from tsukuba_gis.cli.notify import run_worker
+
+        # One thread in the main process (not one per uvicorn worker); the store's lease
+        # keeps it the only one across hosts.
+        worker_obj = {**obj, "settings": settings.model_copy(update={"public_url": public_url})}
+        threading.Thread(target=run_worker, args=(worker_obj,), name="notify", daemon=True).start()
 
     uvicorn.run(
         "server.main:app",

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Literal
 import geopandas as gpd
 
 from tsukuba_gis.errors import EditConflict, NotFound
+from tsukuba_gis.store.notify import NotifyTables
 
 FieldType = Literal["string", "integer", "number", "boolean", "date"]
 EditKind = Literal["add", "modify", "delete"]
@@ -393,7 +394,7 @@ class ChangeRecord:
     id: int = 0
 
 
-class Store(ABC):
+class Store(NotifyTables, ABC):
     """A place layers are loaded into and served from.
 
     Attributes:

@@ -34,6 +34,8 @@ from tsukuba_gis.store.base import (
 )
 from tsukuba_gis.store.gpkg_edits import MIGRATION as EDITS_MIGRATION
 from tsukuba_gis.store.gpkg_edits import GeoPackageEdits
+from tsukuba_gis.store.gpkg_notify import MIGRATION as NOTIFY_MIGRATION
+from tsukuba_gis.store.gpkg_notify import GeoPackageNotify
 from tsukuba_gis.store.gpkg_outbox import MIGRATION as OUTBOX_MIGRATION
 from tsukuba_gis.store.gpkg_outbox import GeoPackageOutbox, insert_records
 from tsukuba_gis.store.gpkg_query import booleans, run_query
@@ -63,6 +65,7 @@ MIGRATIONS: list[list[str]] = [
     RASTER_MIGRATION,  # 2: raster versions (issue 12)
     EDITS_MIGRATION,  # 3: live edits: edit_seq, the change table, touched tiles (issue 13)
     OUTBOX_MIGRATION,  # 4: change records for feeds and deliveries (issue 16)
+    NOTIFY_MIGRATION,  # 5: subscriptions, webhooks, deliveries, the worker's cursor (issue 16)
 ]
 
 _RECORD_COLUMNS = (
@@ -95,7 +98,7 @@ def _record(row: sqlite3.Row) -> LayerRecord:
     )
 
 
-class GeoPackageStore(GeoPackageEdits, GeoPackageOutbox, GeoPackageRasters, Store):
+class GeoPackageStore(GeoPackageEdits, GeoPackageOutbox, GeoPackageNotify, GeoPackageRasters, Store):
     """A GeoPackage file on local disk.
 
     Attributes:

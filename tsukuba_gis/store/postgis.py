@@ -36,6 +36,7 @@ from tsukuba_gis.store.base import (
     TileSpec,
 )
 from tsukuba_gis.store.postgis_edits import PostGISEdits
+from tsukuba_gis.store.postgis_notify import PostGISNotify
 from tsukuba_gis.store.postgis_outbox import PostGISOutbox, insert_records
 from tsukuba_gis.store.postgis_pool import ReadPool, connect, conninfo, read_pool
 from tsukuba_gis.store.postgis_query import run_query
@@ -101,7 +102,7 @@ def record_of(row: tuple) -> LayerRecord:
     )
 
 
-class PostGISStore(PostGISEdits, PostGISOutbox, PostGISRasters, Store):
+class PostGISStore(PostGISEdits, PostGISOutbox, PostGISNotify, PostGISRasters, Store):
     """Layers in one schema of a PostgreSQL database with PostGIS.
 
     Attributes:

@@ -12,6 +12,7 @@ import psycopg
 from psycopg import sql
 
 from tsukuba_gis.errors import StoreError
+from tsukuba_gis.store.postgis_notify import MIGRATION as NOTIFY_MIGRATION
 from tsukuba_gis.store.postgis_outbox import MIGRATION as OUTBOX_MIGRATION
 
 MIGRATIONS: list[list[str]] = [
@@ -74,6 +75,7 @@ MIGRATIONS: list[list[str]] = [
             y integer NOT NULL, seq integer NOT NULL, PRIMARY KEY (layer_id, version, z, x, y))""",
     ],
     OUTBOX_MIGRATION,  # 5: change records for feeds and deliveries (postgis_outbox.py)
+    NOTIFY_MIGRATION,  # 6: subscriptions, webhooks, deliveries, the worker's cursor (notify.py)
 ]
 
 PG_TYPES = {

@@ -4,7 +4,7 @@
 import { searchPlaces } from './api/index.js';
 import {
   baseMapNotice, editPanel, languageMenu, layerPanel, locateControl, measureTool, pointPanel, printView, searchBox,
-  shareDialog, sheet as makeSheet, staffLogin,
+  shareDialog, sheet as makeSheet, staffLogin, subscribeDialog,
 } from './control/index.js';
 import { onLanguageChange, pick, t } from './i18n/index.js';
 import { DisasterMode, labelEntry, statusBadge } from './layer/index.js';
@@ -40,8 +40,10 @@ export function buildInterface({ element, map, config, groups, entries, baseMaps
     onActivate: () => sheet.select('layers', { expand: true }),
   });
   element.before(disaster.banner);
+  const subscribe = subscribeDialog(); // 「この場所の変更を受け取る」 (issue 16)
   const info = pointPanel({
     onShow: (latlng) => map.setView(latlng, Math.max(map.getZoom(), 16)),
+    onSubscribe: (latlng, opener) => subscribe.open(latlng, opener),
     onClear: () => query.clear(),
     onCentre: () => query.query(map.getCenter()),
     endpoint: endpoints.point,

@@ -14,7 +14,8 @@ export class PointPanel {
    * @param {{onShow(latlng): void, onClear(): void, onCentre(): void, rank?}} options onShow: show a
    *   listed feature on the map; onClear: forget the point; onCentre: query the map centre;
    *   rank(layerId): order of the layers that apply (smaller first); decorate(layerId, feature):
-   *   nodes shown after a feature (its status in 災害時モード, the staff's 「編集」)
+   *   nodes shown after a feature (its status in 災害時モード, the staff's 「編集」); onSubscribe(latlng,
+   *   button): open 「この場所の変更を受け取る」
    */
   constructor(options) {
     this.options = options;
@@ -171,6 +172,9 @@ export class PointPanel {
       ready && h('a', { className: 'tg-button', href: pointUrl(latlng, { f: 'csv', lang, endpoint }).href, download: '' }, t('downloadCsv')),
       ready && h('a', { className: 'tg-button', href: pointUrl(latlng, { f: 'html', lang, endpoint }).href, target: '_blank', rel: 'noopener' }, t('openReport')),
       h('button', { type: 'button', className: 'tg-button', onClick: () => this.options.onClear() }, t('clearPoint')),
+      // 「この場所の変更を受け取る」: the area's feed and e-mail subscription (SubscribeDialog.js)
+      ready && this.options.onSubscribe && h('button', { type: 'button', className: 'tg-button tg-subscribe-button',
+        onClick: (event) => this.options.onSubscribe(latlng, event.currentTarget) }, t('subscribe')),
     ]);
   }
 

@@ -33,23 +33,14 @@ export const ShareDialog = Control.extend({
     const link = this.options.link();
     this._link = link;
     this._render(link, null);
-    if (typeof this._dialog.showModal === 'function') this._dialog.showModal();
-    else this._dialog.setAttribute('open', '');
+    showModal(this._dialog);
     this._dialog.querySelector('input')?.select();
-    let code;
-    try {
-      const { qrSvg } = await loadTool('qr');
-      code = qrSvg(link, { label: t('shareQr') });
-    } catch (error) {
-      console.error('viewer: the QR code could not be made', error);
-      code = h('p', { className: 'tg-error' }, t('shareError'));
-    }
+    const code = await qrCode(link, t('shareQr'));
     if (this._link === link) this._dialog.querySelector('.tg-share-qr')?.replaceChildren(code);
   },
 
   close() {
-    this._dialog.close?.();
-    this._dialog.removeAttribute('open');
+    closeModal(this._dialog);
   },
 
   _render(link, code) {
@@ -74,14 +65,8 @@ export const ShareDialog = Control.extend({
     ]);
   },
 
-  async _copy(input, status) {
-    try {
-      await navigator.clipboard.writeText(input.value);
-      status.textContent = t('copied');
-    } catch {
-      input.select(); // clipboard refused (no permission, not a secure page): the user copies
-      status.textContent = t('copyFailed');
-    }
+  _copy(input, status) {
+    return copyInput(input, status);
   },
 
   relabel() {
@@ -90,6 +75,39 @@ export const ShareDialog = Control.extend({
     this._button.title = t('share');
   },
 });
+
+/** Open a <dialog> as modal (or just open, where showModal is missing). */
+export function showModal(dialog) {
+  if (typeof dialog.showModal === 'function') dialog.showModal();
+  else dialog.setAttribute('open', '');
+}
+
+export function closeModal(dialog) {
+  dialog.close?.();
+  dialog.removeAttribute('open');
+}
+
+/** The QR code of `text` (tool/qr.js, loaded when first needed), or a line saying it failed. */
+export async function qrCode(text, label) {
+  try {
+    const { qrSvg } = await loadTool('qr');
+    return qrSvg(text, { label });
+  } catch (error) {
+    console.error('viewer: the QR code could not be made', error);
+    return h('p', { className: 'tg-error' }, t('shareError'));
+  }
+}
+
+/** Copy a read-only input's text to the clipboard and say so in `status` (also the subscribe dialog's). */
+export async function copyInput(input, status) {
+  try {
+    await navigator.clipboard.writeText(input.value);
+    status.textContent = t('copied');
+  } catch {
+    input.select(); // clipboard refused (no permission, not a secure page): the user copies
+    status.textContent = t('copyFailed');
+  }
+}
 
 export function shareDialog(options) {
   return new ShareDialog(options);

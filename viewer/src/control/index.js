@@ -11,4 +11,5 @@ export { LanguageMenu, languageMenu } from './LanguageMenu.js';
 export { BaseMapNotice, baseMapNotice } from './BaseMapNotice.js';
 export { MeasureTool, measureTool, formatLength, formatArea } from './MeasureTool.js';
 export { ShareDialog, shareDialog } from './ShareDialog.js';
+export { SubscribeDialog, subscribeDialog } from './SubscribeDialog.js';
 export { EditPanel, editPanel, mayEdit } from './EditPanel.js';
