@@ -32,6 +32,7 @@ from tsukuba_gis.errors import (
     SourceError,
     StoreError,
     StoreUnavailable,
+    TooManyRequests,
     UnsupportedMediaType,
 )
 
@@ -47,6 +48,7 @@ DEFAULT_STATUS_CODES: dict[type[Exception], int] = {
     FeatureExists: 409,
     EditConflict: 412,
     PayloadTooLarge: 413,
+    TooManyRequests: 429,
     UnsupportedMediaType: 415,
     PreconditionRequired: 428,
     LayerNotFound: 404,
@@ -115,7 +117,10 @@ def error_response(
         return ogc_error(status, "NoApplicableCode", SERVER_ERROR)
     LOG.info("%s %s on %s: %s", status, exc.code, where, exc)
     allow = getattr(exc, "allow", None)
-    return ogc_error(status, exc.code, str(exc), {"Allow": ", ".join(allow)} if allow else None)
+    headers = {"Allow": ", ".join(allow)} if allow else {}
+    if isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after)
+    return ogc_error(status, exc.code, str(exc), headers or None)
 
 
 def unexpected(exc: BaseException, where: str) -> JSONResponse:

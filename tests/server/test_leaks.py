@@ -98,6 +98,15 @@ SEEDS = [
     "/feeds/changes.atom?town=竹園一丁目",
     "/feeds/changes.json?bbox=140.0,36.0,140.2,36.2",
     "/feeds/changes.json?layer=shelters_staff",  # internal: a 400 that names nothing
+    # residents' reports (issue 17); tests/server/test_reports.py seeds personal markers too
+    "/open311/v2/services.json",
+    "/open311/v2/services/road_damage.json?lang=en",
+    "/open311/v2/requests.json",
+    "/open311/v2/requests.json?service_code=shelters_staff",
+    "/open311/v2/requests/shelters_staff.json",
+    "/open311/v2/challenge.json",
+    "/reports/not-a-status-token",
+    "/reports/photos/shelters_staff.jpg",
 ]
 TILES_PER_LAYER = 8  # MVTs fetched per public layer (from its tileset's limits, lowest zooms first)
 RASTER_TILES = 6  # map tiles per public raster at its lowest zooms, plus those over the staff photo

@@ -13,6 +13,7 @@ from psycopg import sql
 
 from tsukuba_gis.errors import StoreError
 from tsukuba_gis.store.postgis_outbox import MIGRATION as OUTBOX_MIGRATION
+from tsukuba_gis.store.postgis_reports import MIGRATION as REPORTS_MIGRATION
 
 MIGRATIONS: list[list[str]] = [
     [  # 1: the registry, the change counter and the quarantine
@@ -74,6 +75,7 @@ MIGRATIONS: list[list[str]] = [
             y integer NOT NULL, seq integer NOT NULL, PRIMARY KEY (layer_id, version, z, x, y))""",
     ],
     OUTBOX_MIGRATION,  # 5: change records for feeds and deliveries (postgis_outbox.py)
+    REPORTS_MIGRATION,  # 6: residents' reports and their personal part (postgis_reports.py)
 ]
 
 PG_TYPES = {
