@@ -1,11 +1,12 @@
 """Helpers of the residents' reports tests (issue 17): photos made by Pillow with EXIF GPS and
 seeded markers, and an Open311 submission with its proof of work solved."""
 
+import hashlib
 import io
 
 from PIL import Image
 
-from server.reports.challenge import solve
+from server.reports.challenge import solve, zero_bits
 from server.reports.settings import ReportSettings
 
 # Markers that must never reach a public answer (contact, own words, EXIF).
@@ -36,9 +37,19 @@ def photo_with_gps(size: tuple[int, int] = (1600, 1200), quality: int = 90) -> b
     return out.getvalue()
 
 
-def report_form(client, lat_lon=IN_CITY, **fields) -> dict:
-    """The fields of a report with a solved challenge (``client``: an httpx-like client)."""
+def wrong_nonce(challenge: str, bits: int) -> str:
+    """A nonce that does not answer the challenge (a random one would, once in 2**bits)."""
+    nonce = 0
+    while zero_bits(hashlib.sha256(f"{challenge}:{nonce}".encode()).digest()) >= bits:
+        nonce += 1
+    return str(nonce)
+
+
+def report_form(client, lat_lon=IN_CITY, wrong: bool = False, **fields) -> dict:
+    """The fields of a report with a solved challenge (``client``: an httpx-like client;
+    ``wrong``: with a nonce that does not answer it)."""
     given = client.get("/open311/v2/challenge.json").json()
+    answer = wrong_nonce if wrong else solve
     form = {
         "service_code": "road_damage",
         "lat": str(lat_lon[0]),
@@ -46,7 +57,7 @@ def report_form(client, lat_lon=IN_CITY, **fields) -> dict:
         "description": ORIGINAL,
         "email": EMAIL,
         "challenge": given["challenge"],
-        "nonce": solve(given["challenge"], given["bits"]),
+        "nonce": answer(given["challenge"], given["bits"]),
     }
     return {**form, **fields}
 

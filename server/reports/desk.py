@@ -86,6 +86,7 @@ class ReportDesk:
         given = rules.secret.get_secret_value() if rules.secret else None
         self.key = challenge.load_secret(given, settings.data_dir / "reports" / "secret")
         self.limiter = Limiter(rules.per_token_per_minute)
+        self._decoding = threading.BoundedSemaphore(rules.photo_workers)
         self._purged_at = 0.0
 
     def categories(self) -> dict[str, CategoryDef]:
@@ -116,12 +117,13 @@ class ReportDesk:
             raise TooManyRequests(f"at most {limit} reports an hour from one address; try again later", 600)
         area = self.snapshots.get("public").boundary
         found = check_submission(form, self.categories(), area, self.rules)
-        jpeg = None
-        if photo:
-            jpeg = clean_photo(
-                photo, self.rules.photo_max_bytes, self.rules.photo_max_pixels, self.rules.photo_edge
-            )
-        return self._keep(found, jpeg, who)
+        return self._keep(found, self._photo(photo) if photo else None, who)
+
+    def _photo(self, photo: bytes) -> bytes:
+        """The cleaned photo; at most ``photo_workers`` decoded at once (memory stays bounded)."""
+        rules = self.rules
+        with self._decoding:
+            return clean_photo(photo, rules.photo_max_bytes, rules.photo_max_pixels, rules.photo_edge)
 
     def _keep(self, found, jpeg: bytes | None, who: str) -> Receipt:
         token, now = secrets.token_urlsafe(24), now_utc()

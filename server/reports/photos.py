@@ -47,7 +47,10 @@ def clean_photo(raw: bytes, max_bytes: int, max_pixels: int, edge: int) -> bytes
                     f"photo: {width}×{height} pixels is over the limit of {max_pixels:,}"
                     " (a decompression bomb, or a photo to make smaller first)"
                 )
-            image.draft("RGB", (edge, edge))  # JPEG: decode at a reduced scale, a fraction of the memory
+            # JPEG: decode at the smallest scale still over the wanted size (a quarter of the
+            # memory for a 4000×3000 photo); the box keeps the photo's shape, or no scale fits.
+            scale = edge / max(width, height)
+            image.draft("RGB", (int(width * scale), int(height * scale)))
             image = ImageOps.exif_transpose(image)  # the pixels as the phone meant them; EXIF goes below
             image.thumbnail((edge, edge))
             rgb = image.convert("RGB")

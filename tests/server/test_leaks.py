@@ -27,7 +27,7 @@ PUBLIC_LAYERS = [layer.id for layer in CATALOG.public_layers()]
 INTERNAL_LAYERS = [layer for layer in CATALOG.layers.values() if layer.access == "internal"]
 PUBLIC_RASTERS = [layer.id for layer in CATALOG.public_rasters()]
 INTERNAL_RASTERS = [layer for layer in CATALOG.rasters.values() if layer.access == "internal"]
-MAX_URLS = 1000
+MAX_URLS = 1200  # the crawl's cap: every layer adds its pages, files and tiles (reports, issue 17)
 TMS = morecantile.tms.get("WebMercatorQuad")
 NEVER_FOLLOW = ("/internal", "/auth/logout", "/vendor/", "/build/", "/api/static/", "/api/schemas/")
 

@@ -250,7 +250,7 @@ BAD_INPUTS = {
     "an unknown answer": ({"attribute[size]": "巨大"}, None, 400, "attribute[size]"),
     "an unknown question": ({"attribute[colour]": "red"}, None, 400, "attribute"),
     "a forged challenge": ({"challenge": "1.2.4.abc"}, None, 400, "challenge"),
-    "a wrong nonce": ({"nonce": "not-it"}, None, 400, "nonce"),
+    "a wrong nonce": ({"wrong": True}, None, 400, "nonce"),
     "text posing as a photo": ({}, b"just some text, not an image at all", 400, "not a JPEG"),
     "SVG posing as a photo": (
         {},

@@ -12,3 +12,4 @@ export { BaseMapNotice, baseMapNotice } from './BaseMapNotice.js';
 export { MeasureTool, measureTool, formatLength, formatArea } from './MeasureTool.js';
 export { ShareDialog, shareDialog } from './ShareDialog.js';
 export { EditPanel, editPanel, mayEdit } from './EditPanel.js';
+export { ReportButton, reportButton } from './ReportButton.js';
