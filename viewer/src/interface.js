@@ -4,7 +4,7 @@
 import { searchPlaces } from './api/index.js';
 import {
   baseMapNotice, editPanel, languageMenu, layerPanel, locateControl, measureTool, pointPanel, printView, searchBox,
-  reportButton, shareDialog, sheet as makeSheet, staffLogin,
+  reportButton, reportsDeskButton, shareDialog, sheet as makeSheet, staffLogin,
 } from './control/index.js';
 import { onLanguageChange, pick, t } from './i18n/index.js';
 import { DisasterMode, labelEntry, statusBadge } from './layer/index.js';
@@ -56,7 +56,9 @@ export function buildInterface({ element, map, config, groups, entries, baseMaps
   const printing = printView({ map, entries, title, report: () => info.reportElement() });
   document.body.prepend(printing.element);
   const print = h('button', { type: 'button', className: 'tg-button tg-print-button', onClick: () => printing.preview(true) });
-  const tools = h('div', { className: 'tg-tools' }, [print, staff.element]);
+  // Staff: 「通報の対応」, the residents' reports of their departments (issue 17).
+  const desk = session ? reportsDeskButton({ map, session, onMessage: say }) : null;
+  const tools = h('div', { className: 'tg-tools' }, [print, desk?.element, staff.element]);
   const aside = h('aside', {});
   element.after(aside);
   const sheet = makeSheet(aside, {
@@ -114,7 +116,7 @@ export function buildInterface({ element, map, config, groups, entries, baseMaps
   onLanguageChange(() => {
     relabel();
     relabelCredits(map, entries);
-    for (const part of [search, sheet, locate, measure, share, language, report]) part?.relabel();
+    for (const part of [search, sheet, locate, measure, share, language, report, desk]) part?.relabel();
     staff.render();
     printing.schedule();
     info.render();
