@@ -32,6 +32,7 @@ TEXTS = {
         "reason": "理由",
         "merged": "同じ内容の報告",
         "photo": "写真",
+        "feed": "更新をフィードで受け取る（Atom）",
         "forget": "連絡先などの個人情報を削除する",
         "forgotten": "個人情報は削除されました（報告の状況はこのページで引き続き確認できます）。",
         "note": "このページのURLは報告した方だけが知っています。ほかの人に教えないでください。",
@@ -54,6 +55,7 @@ TEXTS = {
         "reason": "Reason",
         "merged": "Same as report",
         "photo": "Photo",
+        "feed": "Follow the updates in a feed reader (Atom)",
         "forget": "Delete my contact and other personal data",
         "forgotten": "Your personal data was deleted (this page keeps showing the status).",
         "note": "Only you know the address of this page; do not share it.",
@@ -86,6 +88,10 @@ def status_json(report: Report, desk: ReportDesk) -> dict:
         "merged_into": report.merged_into,
         "public_url": f"{base}/open311/v2/requests/{report.id}.json" if public else None,
         "photo_url": f"{base}/reports/photos/{report.id}.jpg" if public and report.photo_approved else None,
+        # The change feed around the report: every later step of a public report is in it.
+        "feed_url": f"{base}/feeds/changes.atom?layer=reports&lat={report.lat}&lon={report.lon}&radius=50"
+        if public
+        else None,
     }
 
 
@@ -112,12 +118,13 @@ def status_html(data: dict, lang: str, token: str, note: str | None = None) -> s
         else ""
     )
     done = f"<p role='status'>{e(note)}</p>" if note else ""
+    feed = f"<p><a href='{e(data['feed_url'])}'>{e(t['feed'])}</a></p>" if data["feed_url"] else ""
     return (
         f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         "<meta name='referrer' content='no-referrer'><meta name='robots' content='noindex'>"
         f"<title>{e(t['title'])}</title></head><body><main><h1>{e(t['title'])}</h1>{done}"
-        f"<table>{table}</table>{photo}<p>{e(t['note'])}</p>"
+        f"<table>{table}</table>{photo}{feed}<p>{e(t['note'])}</p>"
         f"<form method='post' action='/reports/{e(token)}/forget?lang={lang}'>"
         f"<button type='submit'>{e(t['forget'])}</button></form></main></body></html>"
     )

@@ -10,12 +10,15 @@ import io
 import json
 
 import pytest
+from click.testing import CliRunner
 from editcity import EditCity, schema_url
 from fastapi.testclient import TestClient
 from PIL import Image
 from reportkit import EMAIL, EXIF_MARK, ORIGINAL, TEST_RULES, TOKYO, photo_with_gps, report_form, submit
 
 from server.app import create_app
+from tsukuba_gis.backup.archive import Sources, backup
+from tsukuba_gis.cli.main import cli
 from tsukuba_gis.store import open_store
 from tsukuba_gis.store.reports import ReportFilter, ago
 
@@ -117,6 +120,10 @@ def test_roads_staff_accept_and_complete_and_the_public_sees_it(client, handled,
     page = client.get(f"/reports/{token}", headers={"Accept-Language": "en"})
     assert page.status_code == 200 and "12月3日に補修しました。" in page.text and "Done" in page.text
     assert page.headers["cache-control"] == "private, no-store"
+    feed = client.get(
+        client.get(f"/reports/{token}?f=json").json()["feed_url"].removeprefix("http://testserver")
+    )
+    assert feed.status_code == 200 and "12月3日に補修しました。" in feed.text
     # Every step is a recorded change of the reports layer, by the roads department's user.
     changes = store.changes("reports", feature_id=report_id)
     assert [(c.kind, c.user, c.department) for c in changes] == [
@@ -319,6 +326,26 @@ def test_the_reporter_deletes_their_data_and_the_purge_removes_old_data(client, 
     (other,) = submit(client, description="古い報告").json()
     assert store.purge_personal(ago(days=-1)) >= 1  # everything counts as old a day from now
     assert store.report_personal(other["service_request_id"]) is None
+
+
+def test_the_steps_show_in_the_history_and_the_cli(city, handled):
+    report_id, _ = handled
+    env = {"TSUKUBA_GIS_DATA_DIR": str(city.data_dir), "TSUKUBA_GIS_STORE": city.store}
+    history = CliRunner().invoke(cli, ["etl", "history", "reports", "--feature", report_id], env=env)
+    assert history.exit_code == 0, history.output
+    assert "ito-douro" in history.output and "report accept" in history.output
+    listed = CliRunner().invoke(cli, ["reports", "list", "--department", "roads"], env=env)
+    assert listed.exit_code == 0 and report_id in listed.output and EMAIL not in listed.output
+    purged = CliRunner().invoke(cli, ["reports", "purge", "--days", "30"], env=env)
+    assert purged.exit_code == 0 and "older than 30 days" in purged.output
+
+
+def test_a_backup_holds_the_reports_and_their_photos(city, handled, store, tmp_path):
+    report_id, _ = handled
+    photo = store.report(report_id).photo
+    sources = Sources(city.data_dir, city.settings.store_url, city.settings.rasters_path)
+    manifest = backup(sources, tmp_path / "backup.tar")
+    assert f"data/reports/photos/{photo}" in manifest.members
 
 
 def test_a_flood_from_one_address_is_refused(client, store):

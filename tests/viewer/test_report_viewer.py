@@ -10,6 +10,7 @@ import io
 import httpx
 import pytest
 from editcity import EditCity
+from georeport import GeoReport
 from PIL import Image
 from reportkit import EMAIL, EXIF_MARK, ORIGINAL, photo_with_gps
 from viewerpage import WAIT_MS, axe_violations, offline_context
@@ -133,3 +134,12 @@ def test_a_resident_reports_with_a_photo_and_roads_staff_complete_it(phone, brow
         served_photo = public.get(photo_src).content
     image = Image.open(io.BytesIO(served_photo))
     assert image.format == "JPEG" and not image.getexif() and EXIF_MARK.encode() not in served_photo
+    # An Open311 client library reads the same (georeport has no POST: tests/server/test_reports.py
+    # posts as a plain Open311 request does).
+    open311 = GeoReport(f"{server.url}/open311/v2")
+    assert "road_damage" in [service["service_code"] for service in open311.get_service_list()]
+    assert open311.get_service_definition("road_damage")["attributes"][0]["code"] == "size"
+    one = open311.get_service_request(report_id)
+    assert (one["status"], one["status_notes"]) == ("closed", "補修しました")
+    (listed,) = open311.get_service_requests(service_request_id=report_id)
+    assert listed["media_url"] == photo_src and EMAIL not in str(listed)
