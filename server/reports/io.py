@@ -4,6 +4,8 @@ the photo as the ``media`` file part) or JSON (staff steps)."""
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 
 from server.ogcapi.transaction_io import read_body
@@ -30,8 +32,9 @@ async def read_report_form(request: Request, photo_limit: int) -> tuple[dict[str
     request._body = body  # Starlette's form parser then reads the bounded body, not the socket
     try:
         form = await request.form(max_files=1, max_fields=MAX_FIELDS, max_part_size=FORM_SLACK)
-    except Exception as err:  # python-multipart's and Starlette's parse errors have no common base
-        raise BadRequest(f"the body is not valid multipart/form-data: {str(err)[:100]}") from None
+    except (MultiPartException, HTTPException) as err:  # Starlette answers its 400 as HTTPException
+        detail = getattr(err, "message", None) or getattr(err, "detail", "")
+        raise BadRequest(f"the body is not valid multipart/form-data: {str(detail)[:100]}") from None
     fields: dict[str, str] = {}
     photo = None
     for name, value in form.multi_items():

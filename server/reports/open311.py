@@ -11,6 +11,7 @@ service requests. The viewer submits through the same POST.
   ``GET requests/{id}.json``: accepted reports only, with their public words only.
 """
 
+from dataclasses import replace
 from datetime import datetime
 
 from starlette.concurrency import run_in_threadpool
@@ -146,7 +147,7 @@ class Open311:
             raise Forbidden(f"api_key: {failure.description}") from None
 
     def _public(self, where: ReportFilter) -> list[Report]:
-        return [r for r in self.desk.store.reports(where) if r.status in PUBLIC]
+        return self.desk.store.reports(replace(where, statuses=PUBLIC))
 
     async def requests(self, request: Request) -> JSONResponse:
         """Accepted reports, newest first (at most 1000)."""

@@ -290,6 +290,10 @@ def test_oversized_and_bomb_photos_and_other_bodies_are_refused(client, store, c
     refused(submit(client, _bomb()), 400, "pixels")
     form = report_form(client)
     refused(client.post("/open311/v2/requests.json", json=form), 415, "Content-Type")
+    garbage = {"Content-Type": "multipart/form-data"}  # no boundary
+    refused(client.post("/open311/v2/requests.json", content=b"--x\r\n", headers=garbage), 400, "multipart")
+    two = {"media": ("a.jpg", b"1", "image/jpeg"), "other": ("b.jpg", b"2", "image/jpeg")}
+    refused(client.post("/open311/v2/requests.json", data=form, files=two), 400)
     refused(client.get("/reports/forged-token-that-was-never-given?f=json"), 404, "status link")
     refused(client.post("/reports/forged-token-that-was-never-given/forget"), 404, "status link")
     refused(client.get("/reports/photos/0000000000.jpg"), 404)

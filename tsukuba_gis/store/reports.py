@@ -139,6 +139,7 @@ class ReportFilter:
 
     departments: tuple[str, ...] | None = None
     status: str | None = None
+    statuses: tuple[str, ...] | None = None
     category: str | None = None
     since: str | None = None
     until: str | None = None
@@ -191,6 +192,9 @@ class ReportStore:
                 return []
             clauses.append(f"department IN ({', '.join('?' * len(where.departments))})")
             args += list(where.departments)
+        if where.statuses is not None:
+            clauses.append(f"status IN ({', '.join('?' * len(where.statuses))})")
+            args += list(where.statuses)
         for column, value, op in (
             ("status", where.status, "="),
             ("category", where.category, "="),
