@@ -16,8 +16,9 @@ class ReportSettings(BaseSettings):
         secret: signs the proof-of-work challenges; ``None``: a random one kept in
             ``<data dir>/reports/secret`` (every worker of the machine shares it; with several
             hosts set it, or share the data directory).
-        pow_bits: leading zero bits of SHA-256 a challenge's answer needs (16: ~65,000 hashes,
-            about a second in a phone's WebCrypto; tests use 4). 0 turns the challenge off.
+        pow_bits: leading zero bits of SHA-256 a challenge's answer needs (16: ~65,000 hashes
+            on average, a median 0.2 s in Node's WebCrypto on the 2-core test VM, the viewer's
+            code; slower phones take a few times that; tests use 4). 0 turns it off.
         pow_ttl_s: how long a challenge may be answered.
         per_address_per_hour: reports one client address may send in an hour (IPv6 per /64).
         per_token_per_minute: status reads / deletions per status token and worker.
