@@ -2,14 +2,13 @@
 pothole with a photo carrying EXIF GPS through 「困りごとを報告」; a roads member accepts and
 completes it with a reply in the staff viewer's 「通報の対応」 (a disaster member's desk does not
 list it); the resident's status page and the public map and API show that, without personal
-data or EXIF (the served photo is decoded). GeoPackage store: the API test
-(tests/server/test_reports.py) runs every step on both stores."""
+data or EXIF (the served photo is decoded); an Open311 client library reads it. Both stores."""
 
 import io
 
 import httpx
 import pytest
-from editcity import EditCity
+from editcity import EditCity, schema_url
 from georeport import GeoReport
 from PIL import Image
 from reportkit import EMAIL, EXIF_MARK, ORIGINAL, photo_with_gps
@@ -19,9 +18,12 @@ pytestmark = pytest.mark.browser
 AT = (36.0828, 140.1115)
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    city = EditCity(tmp_path_factory.mktemp("report-viewer"), "", ["city_boundary", "reports"])
+@pytest.fixture(scope="module", params=["gpkg", "postgis"])
+def served(request, tmp_path_factory):
+    store = "" if request.param == "gpkg" else schema_url(request.getfixturevalue("postgis_test_db"))
+    city = EditCity(
+        tmp_path_factory.mktemp(f"report-viewer-{request.param}"), store, ["city_boundary", "reports"]
+    )
     staff = city.staff()
     from liveserver import LiveServer
 
