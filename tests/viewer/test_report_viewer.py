@@ -5,6 +5,7 @@ list it); the resident's status page and the public map and API show that, witho
 data or EXIF (the served photo is decoded); an Open311 client library reads it. Both stores."""
 
 import io
+import time
 
 import httpx
 import pytest
@@ -134,6 +135,13 @@ def test_a_resident_reports_with_a_photo_and_roads_staff_complete_it(phone, brow
         body = public.get("/api/collections/reports/items", params={"f": "json"}).text
         assert EMAIL not in body and ORIGINAL not in body
         served_photo = public.get(photo_src).content
+        # Open data (anonymised): the files are written again a few seconds after the steps.
+        deadline, download = time.monotonic() + 20, ""
+        while report_id not in download and time.monotonic() < deadline:
+            download = public.get("/opendata/files/reports/reports.geojson").text
+            time.sleep(0.2)
+        assert report_id in download and "補修しました" in download
+        assert EMAIL not in download and ORIGINAL not in download
     image = Image.open(io.BytesIO(served_photo))
     assert image.format == "JPEG" and not image.getexif() and EXIF_MARK.encode() not in served_photo
     # An Open311 client library reads the same (georeport has no POST: tests/server/test_reports.py
