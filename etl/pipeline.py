@@ -164,12 +164,12 @@ class LayerLoad:
         if r.read != r.loaded + r.rejected:
             raise GisError(f"count mismatch: read {r.read} != loaded {r.loaded} + rejected {r.rejected}")
         files = ", ".join(s["file"] for s in r.sources)
-        if r.read == 0:
+        if r.read == 0 and not self.layer.live_only:
             raise FormatError(
                 f"{files}: no features at all; check that this is the right file"
                 " (the current version stays published)"
             )
-        if r.loaded == 0:
+        if r.loaded == 0 and r.read:
             first = r.reject_examples[0]
             raise FormatError(
                 f"{files}: every one of the {r.read} features was rejected, e.g."
@@ -182,7 +182,7 @@ class LayerLoad:
         with pywarnings.catch_warnings(record=True) as caught:
             pywarnings.simplefilter("always")
             opened = open_source(source, self.sources_dir)
-            if opened.feature_count == 0:
+            if opened.feature_count == 0 and not self.layer.live_only:
                 raise FormatError(
                     f"{opened.label}: no features at all; check that this is the"
                     " right file (the current version stays published)"

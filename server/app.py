@@ -25,6 +25,8 @@ from server.ogcapi.transactions import transaction_routes
 from server.opendata.routes import router as opendata_router
 from server.rasters.routes import raster_routes
 from server.report.routes import point_endpoint
+from server.reports import ReportService
+from server.reports.settings import ReportSettings
 from server.security import add_security
 from server.snapshot import AUDIENCES, PREFIXES, Snapshots
 from server.styles.routes import style_routes
@@ -67,7 +69,7 @@ def ogc_api(snapshots: Snapshots, audience: Access) -> ASGIApp:
     return ogcapi_app(publication, SCHEMAS_DIR, extensions=extensions)
 
 
-def _lifespan(snapshots: Snapshots):
+def _lifespan(snapshots: Snapshots, reports: ReportService | None):
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The first snapshots are built before the first request, not by it. A store that is
@@ -77,6 +79,8 @@ def _lifespan(snapshots: Snapshots):
                 await run_in_threadpool(snapshots.get, audience)
             except GisError as err:
                 LOG.warning("the %s snapshot could not be built at start-up: %s", audience, err)
+        if reports is not None:
+            await run_in_threadpool(reports.start)
         yield
         snapshots.store.close()
 
@@ -87,6 +91,7 @@ def create_app(
     settings: Settings | None = None,
     auth_settings: AuthSettings | None = None,
     notify_settings: NotifySettings | None = None,
+    report_settings: ReportSettings | None = None,
 ) -> FastAPI:
     """Build the whole server for one installation (settings are read once, here or by the caller)."""
     settings = settings or Settings()
@@ -94,6 +99,8 @@ def create_app(
         settings = settings.model_copy(update={"public_url": settings.resolved_public_url()})
     store = open_store(settings.store_url, settings.keep_versions)
     snapshots = Snapshots(settings, store)
+    report_settings = report_settings or ReportSettings()
+    reports = ReportService(settings, report_settings, snapshots) if report_settings.enabled else None
     # FastAPI's own /docs and /openapi.json are off: the OGC API documents itself at /api/openapi,
     # and a framework-level document would list staff routes to the world.
     app = FastAPI(
@@ -102,7 +109,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
-        lifespan=_lifespan(snapshots),
+        lifespan=_lifespan(snapshots, reports),
     )
     add_exception_handlers(app)
     app.state.settings, app.state.store, app.state.snapshots = settings, store, snapshots
@@ -113,7 +120,11 @@ def create_app(
     app.router.routes.extend(feed_routes(snapshots, "public", "/feeds"))
     app.router.routes.extend(subscription_routes(snapshots, notify_settings or NotifySettings()))
     app.mount(PREFIXES["public"], ogc_api(snapshots, "public"))
-    mount_staff(app, settings, auth_settings or AuthSettings(), snapshots, ogc_api(snapshots, "internal"))
+    staff_reports = reports.staff_routes() if reports else []
+    staff_api = ogc_api(snapshots, "internal")
+    mount_staff(app, settings, auth_settings or AuthSettings(), snapshots, staff_api, staff_reports)
+    if reports is not None:
+        app.router.routes.extend(reports.public_routes(app.state.authenticator))
     app.include_router(opendata_router)
     viewer.mount(app, settings, snapshots)
     time_store(store)

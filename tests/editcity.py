@@ -55,14 +55,14 @@ class Staff:
 class EditCity:
     """Definitions of the repository, a data directory and store of its own."""
 
-    def __init__(self, root: Path, store: str = ""):
+    def __init__(self, root: Path, store: str = "", layers: list[str] = LAYERS):
         from etl.runner import run_etl
 
         self.root, self.store = root, store
         self.data_dir = root / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.settings = Settings(data_dir=self.data_dir, store=store or None)
-        report = run_etl(self.settings, LAYERS, quiet=True)
+        report = run_etl(self.settings, layers, quiet=True)
         assert report.ok, [(r.layer_id, r.error) for r in report.layers]
 
     @property

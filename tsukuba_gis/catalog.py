@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from tsukuba_gis.errors import DefinitionError
 from tsukuba_gis.layerdef import Department, LayerDef
 from tsukuba_gis.rasterdef import RasterLayerDef, raster_kind
+from tsukuba_gis.reportdef import CATEGORIES_FILE, REPORTS_DEPARTMENT, CategoriesDef, CategoryDef
 
 DEPARTMENT_FILE = "_department.yaml"
 NO_ORDER = 999  # a layer of a department without a definition comes after the others
@@ -33,13 +34,15 @@ class Catalog:
     """Every valid layer definition, by id, with the departments they belong to.
 
     ``layers`` are the vector layers; ``rasters`` the ``kind: raster`` ones (ids are unique
-    across both, ``files`` holds both).
+    across both, ``files`` holds both); ``report_categories`` what residents may report
+    (``layers/reports/_categories.yaml``, issue 17).
     """
 
     layers: dict[str, LayerDef] = field(default_factory=dict)
     rasters: dict[str, RasterLayerDef] = field(default_factory=dict)
     departments: dict[str, Department] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
+    report_categories: dict[str, CategoryDef] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
     def in_order(self, layers: Iterable[LayerDef]) -> list[LayerDef]:
@@ -151,8 +154,9 @@ def load_catalog(layers_dir: Path, sources_dir: Path | None = None) -> Catalog:
                 catalog.problems.append(Problem(dept_file, 1, f"id {dept.id!r} differs from the folder name"))
             catalog.departments[dept_dir.name] = dept
         for path in sorted(dept_dir.glob("*.yaml")):
-            if path.name != DEPARTMENT_FILE:
+            if path.name not in (DEPARTMENT_FILE, CATEGORIES_FILE):
                 _add_layer(catalog, path, dept_dir.name, sources_dir)
+    _add_categories(catalog, layers_dir / REPORTS_DEPARTMENT / CATEGORIES_FILE)
     _check_editors(catalog)
     return catalog
 
@@ -170,6 +174,25 @@ def _check_editors(catalog: Catalog) -> None:
                     f"editable.departments: no department {', '.join(unknown)} (known: {known})",
                 )
             )
+
+
+def _add_categories(catalog: Catalog, path: Path) -> None:
+    """The report categories, each routed to a department that exists."""
+    if not path.exists():
+        return
+    found, problems = _validate(CategoriesDef, path, {})
+    catalog.problems += problems
+    if found is None:
+        return
+    _, node, _ = _parse(path)
+    for i, category in enumerate(found.categories):
+        if category.department not in catalog.departments:
+            known = ", ".join(sorted(catalog.departments))
+            line = _node_line(node, ("categories", i, "department"))
+            message = f"categories.{i}.department: no department {category.department!r} (known: {known})"
+            catalog.problems.append(Problem(path, line, message))
+        else:
+            catalog.report_categories[category.id] = category
 
 
 _CACHE: dict[Path, tuple[tuple, Catalog]] = {}

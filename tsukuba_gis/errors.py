@@ -118,6 +118,16 @@ class PayloadTooLarge(RequestError):
     code = "PayloadTooLarge"
 
 
+class TooManyRequests(RequestError):
+    """Over a rate limit (answered 429 with Retry-After)."""
+
+    code = "TooManyRequests"
+
+    def __init__(self, description: str, retry_after: int = 60):
+        super().__init__(description)
+        self.retry_after = retry_after
+
+
 class UnsupportedMediaType(RequestError):
     """A request body in a media type the route does not read (answered 415)."""
 
@@ -144,13 +154,3 @@ class FeatureExists(RequestError):
     """A feature with this id already exists (answered 409)."""
 
     code = "Conflict"
-
-
-class TooManyRequests(RequestError):
-    """A client or an address asked too often (answered 429 with Retry-After)."""
-
-    code = "TooManyRequests"
-
-    def __init__(self, description: str, retry_after: int):
-        super().__init__(description)
-        self.retry_after = retry_after

@@ -378,6 +378,11 @@ class LayerDef(Strict):
             return []
         return self.editable.departments or [self.department]
 
+    @property
+    def live_only(self) -> bool:
+        """Every feature comes from live edits (every field is live): the source may be empty."""
+        return self.editable is not None and self.editable.create and all(f.live for f in self.fields)
+
     def field(self, name: str) -> FieldDef | None:
         """One field by name."""
         return next((f for f in self.fields if f.name == name), None)

@@ -168,6 +168,12 @@ class Authenticator:
         message = "\0".join((user.username, user.password_hash, password)).encode("utf-8")
         return hmac.new(self._basic_key, message, hashlib.sha256).digest()
 
+    def token_principal(self, value: str) -> Principal:
+        """The principal of a personal API token given outside a header (Open311's ``api_key``)."""
+        if len(value) > MAX_HEADER:
+            raise AuthFailure(401, "InvalidCredentials", "credentials too long")
+        return self._token(value)
+
     def _token(self, value: str) -> Principal:
         token_id = tokens.token_id_of(value)
         record = self.store.get_token(token_id) if token_id else None

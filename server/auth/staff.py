@@ -3,9 +3,11 @@
 ``/internal/feeds``, the admins' webhooks and deliveries) behind one ASGI wrapper.
 """
 
+from collections.abc import Sequence
+
 from fastapi import FastAPI
 from starlette.applications import Starlette
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
 from server import live, search, viewer
@@ -27,8 +29,9 @@ from tsukuba_gis.settings import Settings
 STAFF_ROOT = "/internal"
 
 
-def staff_app(snapshots: Snapshots, staff_api: ASGIApp) -> Starlette:
-    """Everything staff-only, before the wall is put around it."""
+def staff_app(snapshots: Snapshots, staff_api: ASGIApp, more: Sequence[BaseRoute] = ()) -> Starlette:
+    """Everything staff-only, before the wall is put around it (``more``: other parts' routes,
+    e.g. the residents' reports)."""
     api_path = PREFIXES["internal"].removeprefix(STAFF_ROOT)
     routes = [
         Route("/viewer-config.json", viewer.config_endpoint(snapshots, "internal")),
@@ -37,6 +40,7 @@ def staff_app(snapshots: Snapshots, staff_api: ASGIApp) -> Starlette:
         Route("/live.json", live.endpoint(snapshots, "internal")),
         *feed_routes(snapshots, "internal", "/feeds"),
         *admin_routes(snapshots),  # webhooks and deliveries (admins)
+        *more,
         Mount(api_path, app=staff_api),
     ]
     app = Starlette(routes=routes)
@@ -45,7 +49,12 @@ def staff_app(snapshots: Snapshots, staff_api: ASGIApp) -> Starlette:
 
 
 def mount(
-    app: FastAPI, settings: Settings, auth_settings: AuthSettings, snapshots: Snapshots, staff_api: ASGIApp
+    app: FastAPI,
+    settings: Settings,
+    auth_settings: AuthSettings,
+    snapshots: Snapshots,
+    staff_api: ASGIApp,
+    more: Sequence[BaseRoute] = (),
 ) -> None:
     """Add /auth and the walled /internal to the app."""
     if not PREFIXES["internal"].startswith(STAFF_ROOT + "/"):
@@ -63,4 +72,4 @@ def mount(
     viewer = (settings.public_url or "").rstrip("/")
     sso = SingleSignOn(auth_settings, accounts, viewer) if auth_settings.sso_login_enabled else None
     app.mount("/auth", auth_app(authenticator, trusted, sso, viewer))
-    app.mount(STAFF_ROOT, RequireStaff(staff_app(snapshots, staff_api), authenticator, trusted))
+    app.mount(STAFF_ROOT, RequireStaff(staff_app(snapshots, staff_api, more), authenticator, trusted))

@@ -33,11 +33,8 @@ GEOJSON = "application/geo+json"
 ETAG = re.compile(r'^"(\d{1,9})\.(\d{1,12})"$')
 
 
-async def read_json(request: Request, media_types: tuple[str, ...], limit: int = MAX_BODY) -> Any:
-    """The request body as JSON, or the 413/415/400 that says what is wrong with it."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind not in media_types:
-        raise UnsupportedMediaType(f"Content-Type: send {' or '.join(media_types)}")
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, or PayloadTooLarge as soon as it passes ``limit`` (with or without a length)."""
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
         raise PayloadTooLarge(f"the body is over {limit:,} bytes")
@@ -46,6 +43,15 @@ async def read_json(request: Request, media_types: tuple[str, ...], limit: int =
         body += chunk
         if len(body) > limit:
             raise PayloadTooLarge(f"the body is over {limit:,} bytes")
+    return bytes(body)
+
+
+async def read_json(request: Request, media_types: tuple[str, ...], limit: int = MAX_BODY) -> Any:
+    """The request body as JSON, or the 413/415/400 that says what is wrong with it."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in media_types:
+        raise UnsupportedMediaType(f"Content-Type: send {' or '.join(media_types)}")
+    body = await read_body(request, limit)
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:

@@ -27,7 +27,7 @@ PUBLIC_LAYERS = [layer.id for layer in CATALOG.public_layers()]
 INTERNAL_LAYERS = [layer for layer in CATALOG.layers.values() if layer.access == "internal"]
 PUBLIC_RASTERS = [layer.id for layer in CATALOG.public_rasters()]
 INTERNAL_RASTERS = [layer for layer in CATALOG.rasters.values() if layer.access == "internal"]
-MAX_URLS = 1000
+MAX_URLS = 1200  # the crawl's cap: every layer adds its pages, files and tiles (reports, issue 17)
 TMS = morecantile.tms.get("WebMercatorQuad")
 NEVER_FOLLOW = ("/internal", "/auth/logout", "/vendor/", "/build/", "/api/static/", "/api/schemas/")
 
@@ -103,6 +103,15 @@ SEEDS = [
     "/subscriptions/confirm?token=forged",
     "/subscriptions/unsubscribe?token=1.forged",
     "/subscriptions/unsubscribe",
+    # residents' reports (issue 17); tests/server/test_reports.py seeds personal markers too
+    "/open311/v2/services.json",
+    "/open311/v2/services/road_damage.json?lang=en",
+    "/open311/v2/requests.json",
+    "/open311/v2/requests.json?service_code=shelters_staff",
+    "/open311/v2/requests/shelters_staff.json",
+    "/open311/v2/challenge.json",
+    "/reports/not-a-status-token",
+    "/reports/photos/shelters_staff.jpg",
 ]
 TILES_PER_LAYER = 8  # MVTs fetched per public layer (from its tileset's limits, lowest zooms first)
 RASTER_TILES = 6  # map tiles per public raster at its lowest zooms, plus those over the staff photo

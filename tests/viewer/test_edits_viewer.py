@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 from editcity import EditCity, schema_url
-from viewerpage import WAIT_MS
+from viewerpage import WAIT_MS, offline_context
 
 from tsukuba_gis.store import open_store
 
@@ -30,16 +30,7 @@ def served(request, tmp_path_factory):
 
 
 def context(browser, **kwargs):
-    made = browser.new_context(locale="ja-JP", **kwargs)
-    made.route(
-        "**/*",
-        lambda route: (
-            route.abort()
-            if not route.request.url.startswith(("http://127.0.0.1", "data:", "blob:"))
-            else route.continue_()
-        ),
-    )
-    return made
+    return offline_context(browser, locale="ja-JP", **kwargs)
 
 
 def shelter(server, staff, offset: int) -> dict:

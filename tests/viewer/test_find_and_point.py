@@ -4,7 +4,16 @@ my location. The real server and store; every external host blocked."""
 import re
 
 import pytest
-from viewerpage import WAIT_MS, ZONED, PageErrors, checkbox, choose_language, open_viewer, point_report
+from viewerpage import (
+    WAIT_MS,
+    ZONED,
+    PageErrors,
+    checkbox,
+    choose_language,
+    offline_context,
+    open_viewer,
+    point_report,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -169,19 +178,12 @@ def test_the_language_switch_changes_the_labels(page, live_server, api):
 
 def test_my_location_centres_the_map_and_asks_the_point(browser, live_server):
     lat, lon = ZONED
-    context = browser.new_context(
+    context = offline_context(
+        browser,
         viewport={"width": 1280, "height": 800},
         locale="ja-JP",
         geolocation={"latitude": lat, "longitude": lon},
         permissions=["geolocation"],
-    )
-    context.route(
-        "**/*",
-        lambda route: (
-            route.abort()
-            if not route.request.url.startswith(("http://127.0.0.1", "data:", "blob:"))
-            else route.continue_()
-        ),
     )
     page = context.new_page()
     errors = PageErrors()

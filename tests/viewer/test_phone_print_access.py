@@ -227,9 +227,10 @@ def test_speed_and_bytes(page, live_server):
     }
     print("\nviewer speed:", json.dumps(report))
     assert timings["paint"] < 3000 and timings["layer"] < 5000
-    # 2026-12-02: 262,384 bytes, 78,525 gzipped (Leaflet is 147 kB of it); the budget, set at 250 kB
-    # before rasters, live edits, 災害時モード and eight languages' search came, now leaves ~3 %.
-    assert raw["index.js"] < 270_000 and gz["index.js"] < 81_000 and gz["index.css"] < 10_000
+    # 2026-12-03: 272,892 bytes, 81,043 gzipped (Leaflet is 147 kB of it) with the subscription
+    # dialog and the report buttons (their forms load on first use). Issue 15 allows 63.7 + 30 KB
+    # gzipped; this budget stays tighter, ~3 % above today, so growth is a decision.
+    assert raw["index.js"] < 281_000 and gz["index.js"] < 84_000 and gz["index.css"] < 10_000
 
 
 def test_screenshots_desktop_and_phone(page, live_server, tmp_path):

@@ -10,6 +10,21 @@ WAIT_MS = 10_000
 ZONED = (35.9909, 140.13296)
 
 
+def offline_context(browser, **kwargs):
+    """A browser context (``kwargs``: viewport, locale, ...) whose requests to any host but the
+    test server's loopback are refused: the tests stay offline (no base map tiles)."""
+    context = browser.new_context(**kwargs)
+    context.route(
+        "**/*",
+        lambda route: (
+            route.abort()
+            if not route.request.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+            else route.continue_()
+        ),
+    )
+    return context
+
+
 def wait_loaded(page) -> None:
     """Wait until no layer shown is loading any more."""
     page.wait_for_function(

@@ -10,6 +10,7 @@ from tsukuba_gis.cli.etl import etl
 from tsukuba_gis.cli.layers import layers
 from tsukuba_gis.cli.notify import notify, webhooks
 from tsukuba_gis.cli.options import GisGroup, quiet_opt
+from tsukuba_gis.cli.reports import reports
 from tsukuba_gis.cli.serve import serve
 from tsukuba_gis.cli.store import store
 from tsukuba_gis.cli.tokens import tokens
@@ -33,6 +34,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 cli.add_command(backup)
 cli.add_command(etl)
+cli.add_command(reports)
 cli.add_command(restore)
 cli.add_command(layers)
 cli.add_command(notify)

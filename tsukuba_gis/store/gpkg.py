@@ -41,6 +41,8 @@ from tsukuba_gis.store.gpkg_outbox import GeoPackageOutbox, insert_records
 from tsukuba_gis.store.gpkg_query import booleans, run_query
 from tsukuba_gis.store.gpkg_raster import MIGRATION as RASTER_MIGRATION
 from tsukuba_gis.store.gpkg_raster import GeoPackageRasters
+from tsukuba_gis.store.gpkg_reports import MIGRATION as REPORTS_MIGRATION
+from tsukuba_gis.store.gpkg_reports import GeoPackageReports
 from tsukuba_gis.store.gpkg_rtree import bulk_load, outward_float32
 from tsukuba_gis.store.gpkg_tiles import MBTilesSets
 
@@ -66,6 +68,7 @@ MIGRATIONS: list[list[str]] = [
     EDITS_MIGRATION,  # 3: live edits: edit_seq, the change table, touched tiles (issue 13)
     OUTBOX_MIGRATION,  # 4: change records for feeds and deliveries (issue 16)
     NOTIFY_MIGRATION,  # 5: subscriptions, webhooks, deliveries, the worker's cursor (issue 16)
+    REPORTS_MIGRATION,  # 6: residents' reports and their personal part (issue 17)
 ]
 
 _RECORD_COLUMNS = (
@@ -98,7 +101,9 @@ def _record(row: sqlite3.Row) -> LayerRecord:
     )
 
 
-class GeoPackageStore(GeoPackageEdits, GeoPackageOutbox, GeoPackageNotify, GeoPackageRasters, Store):
+class GeoPackageStore(
+    GeoPackageEdits, GeoPackageOutbox, GeoPackageNotify, GeoPackageReports, GeoPackageRasters, Store
+):
     """A GeoPackage file on local disk.
 
     Attributes:

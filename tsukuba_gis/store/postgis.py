@@ -41,6 +41,7 @@ from tsukuba_gis.store.postgis_outbox import PostGISOutbox, insert_records
 from tsukuba_gis.store.postgis_pool import ReadPool, connect, conninfo, read_pool
 from tsukuba_gis.store.postgis_query import run_query
 from tsukuba_gis.store.postgis_raster import PostGISRasters
+from tsukuba_gis.store.postgis_reports import PostGISReports
 from tsukuba_gis.store.postgis_schema import migrate
 from tsukuba_gis.store.postgis_settings import DatabaseSettings, describe, split_schema
 from tsukuba_gis.store.postgis_tiles import PostGISTileCache
@@ -102,7 +103,7 @@ def record_of(row: tuple) -> LayerRecord:
     )
 
 
-class PostGISStore(PostGISEdits, PostGISOutbox, PostGISNotify, PostGISRasters, Store):
+class PostGISStore(PostGISEdits, PostGISOutbox, PostGISNotify, PostGISReports, PostGISRasters, Store):
     """Layers in one schema of a PostgreSQL database with PostGIS.
 
     Attributes:

@@ -14,6 +14,7 @@ from psycopg import sql
 from tsukuba_gis.errors import StoreError
 from tsukuba_gis.store.postgis_notify import MIGRATION as NOTIFY_MIGRATION
 from tsukuba_gis.store.postgis_outbox import MIGRATION as OUTBOX_MIGRATION
+from tsukuba_gis.store.postgis_reports import MIGRATION as REPORTS_MIGRATION
 
 MIGRATIONS: list[list[str]] = [
     [  # 1: the registry, the change counter and the quarantine
@@ -76,6 +77,7 @@ MIGRATIONS: list[list[str]] = [
     ],
     OUTBOX_MIGRATION,  # 5: change records for feeds and deliveries (postgis_outbox.py)
     NOTIFY_MIGRATION,  # 6: subscriptions, webhooks, deliveries, the worker's cursor (notify.py)
+    REPORTS_MIGRATION,  # 7: residents' reports and their personal part (postgis_reports.py)
 ]
 
 PG_TYPES = {

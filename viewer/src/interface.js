@@ -4,7 +4,7 @@
 import { searchPlaces } from './api/index.js';
 import {
   baseMapNotice, editPanel, languageMenu, layerPanel, locateControl, measureTool, pointPanel, printView, searchBox,
-  shareDialog, sheet as makeSheet, staffLogin, subscribeDialog,
+  reportButton, reportsDeskButton, shareDialog, sheet as makeSheet, staffLogin, subscribeDialog,
 } from './control/index.js';
 import { onLanguageChange, pick, t } from './i18n/index.js';
 import { DisasterMode, labelEntry, statusBadge } from './layer/index.js';
@@ -58,7 +58,9 @@ export function buildInterface({ element, map, config, groups, entries, baseMaps
   const printing = printView({ map, entries, title, report: () => info.reportElement() });
   document.body.prepend(printing.element);
   const print = h('button', { type: 'button', className: 'tg-button tg-print-button', onClick: () => printing.preview(true) });
-  const tools = h('div', { className: 'tg-tools' }, [print, staff.element]);
+  // Staff: 「通報の対応」, the residents' reports of their departments (issue 17).
+  const desk = session ? reportsDeskButton({ map, session, onMessage: say }) : null;
+  const tools = h('div', { className: 'tg-tools' }, [print, desk?.element, staff.element]);
   const aside = h('aside', {});
   element.after(aside);
   const sheet = makeSheet(aside, {
@@ -71,6 +73,8 @@ export function buildInterface({ element, map, config, groups, entries, baseMaps
   const locate = locateControl({ onLocate: (latlng) => query.query(latlng), onMessage: say }).addTo(map);
   const measure = measureTool().addTo(map);
   const share = shareDialog().addTo(map);
+  // 「困りごとを報告」 (issue 17): residents only; staff handle reports on their side.
+  const report = session ? null : reportButton({ onMessage: say }).addTo(map);
   // 「印刷」 on the map too: reachable with the point report open (the panel's is on the layers tab).
   const printOnMap = mapControl({ className: 'tg-print-map-button', iconPath: ICONS.print, onClick: () => printing.preview(true) }).addTo(map);
   baseMapNotice(map, baseMaps, { use: (layer) => panel.setBaseMap(layer) });
@@ -89,7 +93,11 @@ export function buildInterface({ element, map, config, groups, entries, baseMaps
   });
   query.on('clear', () => info.setState({ status: 'empty' }));
   // A tap asks what applies there, or places a point while measuring.
-  map.on('click', (event) => (measure.isActive() ? measure.add(event.latlng) : query.query(event.latlng)));
+  map.on('click', (event) => {
+    if (report?.isPicking()) report.pick(event.latlng);
+    else if (measure.isActive()) measure.add(event.latlng);
+    else query.query(event.latlng);
+  });
   map.on('movestart', () => search.close());
   map.getContainer().addEventListener('keydown', (event) => {
     if (event.key !== 'Enter' || event.target !== map.getContainer()) return;
@@ -110,7 +118,7 @@ export function buildInterface({ element, map, config, groups, entries, baseMaps
   onLanguageChange(() => {
     relabel();
     relabelCredits(map, entries);
-    for (const part of [search, sheet, locate, measure, share, language]) part.relabel();
+    for (const part of [search, sheet, locate, measure, share, language, report, desk]) part?.relabel();
     staff.render();
     printing.schedule();
     info.render();
@@ -119,7 +127,7 @@ export function buildInterface({ element, map, config, groups, entries, baseMaps
     // The report's words come from the server: ask again in the new language.
     if (query.report && query.latlng) query.query(query.latlng);
   });
-  return { panel, sheet, query, search, info, locate, staff, measure, share, printing, say, edit, disaster };
+  return { panel, sheet, query, search, info, locate, staff, measure, share, printing, say, edit, disaster, report };
 }
 
 /** What the point report shows after a feature: its status (災害時モード) and the staff's 「編集」. */

@@ -13,3 +13,5 @@ export { MeasureTool, measureTool, formatLength, formatArea } from './MeasureToo
 export { ShareDialog, shareDialog } from './ShareDialog.js';
 export { SubscribeDialog, subscribeDialog } from './SubscribeDialog.js';
 export { EditPanel, editPanel, mayEdit } from './EditPanel.js';
+export { ReportButton, reportButton } from './ReportButton.js';
+export { reportsDeskButton } from './ReportsDeskButton.js';
