@@ -90,6 +90,7 @@ def _lifespan(snapshots: Snapshots, reports: ReportService | None):
 def create_app(
     settings: Settings | None = None,
     auth_settings: AuthSettings | None = None,
+    *,
     notify_settings: NotifySettings | None = None,
     report_settings: ReportSettings | None = None,
 ) -> FastAPI:

@@ -77,7 +77,7 @@ def notify_settings(mailbox):
 @pytest.fixture(scope="module")
 def client(city, notify_settings):
     with TestClient(
-        create_app(city.settings, city.auth, notify_settings), raise_server_exceptions=False
+        create_app(city.settings, city.auth, notify_settings=notify_settings), raise_server_exceptions=False
     ) as client:
         yield client
 
