@@ -39,7 +39,9 @@ def staff(city):
 @pytest.fixture(scope="module")
 def client(city, staff):
     settings = city.settings.model_copy(update={"public_url": "http://testserver"})
-    with TestClient(create_app(settings, city.auth, report_settings=TEST_RULES), raise_server_exceptions=False) as client:
+    with TestClient(
+        create_app(settings, city.auth, report_settings=TEST_RULES), raise_server_exceptions=False
+    ) as client:
         yield client
 
 
