@@ -185,6 +185,15 @@ def postgis_live_server(postgis_sample_settings):
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def edit_cities(tmp_path_factory):
+    """``edit_cities.new(root, cluster)``: a city to edit of its own, copied from one loaded once
+    per session and store kind (tests/editcity.py)."""
+    from editcity import EditCities
+
+    return EditCities(tmp_path_factory.mktemp("edit-city-templates"))
+
+
 @pytest.fixture(scope="session", params=["gpkg", "postgis"])
 def each_sample_settings(request) -> Settings:
     """The sample store on each backend: a test using it runs once per store."""

@@ -5,9 +5,14 @@ store of its own (the session's sample stores are never written), with staff of 
 kato-bousai (disaster), ito-douro (roads), sato-kanri (admin), mori-nashi (no department),
 known to tests by the short aliases bousai, douro, kanri, nashi; and tokens of kato-bousai:
 read, edit and edit-unconditional.
+
+Loading takes seconds and a dozen modules need a city of their own: ``EditCities`` (the session
+fixture ``edit_cities``) loads one per store kind and hands out copies.
 """
 
 import itertools
+import shutil
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +22,7 @@ from server.auth.accounts import TokenRecord, open_account_store
 from server.auth.passwords import Passwords
 from server.auth.settings import AuthSettings
 from tsukuba_gis.settings import Settings
+from tsukuba_gis.store import open_store
 
 LAYERS = ["city_boundary", "shelters", "road_areas"]
 PASSWORD = "tsukuba bousai 2025"
@@ -55,15 +61,16 @@ class Staff:
 class EditCity:
     """Definitions of the repository, a data directory and store of its own."""
 
-    def __init__(self, root: Path, store: str = "", layers: list[str] = LAYERS):
+    def __init__(self, root: Path, store: str = "", layers: list[str] = LAYERS, load: bool = True):
         from etl.runner import run_etl
 
         self.root, self.store = root, store
         self.data_dir = root / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.settings = Settings(data_dir=self.data_dir, store=store or None)
-        report = run_etl(self.settings, layers, quiet=True)
-        assert report.ok, [(r.layer_id, r.error) for r in report.layers]
+        if load:  # else the data directory and store are a copy (EditCities)
+            report = run_etl(self.settings, layers, quiet=True)
+            assert report.ok, [(r.layer_id, r.error) for r in report.layers]
 
     @property
     def auth(self) -> AuthSettings:
@@ -107,3 +114,61 @@ class EditCity:
             accounts.add_token(record)
             made[scope] = token
         return Staff({alias: (name, PASSWORD) for alias, name in ALIASES.items()}, made)
+
+
+TEMPLATE_DB, TEMPLATE_SCHEMA = "tg_edit_city", "edits"
+
+
+class EditCities:
+    """Edit cities loaded once per store kind, handed out as copies of their own.
+
+    A copy is the template's data directory and, on PostGIS, a database made from the
+    template's with ``CREATE DATABASE ... TEMPLATE`` (as tests/pgcluster.py copies PostGIS): what
+    a load would have made, in a fraction of its time. Nobody writes to a template.
+
+    Attributes:
+        root: where the templates' data directories are.
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._templates: dict[str, EditCity] = {}
+        self._copies = itertools.count()
+
+    def new(self, root: Path, cluster=None) -> EditCity:
+        """A city in ``root``: on the GeoPackage, or on PostGIS in ``cluster`` (a pgcluster.Cluster)."""
+        template = self._template(cluster)
+        # The template's store is checkpointed and closed: the database file is all of it.
+        shutil.copytree(template.data_dir, root / "data", ignore=shutil.ignore_patterns("*-wal", "*-shm"))
+        if cluster is None:
+            return EditCity(root, load=False)
+        name = f"tg_edit_city_{next(self._copies)}"
+        cluster.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
+        return EditCity(root, f"{cluster.dsn(name)}?schema={TEMPLATE_SCHEMA}", load=False)
+
+    def _template(self, cluster) -> EditCity:
+        kind = "gpkg" if cluster is None else "postgis"
+        if kind not in self._templates:
+            store = ""
+            if cluster is not None:
+                store = f"{cluster.create_database(TEMPLATE_DB)}?schema={TEMPLATE_SCHEMA}"
+            city = EditCity(self.root / kind, store)
+            open_store(city.settings.store_url).close()
+            if cluster is None:
+                with sqlite3.connect(city.data_dir / "store.gpkg") as con:
+                    busy, _, _ = con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                assert busy == 0, "the template's GeoPackage is still written to"
+            else:  # a template database must have no sessions while it is copied
+                cluster.execute(
+                    f'ALTER DATABASE "{TEMPLATE_DB}" WITH ALLOW_CONNECTIONS false',
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    f" WHERE datname = '{TEMPLATE_DB}' AND pid <> pg_backend_pid()",
+                )
+            self._templates[kind] = city
+        return self._templates[kind]
+
+
+def edit_city_for(request, root: Path) -> EditCity:
+    """The city of a fixture parametrised by store kind ("gpkg" or "postgis"): a copy (EditCities)."""
+    cluster = request.getfixturevalue("postgis_cluster") if request.param == "postgis" else None
+    return request.getfixturevalue("edit_cities").new(root, cluster)

@@ -4,6 +4,7 @@ Each hand-over writes ``n`` generated points whose ``edition`` column names the 
 response tells by itself which version it came from (and whether it mixes two).
 """
 
+import itertools
 import os
 import shutil
 import subprocess
@@ -32,6 +33,7 @@ fields:
   - {name: edition, source: edition, label: {ja: 版, en: Edition}}
   - {name: rank, source: rank, type: integer, label: {ja: 順位, en: Rank}}
 """
+_SCHEMAS = itertools.count()
 
 
 class MiniCity:
@@ -102,8 +104,11 @@ class MiniCity:
 
 def loaded_city(request: pytest.FixtureRequest, root: Path, n: int, access: str = "public") -> MiniCity:
     """A MiniCity with a first hand-over of ``n`` points (edition "A") loaded, on the store the
-    fixture's param names: "gpkg", or "postgis" (a schema of the test cluster: ``postgis_url``)."""
-    store = request.getfixturevalue("postgis_url") if request.param == "postgis" else ""
+    fixture's param names: "gpkg", or "postgis" (a schema of its own in the test database; the
+    fixture may be of any scope)."""
+    store = ""
+    if request.param == "postgis":
+        store = f"{request.getfixturevalue('postgis_test_db')}?schema=city_{next(_SCHEMAS)}"
     city = MiniCity(root, store, access)
     city.hand_over(n, "A")
     city.etl()

@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 from click.testing import CliRunner
-from editcity import CHEAP_ARGON2, EditCity, schema_url
+from editcity import CHEAP_ARGON2
 
 from server.auth.accounts import open_account_store
 from server.auth.accounts_sqlite import SCHEMA
@@ -76,10 +76,10 @@ def test_a_version_1_account_store_is_migrated_and_its_tokens_stay_read_only(tmp
 
 
 @pytest.mark.parametrize("backend", ["gpkg", "postgis"])
-def test_history_lists_edits_and_revert_undoes_one(request, tmp_path, backend):
-    store_url = "" if backend == "gpkg" else schema_url(request.getfixturevalue("postgis_test_db"))
-    city = EditCity(tmp_path, store_url)
-    env = {**city.env, "TSUKUBA_GIS_STORE": store_url or None}
+def test_history_lists_edits_and_revert_undoes_one(request, tmp_path, backend, edit_cities):
+    cluster = request.getfixturevalue("postgis_cluster") if backend == "postgis" else None
+    city = edit_cities.new(tmp_path, cluster)
+    env = {**city.env, "TSUKUBA_GIS_STORE": city.store or None}
     store = open_store(city.settings.store_url)
     fid = store.query(store.current("shelters"), Query(limit=1)).ids[0]
     staff = Editor("kato-bousai", "disaster", "session")

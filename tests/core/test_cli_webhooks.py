@@ -3,7 +3,6 @@
 
 import pytest
 from click.testing import CliRunner
-from editcity import EditCity
 from receivers import Hooks
 
 from tsukuba_gis.cli.main import cli
@@ -20,8 +19,8 @@ def run(env, *args, code=0):
 
 
 @pytest.fixture(scope="module")
-def city(tmp_path_factory):
-    return EditCity(tmp_path_factory.mktemp("cli-webhooks"))
+def city(tmp_path_factory, edit_cities):
+    return edit_cities.new(tmp_path_factory.mktemp("cli-webhooks"))
 
 
 @pytest.fixture(scope="module")

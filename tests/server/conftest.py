@@ -1,7 +1,7 @@
 """Fixtures of the server tests that write: a city to edit on each store (tests/editcity.py)."""
 
 import pytest
-from editcity import EditCity, schema_url
+from editcity import EditCity, edit_city_for
 from fastapi.testclient import TestClient
 
 from server.app import create_app
@@ -10,8 +10,7 @@ from server.app import create_app
 @pytest.fixture(scope="module", params=["gpkg", "postgis"])
 def edit_city(request, tmp_path_factory) -> EditCity:
     """The sample shelters, road areas and boundary in a store of this module's own."""
-    store = "" if request.param == "gpkg" else schema_url(request.getfixturevalue("postgis_test_db"))
-    return EditCity(tmp_path_factory.mktemp(f"edits-{request.param}"), store)
+    return edit_city_for(request, tmp_path_factory.mktemp(f"edits-{request.param}"))
 
 
 @pytest.fixture(scope="module")

@@ -85,9 +85,10 @@ def _wipe(city: MiniCity) -> None:
             conn.execute(psycopg.sql.SQL("DROP SCHEMA {} CASCADE").format(psycopg.sql.Identifier(schema)))
 
 
-@pytest.fixture(params=["gpkg", "postgis"])
-def city(request, tmp_path) -> MiniCity:
-    return loaded_city(request, tmp_path / "city", 3000)
+@pytest.fixture(scope="module", params=["gpkg", "postgis"])
+def city(request, tmp_path_factory) -> MiniCity:
+    """One city per store for both tests: the damaged archive's test runs on the restored one."""
+    return loaded_city(request, tmp_path_factory.mktemp(f"backup-{request.param}") / "city", 3000)
 
 
 def test_backup_during_a_load_wipe_restore_answers_byte_identically(city, start_server, tmp_path):

@@ -7,6 +7,7 @@ from email.utils import formatdate, parsedate_to_datetime
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from liveserver import LiveServer
 from minicity import MiniCity
 
 from server import caching
@@ -30,13 +31,16 @@ def client(app_client):
     return app_client  # in-process (tests/conftest.py AppClient)
 
 
-@pytest.fixture
-def mini_city(tmp_path, start_server):
-    """A one-layer city loaded once, and a server on it: (city, server)."""
-    city = MiniCity(tmp_path / "city")
+@pytest.fixture(scope="module")
+def mini_city(tmp_path_factory):
+    """A one-layer city loaded once, and a server on it: (city, server). Each test using it loads
+    a new version of its own and asks only whether the answers follow it."""
+    city = MiniCity(tmp_path_factory.mktemp("caching") / "city")
     city.hand_over(50, "first")
     city.etl()
-    return city, start_server(city.data_dir, city.env)
+    server = LiveServer(city.data_dir, city.env)
+    yield city, server
+    server.stop()
 
 
 def _wait_for(check, what: str, seconds: float = 10):
@@ -153,6 +157,7 @@ def test_staff_documents_are_never_stored(sample_settings):
     assert response.headers["etag"].startswith('W/"')
 
 
+@pytest.mark.live
 def test_a_new_version_changes_the_tag_at_once(mini_city):
     city, server = mini_city
     items = f"{server.url}/api/collections/sites/items"
@@ -206,6 +211,7 @@ def test_tiles_revalidate_through_the_same_helper(client):
         assert again.status_code == 304 and again.headers["etag"] == first.headers["etag"]
 
 
+@pytest.mark.live
 def test_kept_documents_follow_a_new_version(mini_city):
     """/collections and the collection document are kept per build, and rebuilt with the data."""
     city, server = mini_city

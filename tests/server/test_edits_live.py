@@ -12,7 +12,8 @@ import httpx
 import mapbox_vector_tile
 import morecantile
 import pytest
-from editcity import EditCity, schema_url
+from editcity import EditCity, edit_city_for
+from liveserver import LiveServer
 from pgcluster import Cluster
 
 from tsukuba_gis.store import open_store
@@ -21,13 +22,17 @@ ITEMS = "/internal/api/collections/shelters/items"
 PATCH = {"Content-Type": "application/merge-patch+json"}
 TMS = morecantile.tms.get("WebMercatorQuad")
 EDITORS, EDIT_S = 20, 30.0
+pytestmark = pytest.mark.live  # every test here starts a server (not all through start_server)
 
 
 @pytest.fixture(scope="module", params=["gpkg", "postgis"])
 def live_city(request, tmp_path_factory):
-    store = "" if request.param == "gpkg" else schema_url(request.getfixturevalue("postgis_test_db"))
-    city = EditCity(tmp_path_factory.mktemp(f"live-{request.param}"), store)
-    return city, city.staff()
+    """The city, its staff and one server of two workers (each test edits features of its own)."""
+    city = edit_city_for(request, tmp_path_factory.mktemp(f"live-{request.param}"))
+    staff = city.staff()
+    server = LiveServer(city.data_dir, city.env, ("--workers", "2"), timeout=120)
+    yield city, staff, server
+    server.stop()
 
 
 def wait_for(check, timeout: float):
@@ -49,9 +54,8 @@ def edit(client: httpx.Client, headers: dict, fid: str, properties: dict) -> htt
     )
 
 
-def test_an_edit_is_everywhere_within_5_s_on_every_worker(live_city, start_server):
-    city, staff = live_city
-    server = start_server(city.data_dir, city.env, ("--workers", "2"), timeout=120)
+def test_an_edit_is_everywhere_within_5_s_on_every_worker(live_city):
+    city, staff, server = live_city
     token = staff.bearer("edit")
     with httpx.Client(base_url=server.url, timeout=30) as client:
         feature = client.get(
@@ -92,9 +96,8 @@ def test_an_edit_is_everywhere_within_5_s_on_every_worker(live_city, start_serve
     assert took < 5.0
 
 
-def test_twenty_editors_for_thirty_seconds_lose_no_update(live_city, start_server):
-    city, staff = live_city
-    server = start_server(city.data_dir, city.env, ("--workers", "2"), timeout=120)
+def test_twenty_editors_for_thirty_seconds_lose_no_update(live_city):
+    city, staff, server = live_city
     with httpx.Client(base_url=server.url, timeout=30) as client:
         page = client.get(
             ITEMS, params={"limit": 3, "offset": 60, "f": "json"}, headers=staff.bearer("edit")

@@ -14,7 +14,7 @@ import httpx
 import jsonschema
 import pyogrio
 import pytest
-from editcity import PASSWORD, EditCity, schema_url
+from editcity import PASSWORD, edit_city_for
 from fastapi.testclient import TestClient
 
 from etl.runner import run_etl
@@ -88,8 +88,7 @@ def _second_edition(sources) -> None:
 @pytest.fixture(scope="module", params=["gpkg", "postgis"])
 def feed_city(request, tmp_path_factory):
     root = tmp_path_factory.mktemp(f"feeds-{request.param}")
-    store = "" if request.param == "gpkg" else schema_url(request.getfixturevalue("postgis_test_db"))
-    city = EditCity(root, store)
+    city = edit_city_for(request, root)
     sources = root / "sources"
     shutil.copytree(PROJECT_ROOT / "sources", sources)
     settings = city.settings.model_copy(update={"sources_dir": sources})

@@ -38,13 +38,15 @@ def _token(city: MiniCity) -> str:
     return subprocess.run([exe, "tokens", "create", "ito"], **run).stdout.strip()
 
 
-@pytest.fixture(params=["gpkg", "postgis"])
-def city(request, tmp_path) -> MiniCity:
-    return loaded_city(request, tmp_path, 30)
+@pytest.fixture(scope="module", params=["gpkg", "postgis"])
+def city_token(request, tmp_path_factory) -> tuple[MiniCity, str]:
+    """A city and a staff token: each test serves it with settings of its own."""
+    city = loaded_city(request, tmp_path_factory.mktemp(f"metrics-{request.param}"), 30)
+    return city, _token(city)
 
 
-def test_metrics_count_route_templates_store_time_and_loads(city, start_server):
-    token = _token(city)
+def test_metrics_count_route_templates_store_time_and_loads(city_token, start_server):
+    city, token = city_token
     server = start_server(city.data_dir, {**city.env, "TSUKUBA_GIS_METRICS_ALLOW_FROM": "127.0.0.1"})
     with httpx.Client(base_url=server.url, timeout=30) as client:
         for fid in ("S0000001", "S0000002", "S0000003"):
@@ -74,8 +76,8 @@ def test_metrics_count_route_templates_store_time_and_loads(city, start_server):
     assert _value(samples, "tsukuba_gis_layer_rejected", layer="sites") == 0
 
 
-def test_metrics_answer_staff_and_the_allowed_address_only(city, start_server):
-    token = _token(city)
+def test_metrics_answer_staff_and_the_allowed_address_only(city_token, start_server):
+    city, token = city_token
     server = start_server(city.data_dir, {**city.env, "TSUKUBA_GIS_METRICS_ALLOW_FROM": "192.0.2.0/24"})
     with httpx.Client(base_url=server.url, timeout=30) as client:
         anonymous = client.get("/metrics")

@@ -13,7 +13,7 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
-from editcity import PASSWORD, EditCity, schema_url
+from editcity import PASSWORD, edit_city_for
 from fastapi.testclient import TestClient
 from receivers import Hooks, MailBox, body, links
 from test_feeds import ELSEWHERE, SHELTER, ZONE, ZONING_JA, _second_edition
@@ -33,8 +33,7 @@ BOUSAI, KANRI = ("kato-bousai", PASSWORD), ("sato-kanri", PASSWORD)
 @pytest.fixture(scope="module", params=["gpkg", "postgis"])
 def city(request, tmp_path_factory):
     root = tmp_path_factory.mktemp(f"notify-{request.param}")
-    store = "" if request.param == "gpkg" else schema_url(request.getfixturevalue("postgis_test_db"))
-    city = EditCity(root, store)
+    city = edit_city_for(request, root)
     shutil.copytree(PROJECT_ROOT / "sources", root / "sources")
     city.settings = city.settings.model_copy(
         update={"sources_dir": root / "sources", "public_url": "http://testserver"}

@@ -8,7 +8,7 @@ import time
 
 import httpx
 import pytest
-from editcity import EditCity, schema_url
+from editcity import edit_city_for
 from viewerpage import WAIT_MS, offline_context
 
 from tsukuba_gis.store import open_store
@@ -19,8 +19,7 @@ ITEMS = "/internal/api/collections/shelters/items"
 
 @pytest.fixture(scope="module", params=["gpkg", "postgis"])
 def served(request, tmp_path_factory):
-    store = "" if request.param == "gpkg" else schema_url(request.getfixturevalue("postgis_test_db"))
-    city = EditCity(tmp_path_factory.mktemp(f"viewer-{request.param}"), store)
+    city = edit_city_for(request, tmp_path_factory.mktemp(f"viewer-{request.param}"))
     staff = city.staff()
     from liveserver import LiveServer
 

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from editcity import PASSWORD, EditCity
+from editcity import PASSWORD
 from receivers import MailBox, links
 from test_tools import decode_qr
 from viewerpage import WAIT_MS, axe_violations, open_viewer, point_report
@@ -18,9 +18,9 @@ ITEMS = "/internal/api/collections/shelters/items"
 
 
 @pytest.fixture
-def served(tmp_path, start_server):
+def served(tmp_path, start_server, edit_cities):
     mailbox = MailBox().start()
-    city = EditCity(tmp_path)
+    city = edit_cities.new(tmp_path)
     city.staff()
     env = {
         **city.env,
