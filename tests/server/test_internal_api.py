@@ -212,6 +212,8 @@ def staff_routes(client: httpx.Client, headers: dict[str, str], html: bool = Tru
             items = client.get(
                 f"/internal/api{path.split('/items/')[0]}/items", params={"limit": 1}, headers=headers
             ).json()
+            if not items["features"]:  # a layer with no feature yet (reports): no item to ask
+                continue
             path = path.replace("{featureId}", str(items["features"][0]["id"]))
         if "{tileMatrixSetId}" in path:  # vector tiles (server/tiles): a tile the layer has
             path = _a_tile(client, headers, path)
@@ -270,7 +272,9 @@ def test_with_credentials_every_staff_route_answers(client, staff):
     routes = staff_routes(client, headers, html=False)  # the routes exist (HTML: other tests)
     statuses = {route: client.get(route, headers=headers).status_code for route in routes}
     missing = {"/internal/nothing-here", "/internal/", "/internal/api/collections/nope/items"}
-    assert {r: s for r, s in statuses.items() if s != 200 and r not in missing} == {}
+    # 204: a tile of a layer with no feature yet (the residents' reports), OGC's empty tile.
+    empty = {r for r, s in statuses.items() if s == 204 and "/collections/reports/tiles/" in r}
+    assert {r: s for r, s in statuses.items() if s != 200 and r not in missing | empty} == {}
     assert all(statuses[r] == 404 for r in missing)
 
 
