@@ -27,11 +27,12 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from server.auth.authenticate import client_address
+from server.email_address import checked_email
 from server.notify import send
 from server.notify.compose import text, unsubscribe_token
-from server.notify.ratelimit import RateLimit
 from server.notify.settings import NotifySettings
-from server.notify.targets import checked_email, reach_of
+from server.notify.targets import reach_of
+from server.ratelimit import RateLimit
 from server.snapshot import Snapshots
 from tsukuba_gis.errors import BadRequest, MailUnavailable, NotFound, PayloadTooLarge, TooManyRequests
 from tsukuba_gis.store.notify import Subscription

@@ -1,8 +1,7 @@
-"""What a subscriber or a webhook may follow, checked: an e-mail address, a webhook URL, an
+"""What a subscriber or a webhook may follow, checked: a webhook URL, an
 area and layers given as the feeds take them (``server/feeds/params.py``)."""
 
 import ipaddress
-import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -11,24 +10,9 @@ from server.snapshot import Snapshot
 from tsukuba_gis.errors import BadRequest
 from tsukuba_gis.store.notify import Reach
 
-MAX_EMAIL = 254  # RFC 5321: a path of 256 octets with its angle brackets
 MAX_URL = 2000
-# A pragmatic address: one @, a local part of printable ASCII, a domain of labels with a dot.
-EMAIL = re.compile(
-    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
-)
 AREA_KEYS = ("lat", "lon", "radius", "town", "bbox")
 LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
-
-
-def checked_email(raw: str) -> str:
-    """The address, or BadRequest saying what is wrong with it."""
-    email = raw.strip()
-    if len(email) > MAX_EMAIL:
-        raise BadRequest(f"email: at most {MAX_EMAIL} characters")
-    if not EMAIL.fullmatch(email):
-        raise BadRequest("email: not an e-mail address (name@example.jp)")
-    return email
 
 
 def _local(host: str) -> bool:

@@ -13,13 +13,13 @@ from typing import Any
 
 import shapely
 
+from server.email_address import checked_email
 from server.reports.settings import ReportSettings
 from tsukuba_gis.errors import BadRequest
 from tsukuba_gis.reportdef import CategoryDef
 
 MARKUP = re.compile(r"<\s*/?\s*[A-Za-z!?]|javascript\s*:", re.IGNORECASE)
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-EMAIL = re.compile(r"^[^@\s<>]{1,64}@[^@\s<>]+\.[^@\s<>]{2,}$")
 HONEYPOT = "website"  # a field people never see (hidden in the form); robots fill it in
 ATTRIBUTE = re.compile(r"^attribute\[([a-z][a-z0-9_]{0,39})\]$")
 
@@ -98,6 +98,6 @@ def check_submission(
         raise BadRequest("lat, long: the place is not in Tsukuba City; reports are for places in the city")
     text = plain_text("description", form.get("description"), settings.text_max, required=True)
     email = plain_text("email", form.get("email"), settings.contact_max)
-    if email is not None and not EMAIL.match(email):
-        raise BadRequest("email: not an e-mail address")
+    if email is not None:
+        email = checked_email(email)
     return Submission(category, lon, lat, text or "", email, _attributes(category, form))
