@@ -12,12 +12,12 @@ import logging
 import secrets
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 
+import server.reports.challenge as challenge
 from server.auth.authenticate import Principal
 from server.auth.lockout import client_key
-from server.reports import challenge
+from server.ratelimit import RateLimit
 from server.reports.intake import check_submission
 from server.reports.photos import clean_photo, store_photo
 from server.reports.settings import ReportSettings
@@ -49,28 +49,6 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-class Limiter:
-    """At most ``limit`` uses per key in a sliding minute, in this worker (status reads)."""
-
-    def __init__(self, limit: int, keys: int = 10_000):
-        self.limit, self.keys = limit, keys
-        self._uses: dict[str, deque] = {}
-        self._lock = threading.Lock()
-
-    def use(self, key: str) -> None:
-        """Count a use; TooManyRequests when over the limit."""
-        now = time.monotonic()
-        with self._lock:
-            if len(self._uses) > self.keys:
-                self._uses.clear()  # bounded memory: a flood of keys only resets the counts
-            uses = self._uses.setdefault(key, deque())
-            while uses and now - uses[0] > 60:
-                uses.popleft()
-            if len(uses) >= self.limit:
-                raise TooManyRequests("too many requests for this status link; try again in a minute", 60)
-            uses.append(now)
-
-
 class ReportDesk:
     """Residents' side of the reports: submit, status, forget.
 
@@ -85,7 +63,7 @@ class ReportDesk:
         self.photo_dir = settings.data_dir / "reports" / "photos"
         given = rules.secret.get_secret_value() if rules.secret else None
         self.key = challenge.load_secret(given, settings.data_dir / "reports" / "secret")
-        self.limiter = Limiter(rules.per_token_per_minute)
+        self.limiter = RateLimit(rules.per_token_per_minute, 60)  # status reads, in this worker
         self._decoding = threading.BoundedSemaphore(rules.photo_workers)
         self._purged_at = 0.0
 
@@ -166,8 +144,9 @@ class ReportDesk:
 
     def by_token(self, token: str, client: str) -> Report:
         """The report of a status token (counted per token and per address); NotFound otherwise."""
-        self.limiter.use(f"t:{token[:64]}")
-        self.limiter.use(f"a:{client_key(client)}")
+        for key in (f"t:{token[:64]}", f"a:{client_key(client)}"):
+            if wait := self.limiter.hit(key):
+                raise TooManyRequests("too many requests for this status link; try again in a minute", wait)
         report = self.store.report_by_token(token_hash(token)) if len(token) <= 64 else None
         if report is None:
             raise NotFound("no report has this status link (check that the whole link was copied)")
