@@ -1,6 +1,7 @@
 """Reading a report's request body within limits: Open311 form fields (urlencoded or multipart,
 the photo as the ``media`` file part) or JSON (staff steps)."""
 
+from datetime import datetime
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import UploadFile
@@ -46,3 +47,13 @@ async def read_report_form(request: Request, photo_limit: int) -> tuple[dict[str
             fields[name] = value
     await form.close()
     return fields, photo or None
+
+
+def iso_date(name: str, value: str | None) -> str | None:
+    """A query's date or time as ISO 8601 (None when not given), or BadRequest naming it."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value).isoformat()
+    except ValueError:
+        raise BadRequest(f"{name}: a date or time (ISO 8601)") from None

@@ -12,7 +12,6 @@ service requests. The viewer submits through the same POST.
 """
 
 from dataclasses import replace
-from datetime import datetime
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -21,7 +20,7 @@ from starlette.routing import Route
 
 from server.auth.authenticate import Authenticator, AuthFailure, client_address
 from server.reports.desk import ReportDesk
-from server.reports.io import read_report_form
+from server.reports.io import iso_date, read_report_form
 from server.reports.steps import PUBLIC
 from tsukuba_gis.errors import BadRequest, Forbidden, NotFound
 from tsukuba_gis.i18n import negotiate
@@ -80,15 +79,6 @@ def public_request(report: Report, category: CategoryDef | None, base: str, lang
         "media_url": photo,
         "detailed_status": report.status,
     }
-
-
-def _date(name: str, value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value).isoformat()
-    except ValueError:
-        raise BadRequest(f"{name}: a date or time (ISO 8601)") from None
 
 
 class Open311:
@@ -160,8 +150,8 @@ class Open311:
             self._category(code)
         where = ReportFilter(
             category=code,
-            since=_date("start_date", q.get("start_date")),
-            until=_date("end_date", q.get("end_date")),
+            since=iso_date("start_date", q.get("start_date")),
+            until=iso_date("end_date", q.get("end_date")),
             limit=1000,
         )
         wanted = q.get("service_request_id")  # the spec: ids, comma-separated, instead of the rest

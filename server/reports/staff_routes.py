@@ -19,7 +19,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from server.ogcapi.transaction_io import read_json
-from server.reports.open311 import _date
+from server.reports.io import iso_date
 from server.reports.steps import StaffSteps
 from tsukuba_gis.errors import BadRequest, NotFound
 from tsukuba_gis.store.reports import STATUSES, Report, ReportFilter
@@ -55,8 +55,8 @@ class StaffReports:
             departments,
             status,
             category,
-            _date("since", q.get("since")),
-            _date("until", q.get("until")),
+            iso_date("since", q.get("since")),
+            iso_date("until", q.get("until")),
             limit=500,
         )
 
