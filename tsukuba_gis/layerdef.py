@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tsukuba_gis.defbase import Strict
+from tsukuba_gis.defbase import Strict, each_once
 from tsukuba_gis.i18n import I18n
 from tsukuba_gis.presentdef import ReportDef, SearchDef, ValueText
 
@@ -342,9 +342,7 @@ class LayerDef(Strict):
     @model_validator(mode="after")
     def _references(self) -> "LayerDef":
         names = [f.name for f in self.fields]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate field names: {', '.join(duplicates)}")
+        each_once(names, "field names")
         for ref in ("id_field", "title_field"):
             value = getattr(self, ref)
             if value is not None and value not in names:

@@ -8,7 +8,7 @@ import re
 
 from pydantic import Field, field_validator, model_validator
 
-from tsukuba_gis.defbase import Strict
+from tsukuba_gis.defbase import Strict, each_once
 from tsukuba_gis.i18n import I18n
 
 CATEGORIES_FILE = "_categories.yaml"
@@ -59,9 +59,7 @@ class CategoryDef(Strict):
 
     @model_validator(mode="after")
     def _unique_asks(self) -> "CategoryDef":
-        codes = [a.code for a in self.asks]
-        if len(codes) != len(set(codes)):
-            raise ValueError("asks: every code once")
+        each_once([a.code for a in self.asks], "ask codes")
         return self
 
 
@@ -72,7 +70,5 @@ class CategoriesDef(Strict):
 
     @model_validator(mode="after")
     def _unique_ids(self) -> "CategoriesDef":
-        ids = [c.id for c in self.categories]
-        if len(ids) != len(set(ids)):
-            raise ValueError("categories: every id once")
+        each_once([c.id for c in self.categories], "category ids")
         return self

@@ -201,13 +201,17 @@ class NotifyTables(ABC):
 
     def delete_subscription(self, subscription_id: int) -> bool:
         """Forget a subscription and its unsent mails; whether it was there."""
+        return self._delete_target("mail", "tg_subscriptions", subscription_id)
+
+    def _delete_target(self, kind: str, table: str, target: int) -> bool:
+        """Delete a subscriber (``table``) and its deliveries of ``kind`` not sent yet."""
 
         def work(run: Run) -> Any:
             run(
-                "DELETE FROM {s}.tg_deliveries WHERE kind = 'mail' AND target = ? AND status <> 'sent'",
-                (subscription_id,),
+                "DELETE FROM {s}.tg_deliveries WHERE kind = ? AND target = ? AND status <> 'sent'",
+                (kind, target),
             )
-            return bool(run("DELETE FROM {s}.tg_subscriptions WHERE id = ? RETURNING id", (subscription_id,)))
+            return bool(run(f"DELETE FROM {{s}}.{table} WHERE id = ? RETURNING id", (target,)))
 
         return self._notify_tx(work)
 
@@ -236,15 +240,7 @@ class NotifyTables(ABC):
 
     def remove_webhook(self, webhook_id: int) -> bool:
         """Remove a webhook and its unsent deliveries; whether it was there."""
-
-        def work(run: Run) -> Any:
-            run(
-                "DELETE FROM {s}.tg_deliveries WHERE kind = 'webhook' AND target = ? AND status <> 'sent'",
-                (webhook_id,),
-            )
-            return bool(run("DELETE FROM {s}.tg_webhooks WHERE id = ? RETURNING id", (webhook_id,)))
-
-        return self._notify_tx(work)
+        return self._delete_target("webhook", "tg_webhooks", webhook_id)
 
     # -- planning and delivering ------------------------------------------------------------
 
