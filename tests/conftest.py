@@ -8,7 +8,7 @@ import itertools
 from pathlib import Path
 
 import pytest
-from liveserver import LiveServer, free_port, wait_http  # noqa: F401 (fixtures' helpers)
+from liveserver import LiveServer, free_port, offline_context, wait_http  # noqa: F401 (fixtures' helpers)
 
 from tsukuba_gis.settings import PROJECT_ROOT, Settings
 
@@ -223,15 +223,7 @@ def browser():
 @pytest.fixture
 def page(browser):
     """A fresh browser page; external hosts (base map tiles) are blocked: tests stay offline."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="ja-JP")
-    context.route(
-        "**/*",
-        lambda route: (
-            route.abort()
-            if not route.request.url.startswith(("http://127.0.0.1", "data:", "blob:"))
-            else route.continue_()
-        ),
-    )
+    context = offline_context(browser, viewport={"width": 1280, "height": 800}, locale="ja-JP")
     page = context.new_page()
     yield page
     context.close()

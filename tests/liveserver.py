@@ -1,4 +1,5 @@
-"""A real ``tsukuba-gis serve`` on a free loopback port, and the bounded waits it needs.
+"""A real ``tsukuba-gis serve`` on a free loopback port, the bounded waits it needs, and browser
+contexts that reach nothing but loopback.
 
 Imported by tests/conftest.py's fixtures and by tests that start their own server
 (``from liveserver import LiveServer``: ``conftest`` is ambiguous with several conftest files).
@@ -81,3 +82,18 @@ class LiveServer:
         """Terminate the server (kill if it does not stop within 10 s)."""
         stop_process(self.process)
         self.log.close()
+
+
+def offline_context(browser, **kwargs):
+    """A browser context (``kwargs``: viewport, locale, ...) whose requests to any host but the
+    test server's loopback are refused: the tests stay offline (no base map tiles)."""
+    context = browser.new_context(**kwargs)
+    context.route(
+        "**/*",
+        lambda route: (
+            route.abort()
+            if not route.request.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+            else route.continue_()
+        ),
+    )
+    return context

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 
 import pytest
-from viewerpage import WAIT_MS, ZONED, choose_language, open_viewer, point_report
+from viewerpage import WAIT_MS, ZONED, choose_language, offline_context, open_viewer, point_report
 
 from tsukuba_gis.settings import PROJECT_ROOT
 
@@ -125,15 +125,7 @@ def test_the_point_report_in_another_language_links_the_servers_own(page, live_s
     ("locale", "code"), [("ko-KR", "ko"), ("zh-TW", "zh-Hant"), ("pt-BR", "pt"), ("fr-FR", "ja")]
 )
 def test_a_first_visit_speaks_the_browsers_language(browser, live_server, locale, code):
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale=locale)
-    context.route(
-        "**/*",
-        lambda route: (
-            route.abort()
-            if not route.request.url.startswith(("http://127.0.0.1", "data:"))
-            else route.continue_()
-        ),
-    )
+    context = offline_context(browser, viewport={"width": 1280, "height": 800}, locale=locale)
     page = context.new_page()
     try:
         open_viewer(page, live_server)

@@ -8,7 +8,7 @@ import re
 
 import pytest
 from pypdf import PdfReader
-from viewerpage import WAIT_MS, ZONED, open_viewer, point_report, wait_loaded
+from viewerpage import WAIT_MS, ZONED, offline_context, open_viewer, point_report, wait_loaded
 
 pytestmark = pytest.mark.browser
 
@@ -99,15 +99,7 @@ def first_marker_centre(page, layer_id: str) -> tuple[float, float]:
 
 
 def test_marks_are_44_px_targets_on_touch_screens(browser, live_server):
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="ja-JP")
-    context.route(
-        "**/*",
-        lambda route: (
-            route.abort()
-            if not route.request.url.startswith(("http://127.0.0.1", "data:"))
-            else route.continue_()
-        ),
-    )
+    context = offline_context(browser, viewport=PHONE, is_mobile=True, has_touch=True, locale="ja-JP")
     page = context.new_page()
     try:
         open_viewer(page, live_server, "#map=16/36.0828/140.1115&layers=shelters")

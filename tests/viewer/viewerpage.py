@@ -2,27 +2,14 @@
 
 import re
 
+from liveserver import offline_context  # noqa: F401 (the viewer tests' contexts)
+
 from tsukuba_gis.settings import PROJECT_ROOT
 
 AXE = PROJECT_ROOT / "viewer" / "node_modules" / "axe-core" / "axe.min.js"
 WAIT_MS = 10_000
 # Inside the PLATEAU UseDistrict 第1種低層住居専用地域 (BCR 40 / FAR 80), ~80 m from its edge.
 ZONED = (35.9909, 140.13296)
-
-
-def offline_context(browser, **kwargs):
-    """A browser context (``kwargs``: viewport, locale, ...) whose requests to any host but the
-    test server's loopback are refused: the tests stay offline (no base map tiles)."""
-    context = browser.new_context(**kwargs)
-    context.route(
-        "**/*",
-        lambda route: (
-            route.abort()
-            if not route.request.url.startswith(("http://127.0.0.1", "data:", "blob:"))
-            else route.continue_()
-        ),
-    )
-    return context
 
 
 def wait_loaded(page) -> None:
