@@ -44,10 +44,7 @@ export const ShareDialog = Control.extend({
   },
 
   _render(link, code) {
-    const input = h('input', { type: 'url', className: 'tg-share-link', readonly: true, value: link,
-      'aria-labelledby': 'tg-share-link-label', onFocus: (event) => event.target.select() });
-    const status = h('p', { className: 'tg-share-status', role: 'status' });
-    const copy = h('button', { type: 'button', className: 'tg-button tg-primary tg-share-copy', onClick: () => this._copy(input, status) }, t('copy'));
+    const { row, status } = copyableLink(link, 'tg-share-link-label', { copyClass: 'tg-primary' });
     const native = typeof navigator.share === 'function' && h('button', {
       type: 'button', className: 'tg-button tg-share-native',
       onClick: () => navigator.share({ title: document.title, url: link }).catch(() => {}),
@@ -55,7 +52,7 @@ export const ShareDialog = Control.extend({
     fill(this._dialog, [
       h('h2', { id: 'tg-share-title' }, t('shareTitle')),
       h('p', { id: 'tg-share-link-label', className: 'tg-share-label' }, t('shareLink')),
-      h('div', { className: 'tg-share-row' }, [input, copy]),
+      row,
       status,
       h('div', { className: 'tg-share-qr' }, code ?? h('p', {}, t('loading'))),
       h('div', { className: 'tg-dialog-actions' }, [
@@ -63,10 +60,6 @@ export const ShareDialog = Control.extend({
         h('button', { type: 'button', className: 'tg-button tg-share-close', onClick: () => this.close() }, t('close')),
       ]),
     ]);
-  },
-
-  _copy(input, status) {
-    return copyInput(input, status);
   },
 
   relabel() {
@@ -99,7 +92,20 @@ export async function qrCode(text, label) {
 }
 
 /** Copy a read-only input's text to the clipboard and say so in `status` (also the subscribe dialog's). */
-export async function copyInput(input, status) {
+/**
+ * A read-only link with its copy button in one row, and the line that says whether it was
+ * copied: `{row, status}` (`labelledBy`: the id of the text naming the link).
+ */
+export function copyableLink(value, labelledBy, { inputClass = '', copyClass = '' } = {}) {
+  const input = h('input', { type: 'url', className: ['tg-share-link', inputClass].filter(Boolean).join(' '), readonly: true, value,
+    'aria-labelledby': labelledBy, onFocus: (event) => event.target.select() });
+  const status = h('p', { className: 'tg-share-status', role: 'status' });
+  const copy = h('button', { type: 'button', className: ['tg-button', copyClass, 'tg-share-copy'].filter(Boolean).join(' '),
+    onClick: () => copyInput(input, status) }, t('copy'));
+  return { row: h('div', { className: 'tg-share-row' }, [input, copy]), status };
+}
+
+async function copyInput(input, status) {
   try {
     await navigator.clipboard.writeText(input.value);
     status.textContent = t('copied');

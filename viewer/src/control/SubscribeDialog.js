@@ -5,7 +5,7 @@
 // returns to the button that opened it), labelled fields, results announced in a status line.
 import { getLanguage, t } from '../i18n/index.js';
 import { h, fill } from '../util/index.js';
-import { closeModal, copyInput, qrCode, showModal } from './ShareDialog.js';
+import { closeModal, copyableLink, qrCode, showModal } from './ShareDialog.js';
 
 export const RADIUS_M = 500; // the feeds' default circle (server/feeds/params.py)
 
@@ -45,16 +45,13 @@ export class SubscribeDialog {
   }
 
   _render(latlng, feed) {
-    const input = h('input', { type: 'url', className: 'tg-share-link tg-subscribe-feed', readonly: true, value: feed,
-      'aria-labelledby': 'tg-subscribe-feed-label', onFocus: (event) => event.target.select() });
-    const copied = h('p', { className: 'tg-share-status', role: 'status' });
-    const copy = h('button', { type: 'button', className: 'tg-button tg-share-copy', onClick: () => copyInput(input, copied) }, t('copy'));
+    const { row, status } = copyableLink(feed, 'tg-subscribe-feed-label', { inputClass: 'tg-subscribe-feed' });
     fill(this.dialog, [
       h('h2', { id: 'tg-subscribe-title' }, t('subscribe')),
       h('p', {}, t('subscribeIntro', { radius: RADIUS_M })),
       h('p', { id: 'tg-subscribe-feed-label', className: 'tg-share-label' }, t('subscribeFeed')),
-      h('div', { className: 'tg-share-row' }, [input, copy]),
-      copied,
+      row,
+      status,
       h('div', { className: 'tg-share-qr' }, h('p', {}, t('loading'))),
       this._form(latlng),
       h('div', { className: 'tg-dialog-actions' }, [

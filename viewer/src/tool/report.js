@@ -4,6 +4,8 @@
 // other apps use (/open311/v2/requests.json), with a proof of work the browser solves with
 // WebCrypto (server/reports/challenge.py) and a honeypot field people never see. Loaded on the
 // first press of the button (control/ReportButton.js), so the bundle does not carry it.
+import { jsonAnswer } from './answer.js';
+
 const OPEN311 = 'open311/v2/';
 const BATCH = 64; // digests in flight at once while solving the challenge
 
@@ -26,12 +28,6 @@ export async function solveChallenge(challenge, bits) {
     const found = digests.findIndex((digest) => zeroBits(digest) >= bits);
     if (found >= 0) return String(tries[found]);
   }
-}
-
-async function json(response) {
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw Object.assign(new Error(body.description || response.statusText), { description: body.description });
-  return body;
 }
 
 /**
@@ -143,7 +139,7 @@ class ReportFlow {
       this._show('details');
     } }, [list, h('button', { type: 'submit', className: 'tg-button tg-primary tg-report-next' }, t('next'))]);
     fetch(new URL(`${OPEN311}services.json?lang=${encodeURIComponent(this.deps.getLanguage())}`, document.baseURI))
-      .then(json)
+      .then(jsonAnswer)
       .then((services) => list.append(...services.map((s) => h('label', { className: 'tg-report-category' }, [
         h('input', { type: 'radio', name: 'service_code', value: s.service_code, 'data-name': s.service_name,
           checked: this._draft.category?.code === s.service_code }),
@@ -199,13 +195,13 @@ class ReportFlow {
     button.textContent = t('reportSending');
     const { place, category, text, email, photo, trap } = this._draft;
     try {
-      const given = await fetch(new URL(`${OPEN311}challenge.json`, document.baseURI), { cache: 'no-store' }).then(json);
+      const given = await fetch(new URL(`${OPEN311}challenge.json`, document.baseURI), { cache: 'no-store' }).then(jsonAnswer);
       const form = new FormData();
       const fields = { service_code: category.code, lat: place.lat, long: place.lng, description: text, email, website: trap,
         challenge: given.challenge, nonce: await solveChallenge(given.challenge, given.bits) };
       for (const [key, value] of Object.entries(fields)) if (value != null && value !== '') form.append(key, String(value));
       if (photo) form.append('media', photo, 'photo');
-      const [receipt] = await fetch(new URL(`${OPEN311}requests.json`, document.baseURI), { method: 'POST', body: form }).then(json);
+      const [receipt] = await fetch(new URL(`${OPEN311}requests.json`, document.baseURI), { method: 'POST', body: form }).then(jsonAnswer);
       this._receipt = receipt;
       this._show('sent');
     } catch (error) {

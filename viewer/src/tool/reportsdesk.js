@@ -4,18 +4,14 @@
 // with a public reply. Every action is a JSON POST to /internal/reports/{id}/... with the
 // session's CSRF token; the server checks the department again (a 403 says whose it is).
 // Built apart like the other tools; the app's helpers are passed in (one i18n state).
+import { jsonAnswer } from './answer.js';
+
 
 const STATUSES = ['受付待ち', '受付', '対応中', '完了', '却下'];
 const PUBLIC = ['受付', '対応中', '完了'];
 
 let h;
 let t;
-
-async function answer(response) {
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw Object.assign(new Error(body.description || response.statusText), { description: body.description });
-  return body;
-}
 
 /** The desk over the app's helpers: {map, t, h, session, circleMarker, onMessage, button}. */
 export function reportsDesk(deps) {
@@ -41,7 +37,7 @@ class ReportsDesk {
 
   async open() {
     if (!this.categories) {
-      this.categories = await fetch(new URL('open311/v2/services.json', document.baseURI)).then(answer).catch(() => []);
+      this.categories = await fetch(new URL('open311/v2/services.json', document.baseURI)).then(jsonAnswer).catch(() => []);
     }
     await this.load();
     if (typeof this.dialog.showModal === 'function' && !this.dialog.open) this.dialog.showModal();
@@ -52,7 +48,7 @@ class ReportsDesk {
     let reports = [];
     let error = '';
     try {
-      ({ reports } = await fetch(this._url('', this.filters), { cache: 'no-store' }).then(answer));
+      ({ reports } = await fetch(this._url('', this.filters), { cache: 'no-store' }).then(jsonAnswer));
     } catch (failure) {
       error = failure.description || t('reportError');
     }
@@ -144,7 +140,7 @@ class ReportsDesk {
           method: 'POST',
           headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': this.deps.session.csrf_token ?? '' },
           body: JSON.stringify(body()),
-        }).then(answer);
+        }).then(jsonAnswer);
         await this.load(t('deskDone'));
       } catch (failure) {
         error.textContent = failure.description || t('reportError');
