@@ -158,8 +158,10 @@ def serve_samples() -> LiveServer:
 
 def summary(runs: list[dict[str, float]]) -> str:
     """Medians and ranges of the runs of one URL."""
-    medians = {key: round(statistics.median(run[key] for run in runs)) for key in runs[0]}
-    ranges = {key: (round(min(r[key] for r in runs)), round(max(r[key] for r in runs))) for key in runs[0]}
+    # A figure the page did not give in a run (e.g. no paint entry yet) is left out of its median.
+    seen = {key: [r[key] for r in runs if r.get(key) is not None] for key in runs[0]}
+    medians = {key: round(statistics.median(v)) for key, v in seen.items() if v}
+    ranges = {key: (round(min(v)), round(max(v))) for key, v in seen.items() if v}
     return f"median ms: {json.dumps(medians)}  min-max: {json.dumps(ranges)}"
 
 
@@ -187,7 +189,10 @@ def main() -> None:
             for index in range(args.runs):
                 for url in urls:
                     runs[url].append(one_run(browser, url, args.inline_tilejson))
-                    times = "  ".join(f"{k} {v:7.0f} ms" for k, v in runs[url][-1].items())
+                    times = "  ".join(
+                        f"{k} {v:7.0f} ms" if v is not None else f"{k} {'-':>7} ms"
+                        for k, v in runs[url][-1].items()
+                    )
                     print(f"run {index + 1} {url}: {times}")
             browser.close()
     finally:
