@@ -19,6 +19,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -242,12 +243,24 @@ def _download(base: str, first: str) -> tuple[float, int]:
     started = time.perf_counter()
     with httpx.Client(timeout=120) as client:
         while url:
-            body = client.get(url).json()
+            answer = client.get(url)
+            if answer.status_code != 200:
+                raise SystemExit(f"download: {url} answered {answer.status_code}: {answer.text[:300]}")
+            body = answer.json()
             count += len(body["features"])
-            url = next((link["href"] for link in body.get("links", []) if link.get("rel") == "next"), None)
-            if url and url.startswith("/"):
-                url = base + url
+            url = _next_page(base, body)
     return time.perf_counter() - started, count
+
+
+def _next_page(base: str, body: dict) -> str | None:
+    """The next link's path and query, asked of the server under test: peers write their links
+    with the host they were told about (MapServer's onlineresource, QGIS Server's server name),
+    which need not be the loopback port the bench gave them."""
+    href = next((link["href"] for link in body.get("links", []) if link.get("rel") == "next"), None)
+    if href is None:
+        return None
+    parts = urlsplit(href)
+    return base + parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def soak(bench: Bench, minutes: float) -> str:
