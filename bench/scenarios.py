@@ -49,18 +49,31 @@ def points(n: int = 50) -> list[tuple[float, float]]:
     ]
 
 
-def tiles(z: int, count_side: int) -> list[tuple[int, int, int]]:
-    """A ``count_side`` x ``count_side`` block of WebMercatorQuad tiles around the centre."""
+def tiles(
+    z: int, count_side: int, bounds: tuple[float, float, float, float] | None = None
+) -> list[tuple[int, int, int]]:
+    """A ``count_side`` x ``count_side`` block of WebMercatorQuad tiles around the centre; with
+    ``bounds`` (a tile set's lon/lat box), only the tiles that reach into it: outside its limits
+    OGC API Tiles answers 404, which is no tile to time."""
     lon, lat = CENTRE
     n = 2**z
     x = int((lon + 180) / 360 * n)
     y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
     half = count_side // 2
-    return [
+    block = [
         (z, x + dx, y + dy)
         for dy in range(-half, count_side - half)
         for dx in range(-half, count_side - half)
     ]
+    return block if bounds is None else [t for t in block if _reaches(t, bounds)]
+
+
+def _reaches(tile: tuple[int, int, int], bounds: tuple[float, float, float, float]) -> bool:
+    z, x, y = tile
+    n = 2**z
+    west, east = x / n * 360 - 180, (x + 1) / n * 360 - 180
+    north, south = (math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * v / n)))) for v in (y, y + 1))
+    return west < bounds[2] and east > bounds[0] and south < bounds[3] and north > bounds[1]
 
 
 # Spellings: server kind -> (items path of a layer, one feature, collections, tile).
@@ -116,14 +129,16 @@ def feature_paths(kind: str, total: int = 200_000) -> list[str]:
     return [f"{base}/B{i:07d}?f=json" for i in feature_numbers(total=total)]
 
 
-def tile_paths(kind: str, z: int, side: int) -> list[str]:
-    """MVT tiles: ours in OGC order (z/row/col), TiPg in z/x/y."""
+def tile_paths(
+    kind: str, z: int, side: int, bounds: tuple[float, float, float, float] | None = None
+) -> list[str]:
+    """MVT tiles: ours in OGC order (z/row/col), TiPg in z/x/y (``tiles`` says which)."""
+    block = tiles(z, side, bounds)
     if kind == "ours":
-        return [f"/api/collections/buildings/tiles/WebMercatorQuad/{z}/{y}/{x}" for z, x, y in tiles(z, side)]
+        return [f"/api/collections/buildings/tiles/WebMercatorQuad/{z}/{y}/{x}" for z, x, y in block]
     if kind == "tipg":
         return [
-            f"/collections/tsukuba_gis.l_buildings_v1/tiles/WebMercatorQuad/{z}/{x}/{y}"
-            for z, x, y in tiles(z, side)
+            f"/collections/tsukuba_gis.l_buildings_v1/tiles/WebMercatorQuad/{z}/{x}/{y}" for z, x, y in block
         ]
     return []
 
