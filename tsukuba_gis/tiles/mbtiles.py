@@ -48,7 +48,7 @@ TIMEOUT_S = 3600
 # many of them at once as its thread count allows (the same tiles, byte for byte). Each thread
 # costs memory: on the 500,000 bench parcels 2 / 8 / 16 / 64 threads took 20.6 / 16.0 / 15.1 /
 # 13.6-14.9 s and peaked at 134 / 196 / 338 / 1,054 MB; 16 keeps most of the speed, and the
-# 2,000,000-building ETL's peak went 2.5 -> 1.3 GB (bench/README.md, "Speed, second round").
+# 2,000,000-building ETL's peak went 2.5 -> 1.3 GB (bench/README.md, "The full `make bench` of 2026-12-03").
 THREADS = str(max(16, os.cpu_count() or 1))
 
 

@@ -1,0 +1,50 @@
+"""bench/serve.py asks every server the same honest questions: tiles within the tileset's
+bounds, and a peer's next link followed on the server under test."""
+
+import math
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def serve(load_bench):
+    return load_bench("serve")
+
+
+def _lonlat_box(z, x, y):
+    n = 2**z
+    lat = [math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * v / n)))) for v in (y + 1, y)]
+    return x / n * 360 - 180, lat[0], (x + 1) / n * 360 - 180, lat[1]
+
+
+def test_tile_blocks_keep_only_tiles_that_reach_into_the_bounds():
+    from bench import scenarios
+
+    bounds = (140.0062, 35.9598, 140.1776, 36.2298)  # the bench buildings' tileset
+    assert len(scenarios.tiles(10, 2)) == 4
+    kept = scenarios.tiles(10, 2, bounds)
+    assert kept == [(10, 910, 401)]
+    for z, side in ((12, 3), (14, 5)):
+        block, inside = scenarios.tiles(z, side), scenarios.tiles(z, side, bounds)
+        for tile in block:
+            w, s, e, n = _lonlat_box(*tile)
+            reaches = w < bounds[2] and e > bounds[0] and s < bounds[3] and n > bounds[1]
+            assert (tile in inside) == reaches, tile
+    assert len(scenarios.tiles(12, 3, bounds)) == 6
+    paths = scenarios.tile_paths("ours", 10, 2, bounds)
+    assert paths == ["/api/collections/buildings/tiles/WebMercatorQuad/10/401/910"]
+    assert scenarios.tile_paths("tipg", 10, 2, bounds)[0].endswith("/10/910/401")
+
+
+def test_next_page_is_asked_of_the_server_under_test(serve):
+    base = "http://127.0.0.1:40001"
+    peer = {
+        "links": [
+            {"rel": "self", "href": "x"},
+            {"rel": "next", "href": "http://localhost/mapserv/o?offset=1000&limit=1000"},
+        ]
+    }
+    assert serve._next_page(base, peer) == base + "/mapserv/o?offset=1000&limit=1000"
+    ours = {"links": [{"rel": "next", "href": "/api/collections/f/items?offset=1000"}]}
+    assert serve._next_page(base, ours) == base + "/api/collections/f/items?offset=1000"
+    assert serve._next_page(base, {"links": [{"rel": "prev", "href": "/a"}]}) is None
