@@ -4,7 +4,8 @@ Order and equality follow SQLite's: strings compare byte-wise (``COLLATE "C"``, 
 database's locale), NULLs sort first ascending, ties break on ``fid``. A bbox is matched with
 the GiST index (``&&``) and then exactly (``ST_Intersects``) where the feature's box is not
 inside the envelope (``@``), as the R-tree path does.
-Vector tiles (ST_AsMVT, issue 6) belong in their own module next to ``postgis_tiles.py``.
+A counted page is one statement (the matching ids gathered once, counted, then the page read by
+fid); vector tiles (ST_AsMVT) are in ``postgis_tiles.py``.
 """
 
 from datetime import date
@@ -93,17 +94,67 @@ def _where(record: LayerRecord, query: Query) -> tuple[sql.Composable, list[Any]
     return (sql.SQL(" AND ").join(clauses) if clauses else sql.SQL("true")), args
 
 
-def _order(record: LayerRecord, query: Query) -> sql.Composable:
+def _sort_keys(record: LayerRecord, query: Query) -> list[tuple[sql.Composable, bool, bool]]:
+    """(column, ascending, is string) of the asked order; ``fid`` breaks ties."""
     types = _types(record)
-    parts = []
+    keys = []
     for name, ascending in query.sortby:
-        column = sql.SQL("t.{}").format(sql.Identifier(_checked(record, [name])[0]))
-        if types[name] == "string":
-            column = sql.SQL('{} COLLATE "C"').format(column)
+        column = sql.Identifier(_checked(record, [name])[0])
+        keys.append((column, ascending, types[name] == "string"))
+    return keys
+
+
+def _order(keys: list[tuple[sql.Composable, bool, bool]], alias: str) -> sql.Composable:
+    parts = []
+    for column, ascending, is_string in keys:
+        term = sql.SQL("{}.{}").format(sql.Identifier(alias), column)
+        if is_string:
+            term = sql.SQL('{} COLLATE "C"').format(term)
         parts.append(
-            sql.SQL("{} {}").format(column, sql.SQL("ASC NULLS FIRST" if ascending else "DESC NULLS LAST"))
+            sql.SQL("{} {}").format(term, sql.SQL("ASC NULLS FIRST" if ascending else "DESC NULLS LAST"))
         )
-    return sql.SQL(", ").join([*parts, sql.SQL("t.fid")])
+    return sql.SQL(", ").join([*parts, sql.SQL("{}.fid").format(sql.Identifier(alias))])
+
+
+def _columns(record: LayerRecord, query: Query) -> tuple[list[str], sql.Composable]:
+    names = list(query.select) if query.select is not None else [c.name for c in record.columns]
+    columns = [
+        sql.SQL("NULL" if query.skip_geometry else "ST_AsBinary(t.geom)"),
+        sql.SQL("t.{}").format(sql.Identifier(record.id_column)) if record.id_column else sql.SQL("t.fid"),
+        *(sql.SQL("t.{}").format(sql.Identifier(n)) for n in _checked(record, names)),
+    ]
+    return names, sql.SQL(", ").join(columns)
+
+
+def _page_statement(
+    table: sql.Composable, record: LayerRecord, query: Query, where: sql.Composable, counted: bool
+) -> tuple[list[str], sql.Composable]:
+    """The page's SELECT; ``counted``: with how many match in its first column, in one scan.
+
+    Counting in a second statement scanned the index and tested the geometries twice and cost
+    a second round trip (2.3-2.7 ms -> 1.5 ms for a ~360 m page of 400-600 matches): the
+    matching ids (and sort keys) are gathered once, counted, and the page is read by fid.
+    """
+    names, columns = _columns(record, query)
+    keys = _sort_keys(record, query)
+    if not counted:
+        return names, sql.SQL("SELECT {} FROM {} t WHERE {} ORDER BY {} LIMIT %s OFFSET %s").format(
+            columns, table, where, _order(keys, "t")
+        )
+    gathered = sql.SQL("").join(sql.SQL(", t.{}").format(column) for column, _, _ in keys)
+    return names, sql.SQL(
+        "WITH m AS MATERIALIZED (SELECT t.fid{gathered} FROM {table} t WHERE {where}),"
+        " p AS (SELECT m.fid FROM m ORDER BY {m_order} LIMIT %s OFFSET %s)"
+        " SELECT (SELECT count(*) FROM m), {columns} FROM p JOIN {table} t ON t.fid = p.fid"
+        " ORDER BY {t_order}"
+    ).format(
+        gathered=gathered,
+        table=table,
+        where=where,
+        m_order=_order(keys, "m"),
+        columns=columns,
+        t_order=_order(keys, "t"),
+    )
 
 
 def _page(
@@ -113,38 +164,40 @@ def _page(
     query: Query,
     where: sql.Composable,
     args: list[Any],
+    counted: bool,
 ) -> FeaturePage:
-    names = list(query.select) if query.select is not None else [c.name for c in record.columns]
-    columns = [
-        sql.SQL("NULL" if query.skip_geometry else "ST_AsBinary(t.geom)"),
-        sql.SQL("t.{}").format(sql.Identifier(record.id_column)) if record.id_column else sql.SQL("t.fid"),
-        *(sql.SQL("t.{}").format(sql.Identifier(n)) for n in _checked(record, names)),
-    ]
-    statement = sql.SQL("SELECT {} FROM {} t WHERE {} ORDER BY {} LIMIT %s OFFSET %s").format(
-        sql.SQL(", ").join(columns), table, where, _order(record, query)
-    )
+    names, statement = _page_statement(table, record, query, where, counted)
     rows = conn.execute(statement, [*args, query.limit, query.offset]).fetchall()
-    return FeaturePage(
-        ids=[r[1] for r in rows],
-        wkb=[bytes(r[0]) if r[0] is not None else None for r in rows],
-        properties=[dict(zip(names, r[2:], strict=True)) for r in rows],
+    skip = 1 if counted else 0
+    page = FeaturePage(
+        ids=[r[skip + 1] for r in rows],
+        wkb=[bytes(r[skip]) if r[skip] is not None else None for r in rows],
+        properties=[dict(zip(names, r[skip + 2 :], strict=True)) for r in rows],
         number_matched=None,
     )
+    if counted and rows:
+        page.number_matched = rows[0][0]
+    return page
+
+
+def _count(conn: psycopg.Connection, table: sql.Composable, where: sql.Composable, args: list[Any]) -> int:
+    statement = sql.SQL("SELECT count(*) FROM {} t WHERE {}").format(table, where)
+    return conn.execute(statement, args).fetchone()[0]
 
 
 def run_query(conn: psycopg.Connection, schema: str, record: LayerRecord, query: Query) -> FeaturePage:
     """One page of features, and how many match (from the registry when nothing filters)."""
     table = sql.Identifier(schema, record.table)
     where, args = _where(record, query)
+    # A bbox always counts (as the GeoPackage store does: its R-tree path has the ids anyway).
+    counted = query.bbox is not None or (query.with_count and (query.equals or query.filter is not None))
     if query.limit > 0:
-        page = _page(conn, table, record, query, where, args)
+        page = _page(conn, table, record, query, where, args, counted)
     else:  # resulttype=hits: only the count
         _checked(record, list(query.select or ()))
         page = FeaturePage([], [], [], None)
-    # A bbox always counts (as the GeoPackage store does: its R-tree path has the ids anyway).
-    if query.bbox is not None or (query.with_count and (query.equals or query.filter is not None)):
-        statement = sql.SQL("SELECT count(*) FROM {} t WHERE {}").format(table, where)
-        page.number_matched = conn.execute(statement, args).fetchone()[0]
-    elif query.with_count:
+    if counted and page.number_matched is None:  # hits, or a page past the last match
+        page.number_matched = _count(conn, table, where, args)
+    elif query.with_count and not counted:
         page.number_matched = record.feature_count
     return page
