@@ -1,5 +1,9 @@
 """Where the HTTP path of the ~360 m items page spends its time, beyond the in-process floor.
 
+``--scenario feature`` does the same for one feature by id (the serving bench's 200 ids), where
+the fixed cost of a request is nearly all of it. ``SORT=cumulative TOP=60`` in the environment
+change the listing of the profile.
+
 One process, no sockets: the serving bench's project (``bench/serve.py`` builds it in
 ``--workdir``), the same seeded ~360 m bbox list. Three figures per store, each the median of
 ``--rounds`` passes over the list:
@@ -116,6 +120,12 @@ def _floor(store_url: str, paths: list[str], rounds: int) -> list[float]:
     return times
 
 
+SCENARIOS = {  # the serving bench's paths of ours (bench/serve.py)
+    "items360": lambda: scenarios.items_paths("ours", 360, 100, 50),
+    "feature": lambda: scenarios.feature_paths("ours"),
+}
+
+
 def _grouped(profile: cProfile.Profile) -> dict[str, float]:
     """Own (tottime) CPU seconds summed by the package each function lives in."""
     out: dict[str, float] = defaultdict(float)
@@ -148,7 +158,9 @@ async def _run(args: argparse.Namespace, paths: list[str]) -> None:
     for name, seconds in sorted(groups.items(), key=lambda kv: -kv[1]):
         print(f"  {name:28s} {seconds:6.2f} s  {100 * seconds / total:5.1f} %")
     print("top 15 functions by own time:")
-    pstats.Stats(profile).sort_stats("tottime").print_stats(15)
+    pstats.Stats(profile).sort_stats(os.environ.get("SORT", "tottime")).print_stats(
+        int(os.environ.get("TOP", "15"))
+    )
 
 
 def main() -> None:
@@ -156,6 +168,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/tsukuba-gis-bench"))
     parser.add_argument("--store", help="a PostGIS DSN (default: the project's GeoPackage)")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="items360")
     args = parser.parse_args()
     project = args.workdir / "project-20261126"
     os.environ.update(
@@ -163,7 +176,7 @@ def main() -> None:
         TSUKUBA_GIS_LAYERS_DIR=str(project / "layers"),
         TSUKUBA_GIS_SOURCES_DIR=str(project / "sources"),
     )
-    paths = scenarios.items_paths("ours", 360, 100, 50)
+    paths = SCENARIOS[args.scenario]()
     asyncio.run(_run(args, paths))
 
 

@@ -195,11 +195,12 @@ def handler(
 def ogcapi_app(publication: Publication, schemas_dir=None, extensions: Sequence[BaseRoute] = ()) -> Starlette:
     """The OGC API of one publication, to mount at its URL prefix.
 
-    ``extensions``: more routes of the same API, tried first (e.g. OGC API - Tiles, server/tiles),
-    as titiler's factories take ``extensions``.
+    ``extensions``: more routes of the same API, tried before the core ones (e.g. OGC API -
+    Tiles, server/tiles), as titiler's factories take ``extensions``; the items routes of both
+    are tried before any other.
     """
     patches.install()
-    routes = list(extensions) + [
+    core = [
         # Items depend on the data; every other route on the generated config only.
         Route(
             path,
@@ -208,6 +209,13 @@ def ogcapi_app(publication: Publication, schemas_dir=None, extensions: Sequence[
         )
         for path, func, params, check_format in ROUTES
     ]
+    # Starlette tries routes in order: the items and the feature routes, the busiest, go first
+    # (an extension's before the core's, so the staff side's feature GET with its ETag stays
+    # the one answering; no other route's path overlaps theirs). 28 path tests less per
+    # feature request, ~8 % of its CPU (bench/http_profile.py --scenario feature).
+    ordered = [*extensions, *core]
+    busiest = [r for r in ordered if "/items" in getattr(r, "path", "")]
+    routes = busiest + [r for r in ordered if all(r is not b for b in busiest)]
     routes.append(Mount("/static", app=StaticFiles(directory=STATIC_DIRS[0])))
     if schemas_dir is not None:
         routes.append(Mount("/schemas", app=StaticFiles(directory=schemas_dir)))

@@ -20,6 +20,10 @@ off; translating the small generated config per HTML page costs well under a mil
      to CRS84. A bbox already in the storage CRS is returned as it is.
    - The same function logs ``LOGGER.warning(TypeError(...))`` on every items request without
      ``offset=`` (``int(None)``): a log line per request under load. That one record is dropped.
+   - ``pygeoapi.crs.get_crs`` builds a pyproj CRS from the database of PROJ each time: three
+     per items or feature request (storage CRS, asked CRS, ...), ~7 % of a one-feature request's
+     CPU (issue 19, ``bench/http_profile.py --scenario feature``). The CRSs of a URI are kept
+     (at most 64 URIs; pyproj's CRS objects may be shared between threads since pyproj 3.1).
 
 5. Filters and CRSs (issue 14): the route checks and parses ``filter`` itself
 (``server/ogcapi/cql.py``: CQL2 text or JSON by ``filter-lang``, the position of a mistake,
@@ -94,7 +98,19 @@ def transform_bbox(bbox: list, from_crs: Any, to_crs: Any, always_xy: bool = Fal
 
 @functools.lru_cache(maxsize=32)
 def _transformer(from_crs: str, to_crs: str) -> pyproj.Transformer:
-    return pyproj.Transformer.from_crs(crs.get_crs(from_crs), crs.get_crs(to_crs))
+    return pyproj.Transformer.from_crs(get_crs(from_crs), get_crs(to_crs))
+
+
+@functools.lru_cache(maxsize=64)
+def _crs_of(uri: str) -> pyproj.CRS:
+    return _ORIGINAL["get_crs"](uri)
+
+
+def get_crs(value: Any) -> pyproj.CRS:
+    """pygeoapi's ``get_crs``, each URI's CRS built once (a bad URI raises as before, every time)."""
+    if isinstance(value, pyproj.CRS):
+        return value
+    return _crs_of(str(value))
 
 
 def parse_cql2_text(text: str) -> Any:
@@ -170,6 +186,8 @@ def check() -> None:
         (l10n, "_cfg_cache"),
         (crs, "DEFAULT_CRS"),
         (crs, "transform_bbox"),
+        (crs, "get_crs"),
+        (importlib.import_module("pygeoapi.provider.base"), "get_crs"),
         (pygeoapi_api.API, "get_exception"),
         (importlib.import_module("pygeoapi.api.tiles"), "render_j2_template"),
         (pygeoapi_api, "gen_collection"),
@@ -191,6 +209,9 @@ def install() -> None:
         if hasattr(module, "to_json"):
             module.to_json = to_json
     l10n._cfg_cache = _NoCache()
+    _ORIGINAL.setdefault("get_crs", crs.get_crs)
+    crs.get_crs = get_crs
+    importlib.import_module("pygeoapi.provider.base").get_crs = get_crs  # imported there by name
     itemtypes = importlib.import_module("pygeoapi.api.itemtypes")
     itemtypes.transform_bbox = transform_bbox
     itemtypes.parse_cql2_text = parse_cql2_text

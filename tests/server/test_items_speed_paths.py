@@ -4,6 +4,8 @@
   plain lists. The same request through both paths gives the same bytes (but the timeStamp).
 - A bbox without filters is counted and paged from the R-tree alone (GeoPackage).
 - pygeoapi's bbox transform is skipped for CRS84 only, its offset warning is dropped.
+- pygeoapi's CRSs are built once per URI (issue 19) and a bad URI is still refused every time;
+  the items routes are tried first, and the staff side's feature GET is still its own.
 """
 
 import dataclasses
@@ -131,6 +133,49 @@ def test_only_the_crs84_identity_skips_pyproj(api_client):
         },
     )
     assert refused.status_code == 400
+
+
+def test_crs_of_a_uri_is_built_once_and_a_bad_one_still_refused(api_client):
+    from pygeoapi.provider import base
+
+    assert patches.crs.get_crs is patches.get_crs and base.get_crs is patches.get_crs
+    uri = "http://www.opengis.net/def/crs/EPSG/0/6677"
+    first = patches.crs.get_crs(uri)
+    assert first is patches.crs.get_crs(uri) and first.to_epsg() == 6677
+    assert patches.crs.get_crs(first) is first
+    for _ in range(2):  # an exception is never kept in place of a CRS
+        with pytest.raises(patches.crs.CRSError):
+            patches.crs.get_crs("http://www.opengis.net/def/crs/EPSG/0/999999999")
+    # Through the API: an unknown crs= is a 400, twice.
+    for _ in range(2):
+        bad = api_client.get(
+            "/collections/shelters/items", params={"crs": "http://www.opengis.net/def/crs/EPSG/0/1"}
+        )
+        assert bad.status_code == 400
+
+
+def test_items_routes_are_tried_first_and_extensions_keep_theirs(each_sample_settings):
+    from starlette.routing import Route
+
+    from server.ogcapi.adapter import Publication, ogcapi_app
+
+    def mine(request):  # pragma: no cover - never called
+        raise AssertionError
+
+    ext = [
+        Route("/collections/{collection_id}/tiles", mine),
+        Route("/collections/{collection_id}/items/{item_id}", mine),
+    ]
+    snapshots = Snapshots(each_sample_settings, open_store(each_sample_settings.store_url))
+    app = ogcapi_app(Publication("public", snapshots), extensions=ext)
+    paths = [(getattr(r, "path", ""), getattr(r, "endpoint", None)) for r in app.router.routes]
+    assert [p for p, _ in paths[:3]] == [
+        "/collections/{collection_id}/items/{item_id}",
+        "/collections/{collection_id}/items",
+        "/collections/{collection_id}/items/{item_id}",
+    ]
+    assert paths[0][1] is mine  # the extension's feature route answers before the core's
+    assert paths[3] == ("/collections/{collection_id}/tiles", mine)
 
 
 def test_items_without_offset_log_no_warning(api_client, caplog):
