@@ -24,6 +24,10 @@ off; translating the small generated config per HTML page costs well under a mil
      per items or feature request (storage CRS, asked CRS, ...), ~7 % of a one-feature request's
      CPU (issue 19, ``bench/http_profile.py --scenario feature``). The CRSs of a URI are kept
      (at most 64 URIs; pyproj's CRS objects may be shared between threads since pyproj 3.1).
+   - ``itemtypes.load_plugin`` makes a new provider for every items or feature request (~10 %
+     of a one-feature request). Our store provider keeps nothing of a request, so one instance
+     is kept per provider definition (the dict itself is held with it, so its id is not reused;
+     a new snapshot's config makes new dicts, hence new providers; at most 64 kept).
 
 5. Filters and CRSs (issue 14): the route checks and parses ``filter`` itself
 (``server/ogcapi/cql.py``: CQL2 text or JSON by ``filter-lang``, the position of a mistake,
@@ -50,6 +54,8 @@ back to pygeoapi's own templates (English chrome, a CDN script). The module's
 import functools
 import importlib
 import logging
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import pygeoapi
@@ -58,6 +64,7 @@ from pygeoapi import api as pygeoapi_api
 from pygeoapi import crs, l10n
 
 from server.ogcapi import cql
+from server.ogcapi.config import PROVIDER
 from server.ogcapi.geojson import to_json
 from server.rasters.config import is_raster, served_links
 
@@ -111,6 +118,34 @@ def get_crs(value: Any) -> pyproj.CRS:
     if isinstance(value, pyproj.CRS):
         return value
     return _crs_of(str(value))
+
+
+_PROVIDERS: OrderedDict[int, tuple[dict, Any]] = OrderedDict()
+_PROVIDERS_LOCK = threading.Lock()
+_PROVIDERS_KEPT = 64
+
+
+def load_plugin(plugin_type: str, plugin_def: dict) -> Any:
+    """pygeoapi's ``load_plugin``, our store provider made once per provider definition."""
+    if plugin_type != "provider" or plugin_def.get("name") != PROVIDER:
+        return _ORIGINAL["load_plugin"](plugin_type, plugin_def)
+    key = id(plugin_def)
+    with _PROVIDERS_LOCK:
+        kept = _PROVIDERS.get(key)
+        if kept is not None and kept[0] is plugin_def:
+            _PROVIDERS.move_to_end(key)
+            return kept[1]
+    made = _ORIGINAL["load_plugin"](plugin_type, plugin_def)  # errors are raised, never kept
+    with _PROVIDERS_LOCK:
+        _PROVIDERS[key] = (plugin_def, made)
+        while len(_PROVIDERS) > _PROVIDERS_KEPT:
+            _PROVIDERS.popitem(last=False)
+    return made
+
+
+def itemtypes_load_plugin() -> Any:
+    """The ``load_plugin`` pygeoapi's items module calls (for the tests)."""
+    return importlib.import_module("pygeoapi.api.itemtypes").load_plugin
 
 
 def parse_cql2_text(text: str) -> Any:
@@ -183,6 +218,7 @@ def check() -> None:
         (itemtypes, "transform_bbox"),
         (itemtypes, "parse_cql2_text"),
         (itemtypes, "modify_pygeofilter"),
+        (itemtypes, "load_plugin"),
         (l10n, "_cfg_cache"),
         (crs, "DEFAULT_CRS"),
         (crs, "transform_bbox"),
@@ -216,6 +252,8 @@ def install() -> None:
     itemtypes.transform_bbox = transform_bbox
     itemtypes.parse_cql2_text = parse_cql2_text
     itemtypes.modify_pygeofilter = modify_pygeofilter
+    _ORIGINAL.setdefault("load_plugin", itemtypes.load_plugin)
+    itemtypes.load_plugin = load_plugin
     _ORIGINAL.setdefault("get_exception", pygeoapi_api.API.get_exception)
     pygeoapi_api.API.get_exception = get_exception
     tiles = importlib.import_module("pygeoapi.api.tiles")

@@ -5,7 +5,8 @@
 - A bbox without filters is counted and paged from the R-tree alone (GeoPackage).
 - pygeoapi's bbox transform is skipped for CRS84 only, its offset warning is dropped.
 - pygeoapi's CRSs are built once per URI (issue 19) and a bad URI is still refused every time;
-  the items routes are tried first, and the staff side's feature GET is still its own.
+  the items routes are tried first, and the staff side's feature GET is still its own; one
+  store provider per provider definition, a new definition gets a new one.
 """
 
 import dataclasses
@@ -166,7 +167,8 @@ def test_items_routes_are_tried_first_and_extensions_keep_theirs(each_sample_set
         Route("/collections/{collection_id}/tiles", mine),
         Route("/collections/{collection_id}/items/{item_id}", mine),
     ]
-    snapshots = Snapshots(each_sample_settings, open_store(each_sample_settings.store_url))
+    settings = each_sample_settings.model_copy(update={"public_url": "http://testserver"})
+    snapshots = Snapshots(settings, open_store(settings.store_url))
     app = ogcapi_app(Publication("public", snapshots), extensions=ext)
     paths = [(getattr(r, "path", ""), getattr(r, "endpoint", None)) for r in app.router.routes]
     assert [p for p, _ in paths[:3]] == [
@@ -176,6 +178,22 @@ def test_items_routes_are_tried_first_and_extensions_keep_theirs(each_sample_set
     ]
     assert paths[0][1] is mine  # the extension's feature route answers before the core's
     assert paths[3] == ("/collections/{collection_id}/tiles", mine)
+
+
+def test_one_store_provider_per_provider_definition(each_sample_settings):
+    settings = each_sample_settings.model_copy(update={"public_url": "http://testserver"})
+    snapshots = Snapshots(settings, open_store(settings.store_url))
+    resources = snapshots.get("public").api.api.config["resources"]
+    definition = resources["shelters"]["providers"][0]
+    load = patches.itemtypes_load_plugin()
+    first = load("provider", definition)
+    assert isinstance(first, provider.StoreProvider) and load("provider", definition) is first
+    copied = {**definition}  # a new snapshot's config: new dicts, a new provider
+    assert load("provider", copied) is not first
+    broken = {**definition, "data": "nowhere://store"}
+    for _ in range(2):  # a provider that cannot be made is refused every time, never kept
+        with pytest.raises(Exception, match="nowhere"):
+            load("provider", broken)
 
 
 def test_items_without_offset_log_no_warning(api_client, caplog):
