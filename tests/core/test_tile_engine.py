@@ -135,3 +135,29 @@ def test_tiles_outside_the_zoom_range_are_not_built(dense):
     store, record, spec = dense
     tile = TMS.tile(*CENTRE, 8)
     assert store.rebuild_tiles(record, spec, [(8, tile.x, tile.y)]) == 0
+
+
+def test_tippecanoe_threads_follow_the_layer_size_and_an_operator_setting_wins(dense, monkeypatch, tmp_path):
+    # ~50 bytes per feature per thread within 400 MB: 16 up to 500,000 features, 4 at least.
+    assert [mbtiles.threads_for(n) for n in (0, 500_000, 1_000_000, 2_000_000, 50_000_000)] == [
+        str(mbtiles.MAX_THREADS),
+        str(mbtiles.MAX_THREADS),
+        "8",
+        "4",
+        "4",
+    ]
+    seen = {}
+    real = mbtiles.subprocess.run
+
+    def recording(command, **kwargs):
+        seen["threads"] = kwargs["env"]["TIPPECANOE_MAX_THREADS"]
+        return real(command, **kwargs)
+
+    monkeypatch.setattr(mbtiles.subprocess, "run", recording)
+    store, record, spec = dense
+    monkeypatch.delenv("TIPPECANOE_MAX_THREADS", raising=False)
+    mbtiles.build_mbtiles(store, record, spec, tmp_path / "own.mbtiles")
+    assert seen["threads"] == mbtiles.threads_for(record.feature_count) == str(mbtiles.MAX_THREADS)
+    monkeypatch.setenv("TIPPECANOE_MAX_THREADS", "2")
+    path = mbtiles.build_mbtiles(store, record, spec, tmp_path / "operator.mbtiles")
+    assert seen["threads"] == "2" and path.stat().st_size > 0

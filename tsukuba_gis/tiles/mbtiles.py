@@ -46,10 +46,21 @@ TYPES = {"integer": "int", "number": "float", "boolean": "bool", "string": "stri
 TIMEOUT_S = 3600
 # tippecanoe splits the features through the zooms below the first one it writes, and skips as
 # many of them at once as its thread count allows (the same tiles, byte for byte). Each thread
-# costs memory: on the 500,000 bench parcels 2 / 8 / 16 / 64 threads took 20.6 / 16.0 / 15.1 /
-# 13.6-14.9 s and peaked at 134 / 196 / 338 / 1,054 MB; 16 keeps most of the speed, and the
-# 2,000,000-building ETL's peak went 2.5 -> 1.3 GB (bench/README.md, "The full `make bench` of 2026-12-03").
-THREADS = str(max(16, os.cpu_count() or 1))
+# costs memory in proportion to the layer: on the 500,000 bench parcels 2 / 8 / 16 / 64 threads
+# took 20.6 / 16.0 / 15.1 / 13.6-14.9 s and peaked at 134 / 196 / 338 / 1,054 MB; on the
+# 2,000,000 growth-bench buildings 4 / 8 / 16 threads took 129 / 130 / 114 s and peaked at 453 /
+# 856 / 1,363 MB (bench/README.md, "Issue 19 on 2026-12-03, evening"): ~50 bytes per feature
+# per thread. So the threads are what THREAD_MEMORY allows, 4 to 16: 16 up to 500,000 features.
+MAX_THREADS = max(16, os.cpu_count() or 1)
+MIN_THREADS = 4
+THREAD_MEMORY = 400 * 2**20  # bytes for the threads' share, over tippecanoe's own ~150 MB
+BYTES_PER_FEATURE_THREAD = 50
+
+
+def threads_for(features: int) -> str:
+    """tippecanoe's thread count for a layer of ``features`` (TIPPECANOE_MAX_THREADS)."""
+    allowed = THREAD_MEMORY // max(1, features * BYTES_PER_FEATURE_THREAD)
+    return str(max(MIN_THREADS, min(MAX_THREADS, allowed)))
 
 
 class TileBuildError(GisError):
@@ -120,9 +131,10 @@ def _frames(store: "Store", record: LayerRecord, spec: TileSpec, bbox=None) -> I
         yield chunk
 
 
-def _run(args: list[str], inputs: list[Path], target: Path, workdir: Path) -> None:
+def _run(args: list[str], inputs: list[Path], target: Path, workdir: Path, features: int) -> None:
     command = [str(TIPPECANOE), *args, f"--output={target}", f"--temporary-directory={workdir}"]
-    env = {"TIPPECANOE_MAX_THREADS": THREADS, **os.environ}  # an operator's own setting wins
+    # An operator's own TIPPECANOE_MAX_THREADS wins.
+    env = {"TIPPECANOE_MAX_THREADS": threads_for(features), **os.environ}
     done = subprocess.run(
         command + [str(p) for p in inputs],
         capture_output=True,
@@ -153,7 +165,7 @@ def build_mbtiles(store: "Store", record: LayerRecord, spec: TileSpec, path: Pat
         target = staging / path.name
         inputs = _export(store, record, spec, staging)
         if inputs:
-            _run(tippecanoe_args(spec), inputs, target, staging)
+            _run(tippecanoe_args(spec), inputs, target, staging, record.feature_count)
         else:  # no features: an empty tile set is still a tile set
             _empty_mbtiles(target, spec)
         target.chmod(0o644)
@@ -194,7 +206,7 @@ def build_tiles(
         if inputs:
             target = staging / "part.mbtiles"
             zooms = [z for z, _, _ in wanted]
-            _run(tippecanoe_args(spec, min(zooms), max(zooms)), inputs, target, staging)
+            _run(tippecanoe_args(spec, min(zooms), max(zooms)), inputs, target, staging, record.feature_count)
             for z, x, y, tile in read_mbtiles(target):
                 if (z, x, y) in wanted:
                     found[z, x, y] = tile
