@@ -1,0 +1,149 @@
+"""Where a cold PostGIS tile's time goes: the ST_AsMVT statement taken apart, step by step.
+
+The serving bench's buildings (``bench/serve.py`` builds the project in ``--workdir``), copied
+into a throwaway PostGIS cluster with ``tsukuba-gis store copy``, as the serving bench does.
+For the z14 (5 x 5) and z16 (10 x 10) blocks around つくば駅, the p50 over the block of:
+
+- ``index``: the GiST candidates only (``count(*)``);
+- ``+ transform``: ST_Transform of each to EPSG:3857;
+- ``+ mvtgeom``: ST_AsMVTGeom on the transformed geometry (clip to the tile, grid, validity);
+- ``+ clip, simplify``: our ST_ClipByBox2D and ST_Simplify before it (the tile rules);
+- ``whole``: our statement with ST_AsMVT (``tsukuba_gis.store.postgis_tiles``);
+- ``whole, 3857 stored``: the same on a copy of the table already in EPSG:3857 (what storing
+  a projected geometry at ETL would save);
+- ``render``: ``postgis_tiles.render_mvt`` (the statement, gzip, the size budget), in Python.
+
+    .venv/bin/python bench/pg_tile_parts.py
+"""
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import data, scenarios  # noqa: E402
+from bench.servers import start_cluster  # noqa: E402
+from tsukuba_gis.catalog import load_catalog  # noqa: E402
+from tsukuba_gis.store import postgis_tiles  # noqa: E402
+from tsukuba_gis.store.postgis import PostGISStore  # noqa: E402
+from tsukuba_gis.tiles import grid  # noqa: E402
+from tsukuba_gis.tiles.rules import BUFFER, EXTENT, tile_spec, tolerance_units  # noqa: E402
+
+BLOCKS = {14: 5, 16: 10}
+TILE = (
+    "WITH tile AS (SELECT ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 3857) AS box,"
+    " ST_MakeEnvelope(%(cx0)s, %(cy0)s, %(cx1)s, %(cy1)s, 3857) AS clip) "
+)
+CANDIDATES = "FROM {t} t, tile WHERE t.geom && ST_Transform(tile.clip, 4326)"
+MVT = ", rows AS (SELECT t.building_id, t.name, {geom} AS geom {where})" + (
+    " SELECT ST_AsMVT(rows.*, 'buildings', %(extent)s, 'geom'), count(*) FROM rows WHERE geom IS NOT NULL"
+)
+OURS = (
+    "ST_AsMVTGeom(ST_Simplify(ST_ClipByBox2D({g}, tile.clip), %(tol)s, true),"
+    " tile.box, %(extent)s, %(buffer)s, true)"
+)
+
+
+def statements(table: str, projected: str) -> dict[str, str]:
+    transformed = "ST_Transform(t.geom, 3857)"
+    return {
+        "index": TILE + "SELECT count(*) " + CANDIDATES.format(t=table),
+        "+ transform": TILE + f"SELECT sum(ST_NPoints({transformed})) " + CANDIDATES.format(t=table),
+        "+ mvtgeom": TILE
+        + f"SELECT count(ST_AsMVTGeom({transformed}, tile.box, %(extent)s, %(buffer)s, true)) "
+        + CANDIDATES.format(t=table),
+        "+ clip, simplify": TILE
+        + f"SELECT count({OURS.format(g=transformed)}) "
+        + CANDIDATES.format(t=table),
+        "whole": TILE + MVT.format(geom=OURS.format(g=transformed), where=CANDIDATES.format(t=table)),
+        "whole, 3857 stored": TILE
+        + MVT.format(
+            geom=OURS.format(g="t.geom"), where=f"FROM {projected} t, tile WHERE t.geom && tile.clip"
+        ),
+    }
+
+
+def _args(tile: tuple[int, int, int], tolerance: float) -> dict:
+    """The statement's parameters, as ``postgis_tiles._args`` makes them."""
+    x0, y0, x1, y1 = grid.xy_bounds(*tile)
+    unit = (x1 - x0) / EXTENT
+    m = unit * BUFFER
+    box = {"x0": x0, "y0": y0, "x1": x1, "y1": y1}
+    clip = {"cx0": x0 - m, "cy0": y0 - m, "cx1": x1 + m, "cy1": y1 + m}
+    return {**box, **clip, "tol": unit * tolerance, "extent": EXTENT, "buffer": BUFFER}
+
+
+def p50(run, tiles) -> float:
+    for t in tiles[:3]:  # warm the buffers and the plans
+        run(t)
+    times = []
+    for t in tiles:
+        started = time.perf_counter()
+        run(t)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/tsukuba-gis-bench"))
+    args = parser.parse_args()
+    project = data.prepare_project(args.workdir)
+    data.load_gpkg(project)
+    cluster = start_cluster()
+    try:
+        dsn = cluster.create_database("tiles")
+        data.copy_to_postgis(project, dsn)
+        store = PostGISStore(dsn)
+        record = store.current("buildings")
+        layer = load_catalog(project / "layers").layers["buildings"]
+        spec = tile_spec(layer, record, "public")
+        table = f'"{store.schema}"."{record.table}"'
+        projected = f'"{store.schema}".bench_projected'
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(
+                f"CREATE TABLE {projected} AS SELECT fid, building_id, name,"
+                f" ST_Transform(geom, 3857)::geometry(Geometry, 3857) AS geom FROM {table}"
+            )
+            conn.execute(f"CREATE INDEX ON {projected} USING gist (geom)")
+            conn.execute(f"ANALYZE {projected}")
+            print(f"{record.feature_count:,} buildings; p50 ms over each block, one connection")
+            print("| step | " + " | ".join(f"z{z} ({s}x{s})" for z, s in BLOCKS.items()) + " |")
+            print("|---|" + "---|" * len(BLOCKS))
+            blocks = {z: scenarios.tiles(z, s, spec.bounds) for z, s in BLOCKS.items()}
+            for name, sql in statements(table, projected).items():
+
+                def run(t, q=sql):
+                    conn.execute(q, _args(t, tolerance_units(spec, t[0]))).fetchall()
+
+                cells = [p50(run, blocks[z]) for z in BLOCKS]
+                print(f"| {name} | " + " | ".join(f"{c:.1f}" for c in cells) + " |")
+
+        def render(t):
+            request = postgis_tiles.MvtRequest(
+                name="buildings",
+                geometry=spec.geometry,
+                bounds=grid.xy_bounds(*t),
+                fields=spec.fields,
+                tolerance=tolerance_units(spec, t[0]),
+            )
+            postgis_tiles.render_mvt(store, record, request)
+
+        print(
+            "| render (Python: statement, gzip, budget) | "
+            + " | ".join(f"{p50(render, blocks[z]):.1f}" for z in BLOCKS)
+            + " |"
+        )
+        store.close()
+    finally:
+        cluster.destroy()
+
+
+if __name__ == "__main__":
+    main()
