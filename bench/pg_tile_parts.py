@@ -8,7 +8,7 @@ For the z14 (5 x 5) and z16 (10 x 10) blocks around つくば駅, the p50 over t
 - ``+ transform``: ST_Transform of each to EPSG:3857;
 - ``+ mvtgeom``: ST_AsMVTGeom on the transformed geometry (clip to the tile, grid, validity);
 - ``+ clip, simplify``: our ST_ClipByBox2D and ST_Simplify before it (the tile rules);
-- ``whole``: our statement with ST_AsMVT (``tsukuba_gis.store.postgis_tiles``);
+- ``whole``: the product's own statement with ST_AsMVT (``postgis_tiles._statement``);
 - ``whole, 3857 stored``: the same on a copy of the table already in EPSG:3857 (what storing
   a projected geometry at ETL would save);
 - ``render``: ``postgis_tiles.render_mvt`` (the statement, gzip, the size budget), in Python.
@@ -21,6 +21,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -33,7 +34,7 @@ from tsukuba_gis.catalog import load_catalog  # noqa: E402
 from tsukuba_gis.store import postgis_tiles  # noqa: E402
 from tsukuba_gis.store.postgis import PostGISStore  # noqa: E402
 from tsukuba_gis.tiles import grid  # noqa: E402
-from tsukuba_gis.tiles.rules import BUFFER, EXTENT, tile_spec, tolerance_units  # noqa: E402
+from tsukuba_gis.tiles.rules import EXTENT, tile_spec, tolerance_units  # noqa: E402
 
 BLOCKS = {14: 5, 16: 10}
 TILE = (
@@ -45,12 +46,13 @@ MVT = ", rows AS (SELECT t.building_id, t.name, {geom} AS geom {where})" + (
     " SELECT ST_AsMVT(rows.*, 'buildings', %(extent)s, 'geom'), count(*) FROM rows WHERE geom IS NOT NULL"
 )
 OURS = (
-    "ST_AsMVTGeom(ST_Simplify(ST_ClipByBox2D({g}, tile.clip), %(tol)s, true),"
+    "ST_AsMVTGeom(ST_Simplify(ST_ClipByBox2D({g}, tile.clip), %(tolerance)s, true),"
     " tile.box, %(extent)s, %(buffer)s, true)"
 )
 
 
-def statements(table: str, projected: str) -> dict[str, str]:
+def statements(table: str, projected: str, ours: Any) -> dict[str, Any]:
+    """The steps, in order; ``ours``: the product's whole statement (``postgis_tiles._statement``)."""
     transformed = "ST_Transform(t.geom, 3857)"
     return {
         "index": TILE + "SELECT count(*) " + CANDIDATES.format(t=table),
@@ -61,7 +63,7 @@ def statements(table: str, projected: str) -> dict[str, str]:
         "+ clip, simplify": TILE
         + f"SELECT count({OURS.format(g=transformed)}) "
         + CANDIDATES.format(t=table),
-        "whole": TILE + MVT.format(geom=OURS.format(g=transformed), where=CANDIDATES.format(t=table)),
+        "whole": ours,
         "whole, 3857 stored": TILE
         + MVT.format(
             geom=OURS.format(g="t.geom"), where=f"FROM {projected} t, tile WHERE t.geom && tile.clip"
@@ -69,14 +71,19 @@ def statements(table: str, projected: str) -> dict[str, str]:
     }
 
 
-def _args(tile: tuple[int, int, int], tolerance: float) -> dict:
-    """The statement's parameters, as ``postgis_tiles._args`` makes them."""
-    x0, y0, x1, y1 = grid.xy_bounds(*tile)
-    unit = (x1 - x0) / EXTENT
-    m = unit * BUFFER
-    box = {"x0": x0, "y0": y0, "x1": x1, "y1": y1}
-    clip = {"cx0": x0 - m, "cy0": y0 - m, "cx1": x1 + m, "cy1": y1 + m}
-    return {**box, **clip, "tol": unit * tolerance, "extent": EXTENT, "buffer": BUFFER}
+def _request(spec, tile: tuple[int, int, int]) -> postgis_tiles.MvtRequest:
+    return postgis_tiles.MvtRequest(
+        name="buildings",
+        geometry=spec.geometry,
+        bounds=grid.xy_bounds(*tile),
+        fields=spec.fields,
+        tolerance=tolerance_units(spec, tile[0]),
+    )
+
+
+def _args(spec, tile: tuple[int, int, int]) -> dict:
+    """The product's parameters of the tile's statement (``postgis_tiles._args``)."""
+    return postgis_tiles._args(_request(spec, tile), EXTENT, None)
 
 
 def p50(run, tiles) -> float:
@@ -117,23 +124,17 @@ def main() -> None:
             print("| step | " + " | ".join(f"z{z} ({s}x{s})" for z, s in BLOCKS.items()) + " |")
             print("|---|" + "---|" * len(BLOCKS))
             blocks = {z: scenarios.tiles(z, s, spec.bounds) for z, s in BLOCKS.items()}
-            for name, sql in statements(table, projected).items():
+            ours = postgis_tiles._statement(store.schema, record, _request(spec, blocks[14][0]), False)
+            for name, sql in statements(table, projected, ours).items():
 
                 def run(t, q=sql):
-                    conn.execute(q, _args(t, tolerance_units(spec, t[0]))).fetchall()
+                    conn.execute(q, _args(spec, t)).fetchall()
 
                 cells = [p50(run, blocks[z]) for z in BLOCKS]
                 print(f"| {name} | " + " | ".join(f"{c:.1f}" for c in cells) + " |")
 
         def render(t):
-            request = postgis_tiles.MvtRequest(
-                name="buildings",
-                geometry=spec.geometry,
-                bounds=grid.xy_bounds(*t),
-                fields=spec.fields,
-                tolerance=tolerance_units(spec, t[0]),
-            )
-            postgis_tiles.render_mvt(store, record, request)
+            postgis_tiles.render_mvt(store, record, _request(spec, t))
 
         print(
             "| render (Python: statement, gzip, budget) | "

@@ -143,11 +143,6 @@ def load_plugin(plugin_type: str, plugin_def: dict) -> Any:
     return made
 
 
-def itemtypes_load_plugin() -> Any:
-    """The ``load_plugin`` pygeoapi's items module calls (for the tests)."""
-    return importlib.import_module("pygeoapi.api.itemtypes").load_plugin
-
-
 def parse_cql2_text(text: str) -> Any:
     """The tree the route checked for this request (``server/ogcapi/cql.py``)."""
     return cql.FILTER.get()

@@ -185,7 +185,9 @@ def test_one_store_provider_per_provider_definition(each_sample_settings):
     snapshots = Snapshots(settings, open_store(settings.store_url))
     resources = snapshots.get("public").api.api.config["resources"]
     definition = resources["shelters"]["providers"][0]
-    load = patches.itemtypes_load_plugin()
+    from pygeoapi.api import itemtypes
+
+    load = itemtypes.load_plugin
     first = load("provider", definition)
     assert isinstance(first, provider.StoreProvider) and load("provider", definition) is first
     copied = {**definition}  # a new snapshot's config: new dicts, a new provider
