@@ -159,6 +159,11 @@ def test_print_shows_map_title_legend_scale_and_credits(page, live_server, api):
     assert not page.is_visible(".tg-header") and not page.is_visible(".tg-sheet")
     assert page.is_visible(".tg-print")
     assert page.inner_text(".tg-print-title") == api["config"]["title"]["ja"]
+    # The legend lists what is in view once each layer has loaded (the rasters can come first).
+    page.wait_for_function(
+        "() => document.querySelector('.tg-print-legend').innerText.includes('指定避難所')",
+        timeout=WAIT_MS,
+    )
     legend = page.inner_text(".tg-print-legend")
     assert "指定避難所" in legend and "第1種低層住居専用地域" in legend
     assert "サンプル（架空）" in legend
