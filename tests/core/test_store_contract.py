@@ -232,6 +232,81 @@ def test_bbox_is_exact_not_just_envelopes(store):
     assert store.query(points, Query(bbox=(0, 0, 2.5, 2.5), limit=10)).ids == ["A1", "A2"]
 
 
+def _near_edges(rnd, box, n: int) -> list:
+    """Building-sized shapes (1-10 m at Tsukuba's longitude) on and around the edges of ``box``.
+
+    L shapes whose envelope covers a corner they miss, thin diagonals, two-part multipolygons
+    across the box, lines and points, offset from the edges by less than a float32 step (about
+    1.5e-5 degrees at 140 E): where an R-tree box alone could decide wrongly.
+    """
+    x0, y0, x1, y1 = box
+    shapes = []
+    for i in range(n):
+        x = rnd.choice([x0, x1, rnd.uniform(x0, x1)]) + rnd.uniform(-1, 1) * rnd.choice([1e-7, 1e-6, 3e-5])
+        y = rnd.choice([y0, y1, rnd.uniform(y0, y1)]) + rnd.uniform(-1, 1) * rnd.choice([1e-7, 1e-6, 3e-5])
+        w, h = rnd.uniform(1e-5, 1e-4) * rnd.choice([-1, 1]), rnd.uniform(1e-5, 1e-4) * rnd.choice([-1, 1])
+        kind = i % 6
+        if kind == 0:
+            shapes.append(shapely.box(min(x, x + w), min(y, y + h), max(x, x + w), max(y, y + h)))
+        elif kind == 1:  # an L: its envelope's far corner is empty
+            ring = [
+                (x, y),
+                (x + w, y),
+                (x + w, y + h / 5),
+                (x + w / 5, y + h / 5),
+                (x + w / 5, y + h),
+                (x, y + h),
+            ]
+            shapes.append(shapely.Polygon(ring).normalize())
+        elif kind == 2:
+            shapes.append(shapely.Polygon([(x, y + h), (x + w, y), (x + w, y + h / 50), (x, y + h * 1.02)]))
+        elif kind == 3:  # two parts, one each side of the box: the envelope spans it
+            left, right = (
+                shapely.box(x0 - 2e-4, y, x0 - 1e-4, y + 5e-5),
+                shapely.box(x1 + 1e-4, y, x1 + 2e-4, y + 5e-5),
+            )
+            shapes.append(shapely.MultiPolygon([left, right]))
+        elif kind == 4:
+            shapes.append(shapely.LineString([(x, y), (x + w, y + h)]))
+        else:
+            shapes.append(shapely.Point(x, y))
+    return shapes
+
+
+def test_bbox_near_edges_matches_an_exact_test_of_every_geometry(store):
+    # The GeoPackage store settles most edge candidates from their float32 R-tree box
+    # (gpkg_query.surely_intersects); the answer must stay that of shapely on every geometry.
+    import random
+
+    rnd = random.Random(19)
+    box = (140.1, 36.05, 140.1036, 36.0533)  # ~360 m
+    shapes = _near_edges(rnd, box, 600)
+    boxes = [box] + [
+        (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
+        for dx, dy in ((1e-7, -1e-7), (-3e-6, 2e-6), (1.5e-5, -1.5e-5), (-4e-5, 4e-5))
+    ]
+    kinds = {
+        "polygon": (shapely.MultiPolygon, ("Polygon", "MultiPolygon")),
+        "line": (shapely.MultiLineString, ("LineString",)),
+        "point": (lambda g: g, ("Point",)),
+    }
+    for kind, (promote, types) in kinds.items():
+        geoms = [
+            promote([g]) if g.geom_type in ("Polygon", "LineString") else g
+            for g in shapes
+            if g.geom_type in types
+        ]
+        rows = [{"code": f"E{i:04d}", "rank": i} for i in range(len(geoms))]
+        record = load(store, rows=rows, geoms=geoms, layer=f"edges_{kind}", geometry=kind, chunks=3)
+        for b in boxes:
+            hits = shapely.intersects(geoms, shapely.box(*b))
+            expected = {row["code"] for row, hit in zip(rows, hits, strict=True) if hit}
+            assert 0 < len(expected) < len(geoms), (kind, b)
+            for sortby in ((), (("rank", False),)):  # the R-tree page, and the general bbox path
+                page = store.query(record, Query(bbox=b, limit=1000, sortby=sortby))
+                assert set(page.ids) == expected and page.number_matched == len(expected), (kind, b)
+
+
 def test_layers_without_id_column_use_fid(store):
     with store.writer("plain", COLUMNS[:1], "point") as writer:
         writer.append(frame(ROWS[:3], POINTS[:3])[["code", "geometry"]])

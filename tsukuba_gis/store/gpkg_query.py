@@ -54,28 +54,57 @@ def _outside(con: sqlite3.Connection, table: str, fids: list[int], bbox: tuple) 
     return outside
 
 
+# The R-tree keeps float32 boxes rounded outwards: a stored bound can lie up to one float32 step
+# (at most |v| * 2**-23, or the smallest subnormal near 0) beyond the true one. Twice that keeps
+# the test on the safe side.
+def _slack(v: float) -> float:
+    return abs(v) * 2.0**-22 + 1e-44
+
+
+def _reaches(low: float, high: float, lo: float, hi: float) -> bool:
+    """Whether a true bound of an envelope stored as [low, high] surely lies in [lo, hi]."""
+    return (lo <= low and low + _slack(low) <= hi) or (lo <= high - _slack(high) and high <= hi)
+
+
+def surely_intersects(minx: float, maxx: float, miny: float, maxy: float, bbox: tuple) -> bool:
+    """Whether a geometry with this R-tree box intersects ``bbox``, without reading it.
+
+    A geometry touches every side of its envelope: at its largest x it has a point whose y lies
+    in the envelope's y range. So when that y range is inside the box's and the largest (or the
+    smallest) x is inside its x range, that point is in the box; likewise with the axes swapped.
+    Only envelopes over a corner of the box, or across the whole of it, are left for the exact
+    test: a handful per page, where every feature crossing an edge used to be read.
+    """
+    x0, y0, x1, y1 = bbox
+    return (y0 <= miny and maxy <= y1 and _reaches(minx, maxx, x0, x1)) or (
+        x0 <= minx and maxx <= x1 and _reaches(miny, maxy, y0, y1)
+    )
+
+
 def _bbox_ids(con: sqlite3.Connection, record: LayerRecord, query: Query) -> list[int]:
     """Ids of features whose geometry intersects the bbox, in result order.
 
-    The R-tree gives envelope candidates; only those whose envelope crosses the box edge need
-    an exact test, so the geometry of most candidates is never read.
+    The R-tree gives envelope candidates; only those its box cannot decide
+    (``surely_intersects``) need an exact test, so the geometry of most candidates is never read.
     """
     x0, y0, x1, y1 = query.bbox
     where, args = _where(con, record, query)
     table = record.table
     rows = con.execute(
-        f"SELECT t.fid, (r.minx >= ? AND r.maxx <= ? AND r.miny >= ? AND r.maxy <= ?)"
-        f' FROM "{table}" t JOIN "rtree_{table}_geom" r ON r.id = t.fid'
+        f"SELECT t.fid, (r.minx >= ? AND r.maxx <= ? AND r.miny >= ? AND r.maxy <= ?),"
+        f' r.minx, r.maxx, r.miny, r.maxy FROM "{table}" t JOIN "rtree_{table}_geom" r ON r.id = t.fid'
         f" WHERE r.maxx >= ? AND r.minx <= ? AND r.maxy >= ? AND r.miny <= ? AND {where}"
         f" ORDER BY {_order(record, query)}",
         [x0, x1, y0, y1, x0, x1, y0, y1, *args],
     ).fetchall()
-    border = [fid for fid, inside in rows if not inside]
-    outside = _outside(con, table, border, query.bbox) if border else set()
-    return [fid for fid, _ in rows if fid not in outside]
+    unsure = [r[0] for r in rows if not r[1] and not surely_intersects(*r[2:], query.bbox)]
+    outside = _outside(con, table, unsure, query.bbox) if unsure else set()
+    return [r[0] for r in rows if r[0] not in outside]
 
 
 _OVERLAP = "maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?"
+# The boxes crossing one of the four edges of the query box (only those can miss it).
+_EDGES = " UNION ".join(["SELECT id, minx, maxx, miny, maxy FROM {rtree} WHERE " + _OVERLAP] * 4)
 
 
 def _rtree_page(con: sqlite3.Connection, record: LayerRecord, query: Query) -> tuple[list[int], int]:
@@ -83,15 +112,16 @@ def _rtree_page(con: sqlite3.Connection, record: LayerRecord, query: Query) -> t
 
     Listing every candidate to count and order it costs ~50 ms for 10,000 features; instead
     SQLite counts the envelopes, finds the few crossing one of the four box edges (only those
-    can miss the box) and sorts the first ids itself: a few ms, whatever the box holds.
+    can miss the box, and ``surely_intersects`` settles most of them from their box) and sorts
+    the first ids itself: a few ms, whatever the box holds.
     """
     x0, y0, x1, y1 = query.bbox
     rtree = f'"rtree_{record.table}_geom"'
     candidates = con.execute(f"SELECT count(*) FROM {rtree} WHERE {_OVERLAP}", [x0, x1, y0, y1]).fetchone()[0]
-    border: set[int] = set()
-    for edge in ([x0, x0, y0, y1], [x1, x1, y0, y1], [x0, x1, y0, y0], [x0, x1, y1, y1]):
-        border.update(r[0] for r in con.execute(f"SELECT id FROM {rtree} WHERE {_OVERLAP}", edge))
-    outside = _outside(con, record.table, sorted(border), query.bbox) if border else set()
+    edges = [x0, x0, y0, y1, x1, x1, y0, y1, x0, x1, y0, y0, x0, x1, y1, y1]
+    border = con.execute(_EDGES.format(rtree=rtree), edges).fetchall()  # UNION: each id once
+    unsure = sorted(r[0] for r in border if not surely_intersects(*r[1:], query.bbox))
+    outside = _outside(con, record.table, unsure, query.bbox) if unsure else set()
     if query.limit <= 0:
         return [], candidates - len(outside)
     first = con.execute(
