@@ -24,19 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import data, load, scenarios, servers  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = {
-    "items360": lambda: scenarios.items_paths("ours", 360, 100, 50),
-    "feature": lambda: scenarios.feature_paths("ours"),
-}
-
-
-def _env(project: Path, code: Path | None) -> dict[str, str]:
-    env = {
-        "TSUKUBA_GIS_DATA_DIR": str(project / "data"),
-        "TSUKUBA_GIS_LAYERS_DIR": str(project / "layers"),
-        "TSUKUBA_GIS_SOURCES_DIR": str(project / "sources"),
-    }
-    return {**env, "PYTHONPATH": str(code)} if code else env
+SCENARIOS = scenarios.OURS
 
 
 def main() -> None:
@@ -54,8 +42,9 @@ def main() -> None:
         )
         running: dict[str, servers.Server] = {}
         try:
-            running["before"] = servers.serve("before", _env(project, tree), Path(tmp))
-            running["after"] = servers.serve("after", _env(project, None), Path(tmp))
+            before = {"PYTHONPATH": str(tree)}
+            running["before"] = servers.start_ours("before", project, None, Path(tmp), before)
+            running["after"] = servers.start_ours("after", project, None, Path(tmp))
             _rounds(args, wrk, running)
         finally:
             for server in running.values():

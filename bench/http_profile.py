@@ -120,10 +120,7 @@ def _floor(store_url: str, paths: list[str], rounds: int) -> list[float]:
     return times
 
 
-SCENARIOS = {  # the serving bench's paths of ours (bench/serve.py)
-    "items360": lambda: scenarios.items_paths("ours", 360, 100, 50),
-    "feature": lambda: scenarios.feature_paths("ours"),
-}
+SCENARIOS = scenarios.OURS  # the serving bench's paths of ours (bench/serve.py)
 
 
 def _grouped(profile: cProfile.Profile) -> dict[str, float]:

@@ -129,6 +129,13 @@ def feature_paths(kind: str, total: int = 200_000) -> list[str]:
     return [f"{base}/B{i:07d}?f=json" for i in feature_numbers(total=total)]
 
 
+# The two requests whose fixed cost the profilers look at (bench/http_profile.py, bench/ab.py).
+OURS = {
+    "items360": lambda: items_paths("ours", 360, 100, 50),
+    "feature": lambda: feature_paths("ours"),
+}
+
+
 def tile_paths(
     kind: str, z: int, side: int, bounds: tuple[float, float, float, float] | None = None
 ) -> list[str]:

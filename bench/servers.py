@@ -136,13 +136,17 @@ def _start(
     raise RuntimeError(f"{name} did not answer {ready} within 90 s: {errors}")
 
 
-def start_ours(name: str, project: Path, store: str | None, workdir: Path) -> Server:
-    """``tsukuba-gis serve --workers N`` over the bench project (GeoPackage or PostGIS)."""
+def start_ours(
+    name: str, project: Path, store: str | None, workdir: Path, more_env: dict[str, str] | None = None
+) -> Server:
+    """``tsukuba-gis serve --workers N`` over the bench project (GeoPackage or PostGIS);
+    ``more_env``: anything else for the process (bench/ab.py: ``PYTHONPATH``)."""
     env = {
         "TSUKUBA_GIS_DATA_DIR": str(project / "data"),
         "TSUKUBA_GIS_LAYERS_DIR": str(project / "layers"),
         "TSUKUBA_GIS_SOURCES_DIR": str(project / "sources"),
         "TSUKUBA_GIS_STORE": store or "",
+        **(more_env or {}),
     }
     return serve(name, env, workdir)
 

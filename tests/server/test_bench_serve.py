@@ -48,3 +48,41 @@ def test_next_page_is_asked_of_the_server_under_test(serve):
     ours = {"links": [{"rel": "next", "href": "/api/collections/f/items?offset=1000"}]}
     assert serve._next_page(base, ours) == base + "/api/collections/f/items?offset=1000"
     assert serve._next_page(base, {"links": [{"rel": "prev", "href": "/a"}]}) is None
+
+
+def test_cold_tiles_are_timed_from_the_first_request_not_from_making_the_clients():
+    """bench/load.py each_once: an httpx.Client costs an SSL context (tens of ms); making four
+    inside the timed window made a one-tile block look several times slower than it was."""
+    import http.server
+    import os
+    import threading
+    import time
+
+    import httpx
+
+    from bench import load
+
+    class Quick(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the stdlib's name)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quick)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        started = time.perf_counter()
+        httpx.Client().close()
+        one_client = time.perf_counter() - started
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        sample = load.each_once(url, ["/tile"], [os.getpid()])
+    finally:
+        server.shutdown()
+    assert (sample.requests, sample.bad) == (1, 0)
+    wall = 1 / sample.rps
+    # One request: the timed window is that request and the threads' start, not four clients.
+    assert wall - sample.p50_ms / 1000 < one_client / 2, (wall, sample.p50_ms, one_client)
