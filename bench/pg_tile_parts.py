@@ -13,10 +13,15 @@ For the z14 (5 x 5) and z16 (10 x 10) blocks around つくば駅, the p50 over t
   a projected geometry at ETL would save);
 - ``render``: ``postgis_tiles.render_mvt`` (the statement, gzip, the size budget), in Python.
 
+Then ``render_mvt`` pass by pass for the z10, z12 and z14 blocks the serving bench asks cold
+(each pass is a whole ST_AsMVT statement; over the size budget the grid is halved and the
+statement run again): per zoom the p50 time, the passes, and the slowest tile's passes.
+
     .venv/bin/python bench/pg_tile_parts.py
 """
 
 import argparse
+import logging
 import statistics
 import sys
 import time
@@ -37,6 +42,7 @@ from tsukuba_gis.tiles import grid  # noqa: E402
 from tsukuba_gis.tiles.rules import EXTENT, tile_spec, tolerance_units  # noqa: E402
 
 BLOCKS = {14: 5, 16: 10}
+PASS_BLOCKS = {10: 1, 12: 3, 14: 5}  # as bench/serve.py's cold tile rows
 TILE = (
     "WITH tile AS (SELECT ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 3857) AS box,"
     " ST_MakeEnvelope(%(cx0)s, %(cy0)s, %(cx1)s, %(cy1)s, 3857) AS clip) "
@@ -97,6 +103,48 @@ def p50(run, tiles) -> float:
     return statistics.median(times)
 
 
+class _Passes(logging.Handler):
+    """The ``postgis_tiles.PASS_LOG`` records of the tile being made: (extent, features, bytes, ms)."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.passes: list[tuple[int, int, int, float]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == postgis_tiles.PASS_LOG:
+            _, extent, _, features, size, ms = record.args
+            self.passes.append((extent, features, size, ms))
+
+
+def print_passes(store, record, spec) -> None:
+    """``render_mvt`` of each tile of the cold blocks once, pass by pass."""
+    handler, logger = _Passes(), postgis_tiles.LOG
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        print("\n`render_mvt` pass by pass, each tile once (extent: features, MVT bytes, ms)")
+        print("| zoom (tiles) | p50 ms | passes p50 / max | slowest tile's passes |")
+        print("|---|---|---|---|")
+        for z, side in PASS_BLOCKS.items():
+            made = []
+            for t in scenarios.tiles(z, side, spec.bounds):
+                handler.passes = []
+                started = time.perf_counter()
+                postgis_tiles.render_mvt(store, record, _request(spec, t))
+                made.append(((time.perf_counter() - started) * 1000, handler.passes))
+            slowest = max(made, key=lambda m: m[0])
+            counts = [len(p) for _, p in made]
+            steps = "; ".join(f"{e}: {n:,}, {b / 1e6:.2f} MB, {ms:.0f}" for e, n, b, ms in slowest[1])
+            print(
+                f"| z{z} ({len(made)}) | {statistics.median(m[0] for m in made):.0f} |"
+                f" {statistics.median(counts):g} / {max(counts)} | {slowest[0]:.0f} ms = {steps} |"
+            )
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/tsukuba-gis-bench"))
@@ -141,6 +189,7 @@ def main() -> None:
             + " | ".join(f"{p50(render, blocks[z]):.1f}" for z in BLOCKS)
             + " |"
         )
+        print_passes(store, record, spec)
         store.close()
     finally:
         cluster.destroy()
