@@ -344,7 +344,7 @@ class PostGISStore(PostGISEdits, PostGISOutbox, PostGISNotify, PostGISReports, P
     # -- tiles (issue 6) and shutdown ------------------------------------------------------------
 
     def tile_cache(self) -> PostGISTileCache:
-        """Tiles shared by every server process on this database (UNLOGGED table, primary)."""
+        """Tiles shared by every server process on this database (one table, on the primary)."""
         return PostGISTileCache(self)
 
     def tile(self, record: LayerRecord, spec: TileSpec, z: int, x: int, y: int) -> bytes:

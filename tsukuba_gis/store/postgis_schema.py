@@ -37,7 +37,7 @@ MIGRATIONS: list[list[str]] = [
             attributes json NOT NULL, geometry_wkt text)""",
         """CREATE INDEX tg_rejects_layer ON {s}.tg_rejects (layer_id, version)""",
     ],
-    [  # 2: tiles shared by every server process (UNLOGGED: a cache, not worth WAL or replicas)
+    [  # 2: tiles shared by every server process (UNLOGGED then: a cache; logged since 8)
         """CREATE UNLOGGED TABLE {s}.tg_tile_cache (
             layer_id text NOT NULL, version integer NOT NULL, variant text NOT NULL,
             z smallint NOT NULL, x integer NOT NULL, y integer NOT NULL, tile bytea NOT NULL,
@@ -78,6 +78,11 @@ MIGRATIONS: list[list[str]] = [
     OUTBOX_MIGRATION,  # 5: change records for feeds and deliveries (postgis_outbox.py)
     NOTIFY_MIGRATION,  # 6: subscriptions, webhooks, deliveries, the worker's cursor (notify.py)
     REPORTS_MIGRATION,  # 7: residents' reports and their personal part (postgis_reports.py)
+    [  # 8: the tile table holds the ETL's pre-built tile sets since tiles were pre-built (issue
+        # 19), not only a cache: a crash emptying it sent every tile, z10 included, to ST_AsMVT
+        # (seconds each for a dense layer) until the next ETL. Logged, it survives a crash.
+        """ALTER TABLE {s}.tg_tile_cache SET LOGGED""",
+    ],
 ]
 
 PG_TYPES = {
