@@ -13,6 +13,7 @@ from viewerpage import (
     offline_context,
     open_viewer,
     point_report,
+    wait_search_answer,
 )
 
 pytestmark = pytest.mark.browser
@@ -24,13 +25,7 @@ def suggestions(page, typed: str) -> list[str]:
     """Type into the search box and return the suggestion names."""
     page.fill(SEARCH, "")
     page.type(SEARCH, typed, delay=20)
-    page.wait_for_function(
-        "(t) => document.querySelector('.tg-search-input').value === t &&"
-        " document.querySelectorAll('.tg-search-option').length > 0",
-        arg=typed,
-        timeout=WAIT_MS,
-    )
-    page.wait_for_timeout(300)  # the last keystroke's answer
+    wait_search_answer(page, typed)
     return page.eval_on_selector_all(
         ".tg-search-option .tg-search-name", "els => els.map(e => e.textContent)"
     )

@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from viewerpage import WAIT_MS, checkbox, open_viewer, point_report
+from viewerpage import WAIT_MS, checkbox, open_viewer, point_report, wait_search_answer
 
 pytestmark = pytest.mark.browser
 
@@ -132,8 +132,7 @@ def test_the_servers_suggestions_and_match_level_are_shown(page, live_server):
 def test_suggestion_subtitles_do_not_repeat_and_the_list_closes_when_a_link_moves_the_map(page, live_server):
     open_viewer(page, live_server)
     type_search(page, "研究学園")
-    page.wait_for_selector(".tg-search-option", timeout=WAIT_MS)
-    page.wait_for_timeout(300)
+    wait_search_answer(page, "研究学園")
     details = page.eval_on_selector_all(".tg-search-detail", "els => els.map(e => e.textContent)")
     assert details
     for detail in details:

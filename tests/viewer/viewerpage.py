@@ -94,3 +94,12 @@ class PageErrors:
     def check(self) -> None:
         """Fail when there was an unexpected error."""
         assert self.unexpected() == [], "errors on the page"
+
+
+def wait_search_answer(page, typed: str) -> None:
+    """Until the suggestions shown answer what was typed (not an earlier keystroke's query)."""
+    page.wait_for_function(
+        "(q) => document.querySelector('.tg-search-list').dataset.query === q",
+        arg=typed.strip(),
+        timeout=WAIT_MS,
+    )

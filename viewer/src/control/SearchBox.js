@@ -147,6 +147,9 @@ export class SearchBox {
       }, [h('span', { className: 'tg-search-name' }, result.name), h('span', { className: 'tg-search-detail' }, detail)]);
     });
     this._list.replaceChildren(...options);
+    // The query these options answer: while typing, an earlier keystroke's answer is shown
+    // until the last one's arrives (for tests and for anyone reading the page's state).
+    this._list.dataset.query = this._query ?? '';
     const open = options.length > 0;
     this._list.hidden = !open;
     this._input.setAttribute('aria-expanded', String(open));
