@@ -6,6 +6,7 @@ loaded by the real ETL into a fresh GeoPackage store or a fresh PostGIS schema.
 """
 
 import gzip
+import logging
 import shutil
 
 import geopandas as gpd
@@ -17,9 +18,9 @@ import shapely
 
 from tsukuba_gis.catalog import load_catalog
 from tsukuba_gis.settings import Settings
-from tsukuba_gis.store import open_store
-from tsukuba_gis.tiles import mbtiles
-from tsukuba_gis.tiles.rules import MAX_SIZE, tile_spec
+from tsukuba_gis.store import open_store, postgis_tiles
+from tsukuba_gis.tiles import grid, mbtiles
+from tsukuba_gis.tiles.rules import EXTENT, MAX_SIZE, MIN_EXTENT, tile_spec, tolerance_units
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 CENTRE = (140.1115, 36.0825)
@@ -39,11 +40,16 @@ fields:
 """
 
 
-def _write_source(path) -> None:
+def _buildings() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centres (EPSG:6677 around つくば駅) and side lengths of the square footprints, in metres."""
     rng = np.random.default_rng(19)
-    x = 25_050 + rng.uniform(-1_000, 1_000, COUNT)  # EPSG:6677 around つくば駅
+    x = 25_050 + rng.uniform(-1_000, 1_000, COUNT)
     y = 9_150 + rng.uniform(-1_000, 1_000, COUNT)
-    size = rng.uniform(6, 14, COUNT)
+    return x, y, rng.uniform(6, 14, COUNT)
+
+
+def _write_source(path) -> None:
+    x, y, size = _buildings()
     boxes = shapely.box(x - size / 2, y - size / 2, x + size / 2, y + size / 2)
     frame = gpd.GeoDataFrame(
         {"bid": [f"D{i:06d}" for i in range(COUNT)], "name": [f"建物{i}" for i in range(COUNT)]},
@@ -161,3 +167,41 @@ def test_tippecanoe_threads_follow_the_layer_size_and_an_operator_setting_wins(d
     monkeypatch.setenv("TIPPECANOE_MAX_THREADS", "2")
     path = mbtiles.build_mbtiles(store, record, spec, tmp_path / "operator.mbtiles")
     assert seen["threads"] == "2" and path.stat().st_size > 0
+
+
+@pytest.mark.parametrize("dense", ["postgis"], indirect=True)  # the store that makes tiles on demand
+def test_a_tile_made_on_demand_over_budget_halves_the_grid_then_keeps_the_largest(dense, caplog):
+    """ST_AsMVT for a tile never pre-built (``postgis_tiles.render_mvt``): over the size budget the
+    grid is halved, but never to one on which every building collapses (an empty tile: a hole),
+    then only the largest features are kept until it fits. Each pass is logged (``PASS_LOG``,
+    which ``bench/pg_tile_parts.py`` reads)."""
+    store, record, spec = dense
+    tile = TMS.tile(*CENTRE, 12)  # the whole 2 km square: every building is a candidate
+    budget = 2_000  # bytes, gzip-compressed: far below what 20,000 buildings need at any grid
+    request = postgis_tiles.MvtRequest(
+        name="dense",
+        geometry=spec.geometry,
+        bounds=grid.xy_bounds(12, tile.x, tile.y),
+        fields=spec.fields,
+        tolerance=tolerance_units(spec, 12),
+        max_size=budget,
+    )
+    with caplog.at_level(logging.DEBUG, logger=postgis_tiles.LOG.name):
+        made = postgis_tiles.render_mvt(store, record, request)
+    # (layer, grid, limit, features, bytes, ms) of each pass
+    passes = [r.args for r in caplog.records if r.msg == postgis_tiles.PASS_LOG]
+    whole = [p for p in passes if p[2] is None]
+    assert [p[1] for p in whole] == [EXTENT >> i for i in range(len(whole))] and whole[-1][1] >= MIN_EXTENT
+    # At z12 the 6-14 m buildings all collapse on the 256-unit grid (38 m cells): not taken.
+    assert whole[-1][1] == MIN_EXTENT and whole[-1][3] == 0
+    kept_grid = whole[-2][1]
+    limited = [p for p in passes if p[2] is not None]
+    assert limited and all(p[1] == kept_grid for p in limited)
+    limits = [p[2] for p in limited]
+    assert limits == sorted(limits, reverse=True) and limits[-1] < COUNT
+    assert 0 < len(made) <= budget
+    # What is kept is among the `limit` largest footprints (ties in fid order, the load order).
+    _, _, size = _buildings()
+    largest = {f"D{i:06d}" for i in np.lexsort((np.arange(COUNT), -size))[: limits[-1]]}
+    kept = {f["properties"]["bid"] for f in _features(made)}
+    assert kept and kept <= largest

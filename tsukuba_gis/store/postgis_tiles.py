@@ -5,7 +5,8 @@ row), the tiles edits had rebuilt, and the tiles made on demand. Keys carry the 
 so a new version never serves old tiles; pruning a version deletes its tiles. The table is
 logged (migration 8): it was UNLOGGED while it was only a cache, but a crash emptying the
 pre-built sets left every tile, z10 included, to ``ST_AsMVT`` until the next ETL; a tile set
-costs its size in WAL once, at ETL (21 MB for the bench's 200,000 buildings).
+costs its size in WAL once, at ETL (20 MB for the bench's 200,000 buildings;
+``bench/pg_tile_load.py`` times it).
 
 ``render_mvt`` makes a tile with ``ST_AsMVT`` following the same per-zoom rules as the
 pre-built tiles' encoder, tippecanoe (clip with a buffer, simplify, snap to the grid, size budget).
@@ -226,7 +227,8 @@ def render_mvt(store: "PostGISStore", record: LayerRecord, request: MvtRequest) 
     """A gzip-compressed MVT within the budget (b"" when the tile holds no feature).
 
     Over ``max_size``: the grid is halved (4096, 2048, ... ``min_extent``), then the smallest
-    features are dropped until the tile fits, as tippecanoe does for the pre-built tiles.
+    features are dropped until the tile fits, as tippecanoe does for the pre-built tiles. A grid
+    on which every feature collapses is not taken: the tile would be empty, a hole in the map.
     """
 
     def run(extent: int, limit: int | None) -> tuple[bytes, int]:
@@ -249,8 +251,10 @@ def render_mvt(store: "PostGISStore", record: LayerRecord, request: MvtRequest) 
         return b""
     packed = gzip.compress(data, 6)
     while len(packed) > request.max_size and extent > request.min_extent:
-        extent //= 2
-        data, count = run(extent, None)
+        coarser, coarser_count = run(extent // 2, None)
+        if not coarser_count:  # every feature collapsed on that grid: a hole, not a smaller tile
+            break
+        extent, data, count = extent // 2, coarser, coarser_count
         packed = gzip.compress(data, 6)
     while len(packed) > request.max_size and count > 1:
         count = max(1, int(count * request.max_size / len(packed) * 0.9))
