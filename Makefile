@@ -52,12 +52,13 @@ test-deps:  ## System packages the tests need (Chromium, a Japanese font), from 
 # Each process has its own session set-ups (sample stores, PostGIS cluster, Chromium, servers);
 # a file's tests stay together and in order, so its module-scoped set-ups are made once.
 TEST_WORKERS ?= 2
+PYTEST = $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 test: install test-deps  ## Run the whole test suite (what CI runs)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(PYTEST)
 
 FAST := not postgis and not browser and not live
 test-fast: install  ## The edit-run loop: in-process tests only (no Chromium, PostgreSQL or server process)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "$(FAST)"
+	$(PYTEST) -m "$(FAST)"
 
 # wrk and PostGIS; the C peers (MapServer 8 and QGIS Server as FastCGI under lighttpd; PyQGIS
 # writes QGIS's project); nginx for the scale-out run.

@@ -34,7 +34,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import data, scenarios  # noqa: E402
-from bench.servers import start_cluster  # noqa: E402
+from bench.servers import postgis_copy  # noqa: E402
 from tsukuba_gis.catalog import load_catalog  # noqa: E402
 from tsukuba_gis.store import postgis_tiles  # noqa: E402
 from tsukuba_gis.store.postgis import PostGISStore  # noqa: E402
@@ -151,10 +151,7 @@ def main() -> None:
     args = parser.parse_args()
     project = data.prepare_project(args.workdir)
     data.load_gpkg(project)
-    cluster = start_cluster()
-    try:
-        dsn = cluster.create_database("tiles")
-        data.copy_to_postgis(project, dsn)
+    with postgis_copy(project, "tiles") as (_, dsn):
         store = PostGISStore(dsn)
         record = store.current("buildings")
         layer = load_catalog(project / "layers").layers["buildings"]
@@ -191,8 +188,6 @@ def main() -> None:
         )
         print_passes(store, record, spec)
         store.close()
-    finally:
-        cluster.destroy()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -268,6 +270,21 @@ def start_cluster() -> Cluster:
     cluster.start()
     cluster.make_template()
     return cluster
+
+
+@contextmanager
+def postgis_copy(project: Path, database: str) -> Iterator[tuple[Cluster, str]]:
+    """A throwaway cluster holding a ``store copy`` of the project's GeoPackage store in
+    ``database``: (cluster, DSN); destroyed at the end."""
+    from bench import data
+
+    cluster = start_cluster()
+    try:
+        dsn = cluster.create_database(database)
+        data.copy_to_postgis(project, dsn)
+        yield cluster, dsn
+    finally:
+        cluster.destroy()
 
 
 def postgres_pids(cluster: Cluster) -> list[int]:

@@ -116,7 +116,7 @@ def each_app_client(request):
 
 # Fixtures that make a test slow or need more than Python: ``make test-fast`` leaves them out.
 LANE_MARKERS = {
-    "postgis": ("postgis",),
+    "postgis": ("postgis", "own_cluster"),
     "browser": ("browser", "page"),
     "live": ("live_server", "each_live_server", "postgis_live_server", "start_server"),
 }
@@ -140,6 +140,20 @@ def postgis_cluster():
     from pgcluster import Cluster
 
     cluster = Cluster(free_port())
+    cluster.init()
+    cluster.start()
+    cluster.make_template()
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture
+def own_cluster():
+    """A cluster of this test's own (with the PostGIS template): stopping, crashing or
+    restarting it leaves the session's cluster alone."""
+    from pgcluster import Cluster
+
+    cluster = Cluster()
     cluster.init()
     cluster.start()
     cluster.make_template()

@@ -5,7 +5,7 @@ import time
 
 import psycopg
 import pytest
-from pgcluster import Cluster, free_port
+from pgcluster import free_port
 from test_store_contract import COLUMNS, META, POINTS, ROWS, frame, load
 
 from tsukuba_gis.errors import StoreError, StoreUnavailable
@@ -123,32 +123,25 @@ def test_tile_cache_is_per_version_and_pruned_with_it(postgis_url):
     assert cache.get("sites", first.version, "public", 12, 3638, 1612) is None
 
 
-def test_prebuilt_tiles_survive_a_crash_of_postgresql():
+def test_prebuilt_tiles_survive_a_crash_of_postgresql(own_cluster):
     """The ETL's tile sets live in a logged table: a crash keeps them and their marker, so no
     tile falls back to ST_AsMVT until the next ETL (an UNLOGGED table is emptied on recovery)."""
-    cluster = Cluster()  # of its own: the session's cluster is not crashed
-    cluster.init()
-    cluster.start()
-    cluster.make_template()
-    try:
-        url = cluster.create_database("crash")
-        store = PostGISStore(url)
-        version = load(store).version
-        prebuilt = [(12, 3638, 1612, b"\x1a\x02z12"), (13, 7276, 3224, b"\x1a\x02z13")]
-        assert store.tile_cache().put_prebuilt("sites", version, "public", prebuilt) == 2
-        store.tile_cache().put("sites", version, "public@1", 14, 14553, 6449, b"\x1a\x02edit")
-        store.close()
-        # On disk first (the test cluster commits asynchronously), then an immediate stop: the
-        # restart is a crash recovery, which resets every unlogged table to empty.
-        cluster.execute("CHECKPOINT")
-        cluster.stop("immediate")
-        cluster.start()
-        cache = PostGISStore(url).tile_cache()
-        assert cache.prebuilt("sites", version, "public")
-        assert [cache.get("sites", version, "public", z, x, y) for z, x, y, _ in prebuilt] == [
-            t for *_, t in prebuilt
-        ]
-        assert cache.get("sites", version, "public@1", 14, 14553, 6449) == b"\x1a\x02edit"
-        cache.store.close()
-    finally:
-        cluster.destroy()
+    url = own_cluster.create_database("crash")
+    store = PostGISStore(url)
+    version = load(store).version
+    prebuilt = [(12, 3638, 1612, b"\x1a\x02z12"), (13, 7276, 3224, b"\x1a\x02z13")]
+    assert store.tile_cache().put_prebuilt("sites", version, "public", prebuilt) == 2
+    store.tile_cache().put("sites", version, "public@1", 14, 14553, 6449, b"\x1a\x02edit")
+    store.close()
+    # On disk first (the test cluster commits asynchronously), then an immediate stop: the
+    # restart is a crash recovery, which resets every unlogged table to empty.
+    own_cluster.execute("CHECKPOINT")
+    own_cluster.stop("immediate")
+    own_cluster.start()
+    cache = PostGISStore(url).tile_cache()
+    assert cache.prebuilt("sites", version, "public")
+    assert [cache.get("sites", version, "public", z, x, y) for z, x, y, _ in prebuilt] == [
+        t for *_, t in prebuilt
+    ]
+    assert cache.get("sites", version, "public@1", 14, 14553, 6449) == b"\x1a\x02edit"
+    cache.store.close()

@@ -14,7 +14,6 @@ import morecantile
 import pytest
 from editcity import EditCity, edit_city_for
 from liveserver import LiveServer
-from pgcluster import Cluster
 
 from tsukuba_gis.store import open_store
 
@@ -135,17 +134,6 @@ def test_twenty_editors_for_thirty_seconds_lose_no_update(live_city):
         recorded = store.changes("shelters", feature_id=fid, limit=100_000)
         assert int(note) == saved[fid] == len(recorded), fid  # every save counted once: none lost
         assert [int(c.after["status_note"]) for c in recorded] == list(range(1, saved[fid] + 1))
-
-
-@pytest.fixture
-def own_cluster():
-    """A cluster of this test's own: restarting it leaves the session's cluster alone."""
-    cluster = Cluster()
-    cluster.init()
-    cluster.start()
-    cluster.make_template()
-    yield cluster
-    cluster.destroy()
 
 
 def test_a_postgresql_restart_while_editing_is_a_503_never_half_an_edit(own_cluster, tmp_path, start_server):

@@ -115,16 +115,6 @@ def test_two_servers_on_one_database_one_through_a_read_dsn(postgis_cluster, tmp
     assert answers(one) == answers(two)
 
 
-@pytest.fixture
-def own_cluster():
-    """A cluster of this test's own: restarting it leaves the session's cluster alone."""
-    cluster = Cluster()
-    cluster.init()
-    cluster.start()
-    yield cluster
-    cluster.destroy()
-
-
 def _timed_get(client: httpx.Client, path: str) -> tuple[int, float]:
     """Status (0: connection reset) and seconds of one request."""
     started = time.monotonic()
