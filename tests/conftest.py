@@ -5,6 +5,7 @@ Everything runs on 127.0.0.1; every wait loop is bounded.
 
 import importlib.util
 import itertools
+import json
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,23 @@ def sample_data_dir(tmp_path_factory) -> Path:
     data_dir = tmp_path_factory.mktemp("data")
     report = run_etl(Settings(data_dir=data_dir), quiet=True)
     assert report.ok, [(r.layer_id, r.error) for r in report.layers if r.status == "failed"]
+    _keep_report(data_dir)
     return data_dir
+
+
+# The report.json each sample store's ETL wrote, by data directory: a test that runs the ETL
+# again on a sample store (test_samples.py) rewrites the file, whatever order the tests run in.
+_FIRST_REPORTS: dict[Path, dict] = {}
+
+
+def _keep_report(data_dir: Path) -> None:
+    _FIRST_REPORTS[data_dir] = json.loads((data_dir / "report.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def each_sample_report(each_sample_settings) -> dict:
+    """The report.json of the session's ETL run over each sample store."""
+    return _FIRST_REPORTS[each_sample_settings.data_dir]
 
 
 @pytest.fixture(scope="session")
@@ -186,6 +203,7 @@ def postgis_sample_settings(postgis_cluster, tmp_path_factory) -> Settings:
     )
     report = run_etl(settings, quiet=True)
     assert report.ok, [(r.layer_id, r.error) for r in report.layers if r.status == "failed"]
+    _keep_report(settings.data_dir)
     return settings
 
 

@@ -1,7 +1,5 @@
 """The repo's sample rasters load on both stores and say what they should."""
 
-import json
-
 import numpy as np
 import pyogrio
 import pytest
@@ -24,8 +22,8 @@ def _cog(settings, store, layer_id):
     return store.current_raster(layer_id).path(settings.rasters_path)
 
 
-def test_every_raster_loads(each_sample_settings, store):
-    report = json.loads((each_sample_settings.data_dir / "report.json").read_text(encoding="utf-8"))
+def test_every_raster_loads(each_sample_settings, each_sample_report, store):
+    report = each_sample_report
     catalog = load_catalog(PROJECT_ROOT / "layers")
     assert {r["layer_id"] for r in report["rasters"]} == set(catalog.rasters)
     assert all(r["status"] == "loaded" for r in report["rasters"])

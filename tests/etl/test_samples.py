@@ -1,6 +1,5 @@
 """The repo's real sample department files load completely and correctly."""
 
-import json
 from pathlib import Path
 
 import pyogrio
@@ -15,8 +14,8 @@ SOURCES = PROJECT_ROOT / "sources"
 
 
 @pytest.fixture(scope="module")
-def report(each_sample_settings) -> dict:
-    return json.loads((each_sample_settings.data_dir / "report.json").read_text(encoding="utf-8"))
+def report(each_sample_report) -> dict:
+    return each_sample_report
 
 
 @pytest.fixture(scope="module")
