@@ -277,11 +277,16 @@ def load_gpkg(project: Path) -> Path:
     return store
 
 
-def copy_to_postgis(project: Path, dsn: str) -> None:
-    """The PostGIS store: ``tsukuba-gis store copy`` of the GeoPackage store (timed)."""
+def copy_to_postgis(project: Path, dsn: str, tiles: bool = True) -> float:
+    """The PostGIS store: ``tsukuba-gis store copy`` of the GeoPackage store, with its tile sets
+    unless ``tiles`` is False (``--no-tiles``); the seconds it took (printed)."""
     started = time.perf_counter()
-    _cli(project, "store", "copy", "--from", str(project / "data" / "store.gpkg"), "--to", dsn)
-    print(f"store copy of the bench data into PostGIS: {time.perf_counter() - started:.1f} s", flush=True)
+    flags = () if tiles else ("--no-tiles",)
+    _cli(project, "store", "copy", "--from", str(project / "data" / "store.gpkg"), "--to", dsn, *flags)
+    took = time.perf_counter() - started
+    what = "with its tile sets" if tiles else "without tiles"
+    print(f"store copy of the bench data into PostGIS, {what}: {took:.1f} s", flush=True)
+    return took
 
 
 def _cli(project: Path, *args: str) -> None:

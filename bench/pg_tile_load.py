@@ -8,6 +8,10 @@ logged so that a crash keeps the pre-built sets; this is the price at ETL. Then 
 migration's rewrite (UNLOGGED -> LOGGED) of the table holding the set takes. The bench cluster
 runs with fsync off (``tests/pgcluster.py``): the WAL is written, not flushed.
 
+Last, what carrying the tile sets costs ``tsukuba-gis store copy`` of the whole project into a
+fresh database (``--no-tiles`` and not, in turns; ``--copies`` of each): the time a PostGIS
+store copied in would otherwise make its tiles with ``ST_AsMVT`` until the next ETL.
+
     .venv/bin/python bench/pg_tile_load.py
 """
 
@@ -33,13 +37,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/tsukuba-gis-bench"))
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--copies", type=int, default=2, help="store copies with and without tiles, each")
     args = parser.parse_args()
     project = data.prepare_project(args.workdir)
     data.load_gpkg(project)
     path = min((project / "data" / "tiles" / "buildings").glob("*.mbtiles"))
     tiles = list(mbtiles.read_mbtiles(path))
     print(f"{path.name}: {len(tiles):,} tiles, {sum(len(t[3]) for t in tiles) / 1e6:.1f} MB")
-    with postgis_copy(project, "tiles") as (cluster, dsn):
+    with postgis_copy(project, "tiles", tiles=False) as (cluster, dsn):
         store = PostGISStore(dsn)
         version = store.current("buildings").version
         table = f'"{store.schema}".tg_tile_cache'
@@ -62,9 +67,16 @@ def main() -> None:
             alter("UNLOGGED")
             rewrites.append(_timed(lambda: alter("LOGGED")))
         store.close()
+        copies: dict[bool, list[float]] = {False: [], True: []}
+        for round_ in range(args.copies):
+            for tiles_too in (False, True) if round_ % 2 == 0 else (True, False):
+                fresh = cluster.create_database(f"copy_{round_}_{int(tiles_too)}")
+                copies[tiles_too].append(data.copy_to_postgis(project, fresh, tiles_too))
     for mode, values in seconds.items():
         print(f"{mode:>8}: {_median(values)}")
     print(f"SET LOGGED with the set in the table: {_median(rewrites)}")
+    for tiles_too, values in copies.items():
+        print(f"store copy {'with its tile sets' if tiles_too else '--no-tiles':>18}: {_median(values)}")
 
 
 def _timed(run: Callable[[], object]) -> float:

@@ -273,15 +273,15 @@ def start_cluster() -> Cluster:
 
 
 @contextmanager
-def postgis_copy(project: Path, database: str) -> Iterator[tuple[Cluster, str]]:
+def postgis_copy(project: Path, database: str, tiles: bool = True) -> Iterator[tuple[Cluster, str]]:
     """A throwaway cluster holding a ``store copy`` of the project's GeoPackage store in
-    ``database``: (cluster, DSN); destroyed at the end."""
+    ``database`` (its tile sets too unless ``tiles`` is False): (cluster, DSN); destroyed at the end."""
     from bench import data
 
     cluster = start_cluster()
     try:
         dsn = cluster.create_database(database)
-        data.copy_to_postgis(project, dsn)
+        data.copy_to_postgis(project, dsn, tiles)
         yield cluster, dsn
     finally:
         cluster.destroy()

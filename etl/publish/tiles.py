@@ -10,17 +10,17 @@ from typing import Any
 from tsukuba_gis.layerdef import LayerDef
 from tsukuba_gis.settings import Settings
 from tsukuba_gis.store import LayerRecord, Store
-from tsukuba_gis.tiles.rules import tile_spec
+from tsukuba_gis.tiles.rules import tile_specs
 
 
 def publish(settings: Settings, store: Store, layer: LayerDef, record: LayerRecord) -> dict[str, Any]:
     """Pre-build every tile set (one per audience whose tiles differ) of one layer version."""
-    specs = {s.variant: s for a in ("public", "internal") if (s := tile_spec(layer, record, a)) is not None}
+    specs = tile_specs(layer, record)
     started = time.monotonic()
-    built = store.publish_tiles(record, list(specs.values()))
+    built = store.publish_tiles(record, specs)
     if not built:
         return {"status": "unchanged", "version": record.version}
-    spec = next(iter(specs.values()))
+    spec = specs[0]
     return {
         "status": "published",
         "version": record.version,

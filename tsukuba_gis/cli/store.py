@@ -8,10 +8,11 @@ from pathlib import Path
 
 import click
 
+from tsukuba_gis.catalog import load_catalog
 from tsukuba_gis.settings import Settings
 from tsukuba_gis.store import open_store, scheme_of
 from tsukuba_gis.store.postgis_settings import redact
-from tsukuba_gis.store.transfer import Copied, copy_store
+from tsukuba_gis.store.transfer import Copied, TilesCopied, copy_store, copy_tiles
 
 
 @click.group()
@@ -39,7 +40,9 @@ def migrate(obj: dict, url: str | None) -> None:
         click.echo(f"{where}: up to date")
 
 
-def _line(result: Copied) -> str:
+def _line(result: Copied | TilesCopied) -> str:
+    if isinstance(result, TilesCopied):
+        return _tiles_line(result)
     mark = "*" if result.current else " "
     if result.status == "failed":
         return f"✗ {result.layer_id} v{result.version}: {result.error}"
@@ -49,6 +52,18 @@ def _line(result: Copied) -> str:
         f"{mark} {result.layer_id} v{result.version}: {result.status}, {result.features}"
         f" features, {result.rejects} rejected"
     )
+
+
+def _tiles_line(result: TilesCopied) -> str:
+    what = f"{result.layer_id} v{result.version} tiles ({result.variant})"
+    if result.status == "failed":
+        return f"✗ {what}: {result.error}"
+    if result.status == "present":
+        return f"* {what}: present"
+    if result.status == "none":
+        return f"  {result.layer_id} v{result.version}: no tiles ({result.reason})"
+    why = f" ({result.reason})" if result.reason else ""
+    return f"* {what}: {result.status}{why}, {result.tiles} tiles"
 
 
 @store.command()
@@ -65,6 +80,11 @@ def _line(result: Copied) -> str:
     type=click.Path(path_type=Path),
     help="The target's raster directory (default: the same as --raster-dir-from).",
 )
+@click.option(
+    "--no-tiles",
+    is_flag=True,
+    help="Leave the vector tiles to the next etl (a GeoPackage target builds them when first asked).",
+)
 @click.pass_obj
 def copy(
     obj: dict,
@@ -73,12 +93,16 @@ def copy(
     current_only: bool,
     raster_dir_from: Path | None,
     raster_dir_to: Path | None,
+    no_tiles: bool,
 ) -> None:
     """Copy every layer with its kept versions, registry records and quarantine.
 
     Run it again after a failure: versions already copied are left as they are. Servers on
     the target pick the layers up within a second. Raster layers go across with their COG
-    files (copied into --raster-dir-to when it differs from --raster-dir-from).
+    files (copied into --raster-dir-to when it differs from --raster-dir-from). The current
+    versions' vector tile sets go across as they are, or are built on the target when the
+    source has none or was edited live since its load (the layer definitions in
+    TSUKUBA_GIS_LAYERS_DIR say which tile sets a layer has).
     """
     settings: Settings = obj["settings"]
     if source == target:
@@ -90,12 +114,22 @@ def copy(
     echo = (lambda r: None) if obj["quiet"] else (lambda r: click.echo(_line(r)))
     from_dir = raster_dir_from or settings.rasters_path
     dirs = (from_dir, raster_dir_to or from_dir)
-    results = copy_store(src, dst, current_only, report=echo, raster_dirs=dirs)
+    definitions = {} if no_tiles else load_catalog(settings.layers_dir).layers
+    if not no_tiles and not definitions:
+        raise click.ClickException(
+            f"no layer definition in {settings.layers_dir} to tell the tile sets:"
+            " set TSUKUBA_GIS_LAYERS_DIR, or copy with --no-tiles"
+        )
+    results: list[Copied | TilesCopied] = []
+    results += copy_store(src, dst, current_only, report=echo, raster_dirs=dirs)
+    if not no_tiles:
+        results += copy_tiles(src, dst, definitions, report=echo)
     failed = [r for r in results if r.status == "failed"]
     for result in failed if obj["quiet"] else []:
         click.echo(_line(result), err=True)
     if failed:
         raise SystemExit(1)
-    copied = sum(r.features for r in results if r.status == "copied")
+    versions = [r for r in results if isinstance(r, Copied)]
+    copied = sum(r.features for r in versions if r.status == "copied")
     if not obj["quiet"]:
-        click.echo(f"{len(results)} versions in {redact(target)} ({copied} features copied)")
+        click.echo(f"{len(versions)} versions in {redact(target)} ({copied} features copied)")

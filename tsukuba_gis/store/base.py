@@ -1,7 +1,7 @@
 """The store interface every backend implements (GeoPackage embedded, PostGIS scale-out)."""
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,6 +228,10 @@ class RasterWriter(AbstractContextManager):
         band), ``decisions``; ``loaded_at``/``duration_s`` too for a store copy. The file's
         structure (CRS, size, bounds, dtype) and checksum are read from the file itself.
         """
+
+
+# (z, x, y from the top, gzip-compressed MVT) of a tile set, streamed; close() stops it early
+TileRows = Generator[tuple[int, int, int, bytes], None, None]
 
 
 @dataclass(frozen=True)
@@ -474,6 +478,18 @@ class Store(NotifyTables, ABC):
     @abstractmethod
     def publish_tiles(self, record: LayerRecord, specs: Sequence[TileSpec]) -> list[str]:
         """Pre-build every tile of these tile sets (idempotent); the variants it built."""
+
+    @abstractmethod
+    def tile_set(self, spec: TileSpec) -> TileRows | None:
+        """(z, x, y, tile) of every non-empty tile of a pre-built tile set; None when it is not
+        built (whatever was made on demand). For ``store copy``, which carries tile sets across."""
+
+    @abstractmethod
+    def load_tile_set(
+        self, record: LayerRecord, spec: TileSpec, tiles: Iterable[tuple[int, int, int, bytes]]
+    ) -> int:
+        """Put a whole pre-built tile set in place, made elsewhere by the same rules (the same
+        ``spec.key``), in place of any it had; how many tiles."""
 
     def rebuild_tiles(
         self, record: LayerRecord, spec: TileSpec, tiles: Iterable[tuple[int, int, int]]

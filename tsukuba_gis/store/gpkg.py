@@ -29,6 +29,7 @@ from tsukuba_gis.store.base import (
     Query,
     Reject,
     Store,
+    TileRows,
     TileSpec,
     grown_bbox,
 )
@@ -310,6 +311,16 @@ class GeoPackageStore(
     def publish_tiles(self, record: LayerRecord, specs: Sequence[TileSpec]) -> list[str]:
         """An MBTiles file per tile set, next to the store (``tiles/<layer>/``)."""
         return self._tiles.publish(record, specs)
+
+    def tile_set(self, spec: TileSpec) -> TileRows | None:
+        """Every tile of the tile set's MBTiles; None when it is not built."""
+        return self._tiles.tile_set(spec)
+
+    def load_tile_set(
+        self, record: LayerRecord, spec: TileSpec, tiles: Iterable[tuple[int, int, int, bytes]]
+    ) -> int:
+        """A tile set made elsewhere, written as its MBTiles file."""
+        return self._tiles.load(record, spec, tiles)
 
     def rebuild_tiles(
         self, record: LayerRecord, spec: TileSpec, tiles: Iterable[tuple[int, int, int]]

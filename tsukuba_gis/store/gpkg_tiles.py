@@ -5,8 +5,8 @@ tile set never changes after it is renamed into place, so a server reads it open
 (a microsecond SQLite read per tile, one connection per thread and file). ``rebuild`` (an
 edit's tiles) writes a copy and renames it over the file: readers see the new inode and reopen.
 
-A tile set that is missing (a store moved in by ``store copy``, a tile publisher that failed, a
-store loaded before tiles existed) is built in the background of the server process that is
+A tile set that is missing (a tile publisher that failed, a store loaded before tiles existed,
+a ``store copy --no-tiles``) is built in the background of the server process that is
 asked for it; meanwhile its tiles raise ``TilesNotReady`` (503 with Retry-After). One build per
 tile set across the server's processes: a ``.building`` file next to the target is taken with
 O_EXCL (a stale one, over an hour old, is taken over). The build writes aside and renames.
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tsukuba_gis.errors import TilesNotReady
-from tsukuba_gis.store.base import LayerRecord, TileSpec
+from tsukuba_gis.store.base import LayerRecord, TileRows, TileSpec
 from tsukuba_gis.tiles import mbtiles
 from tsukuba_gis.tiles.memory import TileMemory
 
@@ -93,6 +93,17 @@ class MBTilesSets:
         if specs:
             mbtiles.remove_old(self.root / record.layer_id, {self.path(s).name for s in specs})
         return built
+
+    def tile_set(self, spec: TileSpec) -> TileRows | None:
+        """Every tile of a tile set's file; None when it is not built."""
+        path = self.path(spec)
+        return mbtiles.read_mbtiles(path) if path.is_file() else None
+
+    def load(self, record: LayerRecord, spec: TileSpec, tiles: Iterable[tuple[int, int, int, bytes]]) -> int:
+        """A tile set made elsewhere, written as its file (renamed over any there); how many tiles."""
+        count = mbtiles.write_mbtiles(self.path(spec), spec, tiles)
+        mbtiles.remove_old(self.root / record.layer_id, {self.path(spec).name})
+        return count
 
     def rebuild(self, record: LayerRecord, spec: TileSpec, tiles: Iterable[tuple[int, int, int]]) -> int:
         """Re-encode some tiles (the whole set when it is missing); how many were written."""

@@ -33,6 +33,7 @@ from tsukuba_gis.store.base import (
     Query,
     Reject,
     Store,
+    TileRows,
     TileSpec,
 )
 from tsukuba_gis.store.postgis_edits import PostGISEdits
@@ -354,6 +355,19 @@ class PostGISStore(PostGISEdits, PostGISOutbox, PostGISNotify, PostGISReports, P
     def publish_tiles(self, record: LayerRecord, specs: Sequence[TileSpec]) -> list[str]:
         """tippecanoe's tiles copied into the shared cache table, so every host serves them."""
         return postgis_tiles.publish(self, record, specs)
+
+    def tile_set(self, spec: TileSpec) -> TileRows | None:
+        """The pre-built tiles of a tile set (its marker row is there); None otherwise."""
+        cache = PostGISTileCache(self)
+        if not cache.prebuilt(spec.layer_id, spec.version, spec.cache_variant):
+            return None
+        return cache.read_prebuilt(spec.layer_id, spec.version, spec.cache_variant)
+
+    def load_tile_set(
+        self, record: LayerRecord, spec: TileSpec, tiles: Iterable[tuple[int, int, int, bytes]]
+    ) -> int:
+        """A tile set made elsewhere, loaded into the shared table with its marker (one COPY)."""
+        return PostGISTileCache(self).put_prebuilt(spec.layer_id, spec.version, spec.cache_variant, tiles)
 
     def rebuild_tiles(
         self, record: LayerRecord, spec: TileSpec, tiles: Iterable[tuple[int, int, int]]

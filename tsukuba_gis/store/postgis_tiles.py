@@ -1,7 +1,7 @@
 """Encoded tiles shared by every server process on one PostGIS database (for issue 6).
 
-One table on the primary: the tile sets the ETL pre-built with tippecanoe (each with a marker
-row), the tiles edits had rebuilt, and the tiles made on demand. Keys carry the layer version,
+One table on the primary: the tile sets the ETL pre-built with tippecanoe or ``store copy``
+carried in (each with a marker row), the tiles edits had rebuilt, and the tiles made on demand. Keys carry the layer version,
 so a new version never serves old tiles; pruning a version deletes its tiles. The table is
 logged (migration 8): it was UNLOGGED while it was only a cache, but a crash emptying the
 pre-built sets left every tile, z10 included, to ``ST_AsMVT`` until the next ETL; a tile set
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from psycopg import sql
 
-from tsukuba_gis.store.base import LayerRecord, TileSpec
+from tsukuba_gis.store.base import LayerRecord, TileRows, TileSpec
 from tsukuba_gis.tiles import grid, mbtiles
 from tsukuba_gis.tiles.rules import BUFFER, EXTENT, MAX_SIZE, MIN_EXTENT, tolerance_units
 
@@ -110,6 +110,19 @@ class PostGISTileCache:
                 copy.write_row((*key, -1, 0, 0, b""))
             conn.commit()
         return count
+
+    def read_prebuilt(self, layer_id: str, version: int, variant: str) -> TileRows:
+        """The non-empty tiles of a tile set, streamed (a server-side cursor, in one transaction)."""
+        statement = sql.SQL(
+            "SELECT z, x, y, tile FROM {} WHERE layer_id = %s AND version = %s AND variant = %s"
+            " AND z >= 0 AND octet_length(tile) > 0"
+        ).format(self._table)
+        with self.store.connect_primary() as conn:
+            with conn.cursor(name="tile_set") as cursor:
+                cursor.itersize = 500
+                cursor.execute(statement, (layer_id, version, variant))
+                for z, x, y, tile in cursor:
+                    yield z, x, y, bytes(tile)
 
     def replace(
         self, layer_id: str, version: int, variant: str, tiles: dict[tuple[int, int, int], bytes]

@@ -7,16 +7,25 @@ number features 1..n in load order, so fid-based feature ids survive the trip to
 Raster versions go across too, with their registry records; their COG files are copied into
 the target's raster directory (hard-linked when both directories are on one file system, left
 as they are when both stores share one raster directory).
+
+So do the pre-built vector tile sets of the current versions (``copy_tiles``): the same bytes,
+so a PostGIS store copied in serves every zoom from its table at once instead of making each
+tile with ``ST_AsMVT`` until the next ETL. A version edited live since its load is the
+exception: its pre-built set is stale where the edits landed (the source makes those tiles
+from the data, ``Store.tile_seq``), and the copy has no record of the edits, so the target
+builds that set anew from the copied features.
 """
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tsukuba_gis.errors import StoreError
-from tsukuba_gis.store.base import LayerRecord, RasterRecord, Store
+from tsukuba_gis.errors import GisError, StoreError
+from tsukuba_gis.layerdef import LayerDef
+from tsukuba_gis.store.base import LayerRecord, RasterRecord, Store, TileSpec
+from tsukuba_gis.tiles.rules import tile_specs
 
 
 @dataclass
@@ -184,4 +193,64 @@ def copy_store(
                 break
     if raster_dirs is not None:
         results += _copy_rasters(source, target, current_only, report, raster_dirs)
+    return results
+
+
+@dataclass
+class TilesCopied:
+    """What happened to one tile set: ``copied`` (its bytes), ``built`` (anew on the target),
+    ``present`` (the target had it), ``failed``, or ``none`` (a layer with no definition, so no
+    tile set to carry)."""
+
+    layer_id: str
+    version: int
+    variant: str
+    status: str
+    tiles: int = 0
+    reason: str | None = None
+    error: str | None = None
+
+
+def copy_tile_set(source: Store, target: Store, record: LayerRecord, spec: TileSpec) -> TilesCopied:
+    """One tile set of a copied version: its bytes when the source has it unedited, else built."""
+    there = target.tile_set(spec)
+    if there is not None:
+        there.close()  # only asked whether it exists
+        return TilesCopied(spec.layer_id, spec.version, spec.variant, "present")
+    copied = target.version(record.layer_id, record.version)
+    if copied is None:
+        raise StoreError(f"{record.layer_id} v{record.version} is not in the target")
+    tiles = None if record.edit_seq else source.tile_set(spec)
+    if tiles is not None:
+        count = target.load_tile_set(copied, spec, tiles)
+        return TilesCopied(spec.layer_id, spec.version, spec.variant, "copied", count)
+    reason = "edited since its load" if record.edit_seq else "not pre-built in the source"
+    target.publish_tiles(copied, [spec])
+    count = sum(1 for _ in target.tile_set(spec) or ())
+    return TilesCopied(spec.layer_id, spec.version, spec.variant, "built", count, reason)
+
+
+def copy_tiles(
+    source: Store,
+    target: Store,
+    definitions: Mapping[str, LayerDef],
+    report: Callable[[TilesCopied], None] = lambda c: None,
+) -> list[TilesCopied]:
+    """The tile sets of every current version the definitions give tiles to (``tile_specs``:
+    the key holds the rules and fields, so a changed definition asks for a new set)."""
+    results = []
+    for record in source.layers():
+        layer = definitions.get(record.layer_id)
+        if layer is None:  # e.g. the place-name index the ETL writes: said, not skipped silently
+            none = TilesCopied(record.layer_id, record.version, "-", "none", reason="no layer definition")
+            results.append(none)
+            report(none)
+            continue
+        for spec in tile_specs(layer, record):
+            try:
+                result = copy_tile_set(source, target, record, spec)
+            except GisError as err:
+                result = TilesCopied(record.layer_id, record.version, spec.variant, "failed", error=str(err))
+            results.append(result)
+            report(result)
     return results

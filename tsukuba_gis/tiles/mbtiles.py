@@ -256,6 +256,30 @@ def render_tile(store: "Store", record: LayerRecord, spec: TileSpec, z: int, x: 
         return build_tiles(store, record, spec, [(z, x, y)], Path(tmp)).get((z, x, y), b"")
 
 
+def write_mbtiles(path: Path, spec: TileSpec, tiles: Iterable[tuple[int, int, int, bytes]]) -> int:
+    """An MBTiles file of these (z, x, y from the top, tile) at ``path``, written aside and renamed
+    (a tile set carried from another store); how many tiles."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=".tmp-"))
+    try:
+        target = staging / path.name
+        _empty_mbtiles(target, spec)
+        con = sqlite3.connect(target)
+        try:
+            with con:
+                rows = ((z, x, (1 << z) - 1 - y, tile) for z, x, y, tile in tiles if tile)
+                count = con.executemany("INSERT INTO tiles VALUES (?, ?, ?, ?)", rows).rowcount
+                # the index tippecanoe's files have: a tile is read by its key
+                con.execute("CREATE UNIQUE INDEX tile_index ON tiles (zoom_level, tile_column, tile_row)")
+        finally:
+            con.close()
+        target.chmod(0o644)
+        target.replace(path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return count
+
+
 def _empty_mbtiles(path: Path, spec: TileSpec) -> None:
     con = sqlite3.connect(path)
     with con:

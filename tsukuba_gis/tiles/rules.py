@@ -117,6 +117,12 @@ def tile_spec(layer: LayerDef, record: LayerRecord, audience: Access) -> TileSpe
     )
 
 
+def tile_specs(layer: LayerDef, record: LayerRecord) -> list[TileSpec]:
+    """The tile sets a layer version has: one per audience whose tiles differ (public first)."""
+    specs = {s.variant: s for a in ("public", "internal") if (s := tile_spec(layer, record, a)) is not None}
+    return list(specs.values())
+
+
 def tolerance_units(spec: TileSpec, z: int) -> float:
     """Simplification tolerance at zoom z, in tile units (points are never simplified)."""
     if spec.geometry == "point":
