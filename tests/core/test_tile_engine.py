@@ -8,6 +8,7 @@ loaded by the real ETL into a fresh GeoPackage store or a fresh PostGIS schema.
 import gzip
 import logging
 import shutil
+from pathlib import Path
 
 import geopandas as gpd
 import mapbox_vector_tile
@@ -144,14 +145,10 @@ def test_tiles_outside_the_zoom_range_are_not_built(dense):
 
 
 def test_tippecanoe_threads_follow_the_layer_size_and_an_operator_setting_wins(dense, monkeypatch, tmp_path):
-    # ~50 bytes per feature per thread within 400 MB: 16 up to 500,000 features, 4 at least.
-    assert [mbtiles.threads_for(n) for n in (0, 500_000, 1_000_000, 2_000_000, 50_000_000)] == [
-        str(mbtiles.MAX_THREADS),
-        str(mbtiles.MAX_THREADS),
-        "8",
-        "4",
-        "4",
-    ]
+    # One per 5,000 features (a small layer pays for each at start), and ~50 bytes per feature
+    # per thread within 400 MB: 16 from 80,000 up to 500,000 features, 2 at least.
+    sizes = (0, 311, 20_000, 80_000, 500_000, 1_000_000, 2_000_000, 50_000_000)
+    assert [mbtiles.threads_for(n) for n in sizes] == ["2", "2", "4", "16", "16", "8", "4", "2"]
     seen = {}
     real = mbtiles.subprocess.run
 
@@ -163,10 +160,34 @@ def test_tippecanoe_threads_follow_the_layer_size_and_an_operator_setting_wins(d
     store, record, spec = dense
     monkeypatch.delenv("TIPPECANOE_MAX_THREADS", raising=False)
     mbtiles.build_mbtiles(store, record, spec, tmp_path / "own.mbtiles")
-    assert seen["threads"] == mbtiles.threads_for(record.feature_count) == str(mbtiles.MAX_THREADS)
+    assert seen["threads"] == mbtiles.threads_for(record.feature_count) == "4"  # 20,000 buildings
     monkeypatch.setenv("TIPPECANOE_MAX_THREADS", "2")
     path = mbtiles.build_mbtiles(store, record, spec, tmp_path / "operator.mbtiles")
     assert seen["threads"] == "2" and path.stat().st_size > 0
+
+
+def test_tippecanoe_keeps_a_small_layers_temporary_files_in_ram_and_a_large_ones_on_disk(
+    dense, monkeypatch, tmp_path
+):
+    """Its hundreds of temporary files cost most of a small layer's build on disk (bench/README.md)."""
+    seen = []
+    real = mbtiles.subprocess.run
+
+    def recording(command, **kwargs):
+        scratch = Path(next(a for a in command if a.startswith("--temporary-directory=")).split("=", 1)[1])
+        seen.append((scratch, scratch.is_dir()))
+        return real(command, **kwargs)
+
+    monkeypatch.setattr(mbtiles.subprocess, "run", recording)
+    store, record, spec = dense  # 20,000 buildings: a few MB of FlatGeobuf
+    small = mbtiles.build_mbtiles(store, record, spec, tmp_path / "small.mbtiles")
+    monkeypatch.setattr(mbtiles, "RAM_SCRATCH_INPUT", 1000)  # now the same input counts as large
+    large = mbtiles.build_mbtiles(store, record, spec, tmp_path / "large.mbtiles")
+    (ram, existed), (disk, _) = seen
+    assert existed and ram.parent == mbtiles.RAM_SCRATCH and not ram.exists()  # removed after
+    assert disk.parent == tmp_path  # the staging directory beside the target
+    tiles = [sorted(mbtiles.read_mbtiles(p)) for p in (small, large)]
+    assert tiles[0] == tiles[1] and len(tiles[0]) > 10
 
 
 @pytest.mark.parametrize("dense", ["postgis"], indirect=True)  # the store that makes tiles on demand

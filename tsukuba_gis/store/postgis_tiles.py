@@ -1,8 +1,9 @@
 """Encoded tiles shared by every server process on one PostGIS database (for issue 6).
 
 One table on the primary: the tile sets the ETL pre-built with tippecanoe or ``store copy``
-carried in (each with a marker row), the tiles edits had rebuilt, and the tiles made on demand. Keys carry the layer version,
-so a new version never serves old tiles; pruning a version deletes its tiles. The table is
+carried in (each with a marker row), the tiles edits had rebuilt, and the tiles made on
+demand. Keys carry the layer version, so a new version never serves old tiles; pruning a
+version deletes its tiles. The table is
 logged (migration 8): it was UNLOGGED while it was only a cache, but a crash emptying the
 pre-built sets left every tile, z10 included, to ``ST_AsMVT`` until the next ETL; a tile set
 costs its size in WAL once, at ETL (20 MB for the bench's 200,000 buildings;

@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,17 +51,30 @@ TIMEOUT_S = 3600
 # took 20.6 / 16.0 / 15.1 / 13.6-14.9 s and peaked at 134 / 196 / 338 / 1,054 MB; on the
 # 2,000,000 growth-bench buildings 4 / 8 / 16 threads took 129 / 130 / 114 s and peaked at 453 /
 # 856 / 1,363 MB (bench/README.md, "Issue 19 on 2026-12-03, evening"): ~50 bytes per feature
-# per thread. So the threads are what THREAD_MEMORY allows, 4 to 16: 16 up to 500,000 features.
+# per thread. So the threads are what THREAD_MEMORY allows, up to 16: 16 up to 500,000
+# features. A small layer pays for each thread at start and gains nothing from it: 311 towns
+# took 0.09 s with 1-2 threads, 0.23-0.25 s with 16; 20,000 points 0.92-1.02 s with 4, 1.11-1.29 s
+# with 16 (2026-12-07): one thread per FEATURES_PER_THREAD, at least MIN_THREADS.
 MAX_THREADS = max(16, os.cpu_count() or 1)
-MIN_THREADS = 4
+MIN_THREADS = 2
+FEATURES_PER_THREAD = 5_000
 THREAD_MEMORY = 400 * 2**20  # bytes for the threads' share, over tippecanoe's own ~150 MB
 BYTES_PER_FEATURE_THREAD = 50
+# tippecanoe makes hundreds of temporary files at its start whatever the input (its sort splits
+# into as many as the open-file limit allows, and more per thread): a one-point layer took
+# 0.55-0.68 s with them on this ext4 disk, 0.07-0.11 s on a tmpfs (bench/README.md, "Issue 19
+# on 2026-12-07"), and that start is most of a small layer's tiles and of each tile a live edit
+# has re-made. So small inputs keep them in RAM; large ones (the 200,000 bench buildings: 43 MB
+# of FlatGeobuf, 15 s either way) next to the target, where their size is not memory.
+RAM_SCRATCH = Path("/dev/shm")
+RAM_SCRATCH_INPUT = 32 * 2**20  # bytes of FlatGeobuf input
 
 
 def threads_for(features: int) -> str:
     """tippecanoe's thread count for a layer of ``features`` (TIPPECANOE_MAX_THREADS)."""
     allowed = THREAD_MEMORY // max(1, features * BYTES_PER_FEATURE_THREAD)
-    return str(max(MIN_THREADS, min(MAX_THREADS, allowed)))
+    useful = features // FEATURES_PER_THREAD
+    return str(max(MIN_THREADS, min(MAX_THREADS, allowed, useful)))
 
 
 class TileBuildError(GisError):
@@ -131,18 +145,32 @@ def _frames(store: "Store", record: LayerRecord, spec: TileSpec, bbox=None) -> I
         yield chunk
 
 
+@contextmanager
+def _scratch(inputs: list[Path], workdir: Path) -> Iterator[Path]:
+    """Where tippecanoe keeps its temporary files: in RAM for small inputs, else ``workdir``."""
+    if sum(p.stat().st_size for p in inputs) > RAM_SCRATCH_INPUT or not os.access(RAM_SCRATCH, os.W_OK):
+        yield workdir
+        return
+    scratch = Path(tempfile.mkdtemp(dir=RAM_SCRATCH, prefix="tsukuba-gis-tippecanoe-"))
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def _run(args: list[str], inputs: list[Path], target: Path, workdir: Path, features: int) -> None:
-    command = [str(TIPPECANOE), *args, f"--output={target}", f"--temporary-directory={workdir}"]
     # An operator's own TIPPECANOE_MAX_THREADS wins.
     env = {"TIPPECANOE_MAX_THREADS": threads_for(features), **os.environ}
-    done = subprocess.run(
-        command + [str(p) for p in inputs],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-        check=False,
-        env=env,
-    )
+    with _scratch(inputs, workdir) as scratch:
+        command = [str(TIPPECANOE), *args, f"--output={target}", f"--temporary-directory={scratch}"]
+        done = subprocess.run(
+            command + [str(p) for p in inputs],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            check=False,
+            env=env,
+        )
     if done.returncode != 0:
         raise TileBuildError(f"tippecanoe failed ({done.returncode}): {done.stderr.strip()[-800:]}")
 
