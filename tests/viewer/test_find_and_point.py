@@ -5,6 +5,7 @@ import re
 
 import pytest
 from viewerpage import (
+    SEARCH,
     WAIT_MS,
     ZONED,
     PageErrors,
@@ -13,22 +14,10 @@ from viewerpage import (
     offline_context,
     open_viewer,
     point_report,
-    wait_search_answer,
+    search,
 )
 
 pytestmark = pytest.mark.browser
-
-SEARCH = ".tg-search-input"
-
-
-def suggestions(page, typed: str) -> list[str]:
-    """Type into the search box and return the suggestion names."""
-    page.fill(SEARCH, "")
-    page.type(SEARCH, typed, delay=20)
-    wait_search_answer(page, typed)
-    return page.eval_on_selector_all(
-        ".tg-search-option .tg-search-name", "els => els.map(e => e.textContent)"
-    )
 
 
 def hash_view(page) -> tuple[int, float, float]:
@@ -42,7 +31,7 @@ def hash_view(page) -> tuple[int, float, float]:
 )
 def test_search_finds_towns(page, live_server, typed, expected):
     open_viewer(page, live_server)
-    assert expected in suggestions(page, typed)
+    assert expected in search(page, typed)
     combobox = page.locator(SEARCH)
     assert combobox.get_attribute("role") == "combobox"
     assert combobox.get_attribute("aria-expanded") == "true"
@@ -52,7 +41,7 @@ def test_search_finds_towns(page, live_server, typed, expected):
 
 def test_search_with_the_keyboard_flies_there_and_asks_the_point(page, live_server):
     open_viewer(page, live_server)
-    names = suggestions(page, "桜中学校")
+    names = search(page, "桜中学校")
     assert names[0] == "桜中学校"
     page.press(SEARCH, "ArrowDown")
     active = page.get_attribute(SEARCH, "aria-activedescendant")
@@ -71,8 +60,8 @@ def test_search_with_the_keyboard_flies_there_and_asks_the_point(page, live_serv
 
 def test_search_half_width_and_kana_variants_find_a_shelter(page, live_server):
     open_viewer(page, live_server)
-    assert "サンシャインコンフォートつくば" in suggestions(page, "ｻﾝｼﾔｲﾝ")  # half width, large ヤ
-    assert any("吾妻小学校" == n for n in suggestions(page, "吾妻 小学校"))
+    assert "サンシャインコンフォートつくば" in search(page, "ｻﾝｼﾔｲﾝ")  # half width, large ヤ
+    assert any("吾妻小学校" == n for n in search(page, "吾妻 小学校"))
     # A tap on a suggestion picks it too.
     page.click('.tg-search-option:has-text("吾妻小学校")')
     point_report(page)
@@ -83,7 +72,7 @@ def test_search_half_width_and_kana_variants_find_a_shelter(page, live_server):
 
 def test_search_coordinates_go_there(page, live_server):
     open_viewer(page, live_server)
-    suggestions(page, "36.08, 140.11")
+    search(page, "36.08, 140.11")
     page.press(SEARCH, "Enter")
     point_report(page)
     assert "36.080000, 140.110000" in page.inner_text(".tg-point-coords")

@@ -7,11 +7,10 @@ import json
 import re
 
 import pytest
-from viewerpage import WAIT_MS, checkbox, open_viewer, point_report, wait_search_answer
+from viewerpage import SEARCH, WAIT_MS, checkbox, open_viewer, point_report, search
 
 pytestmark = pytest.mark.browser
 
-SEARCH = ".tg-search-input"
 MESSAGE = ".tg-message"
 
 
@@ -84,14 +83,9 @@ def test_the_panel_shows_no_stray_null_or_false(page, live_server):
         assert word not in page.inner_text(".tg-point")
 
 
-def type_search(page, text: str) -> None:
-    page.fill(SEARCH, "")
-    page.type(SEARCH, text, delay=10)
-
-
 def test_a_search_without_a_match_says_so_visibly(page, live_server):
     open_viewer(page, live_server)
-    type_search(page, "ほげほげ存在しない")
+    search(page, "ほげほげ存在しない")
     box = page.wait_for_selector(".tg-search-empty:not([hidden])", timeout=WAIT_MS)
     assert box.is_visible()
     assert "「ほげほげ存在しない」は見つかりませんでした" in box.inner_text()
@@ -117,7 +111,7 @@ def test_the_servers_suggestions_and_match_level_are_shown(page, live_server):
 
     page.route("**/search?*", answer)
     open_viewer(page, live_server)
-    type_search(page, "あづまxyz")
+    search(page, "あづまxyz")
     page.wait_for_selector(".tg-search-try", timeout=WAIT_MS)
     tries = page.eval_on_selector_all(".tg-search-try", "bs => bs.map(b => b.textContent)")
     assert tries == ["吾妻", "研究学園"]
@@ -131,8 +125,7 @@ def test_the_servers_suggestions_and_match_level_are_shown(page, live_server):
 
 def test_suggestion_subtitles_do_not_repeat_and_the_list_closes_when_a_link_moves_the_map(page, live_server):
     open_viewer(page, live_server)
-    type_search(page, "研究学園")
-    wait_search_answer(page, "研究学園")
+    search(page, "研究学園")
     details = page.eval_on_selector_all(".tg-search-detail", "els => els.map(e => e.textContent)")
     assert details
     for detail in details:

@@ -8,6 +8,7 @@ from tsukuba_gis.settings import PROJECT_ROOT
 
 AXE = PROJECT_ROOT / "viewer" / "node_modules" / "axe-core" / "axe.min.js"
 WAIT_MS = 10_000
+SEARCH = ".tg-search-input"
 # Inside the PLATEAU UseDistrict 第1種低層住居専用地域 (BCR 40 / FAR 80), ~80 m from its edge.
 ZONED = (35.9909, 140.13296)
 
@@ -94,6 +95,16 @@ class PageErrors:
     def check(self) -> None:
         """Fail when there was an unexpected error."""
         assert self.unexpected() == [], "errors on the page"
+
+
+def search(page, typed: str) -> list[str]:
+    """Type into the cleared search box until the suggestions answer it; their names."""
+    page.fill(SEARCH, "")
+    page.type(SEARCH, typed, delay=20)
+    wait_search_answer(page, typed)
+    return page.eval_on_selector_all(
+        ".tg-search-option .tg-search-name", "els => els.map(e => e.textContent)"
+    )
 
 
 def wait_search_answer(page, typed: str) -> None:
