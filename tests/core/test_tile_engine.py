@@ -138,6 +138,26 @@ def _damage(store, spec, tiles) -> None:
     copy.replace(path)
 
 
+def test_a_tile_missing_from_a_prebuilt_set_is_empty_on_both_stores(dense, caplog):
+    """tippecanoe writes no empty tile, so a tile a whole pre-built set lacks is empty: the
+    GeoPackage store answered so; PostGIS made it again with ST_AsMVT and kept it."""
+    store, record, spec = dense
+    away = TMS.tile(CENTRE[0] + 0.3, CENTRE[1] + 0.2, 14)  # ~30 km from every building
+    with caplog.at_level(logging.DEBUG, logger=postgis_tiles.__name__):
+        assert store.tile(record, spec, 14, away.x, away.y) == b""
+    assert "ST_AsMVT pass" not in caplog.text
+    if store.scheme == "postgresql":
+        cache = store.tile_cache()
+        assert cache.get(spec.layer_id, spec.version, spec.cache_variant, 14, away.x, away.y) is None
+        cache.clear(spec.layer_id)  # no pre-built set any more: made on demand, as before
+        try:
+            with caplog.at_level(logging.DEBUG, logger=postgis_tiles.__name__):
+                assert store.tile(record, spec, 14, away.x, away.y) == b""
+            assert "ST_AsMVT pass" in caplog.text
+        finally:
+            store.publish_tiles(record, [spec])
+
+
 def test_tiles_outside_the_zoom_range_are_not_built(dense):
     store, record, spec = dense
     tile = TMS.tile(*CENTRE, 8)

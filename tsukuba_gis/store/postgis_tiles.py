@@ -45,14 +45,22 @@ class PostGISTileCache:
 
     def get(self, layer_id: str, version: int, variant: str, z: int, x: int, y: int) -> bytes | None:
         """The cached tile, or None."""
+        return self.lookup(layer_id, version, variant, z, x, y, complete=None)[0]
+
+    def lookup(
+        self, layer_id: str, version: int, variant: str, z: int, x: int, y: int, complete: str | None
+    ) -> tuple[bytes | None, bool]:
+        """The cached tile or None, and whether the tile set ``complete`` (a variant) is pre-built
+        (its marker row is there), in one round trip."""
         statement = sql.SQL(
-            "SELECT tile FROM {} WHERE layer_id = %s AND version = %s AND"
-            " variant = %s AND z = %s AND x = %s AND y = %s"
-        ).format(self._table)
-        row = self.store.primary_pool().run(
-            lambda conn: conn.execute(statement, (layer_id, version, variant, z, x, y)).fetchone()
-        )
-        return bytes(row[0]) if row else None
+            "SELECT (SELECT tile FROM {t} WHERE layer_id = %(l)s AND version = %(v)s AND variant = %(var)s"
+            " AND z = %(z)s AND x = %(x)s AND y = %(y)s),"
+            " EXISTS (SELECT 1 FROM {t} WHERE layer_id = %(l)s AND version = %(v)s AND variant = %(set)s"
+            " AND z = -1 AND x = 0 AND y = 0)"
+        ).format(t=self._table)
+        args = {"l": layer_id, "v": version, "var": variant, "z": z, "x": x, "y": y, "set": complete or ""}
+        row = self.store.primary_pool().run(lambda conn: conn.execute(statement, args).fetchone())
+        return (None if row[0] is None else bytes(row[0])), bool(row[1]) and complete is not None
 
     def put(self, layer_id: str, version: int, variant: str, z: int, x: int, y: int, tile: bytes) -> None:
         """Keep a tile (the first writer wins when two workers made the same one)."""
@@ -76,14 +84,7 @@ class PostGISTileCache:
 
     def prebuilt(self, layer_id: str, version: int, variant: str) -> bool:
         """Whether the ETL loaded the whole tile set (its marker row, z = -1, is there)."""
-        statement = sql.SQL(
-            "SELECT 1 FROM {} WHERE layer_id = %s AND version = %s AND"
-            " variant = %s AND z = -1 AND x = 0 AND y = 0"
-        ).format(self._table)
-        row = self.store.primary_pool().run(
-            lambda conn: conn.execute(statement, (layer_id, version, variant)).fetchone()
-        )
-        return row is not None
+        return self.lookup(layer_id, version, variant, -1, 0, 0, complete=variant)[1]
 
     def put_prebuilt(
         self, layer_id: str, version: int, variant: str, tiles: Iterable[tuple[int, int, int, bytes]]
@@ -284,7 +285,8 @@ def render_mvt(store: "PostGISStore", record: LayerRecord, request: MvtRequest) 
 
 
 def tile(store: "PostGISStore", record: LayerRecord, spec: TileSpec, z: int, x: int, y: int) -> bytes:
-    """A tile from the shared cache table, else made by ST_AsMVT and kept there.
+    """A tile from the shared cache table (empty when a whole pre-built set has none), else
+    made by ST_AsMVT and kept there.
 
     A tile a live edit touched (``tile_seq``) is kept under ``<variant>@<seq>``: the edit's
     commit made the new key, so no worker can serve the tile from before it, and the pre-built
@@ -293,9 +295,13 @@ def tile(store: "PostGISStore", record: LayerRecord, spec: TileSpec, z: int, x: 
     seq = store.tile_seq(record, z, x, y)
     variant = f"{spec.cache_variant}@{seq}" if seq else spec.cache_variant
     cache, key = PostGISTileCache(store), (spec.layer_id, spec.version, variant, z, x, y)
-    cached = cache.get(*key)
+    cached, complete = cache.lookup(*key, complete=None if seq else spec.cache_variant)
     if cached is not None:
         return cached
+    if complete:
+        # tippecanoe writes no empty tile: one missing from a whole pre-built set is empty, as
+        # the GeoPackage store answers it, not one for ST_AsMVT to make (and keep) again
+        return b""
     request = MvtRequest(
         name=spec.layer_id,
         geometry=spec.geometry,
