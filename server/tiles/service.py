@@ -1,9 +1,12 @@
 """The tiles of one audience: its snapshot's tile sets, read from the store that keeps them.
 
 The store decides where tiles come from (``Store.tile``: the MBTiles the ETL pre-built next to
-a GeoPackage; the shared cache table of PostGIS, then ``ST_AsMVT``). A store that answers over
-the network also gets the hottest tiles kept in this process's memory (a round trip and a bytea
-copy per tile otherwise: ~2 ms, a third of the speed of the MBTiles read).
+a GeoPackage; the shared cache table of PostGIS, then ``ST_AsMVT``). The hottest tiles are kept
+in this process's memory: from PostGIS a tile is a round trip and a bytea copy otherwise
+(~2 ms, a third of the speed of the MBTiles read); from an MBTiles file a new bytes object per
+request, which for a large tile glibc serves with mmap until its threshold adapts (the
+400 KB z10 tile of the bench's buildings: 2,140 req/s in a fresh server's first 8 s, then
+3,650; bench/README.md, "Issue 19 on 2026-12-07").
 """
 
 from server.metrics import TILE_CACHE
@@ -28,7 +31,7 @@ class TileService:
         self.snapshots, self.audience, self.base_url = snapshots, audience, base_url
         self.store = snapshots.store
         self.waits = not self.store.in_process
-        self._memory = TileMemory(MEMORY_BYTES, largest=MEMORY_BYTES // 8) if self.waits else None
+        self._memory = TileMemory(MEMORY_BYTES, largest=MEMORY_BYTES // 8)
 
     def tilesets(self) -> dict[str, TileSet]:
         """Every tile set this audience may see, from its current snapshot."""
@@ -44,8 +47,6 @@ class TileService:
         ``seq``: the tile's ``tile_seq``; a live edit makes the tiles it touched anew, so kept
         copies are keyed by it.
         """
-        if self._memory is None:
-            return self.store.tile(tileset.record, tileset.spec, z, x, y)
         spec = tileset.spec
         key = (spec.layer_id, spec.version, spec.cache_variant, z, x, y, seq)
         tile = self._memory.get(key)
