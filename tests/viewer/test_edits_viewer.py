@@ -51,6 +51,10 @@ def staff_page(browser, server, user: str, password: str, at: tuple[float, float
         page.click('.tg-dialog button[type="submit"]')
     page.wait_for_selector(".tg-staff-mode", timeout=WAIT_MS)
     page.goto(f"{server.url}/#map=17/{lat}/{lon}&pt={lat},{lon}")
+    # A full load with the point in the link, as a resident's: a hash change alone relies on
+    # the page having finished starting (its listener comes last), which once, in a fresh
+    # clone under two test processes, it had not within 10 s.
+    page.reload()
     page.wait_for_selector(".tg-point-nearest li", timeout=WAIT_MS)
     return page
 
