@@ -214,21 +214,29 @@ def _export(store: "Store", record: LayerRecord, spec: TileSpec, workdir: Path, 
     return files
 
 
-def build_mbtiles(store: "Store", record: LayerRecord, spec: TileSpec, path: Path) -> Path:
-    """Encode every tile of a tile set with tippecanoe into ``path`` (written aside, then renamed)."""
+@contextmanager
+def _written_aside(path: Path) -> Iterator[tuple[Path, Path]]:
+    """(staging directory, file to write) beside ``path``; renamed over it when the block ends
+    without an error, so readers never see half a tile set."""
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=".tmp-"))
     try:
         target = staging / path.name
+        yield staging, target
+        target.chmod(0o644)
+        target.replace(path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def build_mbtiles(store: "Store", record: LayerRecord, spec: TileSpec, path: Path) -> Path:
+    """Encode every tile of a tile set with tippecanoe into ``path`` (written aside, then renamed)."""
+    with _written_aside(path) as (staging, target):
         inputs = _export(store, record, spec, staging)
         if inputs:
             _run(tippecanoe_args(spec), inputs, target, staging, record.feature_count)
         else:  # no features: an empty tile set is still a tile set
             _empty_mbtiles(target, spec)
-        target.chmod(0o644)
-        target.replace(path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return path
 
 
@@ -316,10 +324,7 @@ def render_tile(store: "Store", record: LayerRecord, spec: TileSpec, z: int, x: 
 def write_mbtiles(path: Path, spec: TileSpec, tiles: Iterable[tuple[int, int, int, bytes]]) -> int:
     """An MBTiles file of these (z, x, y from the top, tile) at ``path``, written aside and renamed
     (a tile set carried from another store); how many tiles."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=".tmp-"))
-    try:
-        target = staging / path.name
+    with _written_aside(path) as (_, target):
         _empty_mbtiles(target, spec)
         con = sqlite3.connect(target)
         try:
@@ -330,10 +335,6 @@ def write_mbtiles(path: Path, spec: TileSpec, tiles: Iterable[tuple[int, int, in
                 con.execute("CREATE UNIQUE INDEX tile_index ON tiles (zoom_level, tile_column, tile_row)")
         finally:
             con.close()
-        target.chmod(0o644)
-        target.replace(path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return count
 
 
