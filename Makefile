@@ -39,7 +39,7 @@ run: install  ## Install, load the sample data, serve on http://127.0.0.1:8000
 	$(BIN)/tsukuba-gis etl
 	$(BIN)/tsukuba-gis serve --host $(HOST) --port $(PORT)
 
-TEST_PACKAGES := chromium fonts-ipafont-gothic postgresql-15-postgis-3 gdal-bin python3-qgis
+TEST_PACKAGES := chromium fonts-ipafont-gothic postgresql-15-postgis-3 gdal-bin python3-qgis wrk
 test-deps:  ## System packages the tests need (Chromium, a Japanese font), from Debian
 	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

@@ -86,3 +86,45 @@ def test_cold_tiles_are_timed_from_the_first_request_not_from_making_the_clients
     wall = 1 / sample.rps
     # One request: the timed window is that request and the threads' start, not four clients.
     assert wall - sample.p50_ms / 1000 < one_client / 2, (wall, sample.p50_ms, one_client)
+
+
+def test_wrk_runs_count_every_answer_that_is_not_2xx():
+    """bench/load.py run_wrk has no Lua ``response`` hook (it made wrk copy every body into Lua,
+    halving the rate of a 415 KB tile): wrk counts 4xx/5xx itself, and a redirect is caught by
+    asking the first paths once before the run."""
+    import http.server
+    import os
+    import shutil
+    import threading
+
+    from bench import load
+
+    wrk = shutil.which("wrk")
+    assert wrk, "wrk (Debian package) is installed by make test"
+
+    class Answers(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the stdlib's name)
+            status = {"/ok": 200, "/moved": 302, "/broken": 500}[self.path]
+            body = b"x" * 100_000 if status == 200 else b""
+            self.send_response(status)
+            if status == 302:
+                self.send_header("Location", "/ok")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        fine = load.run_wrk(wrk, url, ["/ok"], 1, [os.getpid()])
+        moved = load.run_wrk(wrk, url, ["/ok", "/moved"], 1, [os.getpid()])
+        broken = load.run_wrk(wrk, url, ["/ok", "/broken"], 1, [os.getpid()])
+    finally:
+        server.shutdown()
+    assert fine.requests > 0 and fine.bad == 0
+    assert moved.bad >= 1
+    assert broken.bad > broken.requests // 4  # every other request in the run
