@@ -108,6 +108,17 @@ def test_iter_frames_reads_only_the_columns_asked(store):
     assert list(frame.geometry) == POINTS
 
 
+def test_iter_frames_with_a_bbox_reads_only_the_features_around_it_in_order(store):
+    """What a live edit's tile rebuild reads: the features whose box meets the area, by the
+    spatial index, not the whole layer."""
+    record = load(store)
+    # POINTS are 0.01 degrees apart: this box holds the second, third and fourth
+    (frame,) = store.iter_frames(record, columns=["code"], bbox=(140.105, 36.055, 140.135, 36.085))
+    assert list(frame.index) == [2, 3, 4] and list(frame["code"]) == ["A2", "A3", "A4"]
+    assert list(frame.geometry) == POINTS[1:4] and frame.crs == "EPSG:4326"
+    assert list(store.iter_frames(record, bbox=(139.0, 35.0, 139.1, 35.1))) == []
+
+
 def test_nothing_is_visible_before_commit_and_an_error_discards_the_version(store):
     first = load(store)
     generation = store.generation()

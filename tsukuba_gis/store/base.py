@@ -463,10 +463,16 @@ class Store(NotifyTables, ABC):
 
     @abstractmethod
     def iter_frames(
-        self, record: LayerRecord, chunk_size: int = 50_000, columns: Sequence[str] | None = None
+        self,
+        record: LayerRecord,
+        chunk_size: int = 50_000,
+        columns: Sequence[str] | None = None,
+        bbox: tuple[float, float, float, float] | None = None,
     ) -> Iterator[gpd.GeoDataFrame]:
-        """Every feature of a version, in chunks (for exports, diffs and store copies); only the
-        given attribute columns (and the geometry) when ``columns`` names some."""
+        """Every feature of a version in fid order, in chunks (for exports, diffs and store
+        copies); only the given attribute columns (and the geometry) when ``columns`` names some;
+        with ``bbox`` (lon/lat), only the features whose box meets it, found by the spatial index
+        (the features around the tiles a live edit touched)."""
 
     @abstractmethod
     def tile(self, record: LayerRecord, spec: TileSpec, z: int, x: int, y: int) -> bytes:

@@ -39,7 +39,7 @@ from tsukuba_gis.store.gpkg_notify import MIGRATION as NOTIFY_MIGRATION
 from tsukuba_gis.store.gpkg_notify import GeoPackageNotify
 from tsukuba_gis.store.gpkg_outbox import MIGRATION as OUTBOX_MIGRATION
 from tsukuba_gis.store.gpkg_outbox import GeoPackageOutbox, insert_records
-from tsukuba_gis.store.gpkg_query import booleans, run_query
+from tsukuba_gis.store.gpkg_query import OVERLAP, booleans, run_query
 from tsukuba_gis.store.gpkg_raster import MIGRATION as RASTER_MIGRATION
 from tsukuba_gis.store.gpkg_raster import GeoPackageRasters
 from tsukuba_gis.store.gpkg_reports import MIGRATION as REPORTS_MIGRATION
@@ -288,12 +288,22 @@ class GeoPackageStore(
         return run_query(self._reader(), record, query)
 
     def iter_frames(
-        self, record: LayerRecord, chunk_size: int = 50_000, columns: Sequence[str] | None = None
+        self,
+        record: LayerRecord,
+        chunk_size: int = 50_000,
+        columns: Sequence[str] | None = None,
+        bbox: tuple[float, float, float, float] | None = None,
     ) -> Iterator[gpd.GeoDataFrame]:
-        """All features in fid order, chunk by chunk."""
+        """All features in fid order, chunk by chunk (with ``bbox``: those the R-tree finds)."""
         wanted = record.columns if columns is None else [c for c in record.columns if c.name in columns]
         cols = "".join(f', "{c.name}"' for c in wanted)
-        cursor = self._reader().execute(f'SELECT fid, geom{cols} FROM "{record.table}" ORDER BY fid')
+        statement, args = f'SELECT fid, geom{cols} FROM "{record.table}"', []
+        if bbox is not None:
+            x0, y0, x1, y1 = bbox
+            rtree = f'"rtree_{record.table}_geom"'
+            statement += f" WHERE fid IN (SELECT id FROM {rtree} WHERE {OVERLAP})"
+            args = [x0, x1, y0, y1]
+        cursor = self._reader().execute(statement + " ORDER BY fid", args)
         while rows := cursor.fetchmany(chunk_size):
             geoms = shapely.from_wkb([fmt.wkb_of(r[1]) for r in rows])
             data = {c.name: booleans([r[i + 2] for r in rows], c.type) for i, c in enumerate(wanted)}

@@ -102,9 +102,9 @@ def _bbox_ids(con: sqlite3.Connection, record: LayerRecord, query: Query) -> lis
     return [r[0] for r in rows if r[0] not in outside]
 
 
-_OVERLAP = "maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?"
+OVERLAP = "maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?"
 # The boxes crossing one of the four edges of the query box (only those can miss it).
-_EDGES = " UNION ".join(["SELECT id, minx, maxx, miny, maxy FROM {rtree} WHERE " + _OVERLAP] * 4)
+_EDGES = " UNION ".join(["SELECT id, minx, maxx, miny, maxy FROM {rtree} WHERE " + OVERLAP] * 4)
 
 
 def _rtree_page(con: sqlite3.Connection, record: LayerRecord, query: Query) -> tuple[list[int], int]:
@@ -117,7 +117,7 @@ def _rtree_page(con: sqlite3.Connection, record: LayerRecord, query: Query) -> t
     """
     x0, y0, x1, y1 = query.bbox
     rtree = f'"rtree_{record.table}_geom"'
-    candidates = con.execute(f"SELECT count(*) FROM {rtree} WHERE {_OVERLAP}", [x0, x1, y0, y1]).fetchone()[0]
+    candidates = con.execute(f"SELECT count(*) FROM {rtree} WHERE {OVERLAP}", [x0, x1, y0, y1]).fetchone()[0]
     edges = [x0, x0, y0, y1, x1, x1, y0, y1, x0, x1, y0, y0, x0, x1, y1, y1]
     border = con.execute(_EDGES.format(rtree=rtree), edges).fetchall()  # UNION: each id once
     unsure = sorted(r[0] for r in border if not surely_intersects(*r[1:], query.bbox))
@@ -125,7 +125,7 @@ def _rtree_page(con: sqlite3.Connection, record: LayerRecord, query: Query) -> t
     if query.limit <= 0:
         return [], candidates - len(outside)
     first = con.execute(
-        f"SELECT id FROM {rtree} WHERE {_OVERLAP} ORDER BY id LIMIT ?",
+        f"SELECT id FROM {rtree} WHERE {OVERLAP} ORDER BY id LIMIT ?",
         [x0, x1, y0, y1, query.offset + query.limit + len(outside)],
     ).fetchall()
     ids = [r[0] for r in first if r[0] not in outside]

@@ -320,19 +320,26 @@ class PostGISStore(PostGISEdits, PostGISOutbox, PostGISNotify, PostGISReports, P
         return self.query(record, query)
 
     def iter_frames(
-        self, record: LayerRecord, chunk_size: int = 50_000, columns: Sequence[str] | None = None
+        self,
+        record: LayerRecord,
+        chunk_size: int = 50_000,
+        columns: Sequence[str] | None = None,
+        bbox: tuple[float, float, float, float] | None = None,
     ) -> Iterator[gpd.GeoDataFrame]:
-        """All features in fid order, chunk by chunk (a server-side cursor on one connection)."""
+        """All features in fid order, chunk by chunk (a server-side cursor on one connection;
+        with ``bbox``: those the GiST index finds)."""
         names = [c.name for c in record.columns if columns is None or c.name in columns]
-        statement = sql.SQL("SELECT fid, ST_AsBinary(geom){} FROM {} ORDER BY fid").format(
+        where = sql.SQL(" WHERE geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)" if bbox else "")
+        statement = sql.SQL("SELECT fid, ST_AsBinary(geom){} FROM {}{} ORDER BY fid").format(
             sql.SQL("").join(sql.SQL(", ") + sql.Identifier(n) for n in names),
             sql.Identifier(self.schema, record.table),
+            where,
         )
         conn = connect(self._primary if self._sticky_primary else self._read_info, self.where)
         try:
             with conn.transaction(), conn.cursor(name="tg_iter_frames") as cursor:
                 cursor.itersize = chunk_size
-                cursor.execute(statement)
+                cursor.execute(statement, bbox)
                 while rows := cursor.fetchmany(chunk_size):
                     yield _frame(rows, names)
         except psycopg.errors.UndefinedTable:
