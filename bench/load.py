@@ -6,9 +6,10 @@ connection through the scenario's list of paths and prints p50/p95 as JSON. It h
 a 415 KB tile whoever served it (ours 1,761-1,876 vs 3,487-4,360 req/s, nginx's sendfile
 2,696-2,738 vs 5,455-5,774; bench/README.md, "Issue 19 on 2026-12-08"), so large answers
 measured the client. wrk itself counts 4xx/5xx answers; a redirect or other non-2xx answer is
-caught by asking the first paths once before the clock starts. Cold tiles, each asked exactly once, go through 4 httpx keep-alive connections instead. CPU is read from
-/proc/<pid>/stat of the server's processes (and PostgreSQL's, for the PostGIS servers), and the
-rest of the machine's busy time during the run is reported as "other" load.
+caught by asking the first paths once before the clock starts. Cold tiles, each asked exactly
+once, go through 4 httpx keep-alive connections instead. CPU is read from /proc/<pid>/stat of
+the server's processes (and PostgreSQL's, for the PostGIS servers), and the rest of the
+machine's busy time during the run is reported as "other" load.
 """
 
 import argparse

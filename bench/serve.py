@@ -262,7 +262,10 @@ def _download(base: str, first: str) -> tuple[float, int]:
     started = time.perf_counter()
     with httpx.Client(timeout=120) as client:
         while url:
-            answer = client.get(url)
+            try:
+                answer = client.get(url)
+            except httpx.HTTPError as exc:  # say which server and page, not only the error
+                raise SystemExit(f"download: {url}: {exc!r}") from exc
             if answer.status_code != 200:
                 raise SystemExit(f"download: {url} answered {answer.status_code}: {answer.text[:300]}")
             body = answer.json()
