@@ -3,15 +3,18 @@
 A change worth a few per cent is smaller than what these shared 2-core machines drift between
 two runs of ``bench/serve.py``, so this serves the bench project twice, from this checkout
 ("after") and from a git worktree of ``--before`` (a revision; the same venv, its code first on
-``PYTHONPATH``), both GeoPackage, and alternates which goes first in each round. Prints req/s
+``PYTHONPATH``), both GeoPackage (``--postgis``: both on one PostGIS copy of it, in a throwaway
+cluster), and alternates which goes first in each round. Prints req/s
 per round, the medians and the server CPU per request of each.
 
 Usage::
 
     .venv/bin/python bench/ab.py --before HEAD~1                    # items ~360 m and one feature
     .venv/bin/python bench/ab.py --before a29aa2f --runs 6 --seconds 8 --scenario feature
+    .venv/bin/python bench/ab.py --before HEAD~1 --postgis
 """
 
+import contextlib
 import statistics
 import subprocess
 import sys
@@ -31,11 +34,13 @@ def main() -> None:
     parser = load.arguments(__doc__.split("\n\n")[0], 5, Path("/tmp/tsukuba-gis-bench"))
     parser.add_argument("--before", required=True, help="the git revision to compare with")
     parser.add_argument("--scenario", nargs="+", choices=sorted(SCENARIOS), default=sorted(SCENARIOS))
+    parser.add_argument("--postgis", action="store_true", help="both servers on a PostGIS copy")
     args = parser.parse_args()
     project = data.prepare_project(args.workdir)
     data.load_gpkg(project)  # the store and its tiles, once per seed and size
     wrk = servers.have_wrk()
-    with tempfile.TemporaryDirectory(prefix="tsukuba-gis-ab-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="tsukuba-gis-ab-") as tmp, contextlib.ExitStack() as stack:
+        dsn = stack.enter_context(servers.postgis_copy(project, "bench"))[1] if args.postgis else None
         tree = Path(tmp) / "before"
         subprocess.run(
             ["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(tree), args.before], check=True
@@ -43,8 +48,8 @@ def main() -> None:
         running: dict[str, servers.Server] = {}
         try:
             before = {"PYTHONPATH": str(tree)}
-            running["before"] = servers.start_ours("before", project, None, Path(tmp), before)
-            running["after"] = servers.start_ours("after", project, None, Path(tmp))
+            running["before"] = servers.start_ours("before", project, dsn, Path(tmp), before)
+            running["after"] = servers.start_ours("after", project, dsn, Path(tmp))
             _rounds(args, wrk, running)
         finally:
             for server in running.values():

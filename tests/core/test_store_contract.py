@@ -224,6 +224,25 @@ def test_pages_select_and_skip_geometry(store):
     assert hits.ids == [] and hits.number_matched == 3
 
 
+def test_pages_of_one_shape_with_other_values_and_of_other_shapes_answer_each_their_own(store):
+    """PostGIS keeps a page's composed statement per shape (columns, where, order): the values
+    are parameters, and a different shape is a different statement."""
+    record = load(store)
+    for code, name in (("A1", "桜中学校"), ("A4", "alpha"), ("A5", "竹園")):
+        page = store.query(record, Query(equals=(("code", code),), select=("name",), limit=10))
+        assert page.ids == [code] and page.properties == [{"name": name}]
+    assert store.query(record, Query(equals=(("code", "A1"),), select=("rank",), limit=10)).properties == [
+        {"rank": 3}
+    ]
+    assert store.query(record, Query(equals=(("rank", 3),), limit=10)).ids == ["A1", "A4"]
+    assert store.query(record, Query(sortby=(("rank", False),), limit=2)).ids == ["A1", "A4"]
+    assert store.query(record, Query(sortby=(("rank", True),), limit=2)).ids == ["A2", "A3"]
+    boxed = store.query(record, Query(bbox=(140.0, 36.0, 140.125, 36.075), limit=10))
+    assert boxed.ids == ["A1", "A2", "A3"] and boxed.number_matched == 3
+    other_box = store.query(record, Query(bbox=(140.125, 36.075, 140.2, 36.2), limit=10))
+    assert other_box.ids == ["A4", "A5"] and other_box.number_matched == 2
+
+
 def test_bbox_is_exact_not_just_envelopes(store):
     # An L-shaped polygon whose envelope covers the query box but whose shape does not, a
     # diagonal line likewise, and a point exactly on the box edge (intersects: included).
