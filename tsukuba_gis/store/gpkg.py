@@ -39,12 +39,12 @@ from tsukuba_gis.store.gpkg_notify import MIGRATION as NOTIFY_MIGRATION
 from tsukuba_gis.store.gpkg_notify import GeoPackageNotify
 from tsukuba_gis.store.gpkg_outbox import MIGRATION as OUTBOX_MIGRATION
 from tsukuba_gis.store.gpkg_outbox import GeoPackageOutbox, insert_records
-from tsukuba_gis.store.gpkg_query import OVERLAP, booleans, run_query
+from tsukuba_gis.store.gpkg_query import booleans, run_query
 from tsukuba_gis.store.gpkg_raster import MIGRATION as RASTER_MIGRATION
 from tsukuba_gis.store.gpkg_raster import GeoPackageRasters
 from tsukuba_gis.store.gpkg_reports import MIGRATION as REPORTS_MIGRATION
 from tsukuba_gis.store.gpkg_reports import GeoPackageReports
-from tsukuba_gis.store.gpkg_rtree import bulk_load, outward_float32
+from tsukuba_gis.store.gpkg_rtree import OVERLAP, bulk_load, outward_float32
 from tsukuba_gis.store.gpkg_tiles import MBTilesSets
 
 MIGRATIONS: list[list[str]] = [

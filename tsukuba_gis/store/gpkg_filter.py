@@ -19,6 +19,7 @@ from pygeofilter import ast, values
 from tsukuba_gis.store.base import LayerRecord
 from tsukuba_gis.store.cql import COMPARISON_SQL, GEOMETRY, SPATIAL, glob_pattern
 from tsukuba_gis.store.gpkg_format import wkb_of
+from tsukuba_gis.store.gpkg_rtree import OVERLAP
 
 _CHUNK = 900  # host parameters per statement, as gpkg_query
 LOWER = "tsukuba_lower"
@@ -44,8 +45,7 @@ def spatial_fids(con: sqlite3.Connection, record: LayerRecord, predicate: str, l
         return [fid for (fid,) in every if fid not in meets]
     x0, y0, x1, y1 = shapely.bounds(literal).tolist()
     rtree = f'"rtree_{record.table}_geom"'
-    overlap = "maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?"
-    candidates = [r[0] for r in con.execute(f"SELECT id FROM {rtree} WHERE {overlap}", [x0, x1, y0, y1])]
+    candidates = [r[0] for r in con.execute(f"SELECT id FROM {rtree} WHERE {OVERLAP}", [x0, x1, y0, y1])]
     shapely.prepare(literal)
     test = getattr(shapely, predicate)
     found: list[int] = []

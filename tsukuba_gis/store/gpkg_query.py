@@ -9,6 +9,7 @@ from tsukuba_gis.errors import LayerNotFound
 from tsukuba_gis.store.base import FeaturePage, LayerRecord, Query
 from tsukuba_gis.store.gpkg_filter import filter_sql
 from tsukuba_gis.store.gpkg_format import wkb_of
+from tsukuba_gis.store.gpkg_rtree import OVERLAP
 
 _CHUNK = 900  # stays under SQLite's default limit of host parameters per statement
 
@@ -102,7 +103,6 @@ def _bbox_ids(con: sqlite3.Connection, record: LayerRecord, query: Query) -> lis
     return [r[0] for r in rows if r[0] not in outside]
 
 
-OVERLAP = "maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?"
 # The boxes crossing one of the four edges of the query box (only those can miss it).
 _EDGES = " UNION ".join(["SELECT id, minx, maxx, miny, maxy FROM {rtree} WHERE " + OVERLAP] * 4)
 

@@ -23,6 +23,9 @@ import sqlite3
 
 import numpy as np
 
+# A row of a layer's R-tree whose box meets the query box (bound: x0, x1, y0, y1).
+OVERLAP = "maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?"
+
 _CELL = np.dtype([("id", ">i8"), ("box", ">f4", (4,))])  # minx, maxx, miny, maxy
 
 

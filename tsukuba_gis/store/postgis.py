@@ -40,7 +40,7 @@ from tsukuba_gis.store.postgis_edits import PostGISEdits
 from tsukuba_gis.store.postgis_notify import PostGISNotify
 from tsukuba_gis.store.postgis_outbox import PostGISOutbox, insert_records
 from tsukuba_gis.store.postgis_pool import ReadPool, connect, conninfo, read_pool
-from tsukuba_gis.store.postgis_query import run_query
+from tsukuba_gis.store.postgis_query import ENVELOPE, run_query
 from tsukuba_gis.store.postgis_raster import PostGISRasters
 from tsukuba_gis.store.postgis_reports import PostGISReports
 from tsukuba_gis.store.postgis_schema import migrate
@@ -329,7 +329,7 @@ class PostGISStore(PostGISEdits, PostGISOutbox, PostGISNotify, PostGISReports, P
         """All features in fid order, chunk by chunk (a server-side cursor on one connection;
         with ``bbox``: those the GiST index finds)."""
         names = [c.name for c in record.columns if columns is None or c.name in columns]
-        where = sql.SQL(" WHERE geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)" if bbox else "")
+        where = sql.SQL(" WHERE geom && {}").format(ENVELOPE) if bbox else sql.SQL("")
         statement = sql.SQL("SELECT fid, ST_AsBinary(geom){} FROM {}{} ORDER BY fid").format(
             sql.SQL("").join(sql.SQL(", ") + sql.Identifier(n) for n in names),
             sql.Identifier(self.schema, record.table),

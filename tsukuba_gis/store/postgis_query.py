@@ -17,7 +17,7 @@ from psycopg import sql
 from tsukuba_gis.store.base import FeaturePage, LayerRecord, Query
 from tsukuba_gis.store.postgis_filter import filter_sql
 
-_ENVELOPE = sql.SQL("ST_MakeEnvelope(%s, %s, %s, %s, 4326)")
+ENVELOPE = sql.SQL("ST_MakeEnvelope(%s, %s, %s, %s, 4326)")
 INNER_MARGIN = 1e-4  # degrees; a float4 step is under 2e-5 at these longitudes
 _NEVER = object()  # a filter value no row can equal (an invalid date, a non-numeric id)
 
@@ -61,12 +61,12 @@ def _bbox(bbox: tuple[float, float, float, float]) -> tuple[sql.Composable, list
     a feature that passes it is surely inside, whatever the rounding.
     """
     x0, y0, x1, y1 = bbox
-    exact = sql.SQL("t.geom && {e} AND ST_Intersects(t.geom, {e})").format(e=_ENVELOPE)
+    exact = sql.SQL("t.geom && {e} AND ST_Intersects(t.geom, {e})").format(e=ENVELOPE)
     m = INNER_MARGIN
     if x1 - x0 <= 2 * m or y1 - y0 <= 2 * m:
         return exact, [*bbox, *bbox]
     inside = sql.SQL("t.geom && {e} AND (t.geom @ {i} OR ST_Intersects(t.geom, {e}))").format(
-        e=_ENVELOPE, i=_ENVELOPE
+        e=ENVELOPE, i=ENVELOPE
     )
     return inside, [*bbox, x0 + m, y0 + m, x1 - m, y1 - m, *bbox]
 
